@@ -1,0 +1,30 @@
+# The two set-up commands (see README.md):
+#   make run   - install what is missing, build, start a local 3-replica cluster
+#   make test  - install what is missing, build, run the whole test suite
+BUILD ?= build
+JOBS ?= $(shell nproc)
+BUILD_TYPE ?= RelWithDebInfo
+WERROR ?= ON
+SANITIZE ?= OFF
+
+.PHONY: all deps configure build test run clean
+
+all: build
+
+deps:
+	@cmake/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCORAFT_WERROR=$(WERROR) -DCORAFT_SANITIZE=$(SANITIZE) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+run: build
+	@examples/run-cluster.sh
+
+clean:
+	rm -rf $(BUILD)

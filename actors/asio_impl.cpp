@@ -1,0 +1,2 @@
+// The one translation unit that compiles Asio (ASIO_SEPARATE_COMPILATION): everything else only sees declarations.
+#include <asio/impl/src.hpp>

@@ -1,0 +1,71 @@
+#pragma once
+// What clients ask a replica and what it answers, as typed values. net/codec turns them into the course
+// simulator's JSON envelope and back. Pure C++.
+
+#include "kv/command.hpp"
+#include "raft/types.hpp"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace coraft::actors {
+
+// Where an answer goes in cluster mode: the request's source address, opaque to everything but the UDP bridge.
+// Course mode routes by client id and leaves it empty.
+struct ReplyAddress {
+  std::array<std::uint8_t, 16> bytes{};
+  std::uint16_t port = 0;
+  bool v6 = false;
+  bool valid = false;
+  bool operator==(const ReplyAddress&) const = default;
+};
+
+enum class RequestKind : std::uint8_t { kGet, kPut, kDelete, kCas, kStatus };
+
+struct ClientRequest {
+  raft::NodeId client;
+  std::string mid;  // unique per request; answered at most once
+  RequestKind kind = RequestKind::kGet;
+  std::string key;
+  std::string value;
+  std::optional<std::string> expected;  // cas
+  kv::SessionRef session;
+  ReplyAddress reply_to;
+};
+
+enum class ReplyKind : std::uint8_t { kOk, kFail, kRedirect };
+
+// One replica's view of itself, for `kvctl status` and tests.
+struct ReplicaStatus {
+  raft::NodeId id;
+  raft::Role role = raft::Role::kFollower;
+  raft::Term term = 0;
+  raft::NodeId leader;
+  raft::Index commit_index = 0;
+  raft::Index applied_index = 0;
+  raft::Index last_log_index = 0;
+  std::int64_t last_leader_contact_ms = -1;  // ms since the leader was last heard from (-1: never; 0 on the leader)
+  std::uint64_t keys = 0;
+  struct Follower {
+    raft::NodeId id;
+    raft::Index match_index = 0;
+  };
+  std::vector<Follower> followers;  // leader only
+};
+
+struct ClientReply {
+  raft::NodeId client;
+  std::string mid;
+  ReplyAddress reply_to;
+  ReplyKind kind = ReplyKind::kOk;
+  raft::NodeId leader;  // the answering replica's belief; a redirect's target
+  kv::Status status = kv::Status::kOk;
+  std::optional<std::string> value;  // get: the value (absent: no such key); cas mismatch: what was there
+  std::string reason;                // fail: why
+  std::optional<ReplicaStatus> replica_status;
+};
+
+}  // namespace coraft::actors

@@ -1,0 +1,327 @@
+#include "actors/gateway.hpp"
+
+#include "kv/command.hpp"
+#include "raft/overloaded.hpp"
+
+#include <fmt/format.h>
+
+namespace coraft::actors {
+namespace {
+
+constexpr std::size_t kMaxBurst = 1024;          // messages handled before batches are flushed
+constexpr std::size_t kRecentMids = 1u << 16;    // remembered (client, MID) pairs
+constexpr Millis kSweepInterval{10};
+
+bool is_write(RequestKind kind) {
+  return kind == RequestKind::kPut || kind == RequestKind::kDelete || kind == RequestKind::kCas;
+}
+
+kv::Command to_command(const ClientRequest& request) {
+  kv::Command command;
+  command.op = request.kind == RequestKind::kPut      ? kv::Op::kPut
+               : request.kind == RequestKind::kDelete ? kv::Op::kDelete
+                                                      : kv::Op::kCas;
+  command.key = request.key;
+  command.value = request.value;
+  command.expected = request.expected;
+  command.session = request.session;
+  return command;
+}
+
+}  // namespace
+
+Gateway::Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const kv::Store& store,
+                 const ReplicaOptions& options, Logger log)
+    : inbox_(inbox),
+      out_(out),
+      clock_(clock),
+      store_(store),
+      options_(options),
+      log_(std::move(log)),
+      sweep_timer_(clock, [this](std::uint64_t generation) { inbox_.try_send(GatewaySweep{generation}); }) {}
+
+std::size_t Gateway::waiting() const {
+  std::size_t n = held_.size() + write_batch_.size() + read_batch_.size() + committing_.size() + applying_reads_.size();
+  for (const auto& [id, batch] : proposing_)
+    for (const auto& w : batch) n += w.has_value();
+  for (const auto& [id, batch] : confirming_)
+    for (const auto& w : batch) n += w.has_value();
+  return n;
+}
+
+asio::awaitable<void> Gateway::run() {
+  while (auto message = co_await inbox_.receive()) {
+    handle(*message);
+    for (std::size_t i = 0; i < kMaxBurst; ++i) {
+      auto more = inbox_.try_receive();
+      if (!more) break;
+      handle(*more);
+    }
+    flush_batches();
+    keep_sweeping();
+    for (auto& reply_message : outgoing_) {
+      if (!co_await out_.bridge.send(SendClientReply{std::move(reply_message)})) co_return;
+    }
+    outgoing_.clear();
+  }
+  sweep_timer_.disarm();
+}
+
+void Gateway::handle(GatewayInbox& message) {
+  std::visit(Overloaded{
+                 [&](ClientRequestReceived& m) { on_request(std::move(m.request)); },
+                 [&](LeaderChanged& m) { on_leader_changed(m); },
+                 [&](ProposalOutcome& m) { on_proposal_outcome(m); },
+                 [&](ReadOutcome& m) { on_read_outcome(m); },
+                 [&](EntriesApplied& m) { on_applied(m); },
+                 [&](StatusReady& m) {
+                   reply(m.request, ReplyKind::kOk, leader_);
+                   outgoing_.back().replica_status = m.status;
+                   outgoing_.back().replica_status->applied_index = applied_index_;
+                   outgoing_.back().replica_status->keys = store_.size();
+                 },
+                 [&](GatewaySweep& m) { on_sweep(m); },
+             },
+             message);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests
+
+bool Gateway::first_sighting(const ClientRequest& request) {
+  std::string key = request.client.str() + '/' + request.mid;
+  if (!recent_mids_.insert(key).second) return false;
+  recent_mids_order_.push_back(std::move(key));
+  if (recent_mids_order_.size() > kRecentMids) {
+    recent_mids_.erase(recent_mids_order_.front());
+    recent_mids_order_.pop_front();
+  }
+  return true;
+}
+
+void Gateway::on_request(ClientRequest request) {
+  if (!first_sighting(request)) {
+    log_->debug("duplicate request {} from {} ignored", request.mid, request.client.str());
+    return;
+  }
+  if (request.kind == RequestKind::kStatus) {
+    if (!out_.node.try_send(StatusRequest{request})) reply(request, ReplyKind::kFail, leader_, {}, {}, "overloaded");
+    return;
+  }
+  if (request.key.size() > options_.max_key_bytes) {
+    reply(request, ReplyKind::kFail, leader_, {}, {},
+          fmt::format("key too large: {} bytes (limit {})", request.key.size(), options_.max_key_bytes));
+    return;
+  }
+  const std::size_t value_bytes = request.value.size() + (request.expected ? request.expected->size() : 0);
+  if (value_bytes > options_.max_value_bytes) {
+    reply(request, ReplyKind::kFail, leader_, {}, {},
+          fmt::format("value too large: {} bytes (limit {})", value_bytes, options_.max_value_bytes));
+    return;
+  }
+  if (is_write(request.kind) && request.session.id != 0) {
+    // A retry of a write that has already been applied: answer with the original result, do not apply again.
+    if (auto result = store_.session_result(request.session.id, request.session.seq)) {
+      reply(request, ReplyKind::kOk, leader_, result->status, result->value);
+      return;
+    }
+    if (request.session.seq < store_.session_seq(request.session.id)) {
+      reply(request, ReplyKind::kFail, leader_, kv::Status::kStaleSession, {}, "stale session sequence number");
+      return;
+    }
+  }
+  route(Waiting{std::move(request), clock_.now() + options_.timing.request_timeout});
+}
+
+void Gateway::route(Waiting waiting) {
+  if (role_ == raft::Role::kLeader) {
+    (is_write(waiting.request.kind) ? write_batch_ : read_batch_).push_back(std::move(waiting));
+  } else if (leader_.valid() && leader_ != options_.self) {
+    redirect(waiting.request);
+  } else {
+    // An election is under way: wait a little for its outcome rather than send the client round in circles.
+    waiting.deadline = std::min(waiting.deadline, clock_.now() + options_.timing.hold_timeout);
+    held_.push_back(std::move(waiting));
+  }
+}
+
+void Gateway::flush_batches() {
+  while (!write_batch_.empty()) {
+    const std::size_t n = std::min(write_batch_.size(), options_.max_commands_per_proposal);
+    ProposeCommands propose{next_batch_id_++, {}};
+    std::vector<std::optional<Waiting>> batch;
+    for (std::size_t i = 0; i < n; ++i) {
+      propose.commands.push_back(kv::encode(to_command(write_batch_[i].request)));
+      batch.emplace_back(std::move(write_batch_[i]));
+    }
+    write_batch_.erase(write_batch_.begin(), write_batch_.begin() + static_cast<std::ptrdiff_t>(n));
+    if (out_.node.try_send(std::move(propose))) {
+      proposing_.emplace(next_batch_id_ - 1, std::move(batch));
+    } else {
+      for (auto& w : batch) reply(w->request, ReplyKind::kFail, leader_, {}, {}, "overloaded");
+    }
+  }
+  if (!read_batch_.empty()) {
+    const std::uint64_t id = next_batch_id_++;
+    std::vector<std::optional<Waiting>> batch;
+    for (auto& w : read_batch_) batch.emplace_back(std::move(w));
+    read_batch_.clear();
+    if (out_.node.try_send(RequestRead{id})) {
+      confirming_.emplace(id, std::move(batch));
+    } else {
+      for (auto& w : batch) reply(w->request, ReplyKind::kFail, leader_, {}, {}, "overloaded");
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// News from the node and the applier
+
+void Gateway::on_leader_changed(const LeaderChanged& change) {
+  role_ = change.role;
+  term_ = change.term;
+  leader_ = change.leader;
+  if (role_ != raft::Role::kLeader && !leader_.valid()) return;  // still no leader: keep holding
+  std::deque<Waiting> held = std::move(held_);
+  held_.clear();
+  for (auto& w : held) route(std::move(w));
+}
+
+void Gateway::on_proposal_outcome(const ProposalOutcome& outcome) {
+  auto it = proposing_.find(outcome.proposal_id);
+  if (it == proposing_.end()) return;
+  auto batch = std::move(it->second);
+  proposing_.erase(it);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!batch[i]) continue;  // already answered (deadline)
+    if (!outcome.accepted) {
+      route(std::move(*batch[i]));
+      continue;
+    }
+    const raft::Index index = outcome.first_index + i;
+    // The node reports a proposal before any of it can commit, and the applier reports after; both reach this
+    // inbox in that order, so the index cannot have been applied yet.
+    committing_.emplace(index, ProposedWrite{outcome.term, std::move(*batch[i])});
+  }
+}
+
+void Gateway::on_read_outcome(const ReadOutcome& outcome) {
+  auto it = confirming_.find(outcome.read_id);
+  if (it == confirming_.end()) return;
+  auto batch = std::move(it->second);
+  confirming_.erase(it);
+  for (auto& w : batch) {
+    if (!w) continue;
+    if (!outcome.ready) route(std::move(*w));
+    else if (outcome.read_index <= applied_index_) answer_read(*w);
+    else applying_reads_.emplace(outcome.read_index, std::move(*w));
+  }
+}
+
+void Gateway::on_applied(const EntriesApplied& applied) {
+  applied_index_ = applied.applied_index;
+  for (const AppliedCommand& command : applied.commands) {
+    auto it = committing_.find(command.index);
+    if (it == committing_.end()) continue;
+    if (it->second.term == command.term) {
+      answer_write(it->second.waiting, command.result);
+    } else {
+      // Another leader's entry took this index: ours can never commit. Safe to propose again or send elsewhere.
+      route(std::move(it->second.waiting));
+    }
+    committing_.erase(it);
+  }
+  // Anything left at or below the applied index was replaced by an entry that is not a command (a no-op).
+  while (!committing_.empty() && committing_.begin()->first <= applied_index_) {
+    route(std::move(committing_.begin()->second.waiting));
+    committing_.erase(committing_.begin());
+  }
+  while (!applying_reads_.empty() && applying_reads_.begin()->first <= applied_index_) {
+    answer_read(applying_reads_.begin()->second);
+    applying_reads_.erase(applying_reads_.begin());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Deadlines
+
+void Gateway::keep_sweeping() {
+  if (!sweep_timer_.armed() && waiting() > 0) sweep_timer_.arm_after(kSweepInterval);
+}
+
+void Gateway::on_sweep(const GatewaySweep& sweep) {
+  if (!sweep_timer_.is_current(sweep.generation)) return;
+  const TimePoint now = clock_.now();
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (it->deadline <= now) {
+      redirect(it->request);  // leader still unknown: the client tries another replica
+      it = held_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [id, batch] : proposing_) {
+    for (auto& w : batch) {
+      if (w && w->deadline <= now) {
+        give_up(*w);
+        w.reset();
+      }
+    }
+  }
+  for (auto& [id, batch] : confirming_) {
+    for (auto& w : batch) {
+      if (w && w->deadline <= now) {
+        give_up(*w);
+        w.reset();
+      }
+    }
+  }
+  std::erase_if(committing_, [&](auto& item) {
+    if (item.second.waiting.deadline > now) return false;
+    give_up(item.second.waiting);
+    return true;
+  });
+  std::erase_if(applying_reads_, [&](auto& item) {
+    if (item.second.deadline > now) return false;
+    give_up(item.second);
+    return true;
+  });
+}
+
+void Gateway::give_up(const Waiting& waiting) {
+  if (role_ == raft::Role::kLeader) {
+    reply(waiting.request, ReplyKind::kFail, leader_, {}, {}, "timed out");
+  } else {
+    redirect(waiting.request);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Answers
+
+void Gateway::answer_read(const Waiting& waiting) {
+  auto value = store_.get(waiting.request.key);
+  const kv::Status status = value ? kv::Status::kOk : kv::Status::kNotFound;
+  reply(waiting.request, ReplyKind::kOk, leader_, status, std::move(value));
+}
+
+void Gateway::answer_write(const Waiting& waiting, const kv::Result& result) {
+  reply(waiting.request, ReplyKind::kOk, leader_, result.status, result.value);
+}
+
+void Gateway::reply(const ClientRequest& request, ReplyKind kind, raft::NodeId leader, kv::Status status,
+                    std::optional<std::string> value, std::string reason) {
+  ClientReply r;
+  r.client = request.client;
+  r.mid = request.mid;
+  r.reply_to = request.reply_to;
+  r.kind = kind;
+  r.leader = leader;
+  r.status = status;
+  r.value = std::move(value);
+  r.reason = std::move(reason);
+  outgoing_.push_back(std::move(r));
+  ++answered_;
+}
+
+}  // namespace coraft::actors

@@ -1,0 +1,101 @@
+#pragma once
+// The client gateway actor: where client requests enter a replica and from where each is answered exactly once.
+//   Owns: every request that has not been answered yet, and where it stands (held / proposing / committing /
+//         confirming a read / waiting for the applier), each with a deadline.
+//   Inbox: ClientRequestReceived (bridge); LeaderChanged, ProposalOutcome, ReadOutcome, StatusReady (node);
+//          EntriesApplied (applier); GatewaySweep (its own deadline timer).
+//   Outbox: ProposeCommands, RequestRead, StatusRequest to the node (try_send: the node sends to us with send(), so
+//           we must not wait on it; a full node inbox answers the client "fail: overloaded"); SendClientReply to the
+//           bridge (send: may wait).
+//   Reads the kv::Store directly (read-only, same io_context) once the applier has passed a read's index.
+//   Follower: redirect to the leader; while no leader is known, hold the request up to hold_timeout and redirect as
+//   soon as one is known (never `fail` where a redirect will do). Leader: writes are proposed in batches (one per
+//   burst of requests) and answered once applied; reads are batched into one ReadIndex request and answered from
+//   the store once applied up to the read index. A request still unanswered at its deadline gets `fail` on the
+//   leader (it could not complete) or a redirect elsewhere.
+//   Shutdown: ends when its inbox is closed.
+
+#include "actors/inboxes.hpp"
+#include "actors/log.hpp"
+#include "actors/replica_options.hpp"
+#include "kv/store.hpp"
+
+#include <deque>
+#include <map>
+#include <unordered_set>
+
+namespace coraft::actors {
+
+class Gateway {
+ public:
+  struct Outboxes {
+    NodeMailbox& node;
+    BridgeMailbox& bridge;
+  };
+
+  Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const kv::Store& store, const ReplicaOptions& options,
+          Logger log);
+  asio::awaitable<void> run();
+
+  std::uint64_t answered() const { return answered_; }
+  std::size_t waiting() const;
+
+ private:
+  struct Waiting {
+    ClientRequest request;
+    TimePoint deadline;
+  };
+  struct ProposedWrite {
+    raft::Term term;
+    Waiting waiting;
+  };
+
+  void handle(GatewayInbox& message);
+  void on_request(ClientRequest request);
+  void on_leader_changed(const LeaderChanged& change);
+  void on_proposal_outcome(const ProposalOutcome& outcome);
+  void on_read_outcome(const ReadOutcome& outcome);
+  void on_applied(const EntriesApplied& applied);
+  void on_sweep(const GatewaySweep& sweep);
+
+  void route(Waiting waiting);
+  void flush_batches();
+  void answer_read(const Waiting& waiting);
+  void answer_write(const Waiting& waiting, const kv::Result& result);
+  void reply(const ClientRequest& request, ReplyKind kind, raft::NodeId leader, kv::Status status = kv::Status::kOk,
+             std::optional<std::string> value = std::nullopt, std::string reason = {});
+  void redirect(const ClientRequest& request) { reply(request, ReplyKind::kRedirect, leader_); }
+  void give_up(const Waiting& waiting);
+  bool first_sighting(const ClientRequest& request);
+  void keep_sweeping();
+
+  GatewayMailbox& inbox_;
+  Outboxes out_;
+  Clock& clock_;
+  const kv::Store& store_;
+  const ReplicaOptions& options_;
+  Logger log_;
+  Timer sweep_timer_;
+
+  raft::Role role_ = raft::Role::kFollower;
+  raft::Term term_ = 0;
+  raft::NodeId leader_;
+  raft::Index applied_index_ = 0;
+
+  std::deque<Waiting> held_;                                            // no leader known yet
+  std::vector<Waiting> write_batch_, read_batch_;                       // collected during this burst
+  std::map<std::uint64_t, std::vector<std::optional<Waiting>>> proposing_;  // proposal id -> requests, in log order
+  std::map<raft::Index, ProposedWrite> committing_;                     // log index -> request
+  std::map<std::uint64_t, std::vector<std::optional<Waiting>>> confirming_;  // read id -> requests
+  std::multimap<raft::Index, Waiting> applying_reads_;                  // read index -> requests
+  std::uint64_t next_batch_id_ = 1;
+
+  // (client, MID) of recent requests: a datagram delivered twice must not be answered twice.
+  std::unordered_set<std::string> recent_mids_;
+  std::deque<std::string> recent_mids_order_;
+
+  std::vector<ClientReply> outgoing_;
+  std::uint64_t answered_ = 0;
+};
+
+}  // namespace coraft::actors

@@ -1,0 +1,129 @@
+#pragma once
+// Every message one actor sends another, grouped by the inbox that accepts it. One std::variant per actor lists
+// exactly what it accepts. See ARCHITECTURE.md for who sends what, and which sends may wait.
+
+#include "actors/client_protocol.hpp"
+#include "actors/mailbox.hpp"
+#include "kv/command.hpp"
+#include "raft/core.hpp"
+#include "raft/messages.hpp"
+
+#include <variant>
+#include <vector>
+
+namespace coraft::actors {
+
+// ---- raft node ----
+struct PeerReceived {  // bridge -> node
+  raft::PeerMessage message;
+};
+struct ElectionTimerFired {  // election timer -> node; `epoch` names the reset it counts from
+  std::uint64_t epoch;
+};
+struct ProposeCommands {  // gateway -> node
+  std::uint64_t proposal_id;
+  std::vector<std::string> commands;
+};
+struct RequestRead {  // gateway -> node
+  std::uint64_t read_id;
+};
+struct HeartbeatDue {  // replicator -> node: nothing went to `peer` for a heartbeat interval
+  raft::NodeId peer;
+  raft::Term term;
+};
+struct AppliedThrough {  // applier -> node
+  raft::Index index;
+};
+struct StatusRequest {  // gateway -> node
+  ClientRequest request;
+};
+using NodeInbox = std::variant<PeerReceived, ElectionTimerFired, ProposeCommands, RequestRead, HeartbeatDue,
+                               AppliedThrough, StatusRequest>;
+
+// ---- election timer ----
+struct ArmElectionTimer {  // node -> timer: start a fresh randomized timeout, counted from `epoch`
+  std::uint64_t epoch;
+};
+struct ElectionDeadlinePassed {  // the timer's own deadline
+  std::uint64_t generation;
+};
+using ElectionTimerInbox = std::variant<ArmElectionTimer, ElectionDeadlinePassed>;
+
+// ---- replicator (one per follower, while leading) ----
+struct TransmitAppend {  // node -> replicator
+  raft::AppendEntries message;
+  int backoff_shift;
+};
+struct ReplicatorIdleCheck {  // the replicator's own heartbeat deadline
+  std::uint64_t generation;
+};
+using ReplicatorInbox = std::variant<TransmitAppend, ReplicatorIdleCheck>;
+
+// ---- applier ----
+struct ApplyCommitted {  // node -> applier: committed entries, in order, each exactly once
+  std::vector<raft::EntryPtr> entries;
+};
+using ApplierInbox = std::variant<ApplyCommitted>;
+
+// ---- client gateway ----
+struct ClientRequestReceived {  // bridge -> gateway
+  ClientRequest request;
+};
+struct LeaderChanged {  // node -> gateway
+  raft::Role role;
+  raft::Term term;
+  raft::NodeId leader;
+};
+struct ProposalOutcome {  // node -> gateway
+  std::uint64_t proposal_id;
+  bool accepted;
+  raft::Index first_index;  // accepted: the commands sit at first_index, first_index + 1, ...
+  raft::Term term;
+  raft::NodeId leader;  // rejected: who leads, if known
+};
+struct ReadOutcome {  // node -> gateway
+  std::uint64_t read_id;
+  bool ready;
+  raft::Index read_index;  // ready: answer once this index is applied
+  raft::NodeId leader;     // rejected: who leads, if known
+};
+struct AppliedCommand {
+  raft::Index index;
+  raft::Term term;
+  kv::Result result;
+};
+struct EntriesApplied {  // applier -> gateway
+  std::vector<AppliedCommand> commands;
+  raft::Index applied_index;
+  raft::Term applied_term;
+};
+struct StatusReady {  // node -> gateway
+  ClientRequest request;
+  ReplicaStatus status;
+};
+struct GatewaySweep {  // the gateway's own deadline check
+  std::uint64_t generation;
+};
+using GatewayInbox = std::variant<ClientRequestReceived, LeaderChanged, ProposalOutcome, ReadOutcome, EntriesApplied,
+                                  StatusReady, GatewaySweep>;
+
+// ---- bridge (outbound side) ----
+struct SendPeer {
+  raft::PeerMessage message;
+};
+struct SendClientReply {
+  ClientReply reply;
+};
+struct AnnounceLeader {  // node -> bridge: the `leader` field to stamp on every outgoing peer message
+  raft::NodeId leader;
+};
+using BridgeInbox = std::variant<SendPeer, SendClientReply, AnnounceLeader>;
+
+using NodeMailbox = Mailbox<NodeInbox>;
+using ElectionTimerMailbox = Mailbox<ElectionTimerInbox>;
+using ReplicatorMailbox = Mailbox<ReplicatorInbox>;
+using ApplierMailbox = Mailbox<ApplierInbox>;
+using GatewayMailbox = Mailbox<GatewayInbox>;
+using BridgeMailbox = Mailbox<BridgeInbox>;
+
+}  // namespace coraft::actors

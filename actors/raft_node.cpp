@@ -1,0 +1,205 @@
+#include "actors/raft_node.hpp"
+
+#include "actors/replicator.hpp"
+#include "actors/spawn.hpp"
+#include "raft/overloaded.hpp"
+
+#include <asio/this_coro.hpp>
+
+#include <deque>
+#include <limits>
+
+namespace coraft::actors {
+namespace {
+
+raft::RaftConfig raft_config(const ReplicaOptions& options) {
+  raft::RaftConfig config;
+  config.self = options.self;
+  config.peers = options.peers;
+  config.pre_vote = options.pre_vote;
+  config.check_quorum = options.check_quorum;
+  config.limits = options.limits;
+  config.read_lease_us = options.read_lease_us();
+  return config;
+}
+
+}  // namespace
+
+RaftNode::RaftNode(NodeMailbox& inbox, Outboxes out, Clock& clock, raft::Storage& storage,
+                   const ReplicaOptions& options, Logger log)
+    : inbox_(inbox),
+      out_(out),
+      clock_(clock),
+      storage_(storage),
+      options_(options),
+      log_(std::move(log)),
+      core_(raft_config(options), storage.recover()) {}
+
+RaftNode::~RaftNode() { stop_replicators(); }
+
+std::int64_t RaftNode::now_us() const { return clock_.now().time_since_epoch().count(); }
+
+asio::awaitable<void> RaftNode::run() {
+  const auto executor = co_await asio::this_coro::executor;
+  log_->info("starting: term {} vote {} log {}..{}", core_.term(), core_.voted_for().str(), core_.log().first_index(),
+             core_.log().last_index());
+  co_await out_.timer.send(ArmElectionTimer{++timer_epoch_});
+  while (auto message = co_await inbox_.receive()) {
+    if (auto* status_request = std::get_if<StatusRequest>(&*message)) {
+      co_await out_.gateway.send(StatusReady{std::move(status_request->request), status()});
+      continue;
+    }
+    std::optional<raft::Input> input = to_input(*message);
+    if (!input) continue;
+    auto effects = core_.step(*input, now_us());
+    // Replicators are spawned here rather than in execute() because spawning needs the executor.
+    const bool leading = core_.role() == raft::Role::kLeader;
+    if (leading && replicators_.empty() && !options_.peers.empty()) start_replicators(executor);
+    co_await execute(std::move(effects));
+  }
+  stop_replicators();
+}
+
+std::optional<raft::Input> RaftNode::to_input(NodeInbox& message) {
+  return std::visit(
+      Overloaded{
+          [&](PeerReceived& m) -> std::optional<raft::Input> {
+            if (std::holds_alternative<raft::AppendEntries>(m.message.payload) &&
+                raft::term_of(m.message.payload) >= core_.term()) {
+              last_leader_contact_ = clock_.now();
+              heard_from_leader_ = true;
+            }
+            return raft::Receive{std::move(m.message)};
+          },
+          [&](ElectionTimerFired& m) -> std::optional<raft::Input> {
+            if (m.epoch != timer_epoch_) return std::nullopt;  // counted from before a reset: stale
+            if (core_.role() != raft::Role::kLeader) ++elections_started_;
+            return raft::ElectionTimeout{};
+          },
+          [&](ProposeCommands& m) -> std::optional<raft::Input> {
+            return raft::Propose{m.proposal_id, std::move(m.commands)};
+          },
+          [&](RequestRead& m) -> std::optional<raft::Input> { return raft::ReadIndex{m.read_id}; },
+          [&](HeartbeatDue& m) -> std::optional<raft::Input> {
+            if (m.term != core_.term()) return std::nullopt;  // from a replicator of an earlier leadership
+            return raft::HeartbeatDue{m.peer};
+          },
+          [&](AppliedThrough& m) -> std::optional<raft::Input> {
+            applied_index_ = std::max(applied_index_, m.index);
+            return std::nullopt;
+          },
+          [&](StatusRequest&) -> std::optional<raft::Input> { return std::nullopt; },
+      },
+      message);
+}
+
+asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
+  std::deque<raft::Effect> queue(std::make_move_iterator(effects.begin()), std::make_move_iterator(effects.end()));
+  while (!queue.empty()) {
+    raft::Effect effect = std::move(queue.front());
+    queue.pop_front();
+    if (auto* persist = std::get_if<raft::Persist>(&effect)) {
+      storage_.persist(*persist);
+      if (!persist->entries.empty()) {
+        const raft::EntryPtr& last = persist->entries.back();
+        for (auto& more : core_.step(raft::Persisted{last->index, last->term}, now_us())) {
+          queue.push_back(std::move(more));
+        }
+      }
+      continue;
+    }
+    if (auto* send = std::get_if<raft::Send>(&effect)) {
+      co_await out_.bridge.send(SendPeer{std::move(send->message)});
+      continue;
+    }
+    if (auto* transmit = std::get_if<raft::Transmit>(&effect)) {
+      auto it = replicators_.find(transmit->to);
+      if (it != replicators_.end()) {
+        co_await it->second.inbox->send(TransmitAppend{std::move(transmit->message), transmit->backoff_shift});
+      }
+      continue;
+    }
+    if (auto* commit = std::get_if<raft::CommitAdvanced>(&effect)) {
+      if (commit->commit_index < applier_next_) continue;
+      auto entries = core_.log().slice(applier_next_, commit->commit_index, std::numeric_limits<std::size_t>::max(),
+                                       std::numeric_limits<std::size_t>::max());
+      applier_next_ = commit->commit_index + 1;
+      co_await out_.applier.send(ApplyCommitted{std::move(entries)});
+      continue;
+    }
+    if (auto* role = std::get_if<raft::RoleChanged>(&effect)) {
+      log_->info("{} in term {}, leader {}", raft::role_name(role->role), role->term, role->leader.str());
+      if (role->role != raft::Role::kLeader) stop_replicators();
+      if (role->leader == options_.self) heard_from_leader_ = true;
+      co_await out_.gateway.send(LeaderChanged{role->role, role->term, role->leader});
+      co_await out_.bridge.send(AnnounceLeader{role->leader});
+      continue;
+    }
+    if (std::holds_alternative<raft::ResetElectionTimer>(effect)) {
+      co_await out_.timer.send(ArmElectionTimer{++timer_epoch_});
+      continue;
+    }
+    if (auto* accepted = std::get_if<raft::ProposalAccepted>(&effect)) {
+      co_await out_.gateway.send(
+          ProposalOutcome{accepted->proposal_id, true, accepted->first_index, accepted->term, options_.self});
+      continue;
+    }
+    if (auto* rejected = std::get_if<raft::ProposalRejected>(&effect)) {
+      co_await out_.gateway.send(ProposalOutcome{rejected->proposal_id, false, 0, 0, rejected->leader});
+      continue;
+    }
+    if (auto* ready = std::get_if<raft::ReadReady>(&effect)) {
+      co_await out_.gateway.send(ReadOutcome{ready->read_id, true, ready->read_index, options_.self});
+      continue;
+    }
+    if (auto* refused = std::get_if<raft::ReadRejected>(&effect)) {
+      co_await out_.gateway.send(ReadOutcome{refused->read_id, false, 0, refused->leader});
+      continue;
+    }
+  }
+}
+
+void RaftNode::start_replicators(const asio::any_io_executor& executor) {
+  const Micros heartbeat = std::chrono::duration_cast<Micros>(options_.timing.heartbeat_interval);
+  for (raft::NodeId peer : options_.peers) {
+    auto inbox = std::make_shared<ReplicatorMailbox>(executor, options_.mailbox_capacity,
+                                                     options_.self.str() + "/replicator-" + peer.str());
+    auto actor = std::make_shared<Replicator>(*inbox, inbox_, out_.bridge, clock_, options_.self, peer, core_.term(),
+                                              heartbeat, log_);
+    // The coroutine holds both by value, so they outlive the node's handle until it returns.
+    auto body = [](std::shared_ptr<ReplicatorMailbox> in, std::shared_ptr<Replicator> self) -> asio::awaitable<void> {
+      (void)in;
+      co_await self->run();
+    };
+    spawn(executor, inbox->name(), body(inbox, actor));
+    replicators_.emplace(peer, ReplicatorHandle{std::move(inbox), std::move(actor)});
+  }
+}
+
+void RaftNode::stop_replicators() {
+  for (auto& [peer, handle] : replicators_) handle.inbox->close();
+  replicators_.clear();
+}
+
+ReplicaStatus RaftNode::status() const {
+  ReplicaStatus s;
+  s.id = options_.self;
+  s.role = core_.role();
+  s.term = core_.term();
+  s.leader = core_.leader();
+  s.commit_index = core_.commit_index();
+  s.applied_index = applied_index_;
+  s.last_log_index = core_.log().last_index();
+  if (core_.role() == raft::Role::kLeader) {
+    s.last_leader_contact_ms = 0;
+    for (raft::NodeId peer : options_.peers) {
+      if (const auto* progress = core_.progress(peer)) s.followers.push_back({peer, progress->match()});
+    }
+  } else if (heard_from_leader_) {
+    s.last_leader_contact_ms =
+        std::chrono::duration_cast<Millis>(clock_.now() - last_leader_contact_).count();
+  }
+  return s;
+}
+
+}  // namespace coraft::actors

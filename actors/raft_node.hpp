@@ -1,0 +1,71 @@
+#pragma once
+// The raft node actor: the only owner of the RaftCore and the only writer of the replica's persistent state.
+//   Inbox: PeerReceived (bridge), ElectionTimerFired (timer), ProposeCommands / RequestRead / StatusRequest
+//          (gateway), HeartbeatDue (replicators), AppliedThrough (applier).
+//   Each message becomes one core input; the effects are carried out in order (the core's ordering contract):
+//   Persist -> storage (durable before anything after it); Send -> bridge; Transmit -> the follower's replicator;
+//   CommitAdvanced -> applier (the newly committed entries); RoleChanged -> gateway and bridge, and replicators
+//   spawned (leader) or stopped (otherwise); ResetElectionTimer -> timer; proposal/read outcomes -> gateway.
+//   The node never waits on an actor that sends to it with send(): every wait here is on an acyclic edge.
+//   Shutdown: ends when its inbox is closed; it closes its replicators' inboxes on the way out.
+
+#include "actors/inboxes.hpp"
+#include "actors/log.hpp"
+#include "actors/replica_options.hpp"
+#include "raft/core.hpp"
+#include "raft/storage.hpp"
+
+#include <map>
+#include <memory>
+
+namespace coraft::actors {
+
+class Replicator;
+
+class RaftNode {
+ public:
+  struct Outboxes {
+    ElectionTimerMailbox& timer;
+    ApplierMailbox& applier;
+    GatewayMailbox& gateway;
+    BridgeMailbox& bridge;
+  };
+
+  RaftNode(NodeMailbox& inbox, Outboxes out, Clock& clock, raft::Storage& storage, const ReplicaOptions& options,
+           Logger log);
+  ~RaftNode();
+  asio::awaitable<void> run();
+
+  const raft::RaftCore& core() const { return core_; }
+  std::uint64_t elections_started() const { return elections_started_; }
+
+ private:
+  struct ReplicatorHandle {
+    std::shared_ptr<ReplicatorMailbox> inbox;
+    std::shared_ptr<Replicator> actor;
+  };
+
+  std::optional<raft::Input> to_input(NodeInbox& message);
+  asio::awaitable<void> execute(std::vector<raft::Effect> effects);
+  void start_replicators(const asio::any_io_executor& executor);
+  void stop_replicators();
+  ReplicaStatus status() const;
+  std::int64_t now_us() const;
+
+  NodeMailbox& inbox_;
+  Outboxes out_;
+  Clock& clock_;
+  raft::Storage& storage_;
+  const ReplicaOptions& options_;
+  Logger log_;
+  raft::RaftCore core_;
+  std::map<raft::NodeId, ReplicatorHandle> replicators_;
+  std::uint64_t timer_epoch_ = 0;
+  raft::Index applier_next_ = 1;
+  raft::Index applied_index_ = 0;
+  TimePoint last_leader_contact_{};
+  bool heard_from_leader_ = false;
+  std::uint64_t elections_started_ = 0;
+};
+
+}  // namespace coraft::actors

@@ -1,0 +1,49 @@
+#include "actors/replica.hpp"
+
+#include "actors/spawn.hpp"
+
+#include <asio/io_context.hpp>
+
+namespace coraft::actors {
+
+Replica::Replica(asio::io_context& io, Clock& clock, raft::Storage& storage, Rng rng, ReplicaOptions options,
+                 Logger log)
+    : io_(io),
+      options_(std::move(options)),
+      log_(std::move(log)),
+      node_inbox_(io.get_executor(), options_.mailbox_capacity, "node"),
+      timer_inbox_(io.get_executor(), 64, "election-timer"),
+      applier_inbox_(io.get_executor(), options_.mailbox_capacity, "applier"),
+      gateway_inbox_(io.get_executor(), options_.mailbox_capacity, "gateway"),
+      outbox_(io.get_executor(), options_.mailbox_capacity, "bridge"),
+      node_(node_inbox_, RaftNode::Outboxes{timer_inbox_, applier_inbox_, gateway_inbox_, outbox_}, clock, storage,
+            options_, log_),
+      timer_(timer_inbox_, node_inbox_, clock, rng.fork(1), options_.timing, log_),
+      applier_(applier_inbox_, gateway_inbox_, node_inbox_, store_, log_),
+      gateway_(gateway_inbox_, Gateway::Outboxes{node_inbox_, outbox_}, clock, store_, options_, log_) {}
+
+void Replica::start() {
+  const std::string id = options_.self.str();
+  auto on_exit = [this] { --live_actors_; };
+  live_actors_ = 4;
+  spawn(io_.get_executor(), id + "/node", node_.run(), on_exit);
+  spawn(io_.get_executor(), id + "/election-timer", timer_.run(), on_exit);
+  spawn(io_.get_executor(), id + "/applier", applier_.run(), on_exit);
+  spawn(io_.get_executor(), id + "/gateway", gateway_.run(), on_exit);
+}
+
+void Replica::stop() {
+  node_inbox_.close();
+  timer_inbox_.close();
+  applier_inbox_.close();
+  gateway_inbox_.close();
+  outbox_.close();
+}
+
+bool Replica::deliver(raft::PeerMessage message) { return node_inbox_.try_send(PeerReceived{std::move(message)}); }
+
+bool Replica::deliver(ClientRequest request) {
+  return gateway_inbox_.try_send(ClientRequestReceived{std::move(request)});
+}
+
+}  // namespace coraft::actors

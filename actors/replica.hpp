@@ -1,0 +1,68 @@
+#pragma once
+// One replica: the actors of ARCHITECTURE.md wired together on one io_context. It owns every mailbox and actor and
+// their lifetimes; the network side (UDP bridge or simulated network) is attached from outside: it delivers inbound
+// messages with deliver() and drains outbox().
+
+#include "actors/applier.hpp"
+#include "actors/election_timer.hpp"
+#include "actors/gateway.hpp"
+#include "actors/inboxes.hpp"
+#include "actors/log.hpp"
+#include "actors/raft_node.hpp"
+#include "actors/replica_options.hpp"
+#include "actors/rng.hpp"
+#include "kv/store.hpp"
+#include "raft/storage.hpp"
+
+namespace asio {
+class io_context;
+}
+
+namespace coraft::actors {
+
+class Replica {
+ public:
+  Replica(asio::io_context& io, Clock& clock, raft::Storage& storage, Rng rng, ReplicaOptions options, Logger log);
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
+
+  // Spawns the node, election timer, applier and gateway (replicators come and go with leadership).
+  void start();
+  // Closes every mailbox; each actor returns at its next wait. Run the io_context until idle afterwards.
+  void stop();
+  // Number of this replica's core actors still running.
+  std::size_t live_actors() const { return live_actors_; }
+
+  // Ingress from the network. False when the message was dropped (mailbox full or closed).
+  bool deliver(raft::PeerMessage message);
+  bool deliver(ClientRequest request);
+  // Egress: peer messages and client replies for the bridge to send.
+  BridgeMailbox& outbox() { return outbox_; }
+
+  const ReplicaOptions& options() const { return options_; }
+  const raft::RaftCore& core() const { return node_.core(); }
+  const kv::Store& store() const { return store_; }
+  raft::Index applied_index() const { return applier_.applied_index(); }
+  const RaftNode& node() const { return node_; }
+  const Gateway& gateway() const { return gateway_; }
+  const Logger& log() const { return log_; }
+  std::uint64_t dropped_inbound() const { return node_inbox_.dropped() + gateway_inbox_.dropped(); }
+
+ private:
+  asio::io_context& io_;
+  ReplicaOptions options_;
+  Logger log_;
+  kv::Store store_;
+  NodeMailbox node_inbox_;
+  ElectionTimerMailbox timer_inbox_;
+  ApplierMailbox applier_inbox_;
+  GatewayMailbox gateway_inbox_;
+  BridgeMailbox outbox_;
+  RaftNode node_;
+  ElectionTimer timer_;
+  Applier applier_;
+  Gateway gateway_;
+  std::size_t live_actors_ = 0;
+};
+
+}  // namespace coraft::actors

@@ -1,0 +1,44 @@
+#pragma once
+// Everything that shapes one replica's behaviour, with defaults that suit a LAN cluster. Pure C++.
+
+#include "actors/clock.hpp"
+#include "raft/progress.hpp"
+#include "raft/types.hpp"
+
+#include <vector>
+
+namespace coraft::actors {
+
+struct Timing {
+  Millis election_timeout_min{300};
+  Millis election_timeout_max{600};
+  Millis heartbeat_interval{100};  // only when a follower got nothing else for this long
+  Millis request_timeout{3000};    // a request not answered by then: fail (leader) or redirect
+  Millis hold_timeout{1000};       // a request that arrives while no leader is known waits this long for one
+};
+
+struct ReplicaOptions {
+  raft::NodeId self;
+  std::vector<raft::NodeId> peers;
+  Timing timing;
+  raft::ReplicationLimits limits;
+  bool pre_vote = true;
+  bool check_quorum = true;
+  // Serve reads under a leader lease (no message round while a majority acknowledged the leader within the lease);
+  // otherwise every read batch waits for a fresh ReadIndex round. See ARCHITECTURE.md, "Reads".
+  bool lease_reads = true;
+  std::size_t max_key_bytes = 1024;
+  std::size_t max_value_bytes = 16 * 1024;
+  std::size_t mailbox_capacity = 4096;
+  std::size_t max_commands_per_proposal = 512;
+
+  // The lease is the minimum election timeout less 10 % for clock-rate differences between replicas and a
+  // millisecond for scheduling delays.
+  std::int64_t read_lease_us() const {
+    if (!lease_reads) return 0;
+    const auto min_us = std::chrono::duration_cast<Micros>(timing.election_timeout_min).count();
+    return std::max<std::int64_t>(0, min_us * 9 / 10 - 1000);
+  }
+};
+
+}  // namespace coraft::actors

@@ -1,0 +1,108 @@
+#include "actors/sim_world.hpp"
+
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+
+#include <algorithm>
+
+namespace coraft::actors {
+namespace {
+
+class SimClock final : public Clock {
+ public:
+  SimClock(SimWorld& world, asio::io_context& io) : world_(world), io_(io) {}
+  TimePoint now() const override { return world_.now(); }
+  TimerId call_at(TimePoint deadline, std::function<void()> fire) override {
+    return world_.schedule(io_, deadline, std::move(fire));
+  }
+  void cancel(TimerId id) override { world_.cancel(id); }
+  bool simulated() const override { return true; }
+
+ private:
+  SimWorld& world_;
+  asio::io_context& io_;
+};
+
+}  // namespace
+
+SimWorld::SimWorld() = default;
+SimWorld::~SimWorld() = default;
+
+void SimWorld::add_context(asio::io_context& io) { contexts_.push_back(&io); }
+
+void SimWorld::remove_context(asio::io_context& io) {
+  contexts_.erase(std::remove(contexts_.begin(), contexts_.end(), &io), contexts_.end());
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (it->second.io == &io) {
+      deadline_of_.erase(it->first.id);
+      it = queue_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::unique_ptr<Clock> SimWorld::make_clock(asio::io_context& io) { return std::make_unique<SimClock>(*this, io); }
+
+TimerId SimWorld::schedule(asio::io_context& io, TimePoint deadline, std::function<void()> fire) {
+  const TimerId id = next_id_++;
+  deadline = std::max(deadline, now_);
+  queue_.emplace(Key{deadline, id}, Pending{&io, std::move(fire)});
+  deadline_of_.emplace(id, deadline);
+  return id;
+}
+
+void SimWorld::cancel(TimerId id) {
+  auto it = deadline_of_.find(id);
+  if (it == deadline_of_.end()) return;
+  queue_.erase(Key{it->second, id});
+  deadline_of_.erase(it);
+}
+
+std::size_t SimWorld::run_until_idle() {
+  std::size_t total = 0;
+  for (;;) {
+    std::size_t ran = 0;
+    // Index loop: a handler may add a context (a replica restarting).
+    for (std::size_t i = 0; i < contexts_.size(); ++i) {
+      asio::io_context& io = *contexts_[i];
+      io.restart();
+      ran += io.poll();
+    }
+    total += ran;
+    if (ran == 0) return total;
+  }
+}
+
+bool SimWorld::step() {
+  run_until_idle();
+  if (queue_.empty()) return false;
+  auto node = queue_.extract(queue_.begin());
+  deadline_of_.erase(node.key().id);
+  now_ = node.key().deadline;
+  asio::post(*node.mapped().io, std::move(node.mapped().fire));
+  run_until_idle();
+  ++steps_;
+  if (after_step_) after_step_();
+  return true;
+}
+
+void SimWorld::run_until(TimePoint until) {
+  run_until_idle();
+  while (!queue_.empty() && queue_.begin()->first.deadline <= until) step();
+  now_ = std::max(now_, until);
+}
+
+bool SimWorld::run_until(const std::function<bool()>& done, TimePoint limit) {
+  run_until_idle();
+  while (!done()) {
+    if (queue_.empty() || queue_.begin()->first.deadline > limit) {
+      now_ = std::max(now_, limit);
+      return done();
+    }
+    step();
+  }
+  return true;
+}
+
+}  // namespace coraft::actors

@@ -1,0 +1,21 @@
+# Finds Debian's standalone Asio (libasio-dev, header-only) and defines Asio::asio.
+# Asio is compiled once, in actors/asio_impl.cpp (ASIO_SEPARATE_COMPILATION), to keep build time down.
+find_path(Asio_INCLUDE_DIR NAMES asio.hpp PATH_SUFFIXES include)
+if(Asio_INCLUDE_DIR AND EXISTS "${Asio_INCLUDE_DIR}/asio/version.hpp")
+  file(STRINGS "${Asio_INCLUDE_DIR}/asio/version.hpp" _asio_version_line REGEX "^#define ASIO_VERSION [0-9]+")
+  string(REGEX REPLACE "^#define ASIO_VERSION ([0-9]+).*" "\\1" _asio_version "${_asio_version_line}")
+  math(EXPR _major "${_asio_version} / 100000")
+  math(EXPR _minor "${_asio_version} / 100 % 1000")
+  math(EXPR _patch "${_asio_version} % 100")
+  set(Asio_VERSION "${_major}.${_minor}.${_patch}")
+endif()
+include(FindPackageHandleStandardArgs)
+find_package_handle_standard_args(Asio REQUIRED_VARS Asio_INCLUDE_DIR VERSION_VAR Asio_VERSION)
+if(Asio_FOUND AND NOT TARGET Asio::asio)
+  find_package(Threads REQUIRED)
+  add_library(Asio::asio INTERFACE IMPORTED)
+  set_target_properties(Asio::asio PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${Asio_INCLUDE_DIR}")
+  target_compile_definitions(Asio::asio INTERFACE ASIO_STANDALONE ASIO_SEPARATE_COMPILATION ASIO_NO_DEPRECATED
+                             ASIO_HAS_CO_AWAIT=1)
+  target_link_libraries(Asio::asio INTERFACE Threads::Threads)
+endif()

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages coraft needs, only those missing. Safe to run repeatedly.
+# Used by `make run` and `make test`; needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(build-essential cmake g++ pkg-config libasio-dev nlohmann-json3-dev catch2 libspdlog-dev libfmt-dev
+          libcli11-dev libssl-dev python3)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "coraft: installing missing packages: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "coraft: need root to install: ${missing[*]} (run as root or install sudo)" >&2; exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

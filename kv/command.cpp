@@ -1,0 +1,106 @@
+#include "kv/command.hpp"
+
+#include <charconv>
+
+namespace coraft::kv {
+namespace {
+
+void put_field(std::string& out, std::string_view field) {
+  out += std::to_string(field.size());
+  out += ':';
+  out += field;
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view text) : text_(text) {}
+
+  bool number(std::uint64_t& out, char terminator) {
+    const char* begin = text_.data() + pos_;
+    const char* end = text_.data() + text_.size();
+    auto [ptr, ec] = std::from_chars(begin, end, out);
+    if (ec != std::errc{} || ptr == end || *ptr != terminator) return false;
+    pos_ += static_cast<std::size_t>(ptr - begin) + 1;
+    return true;
+  }
+  bool field(std::string& out) {
+    std::uint64_t size = 0;
+    if (!number(size, ':') || size > text_.size() - pos_) return false;
+    out.assign(text_.substr(pos_, size));
+    pos_ += size;
+    return true;
+  }
+  bool character(char& out) {
+    if (pos_ >= text_.size()) return false;
+    out = text_[pos_++];
+    return true;
+  }
+  bool done() const { return pos_ == text_.size(); }
+
+ private:
+  std::string_view text_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::string_view status_name(Status status) {
+  switch (status) {
+    case Status::kOk: return "ok";
+    case Status::kNotFound: return "not_found";
+    case Status::kCasMismatch: return "cas_mismatch";
+    case Status::kStaleSession: return "stale_session";
+  }
+  return "?";
+}
+
+std::string encode(const Command& command) {
+  std::string out;
+  out.reserve(command.key.size() + command.value.size() + 32);
+  out += command.op == Op::kPut ? 'P' : command.op == Op::kDelete ? 'D' : 'C';
+  out += ' ';
+  out += std::to_string(command.session.id);
+  out += ' ';
+  out += std::to_string(command.session.seq);
+  out += ' ';
+  put_field(out, command.key);
+  if (command.op == Op::kDelete) return out;
+  put_field(out, command.value);
+  if (command.op == Op::kCas) {
+    if (command.expected) {
+      out += 'E';
+      put_field(out, *command.expected);
+    } else {
+      out += 'N';
+    }
+  }
+  return out;
+}
+
+std::optional<Command> decode(std::string_view text) {
+  Reader in(text);
+  Command command;
+  char op = 0, space = 0;
+  if (!in.character(op) || !in.character(space) || space != ' ') return std::nullopt;
+  if (op == 'P') command.op = Op::kPut;
+  else if (op == 'D') command.op = Op::kDelete;
+  else if (op == 'C') command.op = Op::kCas;
+  else return std::nullopt;
+  if (!in.number(command.session.id, ' ') || !in.number(command.session.seq, ' ')) return std::nullopt;
+  if (!in.field(command.key)) return std::nullopt;
+  if (command.op != Op::kDelete && !in.field(command.value)) return std::nullopt;
+  if (command.op == Op::kCas) {
+    char marker = 0;
+    if (!in.character(marker)) return std::nullopt;
+    if (marker == 'E') {
+      command.expected.emplace();
+      if (!in.field(*command.expected)) return std::nullopt;
+    } else if (marker != 'N') {
+      return std::nullopt;
+    }
+  }
+  if (!in.done()) return std::nullopt;
+  return command;
+}
+
+}  // namespace coraft::kv

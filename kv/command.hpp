@@ -1,0 +1,48 @@
+#pragma once
+// State-machine commands as they travel in the Raft log, and their results. Pure C++.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace coraft::kv {
+
+enum class Op : std::uint8_t { kPut, kDelete, kCas };
+
+// A client session for exactly-once writes (Raft thesis §6.3): a client numbers its requests 1, 2, 3... within a
+// session and has at most one outstanding, so the store keeps only the newest result per session.
+struct SessionRef {
+  std::uint64_t id = 0;  // 0: no session (the course simulator's clients)
+  std::uint64_t seq = 0;
+  bool operator==(const SessionRef&) const = default;
+};
+
+struct Command {
+  Op op = Op::kPut;
+  std::string key;
+  std::string value;                    // put, cas: the new value
+  std::optional<std::string> expected;  // cas: the value that must be there; nullopt = the key must be absent
+  SessionRef session;
+  bool operator==(const Command&) const = default;
+};
+
+enum class Status : std::uint8_t {
+  kOk,
+  kNotFound,     // delete of an absent key
+  kCasMismatch,  // cas found another value (or none); `value` holds what it found
+  kStaleSession, // a request older than the session's newest: its answer is gone (the client had moved on)
+};
+std::string_view status_name(Status status);
+
+struct Result {
+  Status status = Status::kOk;
+  std::optional<std::string> value;
+  bool operator==(const Result&) const = default;
+};
+
+// A compact, length-prefixed text form (it travels inside JSON strings): "P 7 3 5:hello5:world".
+std::string encode(const Command& command);
+std::optional<Command> decode(std::string_view text);
+
+}  // namespace coraft::kv

@@ -1,0 +1,205 @@
+#pragma once
+// RaftCore: the Raft rules as a pure state machine. Inputs go in through step(); decisions come out as an ordered
+// list of addressed effects. No asio, no clock, no sockets, no randomness: time arrives as a number with each input
+// and the election timer lives outside (actors/election_timer).
+//
+// Ordering contract for whoever executes the effects (the raft node actor, or a test):
+//   * execute them in order;
+//   * a Persist must be durable before any later effect is executed — so no vote, no append reply and no commit
+//     leaves the replica before the state it depends on is on disk;
+//   * after executing a Persist that carried entries, step(Persisted{last index, its term}) tells the core its own
+//     log is durable that far (a leader counts itself towards a commit only then).
+
+#include "raft/log.hpp"
+#include "raft/messages.hpp"
+#include "raft/progress.hpp"
+#include "raft/types.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace coraft::raft {
+
+struct RaftConfig {
+  NodeId self;
+  std::vector<NodeId> peers;  // every other voter
+  bool pre_vote = true;       // thesis §9.6
+  bool check_quorum = true;   // a leader that has not heard from a majority for an election timeout steps down
+  ReplicationLimits limits;
+  // Reads are served when a majority acknowledged a message sent at most lease_us before the read arrived.
+  // 0 means plain ReadIndex (a fresh round after the read arrives). Must stay below the minimum election timeout by
+  // the assumed clock-rate error (see ARCHITECTURE.md, "Reads").
+  std::int64_t read_lease_us = 0;
+  // Longest back-off for heartbeats to a silent follower: heartbeat interval << max_backoff_shift.
+  int max_backoff_shift = 3;
+};
+
+// ---- inputs ----
+struct Receive {
+  PeerMessage message;
+};
+struct ElectionTimeout {};  // the election timer expired (on a leader: one CheckQuorum period passed)
+struct Propose {
+  std::uint64_t proposal_id = 0;
+  std::vector<std::string> commands;
+};
+struct ReadIndex {
+  std::uint64_t read_id = 0;
+};
+struct HeartbeatDue {  // the replicator for `peer` has been idle for a heartbeat interval
+  NodeId peer;
+};
+struct Persisted {
+  Index index = 0;
+  Term term = 0;
+};
+using Input = std::variant<Receive, ElectionTimeout, Propose, ReadIndex, HeartbeatDue, Persisted>;
+
+// ---- effects ----
+struct Persist {
+  std::optional<HardState> hard_state;
+  std::optional<Index> truncate_from;  // drop durable entries at or after this index first
+  std::vector<EntryPtr> entries;       // then append these
+};
+struct Send {  // straight to the network
+  PeerMessage message;
+};
+struct Transmit {  // to the replicator of `to`, which sends it and keeps the heartbeat clock for that follower
+  NodeId to;
+  AppendEntries message;
+  int backoff_shift = 0;  // the follower has been silent: next idle heartbeat after interval << backoff_shift
+};
+struct CommitAdvanced {
+  Index commit_index = 0;
+};
+struct RoleChanged {
+  Role role;
+  Term term;
+  NodeId leader;
+};
+struct ResetElectionTimer {};
+struct ProposalAccepted {
+  std::uint64_t proposal_id;
+  Index first_index;
+  Term term;
+};
+struct ProposalRejected {
+  std::uint64_t proposal_id;
+  NodeId leader;
+};
+struct ReadReady {
+  std::uint64_t read_id;
+  Index read_index;  // answer once the state machine has applied this index
+};
+struct ReadRejected {
+  std::uint64_t read_id;
+  NodeId leader;
+};
+using Effect = std::variant<Persist, Send, Transmit, CommitAdvanced, RoleChanged, ResetElectionTimer, ProposalAccepted,
+                            ProposalRejected, ReadReady, ReadRejected>;
+std::string describe(const Effect& effect);
+
+// What storage hands back after a restart.
+struct RecoveredState {
+  HardState hard_state;
+  std::vector<EntryPtr> entries;
+};
+
+class RaftCore {
+ public:
+  RaftCore(RaftConfig config, RecoveredState recovered);
+
+  std::vector<Effect> step(const Input& input, std::int64_t now_us);
+
+  NodeId self() const { return config_.self; }
+  Role role() const { return role_; }
+  Term term() const { return term_; }
+  NodeId leader() const { return leader_; }
+  NodeId voted_for() const { return voted_for_; }
+  Index commit_index() const { return commit_; }
+  const Log& log() const { return log_; }
+  const RaftConfig& config() const { return config_; }
+  // Leader only: the follower's replication state.
+  const Progress* progress(NodeId peer) const;
+
+ private:
+  struct PeerState {
+    NodeId id;
+    Progress progress{1};
+    bool vote_granted = false;
+    bool vote_answered = false;
+    bool recent_active = false;            // heard from since the last CheckQuorum
+    bool answered_since_heartbeat = true;  // for back-off
+    int backoff_shift = 0;
+    std::int64_t acked_sent_at_us = std::numeric_limits<std::int64_t>::min();
+  };
+  struct PendingRead {
+    std::uint64_t read_id;
+    std::int64_t arrived_at_us;
+  };
+
+  void on_message(const PeerMessage& message);
+  void on_request_vote(NodeId from, const RequestVote& request);
+  void on_vote_reply(NodeId from, const RequestVoteReply& reply);
+  void on_append(NodeId from, const AppendEntries& request);
+  void on_append_reply(NodeId from, const AppendEntriesReply& reply);
+  void on_election_timeout();
+  void on_propose(const Propose& propose);
+  void on_read_index(const ReadIndex& read);
+  void on_heartbeat_due(NodeId peer);
+  void on_persisted(const Persisted& persisted);
+
+  void become_follower(Term term, NodeId leader);
+  void become_pre_candidate();
+  void become_candidate();
+  void become_leader();
+  void campaign(bool pre_vote);
+  void tally_votes();
+  void note_role();
+
+  void send_append(PeerState& peer, bool heartbeat);
+  void broadcast_append();
+  void broadcast_heartbeat();
+  void maybe_commit();
+  void advance_commit(Index index);
+  void maybe_complete_reads();
+  void reject_reads();
+  bool in_leader_lease() const;
+
+  void append_local(EntryPtr entry);
+  void truncate_local(Index index);
+  void set_hard_state(Term term, NodeId voted_for);
+  void send(NodeId to, PeerPayload payload);
+  void emit(Effect effect);
+  void flush_persist();
+
+  PeerState* find_peer(NodeId id);
+  PeerState& peer_state(NodeId id);  // `id` must be a peer
+
+  RaftConfig config_;
+  Term term_ = 0;
+  NodeId voted_for_ = kNoNode;
+  Role role_ = Role::kFollower;
+  NodeId leader_ = kNoNode;
+  Log log_;
+  Index commit_ = 0;
+  Index durable_index_ = 0;  // own log is durable up to here (what a leader counts for itself)
+  // After a restart, grant no vote until our own election timer fires once: we may have acknowledged a leader just
+  // before crashing, and its read lease counts on us not helping elect anyone else for an election timeout.
+  bool votes_held_after_restart_ = false;
+  std::vector<PeerState> peers_;
+  std::deque<PendingRead> pending_reads_;
+  std::int64_t last_read_round_us_ = std::numeric_limits<std::int64_t>::min();
+  std::int64_t now_us_ = 0;
+
+  Persist pending_persist_;
+  bool persist_pending_ = false;
+  RoleChanged announced_{Role::kFollower, 0, kNoNode};
+  std::vector<Effect> effects_;
+};
+
+}  // namespace coraft::raft

@@ -1,0 +1,48 @@
+#include "raft/messages.hpp"
+
+#include "raft/overloaded.hpp"
+
+#include <fmt/format.h>
+
+namespace coraft::raft {
+
+Term term_of(const PeerPayload& payload) {
+  return std::visit([](const auto& m) { return m.term; }, payload);
+}
+
+std::string_view type_name(const PeerPayload& payload) {
+  return std::visit(Overloaded{
+                        [](const RequestVote& m) -> std::string_view { return m.pre_vote ? "PreVote" : "RequestVote"; },
+                        [](const RequestVoteReply& m) -> std::string_view {
+                          return m.pre_vote ? "PreVoteReply" : "RequestVoteReply";
+                        },
+                        [](const AppendEntries&) -> std::string_view { return "AppendEntries"; },
+                        [](const AppendEntriesReply&) -> std::string_view { return "AppendEntriesReply"; },
+                    },
+                    payload);
+}
+
+std::string describe(const PeerMessage& message) {
+  const std::string head = fmt::format("{}->{} {}", message.from.str(), message.to.str(), type_name(message.payload));
+  return std::visit(
+      Overloaded{
+          [&](const RequestVote& m) {
+            return fmt::format("{} t={} last={}/{}", head, m.term, m.last_log_index, m.last_log_term);
+          },
+          [&](const RequestVoteReply& m) {
+            return fmt::format("{} t={} {}", head, m.term, m.granted ? "granted" : "rejected");
+          },
+          [&](const AppendEntries& m) {
+            return fmt::format("{} t={} prev={}/{} n={} commit={}", head, m.term, m.prev_log_index, m.prev_log_term,
+                               m.entries.size(), m.leader_commit);
+          },
+          [&](const AppendEntriesReply& m) {
+            if (m.success) return fmt::format("{} t={} ok match={}", head, m.term, m.match_index);
+            return fmt::format("{} t={} reject prev={} hint={}/{}", head, m.term, m.rejected_prev, m.conflict_index,
+                               m.conflict_term);
+          },
+      },
+      message.payload);
+}
+
+}  // namespace coraft::raft

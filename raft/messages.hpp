@@ -1,0 +1,65 @@
+#pragma once
+// Replica-to-replica messages, named as in Raft Figure 2. Plain aggregates; the codec in net/ puts them on the wire.
+
+#include "raft/types.hpp"
+
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace coraft::raft {
+
+// Also used for PreVote (thesis §9.6): then `term` is the term the candidate would campaign in, and nothing changes
+// on the receiver.
+struct RequestVote {
+  Term term = 0;
+  Index last_log_index = 0;
+  Term last_log_term = 0;
+  bool pre_vote = false;
+};
+
+struct RequestVoteReply {
+  Term term = 0;
+  bool granted = false;
+  bool pre_vote = false;
+};
+
+struct AppendEntries {
+  Term term = 0;
+  Index prev_log_index = 0;
+  Term prev_log_term = 0;
+  std::vector<EntryPtr> entries;
+  Index leader_commit = 0;
+  // The leader's clock when it sent this, echoed in the reply: a majority of echoes newer than T proves that no
+  // other leader could be elected before T + election timeout, which is what ReadIndex and the lease rest on.
+  std::int64_t sent_at_us = 0;
+};
+
+struct AppendEntriesReply {
+  Term term = 0;
+  bool success = false;
+  // On success: the last index known to match the leader's log (prev_log_index + entries in the request).
+  Index match_index = 0;
+  // On rejection: the prev_log_index that did not match (lets the leader recognise stale rejections), and the
+  // fast-backtracking hint: the follower's conflicting term and the first index it holds of that term, or, when the
+  // follower's log is too short, conflict_term 0 and conflict_index = its last index + 1.
+  Index rejected_prev = 0;
+  Index conflict_index = 0;
+  Term conflict_term = 0;
+  std::int64_t sent_at_us = 0;
+};
+
+using PeerPayload = std::variant<RequestVote, RequestVoteReply, AppendEntries, AppendEntriesReply>;
+
+struct PeerMessage {
+  NodeId from;
+  NodeId to;
+  PeerPayload payload;
+};
+
+Term term_of(const PeerPayload& payload);
+std::string_view type_name(const PeerPayload& payload);
+// One line, for logs and traces: "0001->0002 AppendEntries t=3 prev=7/2 n=5 commit=9".
+std::string describe(const PeerMessage& message);
+
+}  // namespace coraft::raft

@@ -1,0 +1,36 @@
+#include "raft/storage.hpp"
+
+#include <algorithm>
+
+namespace coraft::raft {
+
+RecoveredState MemoryStorage::recover() {
+  return durable_;
+}
+
+void MemoryStorage::write(const Persist& change) {
+  unsynced_.push_back(change);
+}
+
+void MemoryStorage::sync() {
+  for (const Persist& change : unsynced_) apply(durable_, change);
+  unsynced_.clear();
+  ++syncs_;
+}
+
+void MemoryStorage::crash() {
+  unsynced_.clear();
+}
+
+void MemoryStorage::apply(RecoveredState& state, const Persist& change) {
+  if (change.hard_state) state.hard_state = *change.hard_state;
+  if (change.truncate_from) {
+    auto& entries = state.entries;
+    entries.erase(std::remove_if(entries.begin(), entries.end(),
+                                 [&](const EntryPtr& e) { return e->index >= *change.truncate_from; }),
+                  entries.end());
+  }
+  state.entries.insert(state.entries.end(), change.entries.begin(), change.entries.end());
+}
+
+}  // namespace coraft::raft

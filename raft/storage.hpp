@@ -1,0 +1,45 @@
+#pragma once
+// Persistent state behind an interface: the term/vote record and the log. The raft node calls persist() for every
+// Persist effect, and persist() returns only once the change is durable (Raft Figure 2: "updated on stable storage
+// before responding to RPCs").
+
+#include "raft/core.hpp"
+
+namespace coraft::raft {
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  // Reads back everything that was durable (after a restart: what survived the crash).
+  virtual RecoveredState recover() = 0;
+  virtual void persist(const Persist& change) = 0;
+};
+
+// Keeps everything in memory. Changes are written, then synced; crash() throws away whatever was written but not
+// yet synced, exactly what a crash loses on a real disk. It outlives the replica that uses it, so a simulated
+// replica can be restarted from it.
+class MemoryStorage final : public Storage {
+ public:
+  RecoveredState recover() override;
+  void persist(const Persist& change) override {
+    write(change);
+    sync();
+  }
+
+  void write(const Persist& change);
+  void sync();
+  void crash();
+
+  const HardState& durable_hard_state() const { return durable_.hard_state; }
+  const std::vector<EntryPtr>& durable_entries() const { return durable_.entries; }
+  std::uint64_t syncs() const { return syncs_; }
+
+ private:
+  static void apply(RecoveredState& state, const Persist& change);
+
+  RecoveredState durable_;
+  std::vector<Persist> unsynced_;
+  std::uint64_t syncs_ = 0;
+};
+
+}  // namespace coraft::raft
