@@ -33,7 +33,8 @@ asio::awaitable<void> Applier::run() {
     }
     applied.applied_index = applied_index_;
     applied.applied_term = applied_term_;
-    if (!co_await gateway_.send(std::move(applied))) break;
+    GatewayInbox out = std::move(applied);
+    if (!co_await gateway_.send(out)) break;
     node_.try_send(AppliedThrough{applied_index_});
   }
 }

@@ -60,7 +60,8 @@ asio::awaitable<void> Gateway::run() {
     flush_batches();
     keep_sweeping();
     for (auto& reply_message : outgoing_) {
-      if (!co_await out_.bridge.send(SendClientReply{std::move(reply_message)})) co_return;
+      BridgeInbox out = SendClientReply{std::move(reply_message)};
+      if (!co_await out_.bridge.send(out)) co_return;
     }
     outgoing_.clear();
   }

@@ -37,9 +37,11 @@ class Mailbox {
     return false;
   }
 
-  // Waits for room. Returns false if the mailbox was closed before the message could be queued.
-  asio::awaitable<bool> send(Message message) {
-    if (channel_.try_send(asio::error_code{}, message)) co_return true;
+  // Waits for room, then moves `message` in. Returns false if the mailbox was closed first.
+  // Takes a named Message only: GCC 12 destroys a temporary of class type inside a co_await expression twice (a
+  // crash, reproduced with this very channel), so callers build the message in a variable and pass that.
+  asio::awaitable<bool> send(Message& message) {
+    if (channel_.try_send(asio::error_code{}, std::move(message))) co_return true;
     auto [error] = co_await channel_.async_send(asio::error_code{}, std::move(message),
                                                 asio::experimental::as_tuple(asio::use_awaitable));
     co_return !error;

@@ -43,10 +43,12 @@ asio::awaitable<void> RaftNode::run() {
   const auto executor = co_await asio::this_coro::executor;
   log_->info("starting: term {} vote {} log {}..{}", core_.term(), core_.voted_for().str(), core_.log().first_index(),
              core_.log().last_index());
-  co_await out_.timer.send(ArmElectionTimer{++timer_epoch_});
+  ElectionTimerInbox arm = ArmElectionTimer{++timer_epoch_};
+  co_await out_.timer.send(arm);
   while (auto message = co_await inbox_.receive()) {
     if (auto* status_request = std::get_if<StatusRequest>(&*message)) {
-      co_await out_.gateway.send(StatusReady{std::move(status_request->request), status()});
+      GatewayInbox report = StatusReady{std::move(status_request->request), status()};
+      co_await out_.gateway.send(report);
       continue;
     }
     std::optional<raft::Input> input = to_input(*message);
@@ -109,13 +111,15 @@ asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
       continue;
     }
     if (auto* send = std::get_if<raft::Send>(&effect)) {
-      co_await out_.bridge.send(SendPeer{std::move(send->message)});
+      BridgeInbox out = SendPeer{std::move(send->message)};
+      co_await out_.bridge.send(out);
       continue;
     }
     if (auto* transmit = std::get_if<raft::Transmit>(&effect)) {
       auto it = replicators_.find(transmit->to);
       if (it != replicators_.end()) {
-        co_await it->second.inbox->send(TransmitAppend{std::move(transmit->message), transmit->backoff_shift});
+        ReplicatorInbox out = TransmitAppend{std::move(transmit->message), transmit->backoff_shift};
+        co_await it->second.inbox->send(out);
       }
       continue;
     }
@@ -124,36 +128,44 @@ asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
       auto entries = core_.log().slice(applier_next_, commit->commit_index, std::numeric_limits<std::size_t>::max(),
                                        std::numeric_limits<std::size_t>::max());
       applier_next_ = commit->commit_index + 1;
-      co_await out_.applier.send(ApplyCommitted{std::move(entries)});
+      ApplierInbox out = ApplyCommitted{std::move(entries)};
+      co_await out_.applier.send(out);
       continue;
     }
     if (auto* role = std::get_if<raft::RoleChanged>(&effect)) {
       log_->info("{} in term {}, leader {}", raft::role_name(role->role), role->term, role->leader.str());
       if (role->role != raft::Role::kLeader) stop_replicators();
       if (role->leader == options_.self) heard_from_leader_ = true;
-      co_await out_.gateway.send(LeaderChanged{role->role, role->term, role->leader});
-      co_await out_.bridge.send(AnnounceLeader{role->leader});
+      GatewayInbox news = LeaderChanged{role->role, role->term, role->leader};
+      co_await out_.gateway.send(news);
+      BridgeInbox announce = AnnounceLeader{role->leader};
+      co_await out_.bridge.send(announce);
       continue;
     }
     if (std::holds_alternative<raft::ResetElectionTimer>(effect)) {
-      co_await out_.timer.send(ArmElectionTimer{++timer_epoch_});
+      ElectionTimerInbox out = ArmElectionTimer{++timer_epoch_};
+      co_await out_.timer.send(out);
       continue;
     }
     if (auto* accepted = std::get_if<raft::ProposalAccepted>(&effect)) {
-      co_await out_.gateway.send(
-          ProposalOutcome{accepted->proposal_id, true, accepted->first_index, accepted->term, options_.self});
+      GatewayInbox out =
+          ProposalOutcome{accepted->proposal_id, true, accepted->first_index, accepted->term, options_.self};
+      co_await out_.gateway.send(out);
       continue;
     }
     if (auto* rejected = std::get_if<raft::ProposalRejected>(&effect)) {
-      co_await out_.gateway.send(ProposalOutcome{rejected->proposal_id, false, 0, 0, rejected->leader});
+      GatewayInbox out = ProposalOutcome{rejected->proposal_id, false, 0, 0, rejected->leader};
+      co_await out_.gateway.send(out);
       continue;
     }
     if (auto* ready = std::get_if<raft::ReadReady>(&effect)) {
-      co_await out_.gateway.send(ReadOutcome{ready->read_id, true, ready->read_index, options_.self});
+      GatewayInbox out = ReadOutcome{ready->read_id, true, ready->read_index, options_.self};
+      co_await out_.gateway.send(out);
       continue;
     }
     if (auto* refused = std::get_if<raft::ReadRejected>(&effect)) {
-      co_await out_.gateway.send(ReadOutcome{refused->read_id, false, 0, refused->leader});
+      GatewayInbox out = ReadOutcome{refused->read_id, false, 0, refused->leader};
+      co_await out_.gateway.send(out);
       continue;
     }
   }

@@ -32,7 +32,8 @@ asio::awaitable<void> Replicator::run() {
       last_sent_ = clock_.now();
       backoff_shift_ = transmit->backoff_shift;
       if (!idle_timer_.armed() || heartbeat_deadline() < armed_for_) arm_idle_timer();
-      if (!co_await bridge_.send(SendPeer{raft::PeerMessage{self_, peer_, std::move(transmit->message)}})) break;
+      BridgeInbox out = SendPeer{raft::PeerMessage{self_, peer_, std::move(transmit->message)}};
+      if (!co_await bridge_.send(out)) break;
       continue;
     }
     const auto& check = std::get<ReplicatorIdleCheck>(*message);

@@ -30,7 +30,16 @@ SimWorld::~SimWorld() = default;
 
 void SimWorld::add_context(asio::io_context& io) { contexts_.push_back(&io); }
 
+void SimWorld::pause(asio::io_context& io) {
+  if (std::find(paused_.begin(), paused_.end(), &io) == paused_.end()) paused_.push_back(&io);
+}
+
+void SimWorld::resume(asio::io_context& io) {
+  paused_.erase(std::remove(paused_.begin(), paused_.end(), &io), paused_.end());
+}
+
 void SimWorld::remove_context(asio::io_context& io) {
+  resume(io);
   contexts_.erase(std::remove(contexts_.begin(), contexts_.end(), &io), contexts_.end());
   for (auto it = queue_.begin(); it != queue_.end();) {
     if (it->second.io == &io) {
@@ -66,6 +75,7 @@ std::size_t SimWorld::run_until_idle() {
     // Index loop: a handler may add a context (a replica restarting).
     for (std::size_t i = 0; i < contexts_.size(); ++i) {
       asio::io_context& io = *contexts_[i];
+      if (!paused_.empty() && std::find(paused_.begin(), paused_.end(), &io) != paused_.end()) continue;
       io.restart();
       ran += io.poll();
     }

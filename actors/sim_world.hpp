@@ -30,6 +30,9 @@ class SimWorld {
   // Contexts are run in the order they were added. A removed context's pending deadlines are discarded.
   void add_context(asio::io_context& io);
   void remove_context(asio::io_context& io);
+  // A paused context runs nothing (its deadlines still come due and wait) until it is resumed.
+  void pause(asio::io_context& io);
+  void resume(asio::io_context& io);
   // A Clock for actors on `io`, reading this world's time.
   std::unique_ptr<Clock> make_clock(asio::io_context& io);
 
@@ -66,6 +69,7 @@ class SimWorld {
 
   TimePoint now_{};
   std::vector<asio::io_context*> contexts_;
+  std::vector<asio::io_context*> paused_;
   std::map<Key, Pending> queue_;
   std::unordered_map<TimerId, TimePoint> deadline_of_;
   TimerId next_id_ = 1;

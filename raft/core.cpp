@@ -500,8 +500,10 @@ void RaftCore::send(NodeId to, PeerPayload payload) {
 }
 
 void RaftCore::emit(Effect effect) {
-  // Everything that leaves after this point may depend on what is pending persistence: write it first.
-  flush_persist();
+  // A vote or an append reply may depend on what is pending persistence: write it first. Nothing else needs to
+  // wait: a leader's AppendEntries may go out before its own copy is durable (thesis §10.2.1; it counts itself
+  // towards a commit only after Persisted), and commits, role news and read answers depend on no unsynced state.
+  if (std::holds_alternative<Send>(effect)) flush_persist();
   effects_.push_back(std::move(effect));
 }
 

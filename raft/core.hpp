@@ -5,8 +5,8 @@
 //
 // Ordering contract for whoever executes the effects (the raft node actor, or a test):
 //   * execute them in order;
-//   * a Persist must be durable before any later effect is executed — so no vote, no append reply and no commit
-//     leaves the replica before the state it depends on is on disk;
+//   * a Persist must be durable before any later effect is executed — the core places it before every Send that
+//     depends on it, so no vote and no append reply leaves the replica before the state it rests on is on disk;
 //   * after executing a Persist that carried entries, step(Persisted{last index, its term}) tells the core its own
 //     log is durable that far (a leader counts itself towards a commit only then).
 

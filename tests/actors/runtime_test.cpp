@@ -70,7 +70,8 @@ TEST_CASE("send() on a full mailbox waits for room instead of dropping", "[actor
   spawn(io.get_executor(), "sender", [&]() -> asio::awaitable<void> {
     for (int i = 0; i < 3; ++i) {
       // Never co_await inside a Catch macro: the macro repeats its expression.
-      const bool sent = co_await box.send(Ping{i});
+      TestInbox ping = Ping{i};
+      const bool sent = co_await box.send(ping);
       events.push_back((sent ? "sent " : "refused ") + std::to_string(i));
     }
   });
@@ -97,7 +98,10 @@ TEST_CASE("closing a mailbox releases a waiting sender and a waiting receiver", 
   std::optional<bool> send_result;
   std::optional<bool> receive_got_message;
   spawn(io.get_executor(), "blocked-sender",
-        [&]() -> asio::awaitable<void> { send_result = co_await full.send(Ping{1}); });
+        [&]() -> asio::awaitable<void> {
+          TestInbox ping = Ping{1};
+          send_result = co_await full.send(ping);
+        });
   spawn(io.get_executor(), "blocked-receiver", [&]() -> asio::awaitable<void> {
     auto m = co_await empty.receive();
     receive_got_message = m.has_value();

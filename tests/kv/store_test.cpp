@@ -1,0 +1,70 @@
+#include "kv/command.hpp"
+#include "kv/store.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace coraft::kv;
+
+TEST_CASE("commands survive encoding, malformed ones are refused", "[kv][command]") {
+  Command put{Op::kPut, "k ey:1", "v|al 2:", std::nullopt, SessionRef{7, 3}};
+  CHECK(decode(encode(put)) == put);
+  Command cas{Op::kCas, "k", "new", std::string("old"), SessionRef{1, 1}};
+  CHECK(decode(encode(cas)) == cas);
+  Command cas_absent{Op::kCas, "k", "new", std::nullopt, SessionRef{}};
+  CHECK(decode(encode(cas_absent)) == cas_absent);
+  Command del{Op::kDelete, "gone", "", std::nullopt, SessionRef{2, 9}};
+  CHECK(decode(encode(del)) == del);
+  for (const char* bad : {"", "X 0 0 1:k", "P 0 0 5:k", "P 0 0 1:k1:v trailing", "P x 0 1:k1:v", "C 0 0 1:k1:vQ"}) {
+    CHECK_FALSE(decode(bad));
+  }
+}
+
+TEST_CASE("put, get, delete and compare-and-swap", "[kv][store]") {
+  Store s;
+  CHECK(s.apply(1, Command{Op::kPut, "a", "1"}).status == Status::kOk);
+  CHECK(s.get("a") == "1");
+  CHECK(s.apply(2, Command{Op::kCas, "a", "2", std::string("9")}) == Result{Status::kCasMismatch, "1"});
+  CHECK(s.apply(3, Command{Op::kCas, "a", "2", std::string("1")}).status == Status::kOk);
+  CHECK(s.get("a") == "2");
+  CHECK(s.apply(4, Command{Op::kCas, "b", "x", std::nullopt}).status == Status::kOk);  // absent expected absent
+  CHECK(s.apply(5, Command{Op::kDelete, "a"}).status == Status::kOk);
+  CHECK(s.apply(6, Command{Op::kDelete, "a"}).status == Status::kNotFound);
+  CHECK_FALSE(s.get("a"));
+}
+
+TEST_CASE("a retried request is applied once and answered with its first result", "[kv][sessions]") {
+  Store s;
+  Command cas{Op::kCas, "k", "v1", std::nullopt, SessionRef{42, 1}};
+  CHECK(s.apply(1, cas).status == Status::kOk);
+  // Someone else changes the key; the retry of the cas must not run again (it would now mismatch).
+  s.apply(2, Command{Op::kPut, "k", "other"});
+  CHECK(s.apply(3, cas).status == Status::kOk);
+  CHECK(s.get("k") == "other");
+  CHECK(s.session_result(42, 1) == Result{Status::kOk, std::nullopt});
+  CHECK(s.apply(4, Command{Op::kPut, "k", "v2", std::nullopt, SessionRef{42, 2}}).status == Status::kOk);
+  CHECK(s.apply(5, cas).status == Status::kStaleSession);  // older than the session's newest
+  CHECK(s.get("k") == "v2");
+}
+
+TEST_CASE("the session table is bounded, evicting the least recently used", "[kv][sessions]") {
+  Store s(2);
+  s.apply(1, Command{Op::kPut, "a", "1", std::nullopt, SessionRef{1, 1}});
+  s.apply(2, Command{Op::kPut, "a", "2", std::nullopt, SessionRef{2, 1}});
+  s.apply(3, Command{Op::kPut, "a", "3", std::nullopt, SessionRef{1, 2}});  // session 1 used again
+  s.apply(4, Command{Op::kPut, "a", "4", std::nullopt, SessionRef{3, 1}});  // evicts session 2
+  CHECK(s.sessions() == 2);
+  CHECK(s.session_seq(2) == 0);
+  CHECK(s.session_seq(1) == 2);
+  CHECK(s.session_seq(3) == 1);
+}
+
+TEST_CASE("replicas that applied the same commands have the same digest", "[kv][store]") {
+  Store a, b;
+  a.apply(1, Command{Op::kPut, "x", "1"});
+  a.apply(2, Command{Op::kPut, "y", "2"});
+  b.apply(1, Command{Op::kPut, "y", "2"});
+  b.apply(2, Command{Op::kPut, "x", "1"});
+  CHECK(a.digest() == b.digest());
+  b.apply(3, Command{Op::kPut, "x", "3"});
+  CHECK(a.digest() != b.digest());
+}

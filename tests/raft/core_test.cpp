@@ -1,0 +1,332 @@
+// RaftCore's rules, one at a time, on scripted clusters (no actors, no time).
+
+#include "pure_cluster.hpp"
+#include "raft/quorum.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace coraft;
+using namespace coraft::raft;
+using coraft::test::effects_of;
+using coraft::test::PureCluster;
+
+namespace {
+
+EntryPtr entry(Term term, Index index, std::string data = "x") {
+  return std::make_shared<Entry>(Entry{term, index, EntryKind::kCommand, std::move(data)});
+}
+
+PeerMessage append(NodeId from, NodeId to, Term term, Index prev, Term prev_term, std::vector<EntryPtr> entries,
+                   Index commit) {
+  return PeerMessage{from, to, AppendEntries{term, prev, prev_term, std::move(entries), commit, 0}};
+}
+
+std::optional<AppendEntriesReply> reply_to_leader(const std::vector<Effect>& effects) {
+  for (const auto& s : effects_of<Send>(effects))
+    if (auto* r = std::get_if<AppendEntriesReply>(&s.message.payload)) return *r;
+  return std::nullopt;
+}
+
+// Restarted replicas hold their votes until their own timer fires once (see RaftCore): let it fire.
+void release_votes(PureCluster& c, int i) {
+  c.step(i, ElectionTimeout{});
+  c.queue().clear();
+}
+
+// A follower (replica 1 of 3) whose log holds `entries`, in term `term`.
+PureCluster follower_with(std::vector<EntryPtr> entries, Term term) {
+  PureCluster c(3);
+  Persist p{HardState{term, kNoNode}, std::nullopt, std::move(entries)};
+  c.storage(1).persist(p);
+  c.restart(1);
+  release_votes(c, 1);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("quorum arithmetic", "[raft][quorum]") {
+  CHECK(quorum_size(1) == 1);
+  CHECK(quorum_size(3) == 2);
+  CHECK(quorum_size(4) == 3);
+  CHECK(quorum_size(5) == 3);
+  CHECK(quorum_value(std::vector<Index>{5, 1, 3}) == 3);
+  CHECK(quorum_value(std::vector<Index>{9, 9, 1, 1, 2}) == 2);
+  CHECK(quorum_value(std::vector<Index>{7, 7, 7, 0}) == 7);
+}
+
+TEST_CASE("follower rejects an AppendEntries of a stale term and tells its term", "[raft][5.1]") {
+  auto c = follower_with({}, 5);
+  auto out = c.step(1, Receive{append(c.id(0), c.id(1), 4, 0, 0, {entry(4, 1)}, 0)});
+  auto reply = reply_to_leader(out);
+  REQUIRE(reply);
+  CHECK_FALSE(reply->success);
+  CHECK(reply->term == 5);
+  CHECK(c.at(1).log().last_index() == 0);
+}
+
+TEST_CASE("a vote is persisted before it is granted, and granted once per term", "[raft][5.2]") {
+  PureCluster c(3);
+  auto out = c.step(1, Receive{PeerMessage{c.id(0), c.id(1), RequestVote{1, 0, 0, false}}});
+  REQUIRE(out.size() >= 2);
+  // The Persist of term and vote comes before the reply that depends on it.
+  std::size_t persist_at = out.size(), reply_at = out.size();
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (std::holds_alternative<Persist>(out[i]) && persist_at == out.size()) persist_at = i;
+    if (std::holds_alternative<Send>(out[i])) reply_at = i;
+  }
+  REQUIRE(persist_at < reply_at);
+  CHECK(std::get<Persist>(out[persist_at]).hard_state == HardState{1, c.id(0)});
+  CHECK(std::get<RequestVoteReply>(std::get<Send>(out[reply_at]).message.payload).granted);
+
+  auto second = c.step(1, Receive{PeerMessage{c.id(2), c.id(1), RequestVote{1, 5, 1, false}}});
+  auto votes = effects_of<Send>(second);
+  REQUIRE(votes.size() == 1);
+  CHECK_FALSE(std::get<RequestVoteReply>(votes[0].message.payload).granted);
+  // ...and the vote survives a restart.
+  c.restart(1);
+  CHECK(c.at(1).voted_for() == c.id(0));
+}
+
+TEST_CASE("a candidate whose log is behind gets no vote", "[raft][5.4.1]") {
+  auto c = follower_with({entry(1, 1), entry(2, 2)}, 2);
+  // Longer log but older last term: not up to date.
+  auto out = c.step(1, Receive{PeerMessage{c.id(0), c.id(1), RequestVote{3, 5, 1, false}}});
+  auto sends = effects_of<Send>(out);
+  REQUIRE(sends.size() == 1);
+  CHECK_FALSE(std::get<RequestVoteReply>(sends[0].message.payload).granted);
+  // Same last term, shorter log: not up to date either.
+  auto out2 = c.step(1, Receive{PeerMessage{c.id(2), c.id(1), RequestVote{3, 1, 2, false}}});
+  CHECK_FALSE(std::get<RequestVoteReply>(effects_of<Send>(out2).at(0).message.payload).granted);
+}
+
+TEST_CASE("PreVote changes no term and wins only with a majority", "[raft][9.6]") {
+  PureCluster c(3);
+  c.step(0, ElectionTimeout{});
+  CHECK(c.at(0).role() == Role::kPreCandidate);
+  CHECK(c.at(0).term() == 0);  // a pre-candidate does not bump its term
+  c.deliver_all();
+  CHECK(c.at(0).role() == Role::kLeader);
+  CHECK(c.at(0).term() == 1);
+  CHECK(c.at(1).term() == 1);
+}
+
+TEST_CASE("a replica that hears from a current leader ignores vote requests", "[raft][4.2.3]") {
+  PureCluster c(3);
+  c.elect(0);
+  REQUIRE(c.at(0).role() == Role::kLeader);
+  REQUIRE(c.at(1).leader() == c.id(0));
+  // Replica 2 was cut off, timed out and campaigns (without PreVote it would have bumped its term).
+  auto out = c.step(1, Receive{PeerMessage{c.id(2), c.id(1), RequestVote{7, 100, 7, false}}});
+  CHECK(out.empty());  // no term change, no vote, no reply
+  CHECK(c.at(1).term() == 1);
+  auto pre = c.step(1, Receive{PeerMessage{c.id(2), c.id(1), RequestVote{2, 100, 7, true}}});
+  CHECK(pre.empty());
+  // Once its own timer fires, the follower has not heard from the leader for a timeout and may vote.
+  c.step(1, ElectionTimeout{});
+  c.queue().clear();
+  auto later = c.step(1, Receive{PeerMessage{c.id(2), c.id(1), RequestVote{7, 100, 7, false}}});
+  CHECK(std::get<RequestVoteReply>(effects_of<Send>(later).at(0).message.payload).granted);
+}
+
+TEST_CASE("a leader commits an entry of an earlier term only with one of its own (Figure 8)", "[raft][5.4.2]") {
+  // Replica 0 has an entry of term 2 that nobody else has; it becomes leader in term 4.
+  PureCluster c(5);
+  Persist old{HardState{3, kNoNode}, std::nullopt, {entry(2, 1, "old")}};
+  c.storage(0).persist(old);
+  c.restart(0);
+  for (int i = 1; i < 5; ++i) {
+    c.storage(i).persist(Persist{HardState{3, kNoNode}, std::nullopt, {}});
+    c.restart(i);
+    release_votes(c, i);
+  }
+  c.step(0, ElectionTimeout{});
+  c.deliver_all([&](const PeerMessage& m) {
+    // Let the election through, but no AppendEntries: the leader cannot replicate yet.
+    return !std::holds_alternative<AppendEntries>(m.payload);
+  });
+  REQUIRE(c.at(0).role() == Role::kLeader);
+  const Term leader_term = c.at(0).term();
+  REQUIRE(c.at(0).log().last_index() == 2);  // the old entry and the new leader's no-op
+  REQUIRE(c.at(0).log().term_at(2) == leader_term);
+
+  // Followers 1 and 2 acknowledge index 1 only: a majority (0, 1, 2) holds the term-2 entry, but it is not of the
+  // leader's term, so counting replicas must not commit it.
+  for (int f = 1; f <= 2; ++f) {
+    c.step(0, Receive{PeerMessage{c.id(f), c.id(0), AppendEntriesReply{leader_term, true, 1, 0, 0, 0, 0}}});
+  }
+  CHECK(c.at(0).commit_index() == 0);
+  // Once a majority holds the no-op of the current term, both commit together.
+  for (int f = 1; f <= 2; ++f) {
+    c.step(0, Receive{PeerMessage{c.id(f), c.id(0), AppendEntriesReply{leader_term, true, 2, 0, 0, 0, 0}}});
+  }
+  CHECK(c.at(0).commit_index() == 2);
+}
+
+TEST_CASE("a duplicated old AppendEntries never truncates what followed it", "[raft][5.3]") {
+  auto c = follower_with({}, 1);
+  c.step(1, Receive{append(c.id(0), c.id(1), 1, 0, 0, {entry(1, 1), entry(1, 2), entry(1, 3)}, 0)});
+  REQUIRE(c.at(1).log().last_index() == 3);
+  // The first, shorter message arrives late: it matches, so nothing is cut.
+  auto out = c.step(1, Receive{append(c.id(0), c.id(1), 1, 0, 0, {entry(1, 1)}, 0)});
+  CHECK(c.at(1).log().last_index() == 3);
+  auto reply = reply_to_leader(out);
+  REQUIRE(reply);
+  CHECK(reply->success);
+  CHECK(reply->match_index == 1);
+}
+
+TEST_CASE("a follower never truncates at or below its commit index", "[raft][5.3]") {
+  auto c = follower_with({}, 2);
+  c.step(1, Receive{append(c.id(0), c.id(1), 2, 0, 0, {entry(1, 1), entry(2, 2), entry(2, 3)}, 3)});
+  REQUIRE(c.at(1).commit_index() == 3);
+  // A message reaching into the committed prefix is compared only after it: entries up to 3 are skipped.
+  auto out = c.step(1, Receive{append(c.id(0), c.id(1), 2, 1, 1, {entry(2, 2), entry(2, 3), entry(2, 4)}, 3)});
+  CHECK(c.at(1).log().last_index() == 4);
+  CHECK(reply_to_leader(out)->match_index == 4);
+}
+
+TEST_CASE("a conflicting suffix is replaced, and the reply hints where the conflict starts", "[raft][5.3]") {
+  auto c = follower_with({entry(1, 1), entry(2, 2), entry(2, 3), entry(2, 4)}, 3);
+  // Leader of term 3 probes at 4 with term 3: mismatch. The hint names term 2 and its first index, 2.
+  auto out = c.step(1, Receive{append(c.id(0), c.id(1), 3, 4, 3, {}, 1)});
+  auto reply = reply_to_leader(out);
+  REQUIRE(reply);
+  CHECK_FALSE(reply->success);
+  CHECK(reply->rejected_prev == 4);
+  CHECK(reply->conflict_term == 2);
+  CHECK(reply->conflict_index == 2);
+  // Beyond the end: the hint is the follower's last index + 1.
+  auto beyond = reply_to_leader(c.step(1, Receive{append(c.id(0), c.id(1), 3, 9, 3, {}, 1)}));
+  CHECK(beyond->conflict_term == 0);
+  CHECK(beyond->conflict_index == 5);
+  // The leader's entries from 2 on replace the follower's term-2 suffix.
+  auto fix = c.step(1, Receive{append(c.id(0), c.id(1), 3, 1, 1, {entry(3, 2), entry(3, 3)}, 1)});
+  CHECK(reply_to_leader(fix)->success);
+  CHECK(c.at(1).log().last_index() == 3);
+  CHECK(c.at(1).log().term_at(2) == 3);
+  auto persists = effects_of<Persist>(fix);
+  REQUIRE(persists.size() == 1);
+  CHECK(persists[0].truncate_from == Index{2});
+}
+
+TEST_CASE("the leader skips a whole conflicting term when backtracking", "[raft][5.3]") {
+  PureCluster c(3);
+  c.elect(0);
+  REQUIRE(c.at(0).role() == Role::kLeader);
+  for (int i = 0; i < 5; ++i) c.step(0, Propose{1, {"cmd"}});
+  c.deliver_all();
+  const Index last = c.at(0).log().last_index();
+  REQUIRE(c.at(0).progress(c.id(1))->match() == last);
+  // A rejection claiming the follower holds term 99 (which the leader never had) from index 3: go back to 3.
+  c.step(0, Receive{PeerMessage{c.id(1), c.id(0), AppendEntriesReply{c.at(0).term(), false, 0, last + 5, 3, 99, 0}}});
+  CHECK(c.at(0).progress(c.id(1))->match() == last);  // stale: at or below match, ignored
+  CHECK(c.at(0).progress(c.id(1))->next() == last + 1);
+}
+
+TEST_CASE("stale and duplicated replies never move match or next wrongly", "[raft][progress]") {
+  Progress p(5);
+  // Probe answered: match 4, now replicating.
+  REQUIRE(p.on_success(4));
+  CHECK(p.mode() == Progress::Mode::kReplicate);
+  p.on_sent(10, 100);
+  p.on_sent(20, 100);
+  CHECK(p.next() == 21);
+  CHECK(p.on_success(15));
+  CHECK_FALSE(p.on_success(12));  // reordered older reply
+  CHECK(p.match() == 15);
+  CHECK(p.next() == 21);
+  CHECK_FALSE(p.on_reject(10, 3));  // a rejection from below match is stale
+  CHECK(p.next() == 21);
+  CHECK(p.on_reject(20, 17));  // fresh: back to probing at the hint, never below match + 1
+  CHECK(p.mode() == Progress::Mode::kProbe);
+  CHECK(p.next() == 17);
+  CHECK_FALSE(p.on_reject(20, 16));  // the same rejection again: not the answer to the current probe
+  CHECK(p.next() == 17);
+  CHECK(p.on_reject(16, 2));
+  CHECK(p.next() == 16);  // clamped to match + 1
+}
+
+TEST_CASE("the in-flight window bounds pipelining in messages", "[raft][progress]") {
+  ReplicationLimits limits;
+  limits.max_inflight_appends = 2;
+  Progress p(1);
+  REQUIRE(p.on_success(0) == false);
+  p.on_sent(1, 10);  // probe
+  CHECK_FALSE(p.can_send_entries(limits));
+  REQUIRE(p.on_success(1));
+  CHECK(p.can_send_entries(limits));
+  p.on_sent(2, 10);
+  p.on_sent(3, 10);
+  CHECK_FALSE(p.can_send_entries(limits));
+  p.on_success(2);
+  CHECK(p.can_send_entries(limits));
+}
+
+TEST_CASE("a leader that hears from no majority for an election timeout steps down (CheckQuorum)", "[raft][checkquorum]") {
+  PureCluster c(3);
+  c.elect(0);
+  REQUIRE(c.at(0).role() == Role::kLeader);
+  c.step(0, ElectionTimeout{});  // followers answered during this period: stays
+  CHECK(c.at(0).role() == Role::kLeader);
+  c.queue().clear();
+  c.step(0, ElectionTimeout{});  // nobody answered since
+  CHECK(c.at(0).role() == Role::kFollower);
+  CHECK(c.at(0).leader() == kNoNode);
+}
+
+TEST_CASE("reads wait for a majority to confirm leadership after they arrive", "[raft][6.4]") {
+  PureCluster c(3);
+  c.elect(0);
+  REQUIRE(c.at(0).commit_index() == 1);
+  c.now_us = 1000;
+  auto out = c.step(0, ReadIndex{7});
+  CHECK(effects_of<ReadReady>(out).empty());  // acknowledgements so far were sent before the read arrived
+  auto transmits = effects_of<Transmit>(out);
+  CHECK(transmits.size() == 2);  // one heartbeat round for the waiting read
+  // One follower answering the round is a majority with the leader.
+  raft::PeerMessage heartbeat = c.queue().front();
+  c.queue().clear();
+  auto reply_out = c.step(heartbeat.to.value, Receive{heartbeat});
+  REQUIRE(c.queue().size() == 1);
+  auto answer = c.step(0, Receive{c.queue().front()});
+  auto ready = effects_of<ReadReady>(answer);
+  REQUIRE(ready.size() == 1);
+  CHECK(ready[0].read_id == 7);
+  CHECK(ready[0].read_index == 1);
+}
+
+TEST_CASE("with a lease, a recently confirmed leader serves reads at once; a deposed one never", "[raft][6.4]") {
+  PureCluster c(3, [](RaftConfig& config) { config.read_lease_us = 100000; });
+  c.elect(0);
+  c.now_us = 50000;
+  CHECK(effects_of<ReadReady>(c.step(0, ReadIndex{1})).size() == 1);
+  c.now_us = 500000;  // lease long gone: needs a round
+  CHECK(effects_of<ReadReady>(c.step(0, ReadIndex{2})).empty());
+  c.queue().clear();
+  c.step(0, ElectionTimeout{});
+  c.step(0, ElectionTimeout{});  // CheckQuorum: deposed
+  REQUIRE(c.at(0).role() == Role::kFollower);
+  CHECK(effects_of<ReadRejected>(c.effects(0)).size() == 1);
+  CHECK(effects_of<ReadRejected>(c.step(0, ReadIndex{3})).size() == 1);
+}
+
+TEST_CASE("after a restart a replica holds its vote until its own timer fires", "[raft][lease]") {
+  PureCluster c(3);
+  c.elect(0);
+  c.restart(1);
+  auto out = c.step(1, Receive{PeerMessage{c.id(2), c.id(1), RequestVote{5, 10, 5, false}}});
+  CHECK(out.empty());
+  c.step(1, ElectionTimeout{});
+  c.queue().clear();
+  auto later = c.step(1, Receive{PeerMessage{c.id(2), c.id(1), RequestVote{5, 10, 5, false}}});
+  CHECK(std::get<RequestVoteReply>(effects_of<Send>(later).at(0).message.payload).granted);
+}
+
+TEST_CASE("a single replica elects itself and commits alone", "[raft]") {
+  PureCluster c(1);
+  c.step(0, ElectionTimeout{});
+  CHECK(c.at(0).role() == Role::kLeader);
+  c.step(0, Propose{1, {"a", "b"}});
+  CHECK(c.at(0).commit_index() == 3);
+}

@@ -1,0 +1,109 @@
+#pragma once
+// A tiny harness for scripted tests of RaftCore alone: no actors, no asio. Cores step in the order the script says;
+// every Send and Transmit lands in a queue the script delivers, drops or inspects. Persist effects go to a
+// MemoryStorage per replica (synced at once), and Persisted is fed back as the node actor would.
+
+#include "raft/core.hpp"
+#include "raft/storage.hpp"
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+namespace coraft::test {
+
+class PureCluster {
+ public:
+  explicit PureCluster(int replicas, std::function<void(raft::RaftConfig&)> tweak = {}) : tweak_(std::move(tweak)) {
+    for (int i = 0; i < replicas; ++i) ids_.push_back(raft::NodeId{static_cast<std::uint16_t>(i)});
+    for (int i = 0; i < replicas; ++i) {
+      storage_.push_back(std::make_unique<raft::MemoryStorage>());
+      cores_.push_back(nullptr);
+      restart(i);
+    }
+  }
+
+  raft::RaftCore& at(int i) { return *cores_[static_cast<std::size_t>(i)]; }
+  raft::NodeId id(int i) const { return ids_[static_cast<std::size_t>(i)]; }
+  raft::MemoryStorage& storage(int i) { return *storage_[static_cast<std::size_t>(i)]; }
+  std::deque<raft::PeerMessage>& queue() { return queue_; }
+  std::vector<raft::Effect>& effects(int i) { return effects_[i]; }
+
+  void restart(int i) {
+    raft::RaftConfig config;
+    config.self = ids_[static_cast<std::size_t>(i)];
+    for (auto id : ids_)
+      if (id != config.self) config.peers.push_back(id);
+    if (tweak_) tweak_(config);
+    cores_[static_cast<std::size_t>(i)] =
+        std::make_unique<raft::RaftCore>(config, storage_[static_cast<std::size_t>(i)]->recover());
+  }
+
+  // Steps replica i and carries out its effects; returns them.
+  std::vector<raft::Effect> step(int i, const raft::Input& input) {
+    auto out = at(i).step(input, now_us);
+    std::vector<raft::Effect> all;
+    for (std::size_t k = 0; k < out.size(); ++k) {
+      raft::Effect effect = out[k];  // a copy: out grows below
+      if (auto* p = std::get_if<raft::Persist>(&effect)) {
+        storage(i).persist(*p);
+        if (!p->entries.empty()) {
+          auto more = at(i).step(raft::Persisted{p->entries.back()->index, p->entries.back()->term}, now_us);
+          for (auto& m : more) out.push_back(std::move(m));
+        }
+      } else if (auto* s = std::get_if<raft::Send>(&effect)) {
+        queue_.push_back(s->message);
+      } else if (auto* t = std::get_if<raft::Transmit>(&effect)) {
+        queue_.push_back(raft::PeerMessage{id(i), t->to, t->message});
+      }
+      all.push_back(effect);
+    }
+    auto& log = effects_[i];
+    log.insert(log.end(), all.begin(), all.end());
+    return all;
+  }
+
+  int index_of(raft::NodeId id) const {
+    for (std::size_t i = 0; i < ids_.size(); ++i)
+      if (ids_[i] == id) return static_cast<int>(i);
+    return -1;
+  }
+
+  // Delivers queued messages until the queue is empty; `filter` may drop some (return false).
+  void deliver_all(const std::function<bool(const raft::PeerMessage&)>& filter = {}) {
+    for (int guard = 0; guard < 100000 && !queue_.empty(); ++guard) {
+      raft::PeerMessage m = queue_.front();
+      queue_.pop_front();
+      if (filter && !filter(m)) continue;
+      step(index_of(m.to), raft::Receive{m});
+    }
+  }
+
+  // Times out replica i and lets every message through: it becomes leader if it can.
+  void elect(int i) {
+    step(i, raft::ElectionTimeout{});
+    deliver_all();
+  }
+
+  std::int64_t now_us = 0;
+
+ private:
+  std::function<void(raft::RaftConfig&)> tweak_;
+  std::vector<raft::NodeId> ids_;
+  std::vector<std::unique_ptr<raft::MemoryStorage>> storage_;
+  std::vector<std::unique_ptr<raft::RaftCore>> cores_;
+  std::deque<raft::PeerMessage> queue_;
+  std::map<int, std::vector<raft::Effect>> effects_;
+};
+
+template <class T>
+std::vector<T> effects_of(const std::vector<raft::Effect>& effects) {
+  std::vector<T> out;
+  for (const auto& e : effects)
+    if (auto* x = std::get_if<T>(&e)) out.push_back(*x);
+  return out;
+}
+
+}  // namespace coraft::test

@@ -1,0 +1,85 @@
+#include "invariants.hpp"
+
+#include <fmt/format.h>
+
+namespace coraft::test {
+
+InvariantChecker::InvariantChecker(int replicas) : replicas_(static_cast<std::size_t>(replicas)) {}
+
+void InvariantChecker::violation(std::string text) {
+  if (violations_.size() < 100) violations_.push_back(std::move(text));
+}
+
+void InvariantChecker::observe(int slot, int life, const raft::RaftCore& core, raft::Index applied_index,
+                               std::uint64_t store_digest) {
+  Replica& r = replicas_[static_cast<std::size_t>(slot)];
+  const std::string who = core.self().str();
+  if (r.life != life) {  // restarted: volatile state starts over
+    r.life = life;
+    r.commit = 0;
+    r.verified_upto = 0;
+    r.leader_verified_upto = 0;
+    r.leader_term = 0;
+  }
+
+  if (core.term() < r.term) violation(fmt::format("{}: term went back from {} to {}", who, r.term, core.term()));
+  r.term = std::max(r.term, core.term());
+  if (core.commit_index() < r.commit) {
+    violation(fmt::format("{}: commit index went back from {} to {}", who, r.commit, core.commit_index()));
+  }
+  r.commit = std::max(r.commit, core.commit_index());
+
+  if (core.role() == raft::Role::kLeader) {
+    auto [it, inserted] = leader_of_term_.emplace(core.term(), core.self());
+    if (!inserted && it->second != core.self()) {
+      violation(fmt::format("two leaders in term {}: {} and {}", core.term(), it->second.str(), who));
+    }
+  }
+
+  // Committed prefix: compare what this replica committed with what everyone committed before; extend the record.
+  const raft::Log& log = core.log();
+  for (raft::Index i = r.verified_upto + 1; i <= core.commit_index(); ++i) {
+    if (i < log.first_index()) continue;  // compacted: it was compared before it went
+    const raft::EntryPtr& entry = log.at(i);
+    if (i <= committed_.size()) {
+      const CommittedEntry& known = committed_[i - 1];
+      if (known.term != entry->term || known.data != entry->data) {
+        violation(fmt::format("{}: committed entry {} is {}/'{}' but was committed as {}/'{}'", who, i, entry->term,
+                              entry->data, known.term, known.data));
+      }
+    } else if (i == committed_.size() + 1) {
+      committed_.push_back(CommittedEntry{entry->term, entry->data, core.term()});
+    }
+  }
+  r.verified_upto = std::max(r.verified_upto, core.commit_index());
+  // Entries this replica has not committed itself may extend the record only once it commits them; entries beyond
+  // the record's end on another replica are caught when the record reaches them.
+
+  // Leader Completeness.
+  if (core.role() == raft::Role::kLeader) {
+    if (r.leader_term != core.term()) {
+      r.leader_term = core.term();
+      r.leader_verified_upto = 0;
+    }
+    for (raft::Index i = r.leader_verified_upto + 1; i <= committed_.size(); ++i) {
+      const CommittedEntry& known = committed_[i - 1];
+      if (known.observed_in_term > core.term()) continue;
+      r.leader_verified_upto = i;
+      if (i < log.first_index()) continue;
+      if (log.term_at(i) != known.term) {
+        violation(fmt::format("leader {} of term {} lacks committed entry {} (term {})", who, core.term(), i,
+                              known.term));
+      }
+    }
+  }
+
+  // State machine safety: equal applied index, equal state.
+  if (applied_index > 0) {
+    auto [it, inserted] = digest_at_.emplace(applied_index, store_digest);
+    if (!inserted && it->second != store_digest) {
+      violation(fmt::format("{}: state after applying {} differs from another replica's", who, applied_index));
+    }
+  }
+}
+
+}  // namespace coraft::test

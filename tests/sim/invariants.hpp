@@ -1,0 +1,55 @@
+#pragma once
+// Raft's safety properties, checked on every replica after every simulation step (LogCabin's
+// RaftConsensusInvariants, for a whole cluster):
+//   * Election Safety: at most one leader per term;
+//   * a replica's term never goes back (across restarts too: it is persisted), nor its commit index within one life;
+//   * committed prefixes are identical on every replica (Log Matching + State Machine Safety);
+//   * replicas that applied the same index hold the same state machine (nobody applied a different command);
+//   * Leader Completeness: a leader holds every entry committed in its term or earlier.
+
+#include "raft/core.hpp"
+#include "raft/types.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace coraft::test {
+
+class InvariantChecker {
+ public:
+  explicit InvariantChecker(int replicas);
+
+  // One live replica's state. `life` counts restarts.
+  void observe(int slot, int life, const raft::RaftCore& core, raft::Index applied_index, std::uint64_t store_digest);
+
+  const std::vector<std::string>& violations() const { return violations_; }
+  raft::Index committed() const { return static_cast<raft::Index>(committed_.size()); }
+  std::map<raft::Term, raft::NodeId> leaders() const { return leader_of_term_; }
+
+ private:
+  struct CommittedEntry {
+    raft::Term term;
+    std::string data;
+    raft::Term observed_in_term;  // the observer's term when it was first seen committed
+  };
+  struct Replica {
+    int life = -1;
+    raft::Term term = 0;
+    raft::Index commit = 0;
+    raft::Index verified_upto = 0;         // committed prefix compared up to here (this life)
+    raft::Index leader_verified_upto = 0;  // as leader in leader_term: committed entries found up to here
+    raft::Term leader_term = 0;
+  };
+
+  void violation(std::string text);
+
+  std::vector<Replica> replicas_;
+  std::map<raft::Term, raft::NodeId> leader_of_term_;
+  std::vector<CommittedEntry> committed_;           // index i+1 at [i]
+  std::map<raft::Index, std::uint64_t> digest_at_;  // applied index -> state machine digest
+  std::vector<std::string> violations_;
+};
+
+}  // namespace coraft::test

@@ -1,0 +1,237 @@
+#include "sim_cluster.hpp"
+
+#include "actors/spawn.hpp"
+#include "sim_client.hpp"
+
+#include <asio/io_context.hpp>
+#include <fmt/format.h>
+
+namespace coraft::test {
+
+struct SimCluster::Slot {
+  raft::NodeId id;
+  raft::MemoryStorage storage;  // the disk: survives crashes
+  std::unique_ptr<asio::io_context> io;
+  std::unique_ptr<actors::Clock> clock;
+  std::unique_ptr<actors::Replica> replica;
+  actors::Rng rng{0};
+  int life = 0;
+  bool paused = false;
+};
+
+SimCluster::SimCluster(SimOptions options)
+    : options_(std::move(options)),
+      control_(std::make_unique<asio::io_context>()),
+      clients_io_(std::make_unique<asio::io_context>()),
+      rng_(options_.seed),
+      invariants_(options_.replicas) {
+  world_.add_context(*control_);
+  world_.add_context(*clients_io_);
+  clients_clock_ = world_.make_clock(*clients_io_);
+  network_ = std::make_unique<SimNetwork>(world_, *control_, rng_.fork(1000), [this](int to, raft::PeerMessage m) {
+    if (auto* r = replica(to)) r->deliver(std::move(m));
+  });
+  network_->set_faults(options_.faults);
+  for (int i = 0; i < options_.replicas; ++i) {
+    auto slot = std::make_unique<Slot>();
+    slot->id = raft::NodeId{static_cast<std::uint16_t>(i)};
+    slot->rng = rng_.fork(static_cast<std::uint64_t>(i));
+    slots_.push_back(std::move(slot));
+  }
+  for (int i = 0; i < options_.replicas; ++i) restart(i);
+  if (options_.check_invariants) world_.set_after_step([this] { check_invariants(); });
+}
+
+SimCluster::~SimCluster() {
+  for (auto& client : clients_) client->stop();
+  for (int i = 0; i < size(); ++i)
+    if (up(i)) crash(i);
+  world_.set_after_step({});
+}
+
+raft::NodeId SimCluster::id(int slot) const { return slots_[static_cast<std::size_t>(slot)]->id; }
+
+int SimCluster::slot_of(raft::NodeId id) const {
+  for (std::size_t i = 0; i < slots_.size(); ++i)
+    if (slots_[i]->id == id) return static_cast<int>(i);
+  return -1;
+}
+
+bool SimCluster::up(int slot) const { return slots_[static_cast<std::size_t>(slot)]->replica != nullptr; }
+bool SimCluster::paused(int slot) const { return slots_[static_cast<std::size_t>(slot)]->paused; }
+
+actors::Replica* SimCluster::replica(int slot) {
+  if (slot < 0 || slot >= size()) return nullptr;
+  return slots_[static_cast<std::size_t>(slot)]->replica.get();
+}
+
+raft::MemoryStorage& SimCluster::storage(int slot) { return slots_[static_cast<std::size_t>(slot)]->storage; }
+
+void SimCluster::restart(int slot) {
+  Slot& s = *slots_[static_cast<std::size_t>(slot)];
+  if (s.replica) return;
+  ++s.life;
+  s.io = std::make_unique<asio::io_context>(1);
+  world_.add_context(*s.io);
+  s.clock = world_.make_clock(*s.io);
+  actors::ReplicaOptions ro;
+  ro.self = s.id;
+  for (const auto& other : slots_)
+    if (other->id != s.id) ro.peers.push_back(other->id);
+  ro.timing = options_.timing;
+  ro.lease_reads = options_.lease_reads;
+  auto log = actors::make_logger(s.id.str(), s.clock.get());
+  s.replica = std::make_unique<actors::Replica>(*s.io, *s.clock, s.storage, s.rng.fork(static_cast<std::uint64_t>(s.life)),
+                                                ro, log);
+  s.replica->start();
+  spawn_bridge(slot);
+}
+
+void SimCluster::spawn_bridge(int slot) {
+  Slot& s = *slots_[static_cast<std::size_t>(slot)];
+  actors::Replica& r = *s.replica;
+  // The simulated bridge: drains the replica's outbox into the simulated network.
+  auto body = [](SimCluster& cluster, actors::Replica& replica, int from) -> asio::awaitable<void> {
+    while (auto message = co_await replica.outbox().receive()) {
+      if (auto* peer = std::get_if<actors::SendPeer>(&*message)) {
+        const int to = cluster.slot_of(peer->message.to);
+        if (to >= 0) cluster.network_->send(from, to, std::move(peer->message));
+      } else if (auto* reply = std::get_if<actors::SendClientReply>(&*message)) {
+        cluster.network_->send_reliably(
+            [&cluster, r = std::move(reply->reply)]() mutable { cluster.deliver_reply(std::move(r)); });
+      }
+    }
+  };
+  actors::spawn(s.io->get_executor(), s.id.str() + "/sim-bridge", body(*this, r, slot));
+}
+
+void SimCluster::crash(int slot) {
+  Slot& s = *slots_[static_cast<std::size_t>(slot)];
+  if (!s.replica) return;
+  s.storage.crash();
+  s.replica->stop();
+  world_.resume(*s.io);
+  // Let every actor of this replica see its closed mailbox and return; nothing else runs meanwhile.
+  for (int guard = 0; guard < 1000 && s.io->poll() > 0; ++guard) s.io->restart();
+  world_.remove_context(*s.io);
+  s.replica.reset();
+  s.clock.reset();
+  s.io.reset();
+  s.paused = false;
+}
+
+void SimCluster::pause(int slot) {
+  Slot& s = *slots_[static_cast<std::size_t>(slot)];
+  if (!s.replica) return;
+  s.paused = true;
+  world_.pause(*s.io);
+}
+
+void SimCluster::resume(int slot) {
+  Slot& s = *slots_[static_cast<std::size_t>(slot)];
+  if (!s.replica) return;
+  s.paused = false;
+  world_.resume(*s.io);
+}
+
+std::optional<int> SimCluster::leader() {
+  std::optional<int> best;
+  raft::Term best_term = 0;
+  for (int i = 0; i < size(); ++i) {
+    auto* r = replica(i);
+    if (!r || paused(i) || r->core().role() != raft::Role::kLeader) continue;
+    if (!best || r->core().term() > best_term) {
+      best = i;
+      best_term = r->core().term();
+    }
+  }
+  return best;
+}
+
+bool SimCluster::run_until(const std::function<bool()>& done, actors::Micros limit) {
+  return world_.run_until(done, world_.now() + limit);
+}
+
+void SimCluster::check_invariants() {
+  for (int i = 0; i < size(); ++i) {
+    auto* r = replica(i);
+    if (!r) continue;
+    invariants_.observe(i, slots_[static_cast<std::size_t>(i)]->life, r->core(), r->applied_index(),
+                        r->store().digest());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Clients
+
+void SimCluster::send_request(int slot, actors::ClientRequest request) {
+  network_->send_reliably([this, slot, request = std::move(request)]() mutable {
+    if (auto* r = replica(slot)) r->deliver(std::move(request));
+  });
+}
+
+void SimCluster::deliver_reply(actors::ClientReply reply) {
+  for (auto& client : clients_) {
+    if (client->id() == reply.client) {
+      client->on_reply(std::move(reply));
+      return;
+    }
+  }
+  stray_replies_[reply.client.value].push_back(std::move(reply));
+}
+
+void SimCluster::start_clients(const ClientOptions& options, std::uint64_t max_ops_each) {
+  client_options_.push_back(std::make_unique<ClientOptions>(options));  // SimClient keeps a reference
+  const ClientOptions& kept = *client_options_.back();
+  for (int i = 0; i < options.clients; ++i) {
+    const raft::NodeId id{static_cast<std::uint16_t>(0x1000 + clients_.size())};
+    clients_.push_back(std::make_unique<SimClient>(*this, id, kept, rng_.fork(0x5000 + clients_.size()), max_ops_each));
+    clients_.back()->start();
+  }
+}
+
+void SimCluster::stop_clients() {
+  for (auto& client : clients_) client->stop();
+}
+
+bool SimCluster::all_clients_idle() const {
+  for (const auto& client : clients_)
+    if (!client->idle()) return false;
+  return true;
+}
+
+std::uint64_t SimCluster::completed_ops() const {
+  std::uint64_t n = 0;
+  for (const auto& client : clients_) n += client->completed();
+  return n;
+}
+
+std::vector<std::string> SimCluster::outstanding_ops() const {
+  std::vector<std::string> out;
+  for (const auto& client : clients_)
+    if (client->in_operation()) out.push_back(describe(client->current()));
+  return out;
+}
+
+History SimCluster::history() const {
+  History all;
+  for (const auto& client : clients_) all.insert(all.end(), client->history().begin(), client->history().end());
+  return all;
+}
+
+std::string describe(const Operation& op) {
+  const char* kind = op.kind == OpKind::kGet ? "get" : op.kind == OpKind::kPut ? "put" : op.kind == OpKind::kDelete ? "del" : "cas";
+  std::string text = fmt::format("client {:04X} {} {}", op.client, kind, op.key);
+  if (op.kind == OpKind::kPut || op.kind == OpKind::kCas) text += " " + op.value;
+  if (op.kind == OpKind::kCas) text += fmt::format(" if {}", op.expected.value_or("<absent>"));
+  text += fmt::format(" [{:.6f}s", static_cast<double>(op.invoked_us) / 1e6);
+  if (op.completed) {
+    text += fmt::format(" .. {:.6f}s] -> {}", static_cast<double>(op.completed_us) / 1e6, kv::status_name(op.status));
+    if (op.kind == OpKind::kGet) text += " " + op.read.value_or("<absent>");
+  } else {
+    text += " .. ?]";
+  }
+  return text;
+}
+
+}  // namespace coraft::test

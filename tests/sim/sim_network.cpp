@@ -1,0 +1,45 @@
+#include "sim_network.hpp"
+
+#include <asio/io_context.hpp>
+
+namespace coraft::test {
+
+SimNetwork::SimNetwork(actors::SimWorld& world, asio::io_context& control, actors::Rng rng, Deliver deliver)
+    : world_(world), control_(control), rng_(rng), deliver_(std::move(deliver)) {}
+
+void SimNetwork::partition(const std::vector<int>& side_a, const std::vector<int>& side_b) {
+  for (int a : side_a) {
+    for (int b : side_b) {
+      block(a, b);
+      block(b, a);
+    }
+  }
+}
+
+actors::Micros SimNetwork::delay() {
+  const auto lo = static_cast<std::uint64_t>(faults_.min_delay.count());
+  const auto hi = static_cast<std::uint64_t>(std::max(faults_.min_delay, faults_.max_delay).count());
+  return actors::Micros(static_cast<std::int64_t>(rng_.between(lo, hi)));
+}
+
+void SimNetwork::send(int from, int to, raft::PeerMessage message) {
+  ++stats_.sent;
+  if (blocked(from, to) || rng_.chance(faults_.drop)) {
+    ++stats_.dropped;
+    return;
+  }
+  const int copies = rng_.chance(faults_.duplicate) ? 2 : 1;
+  if (copies == 2) ++stats_.duplicated;
+  for (int i = 0; i < copies; ++i) {
+    world_.schedule(control_, world_.now() + delay(), [this, to, message] {
+      ++stats_.delivered;
+      deliver_(to, message);
+    });
+  }
+}
+
+void SimNetwork::send_reliably(std::function<void()> deliver) {
+  world_.schedule(control_, world_.now() + delay(), std::move(deliver));
+}
+
+}  // namespace coraft::test
