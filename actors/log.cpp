@@ -25,14 +25,12 @@ class SimTimeFlag final : public spdlog::custom_flag_formatter {
   const Clock* clock_;
 };
 
-std::shared_ptr<spdlog::sinks::sink> shared_sink() {
-  static auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  return sink;
-}
-
 }  // namespace
 
 bool configure_logging(const std::optional<std::string>& level) {
+  static bool configured_by_flag = false;
+  if (!level && configured_by_flag) return true;
+  configured_by_flag = configured_by_flag || level.has_value();
   std::string name = "warn";
   if (level) name = *level;
   else if (const char* env = std::getenv("CORAFT_LOG")) name = env;
@@ -45,7 +43,12 @@ bool configure_logging(const std::optional<std::string>& level) {
 }
 
 Logger make_logger(const std::string& replica_id, const Clock* clock) {
-  auto logger = std::make_shared<spdlog::logger>(replica_id, shared_sink());
+  // Programs call configure_logging() with their flag; everything else (tests, tools) still honours CORAFT_LOG.
+  static const bool from_environment = configure_logging(std::nullopt);
+  (void)from_environment;
+  // A sink of its own: a sink holds one formatter, and ours carry this replica's clock. Console sinks share one
+  // process-wide console mutex, so lines from different loggers never interleave.
+  auto logger = std::make_shared<spdlog::logger>(replica_id, std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   if (clock && clock->simulated()) {
     formatter->add_flag<SimTimeFlag>('*', clock).set_pattern("[%*] [%n] %^%l%$ %v");

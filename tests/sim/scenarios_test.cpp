@@ -46,3 +46,196 @@ TEST_CASE("a fresh cluster elects exactly one leader", "[sim][election][5.2]") {
     require_safe(c);
   }
 }
+
+namespace {
+
+// Ends a test's fault phase: heal the network, restart everything, stop the faults; then every client operation must
+// complete and a leader must stand within a bounded simulated time (the liveness phase).
+void converge(SimCluster& c, Micros limit = Micros(std::chrono::seconds(30))) {
+  c.network().heal();
+  c.network().set_faults(NetworkFaults{});
+  for (int i = 0; i < c.size(); ++i) {
+    if (!c.up(i)) c.restart(i);
+    if (c.paused(i)) c.resume(i);
+  }
+  c.stop_clients();
+  const bool done = c.run_until([&] { return c.all_clients_idle() && c.leader().has_value(); }, limit);
+  for (const auto& op : c.outstanding_ops()) UNSCOPED_INFO("still outstanding: " << op);
+  REQUIRE(done);
+}
+
+int any_follower(SimCluster& c, int not_this) {
+  for (int i = 0; i < c.size(); ++i)
+    if (i != not_this && c.up(i)) return i;
+  return -1;
+}
+
+std::vector<int> all_but(SimCluster& c, std::vector<int> excluded) {
+  std::vector<int> out;
+  for (int i = 0; i < c.size(); ++i)
+    if (std::find(excluded.begin(), excluded.end(), i) == excluded.end()) out.push_back(i);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a new leader is elected after the leader is lost", "[sim][election][5.2]") {
+  const auto seed = test_seed(21);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 5, .seed = seed});
+  c.start_clients(ClientOptions{});
+  REQUIRE(c.run_until([&] { return has_leader(c); }, us(5000ms)));
+  c.run_for(us(1000ms));
+  for (int round = 0; round < 3; ++round) {
+    const int old_leader = *c.leader();
+    const raft::Term old_term = c.replica(old_leader)->core().term();
+    c.crash(old_leader);
+    REQUIRE(c.run_until([&] { return has_leader(c) && *c.leader() != old_leader; }, us(5000ms)));
+    CHECK(c.replica(*c.leader())->core().term() > old_term);
+    c.restart(old_leader);
+    c.run_for(us(1000ms));
+  }
+  const auto before = c.completed_ops();
+  converge(c);
+  CHECK(c.completed_ops() > before);
+  require_safe(c);
+}
+
+TEST_CASE("nothing commits without a quorum, and everything does once it is back", "[sim][commit][5.3]") {
+  const auto seed = test_seed(31);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 5, .seed = seed});
+  REQUIRE(c.run_until([&] { return has_leader(c); }, us(5000ms)));
+  const int leader = *c.leader();
+  // Three of five down: only the leader and one follower remain.
+  int crashed = 0;
+  for (int i = 0; i < 5 && crashed < 3; ++i) {
+    if (i == leader || i == any_follower(c, leader)) continue;
+    c.crash(i);
+    ++crashed;
+  }
+  const raft::Index commit_before = c.replica(leader)->core().commit_index();
+  c.start_clients(ClientOptions{.clients = 2, .read_fraction = 0});
+  c.run_for(us(3000ms));
+  CHECK(c.completed_ops() == 0);
+  for (int i = 0; i < 5; ++i)
+    if (c.up(i)) CHECK(c.replica(i)->core().commit_index() <= commit_before);
+  converge(c);
+  CHECK(c.completed_ops() >= 2);
+  require_safe(c);
+}
+
+TEST_CASE("a partitioned old leader rejoins, steps down and loses its uncommitted entries", "[sim][partition][5.3]") {
+  const auto seed = test_seed(41);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 5, .seed = seed});
+  REQUIRE(c.run_until([&] { return has_leader(c); }, us(5000ms)));
+  const int old_leader = *c.leader();
+  c.network().partition({old_leader}, all_but(c, {old_leader}));
+  // A client that only knows the old leader writes to it: the entry is appended there but cannot commit.
+  actors::ClientRequest request{.client = raft::NodeId{0x2000}, .mid = "lost-1", .kind = actors::RequestKind::kPut,
+                                .key = "k", .value = "from-old-leader"};
+  c.send_request(old_leader, request);
+  c.run_for(us(100ms));
+  const raft::Index uncommitted = c.replica(old_leader)->core().log().last_index();
+  REQUIRE(c.replica(old_leader)->core().commit_index() < uncommitted);
+  // The majority elects a new leader and commits writes of its own.
+  REQUIRE(c.run_until([&] { auto l = c.leader(); return l && *l != old_leader; }, us(5000ms)));
+  c.start_clients(ClientOptions{.clients = 2, .read_fraction = 0});
+  REQUIRE(c.run_until([&] { return c.completed_ops() >= 5; }, us(5000ms)));
+  c.network().heal();
+  const int new_leader = *c.leader();
+  REQUIRE(c.run_until(
+      [&] {
+        const auto& old_core = c.replica(old_leader)->core();
+        return old_core.role() == raft::Role::kFollower &&
+               old_core.log().last_index() >= c.replica(new_leader)->core().commit_index() &&
+               old_core.commit_index() >= uncommitted;
+      },
+      us(5000ms)));
+  // Its entry at `uncommitted` was replaced by the new leader's.
+  const auto& old_log = c.replica(old_leader)->core().log();
+  const auto& new_log = c.replica(*c.leader())->core().log();
+  CHECK(old_log.term_at(uncommitted) == new_log.term_at(uncommitted));
+  CHECK(old_log.at(uncommitted)->data.find("from-old-leader") == std::string::npos);
+  // The write the old leader took was never acknowledged as done.
+  for (const auto& reply : c.replies_to(raft::NodeId{0x2000})) CHECK(reply.kind != actors::ReplyKind::kOk);
+  converge(c);
+  require_safe(c);
+}
+
+TEST_CASE("a follower far behind catches up", "[sim][replication][5.3]") {
+  const auto seed = test_seed(51);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 3, .seed = seed});
+  REQUIRE(c.run_until([&] { return has_leader(c); }, us(5000ms)));
+  const int laggard = any_follower(c, *c.leader());
+  c.crash(laggard);
+  c.start_clients(ClientOptions{.clients = 8, .read_fraction = 0, .think_time = Micros(1000)});
+  REQUIRE(c.run_until([&] { return c.completed_ops() >= 2000; }, us(120000ms)));
+  c.stop_clients();
+  REQUIRE(c.run_until([&] { return c.all_clients_idle(); }, us(5000ms)));
+  c.restart(laggard);
+  const int leader = *c.leader();
+  const raft::Index target = c.replica(leader)->core().log().last_index();
+  REQUIRE(target > 2000);
+  REQUIRE(c.run_until([&] { return c.replica(laggard)->applied_index() >= target; }, us(5000ms)));
+  CHECK(c.replica(laggard)->store().digest() == c.replica(leader)->store().digest());
+  require_safe(c);
+}
+
+TEST_CASE("a rejoining replica does not depose a healthy leader (PreVote)", "[sim][prevote][9.6]") {
+  const auto seed = test_seed(61);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 5, .seed = seed});
+  REQUIRE(c.run_until([&] { return has_leader(c); }, us(5000ms)));
+  const int leader = *c.leader();
+  const raft::Term term = c.replica(leader)->core().term();
+  const int loner = any_follower(c, leader);
+  c.network().partition({loner}, all_but(c, {loner}));
+  c.run_for(us(10000ms));  // the loner's election timer fires again and again
+  CHECK(c.replica(loner)->core().term() == term);  // PreVote: no term inflation in isolation
+  c.network().heal();
+  c.run_for(us(3000ms));
+  CHECK(*c.leader() == leader);
+  CHECK(c.replica(leader)->core().term() == term);
+  CHECK(c.replica(loner)->core().leader() == c.id(leader));
+  require_safe(c);
+}
+
+TEST_CASE("a leader cut off in the minority steps down (CheckQuorum)", "[sim][checkquorum]") {
+  const auto seed = test_seed(71);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 5, .seed = seed});
+  REQUIRE(c.run_until([&] { return has_leader(c); }, us(5000ms)));
+  const int leader = *c.leader();
+  const int buddy = any_follower(c, leader);
+  c.network().partition({leader, buddy}, all_but(c, {leader, buddy}));
+  // Within two election timeouts it notices it has not heard from a majority.
+  REQUIRE(c.run_until([&] { return c.replica(leader)->core().role() != raft::Role::kLeader; },
+                      us(2 * c.options().timing.election_timeout_max)));
+  REQUIRE(c.run_until([&] { auto l = c.leader(); return l && *l != leader && *l != buddy; }, us(5000ms)));
+  require_safe(c);
+}
+
+TEST_CASE("one-way partitions, pauses and duplicates keep the cluster safe and live", "[sim][faults]") {
+  const auto seed = test_seed(81);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 5, .seed = seed,
+                .faults = NetworkFaults{.drop = 0.05, .duplicate = 0.1, .max_delay = Micros(20000)}});
+  c.start_clients(ClientOptions{});
+  REQUIRE(c.run_until([&] { return has_leader(c); }, us(5000ms)));
+  const int leader = *c.leader();
+  // The leader can send but not hear back: it must step down; the others elect someone.
+  for (int i : all_but(c, {leader})) c.network().block(i, leader);
+  REQUIRE(c.run_until([&] { auto l = c.leader(); return l && *l != leader; }, us(5000ms)));
+  c.network().heal();
+  // A paused leader (a long GC pause, SIGSTOP) comes back to a cluster that moved on.
+  const int second = *c.leader();
+  c.pause(second);
+  REQUIRE(c.run_until([&] { auto l = c.leader(); return l && *l != second; }, us(5000ms)));
+  c.resume(second);
+  c.run_for(us(2000ms));
+  converge(c);
+  require_safe(c);
+}

@@ -1,0 +1,144 @@
+#include "campaign.hpp"
+
+#include "sim_cluster.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace coraft::test {
+namespace {
+
+using actors::Micros;
+
+Micros seconds(double s) { return Micros(static_cast<std::int64_t>(s * 1e6)); }
+
+}  // namespace
+
+SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
+  actors::Rng rng(seed ^ 0xC0FFEEull);
+  SeedResult result;
+  result.seed = seed;
+  result.replicas = options.replicas > 0 ? options.replicas : static_cast<int>(3 + 2 * rng.between(0, 2));
+
+  NetworkFaults faults;
+  faults.drop = rng.unit() * options.max_drop;
+  faults.duplicate = rng.unit() * 0.1;
+  faults.min_delay = Micros(static_cast<std::int64_t>(rng.between(50, 500)));
+  faults.max_delay = faults.min_delay + Micros(static_cast<std::int64_t>(rng.between(100, 20000)));
+
+  SimCluster c({.replicas = result.replicas, .seed = seed, .faults = faults});
+  auto note = [&](std::string what) {
+    result.schedule.push_back(fmt::format("{:9.3f}s {}", c.world().now().time_since_epoch().count() / 1e6, what));
+  };
+  note(fmt::format("{} replicas, drop {:.2f}, duplicate {:.2f}, delay {}-{} us", result.replicas, faults.drop,
+                   faults.duplicate, faults.min_delay.count(), faults.max_delay.count()));
+
+  ClientOptions clients;
+  clients.clients = static_cast<int>(rng.between(2, 5));
+  clients.keys = static_cast<int>(rng.between(1, 6));
+  clients.read_fraction = rng.unit() * 0.5;
+  clients.think_time = Micros(static_cast<std::int64_t>(rng.between(1000, 50000)));
+  c.start_clients(clients);
+
+  // Safety phase: a fault every 0.2 - 2 s.
+  const auto end_of_faults = c.world().now() + seconds(options.safety_seconds);
+  while (c.world().now() < end_of_faults) {
+    c.run_for(Micros(static_cast<std::int64_t>(rng.between(200000, 2000000))));
+    if (!c.invariants().violations().empty()) break;
+    const int victim = static_cast<int>(rng.between(0, static_cast<std::uint64_t>(c.size() - 1)));
+    const auto leader = c.leader();
+    ++result.faults;
+    switch (rng.between(0, 8)) {
+      case 0:
+      case 1: {  // crash the leader or anyone; never more than a minority down at once keeps it interesting
+        const int target = leader && rng.chance(0.5) ? *leader : victim;
+        int down = 0;
+        for (int i = 0; i < c.size(); ++i) down += !c.up(i);
+        if (down < (c.size() - 1) / 2 || rng.chance(0.2)) {
+          c.crash(target);
+          note(fmt::format("crash {}", c.id(target).str()));
+        }
+        break;
+      }
+      case 2:
+        for (int i = 0; i < c.size(); ++i) {
+          if (!c.up(i)) {
+            c.restart(i);
+            note(fmt::format("restart {}", c.id(i).str()));
+            break;
+          }
+        }
+        break;
+      case 3: {  // symmetric partition into two random sides
+        std::vector<int> a, b;
+        for (int i = 0; i < c.size(); ++i) (rng.chance(0.5) ? a : b).push_back(i);
+        c.network().heal();
+        c.network().partition(a, b);
+        note(fmt::format("partition {} | {}", fmt::join(a, ","), fmt::join(b, ",")));
+        break;
+      }
+      case 4: {  // one-way: someone stops hearing from a few others
+        const int deaf = victim;
+        std::vector<int> from;
+        for (int i = 0; i < c.size(); ++i)
+          if (i != deaf && rng.chance(0.5)) {
+            c.network().block(i, deaf);
+            from.push_back(i);
+          }
+        note(fmt::format("{} stops hearing {}", c.id(deaf).str(), fmt::join(from, ",")));
+        break;
+      }
+      case 5:
+        c.network().heal();
+        note("heal");
+        break;
+      case 6:
+        if (c.paused(victim)) {
+          c.resume(victim);
+          note(fmt::format("resume {}", c.id(victim).str()));
+        } else {
+          c.pause(victim);
+          note(fmt::format("pause {}", c.id(victim).str()));
+        }
+        break;
+      case 7: {
+        auto f = c.network().faults();
+        f.drop = rng.unit() * options.max_drop;
+        c.network().set_faults(f);
+        note(fmt::format("drop rate {:.2f}", f.drop));
+        break;
+      }
+      default:
+        --result.faults;  // a quiet interval
+        break;
+    }
+  }
+
+  // Liveness phase.
+  if (c.invariants().violations().empty()) {
+    note("faults stop: heal, restart and resume everyone");
+    c.network().heal();
+    c.network().set_faults(NetworkFaults{.min_delay = faults.min_delay, .max_delay = faults.max_delay});
+    for (int i = 0; i < c.size(); ++i) {
+      if (!c.up(i)) c.restart(i);
+      if (c.paused(i)) c.resume(i);
+    }
+    c.stop_clients();
+    const bool live = c.run_until([&] { return c.all_clients_idle() && c.leader().has_value(); },
+                                  seconds(options.liveness_seconds));
+    if (!live) {
+      result.violations.push_back(fmt::format("liveness: no convergence within {} s after the faults stopped",
+                                              options.liveness_seconds));
+      for (const auto& op : c.outstanding_ops()) result.violations.push_back("  still outstanding: " + op);
+      if (!c.leader()) result.violations.push_back("  no leader");
+    }
+  }
+  for (const auto& v : c.invariants().violations()) result.violations.push_back("safety: " + v);
+  result.simulated_seconds = c.world().now().time_since_epoch().count() / 1e6;
+  result.committed = c.invariants().committed();
+  result.operations = c.completed_ops();
+  return result;
+}
+
+}  // namespace coraft::test

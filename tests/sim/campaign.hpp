@@ -1,0 +1,33 @@
+#pragma once
+// One randomized fault schedule, driven entirely by a seed (TigerBeetle's VOPR in miniature): a safety phase with
+// faults (drops, duplicates, delays, symmetric and one-way partitions, crashes and restarts, pauses) while clients
+// run, then a liveness phase without faults in which a leader must stand and every client operation must complete.
+// Invariants are checked after every step.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace coraft::test {
+
+struct CampaignOptions {
+  int replicas = 0;               // 0: chosen by the seed among 3, 5 and 7
+  double max_drop = 0.30;         // the safety phase draws its drop rate from [0, max_drop]
+  double safety_seconds = 12;     // simulated length of the fault phase
+  double liveness_seconds = 40;   // bound for the liveness phase
+};
+
+struct SeedResult {
+  std::uint64_t seed = 0;
+  int replicas = 0;
+  double simulated_seconds = 0;
+  std::uint64_t committed = 0;    // log entries committed (cluster-wide record)
+  std::uint64_t operations = 0;   // client operations completed
+  std::uint64_t faults = 0;       // fault events injected
+  std::vector<std::string> violations;  // safety or liveness
+  std::vector<std::string> schedule;    // what happened, for a failing seed's report
+};
+
+SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options);
+
+}  // namespace coraft::test
