@@ -109,15 +109,18 @@ void Gateway::on_request(ClientRequest request) {
     if (!out_.node.try_send(StatusRequest{request})) reply(request, ReplyKind::kFail, leader_, {}, {}, "overloaded");
     return;
   }
-  if (request.key.size() > options_.max_key_bytes) {
+  // Limits count encoded bytes (JSON escaping included), so that any accepted command fits in one datagram.
+  const std::size_t key_bytes = kv::json_quoted_size(request.key) - 2;
+  if (key_bytes > options_.max_key_bytes) {
     reply(request, ReplyKind::kFail, leader_, {}, {},
-          fmt::format("key too large: {} bytes (limit {})", request.key.size(), options_.max_key_bytes));
+          fmt::format("key too large: {} bytes encoded (limit {})", key_bytes, options_.max_key_bytes));
     return;
   }
-  const std::size_t value_bytes = request.value.size() + (request.expected ? request.expected->size() : 0);
+  const std::size_t value_bytes = kv::json_quoted_size(request.value) - 2 +
+                                  (request.expected ? kv::json_quoted_size(*request.expected) - 2 : 0);
   if (value_bytes > options_.max_value_bytes) {
     reply(request, ReplyKind::kFail, leader_, {}, {},
-          fmt::format("value too large: {} bytes (limit {})", value_bytes, options_.max_value_bytes));
+          fmt::format("value too large: {} bytes encoded (limit {})", value_bytes, options_.max_value_bytes));
     return;
   }
   if (is_write(request.kind) && request.session.id != 0) {

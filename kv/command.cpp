@@ -54,6 +54,16 @@ std::string_view status_name(Status status) {
   return "?";
 }
 
+std::size_t json_quoted_size(std::string_view text) {
+  std::size_t n = 2;
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') n += 2;
+    else if (c < 0x20) n += 6;  // backslash, u and four hex digits
+    else n += 1;
+  }
+  return n;
+}
+
 std::string encode(const Command& command) {
   std::string out;
   out.reserve(command.key.size() + command.value.size() + 32);

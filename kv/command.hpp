@@ -41,6 +41,10 @@ struct Result {
   bool operator==(const Result&) const = default;
 };
 
+// Bytes `text` takes as a JSON string literal, quotes included: what it costs on the wire. The gateway limits keys
+// and values by this measure so that every command fits in one datagram however it is escaped.
+std::size_t json_quoted_size(std::string_view text);
+
 // A compact, length-prefixed text form (it travels inside JSON strings): "P 7 3 5:hello5:world".
 std::string encode(const Command& command);
 std::optional<Command> decode(std::string_view text);

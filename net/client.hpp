@@ -1,0 +1,81 @@
+#pragma once
+// The coraft client library (kvctl, kvbench, kvchat and the real-process tests use it). One Client is one session:
+// one operation at a time, numbered, so a write retried after a lost answer or a change of leader is applied once.
+// It finds the leader by following redirects, retries with back-off, and gives up at a deadline.
+
+#include "actors/client_protocol.hpp"
+#include "actors/clock.hpp"
+#include "actors/rng.hpp"
+#include "net/cluster_config.hpp"
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/udp.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+
+namespace coraft::net {
+
+struct ClientSettings {
+  actors::Millis attempt_timeout{300};  // wait this long for an answer before trying another replica
+  actors::Millis deadline{10000};       // give up on an operation after this long
+  actors::Millis max_backoff{200};
+};
+
+enum class Outcome : std::uint8_t {
+  kOk,           // done; see reply.status / reply.value
+  kRejected,     // the cluster refused it for good (reply.reason says why: too large, stale session)
+  kUnavailable,  // no definite answer before the deadline: a write may or may not have been applied
+};
+
+struct CallResult {
+  Outcome outcome = Outcome::kUnavailable;
+  actors::ClientReply reply;
+  int attempts = 0;
+  int redirects = 0;
+};
+
+// Resolves every replica's host:port (numeric or by name). Throws ConfigError for an unknown host.
+std::map<raft::NodeId, asio::ip::udp::endpoint> resolve(asio::io_context& io, const ClusterConfig& config);
+
+class Client {
+ public:
+  Client(asio::io_context& io, std::map<raft::NodeId, asio::ip::udp::endpoint> replicas, actors::Rng rng,
+         ClientSettings settings = {});
+
+  // Arguments are taken by reference and must outlive the co_await. Pass named variables, never temporaries built in
+  // the co_await expression: GCC 12 destroys such temporaries twice (see actors/mailbox.hpp).
+  asio::awaitable<CallResult> put(const std::string& key, const std::string& value);
+  asio::awaitable<CallResult> get(const std::string& key);
+  asio::awaitable<CallResult> del(const std::string& key);
+  asio::awaitable<CallResult> cas(const std::string& key, const std::optional<std::string>& expected,
+                                  const std::string& value);
+  // Asks one replica about itself (no redirects, no retries beyond the deadline).
+  asio::awaitable<std::optional<actors::ReplicaStatus>> status(raft::NodeId replica, actors::Millis timeout);
+
+  raft::NodeId leader_guess() const { return target_; }
+  std::uint64_t session() const { return session_; }
+
+ private:
+  asio::awaitable<CallResult> call(actors::ClientRequest& request);  // by reference: see Mailbox::send
+  // Waits for a datagram until `deadline`; nullopt on timeout.
+  asio::awaitable<std::optional<std::string>> receive_until(std::chrono::steady_clock::time_point deadline);
+  void send(const actors::ClientRequest& request, raft::NodeId to);
+  raft::NodeId random_replica(raft::NodeId other_than);
+
+  asio::io_context& io_;
+  asio::ip::udp::socket socket_;
+  std::map<raft::NodeId, asio::ip::udp::endpoint> replicas_;
+  actors::Rng rng_;
+  ClientSettings settings_;
+  raft::NodeId client_id_;
+  std::uint64_t session_;
+  std::uint64_t seq_ = 0;
+  std::uint64_t attempt_ = 0;
+  raft::NodeId target_;
+  std::vector<char> buffer_;
+};
+
+}  // namespace coraft::net

@@ -1,0 +1,151 @@
+#include "net/cluster_config.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace coraft::net {
+namespace {
+
+using nlohmann::json;
+
+std::uint64_t positive_ms(const json& j, const char* key) {
+  const json& v = j.at(key);
+  if (!v.is_number_unsigned() || v.get<std::uint64_t>() == 0 || v.get<std::uint64_t>() > 3'600'000) {
+    throw ConfigError(fmt::format("\"{}\" must be a whole number of milliseconds between 1 and 3600000", key));
+  }
+  return v.get<std::uint64_t>();
+}
+
+}  // namespace
+
+HostPort parse_host_port(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    throw ConfigError(fmt::format("address \"{}\" is not host:port", text));
+  }
+  HostPort hp;
+  hp.host = text.substr(0, colon);
+  if (hp.host.size() > 2 && hp.host.front() == '[' && hp.host.back() == ']') hp.host = hp.host.substr(1, hp.host.size() - 2);
+  unsigned port = 0;
+  const char* begin = text.data() + colon + 1;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(begin, end, port);
+  if (ec != std::errc{} || ptr != end || port == 0 || port > 65535) {
+    throw ConfigError(fmt::format("address \"{}\": port must be 1-65535", text));
+  }
+  hp.port = static_cast<std::uint16_t>(port);
+  return hp;
+}
+
+ClusterConfig parse_cluster_config(const std::string& text) {
+  // Duplicate keys are legal JSON but a duplicate replica id is a mistake: spot them while parsing.
+  std::set<std::string> seen_ids;
+  std::vector<std::string> duplicates;
+  int depth = 0;
+  bool in_replicas = false;
+  std::string last_key;
+  json::parser_callback_t watch = [&](int d, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::key) {
+      last_key = parsed.get<std::string>();
+      if (d == 2 && in_replicas && !seen_ids.insert(last_key).second) duplicates.push_back(last_key);
+    } else if (event == json::parse_event_t::object_start) {
+      depth = d;
+      if (d == 1 && last_key == "replicas") in_replicas = true;
+    } else if (event == json::parse_event_t::object_end) {
+      if (d == 1) in_replicas = false;
+    }
+    return true;
+  };
+  json j = json::parse(text, watch, /*allow_exceptions=*/false);
+  (void)depth;
+  if (j.is_discarded()) throw ConfigError("not valid JSON");
+  if (!j.is_object()) throw ConfigError("the top level must be an object");
+  if (!duplicates.empty()) throw ConfigError(fmt::format("replica id {} appears more than once", duplicates.front()));
+
+  static const std::set<std::string> known = {"replicas",        "election_timeout_ms", "heartbeat_ms",
+                                              "request_timeout_ms", "hold_timeout_ms",   "lease_reads",
+                                              "max_key_bytes",   "max_value_bytes"};
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!known.count(it.key())) throw ConfigError(fmt::format("unknown key \"{}\"", it.key()));
+  }
+
+  ClusterConfig config;
+  auto replicas = j.find("replicas");
+  if (replicas == j.end() || !replicas->is_object() || replicas->empty()) {
+    throw ConfigError("\"replicas\" must be a non-empty object of id -> \"host:port\"");
+  }
+  std::set<std::pair<std::string, std::uint16_t>> addresses;
+  for (auto it = replicas->begin(); it != replicas->end(); ++it) {
+    auto id = raft::NodeId::parse(it.key());
+    if (!id || !id->valid()) {
+      throw ConfigError(fmt::format("replica id \"{}\" must be 4 hex digits other than FFFF", it.key()));
+    }
+    if (!it->is_string()) throw ConfigError(fmt::format("replica {}: address must be a \"host:port\" string", it.key()));
+    HostPort hp = parse_host_port(it->get<std::string>());
+    if (!addresses.insert({hp.host, hp.port}).second) {
+      throw ConfigError(fmt::format("replica {}: address {}:{} is used twice", it.key(), hp.host, hp.port));
+    }
+    config.replicas.emplace(*id, std::move(hp));
+  }
+
+  actors::ReplicaOptions& t = config.tuning;
+  try {
+    if (j.contains("election_timeout_ms")) {
+      const json& e = j.at("election_timeout_ms");
+      if (!e.is_array() || e.size() != 2 || !e[0].is_number_unsigned() || !e[1].is_number_unsigned()) {
+        throw ConfigError("\"election_timeout_ms\" must be [min, max]");
+      }
+      t.timing.election_timeout_min = actors::Millis(e[0].get<std::int64_t>());
+      t.timing.election_timeout_max = actors::Millis(e[1].get<std::int64_t>());
+      if (t.timing.election_timeout_min.count() < 10 || t.timing.election_timeout_max < t.timing.election_timeout_min) {
+        throw ConfigError("\"election_timeout_ms\": need 10 <= min <= max");
+      }
+    }
+    if (j.contains("heartbeat_ms")) t.timing.heartbeat_interval = actors::Millis(positive_ms(j, "heartbeat_ms"));
+    if (j.contains("request_timeout_ms")) t.timing.request_timeout = actors::Millis(positive_ms(j, "request_timeout_ms"));
+    if (j.contains("hold_timeout_ms")) t.timing.hold_timeout = actors::Millis(positive_ms(j, "hold_timeout_ms"));
+    if (j.contains("lease_reads")) {
+      if (!j.at("lease_reads").is_boolean()) throw ConfigError("\"lease_reads\" must be true or false");
+      t.lease_reads = j.at("lease_reads").get<bool>();
+    }
+    if (j.contains("max_key_bytes")) t.max_key_bytes = positive_ms(j, "max_key_bytes");
+    if (j.contains("max_value_bytes")) {
+      t.max_value_bytes = positive_ms(j, "max_value_bytes");
+      if (t.max_value_bytes > 32 * 1024) throw ConfigError("\"max_value_bytes\" can be at most 32768 (one datagram)");
+    }
+  } catch (const json::exception& e) {
+    throw ConfigError(e.what());
+  }
+  if (t.timing.heartbeat_interval * 2 > t.timing.election_timeout_min) {
+    throw ConfigError("heartbeat_ms must be at most half the minimum election timeout");
+  }
+  return config;
+}
+
+ClusterConfig load_cluster_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(fmt::format("{}: cannot read the file", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return parse_cluster_config(text.str());
+  } catch (const ConfigError& e) {
+    throw ConfigError(fmt::format("{}: {}", path, e.what()));
+  }
+}
+
+actors::ReplicaOptions ClusterConfig::options_for(raft::NodeId self) const {
+  actors::ReplicaOptions options = tuning;
+  options.self = self;
+  options.peers.clear();
+  for (const auto& [id, address] : replicas)
+    if (id != self) options.peers.push_back(id);
+  return options;
+}
+
+}  // namespace coraft::net

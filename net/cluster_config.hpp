@@ -1,0 +1,39 @@
+#pragma once
+// cluster.json: the members of a cluster and optional tuning.
+//   {"replicas": {"0000": "127.0.0.1:7000", "0001": "127.0.0.1:7001", "0002": "127.0.0.1:7002"},
+//    "election_timeout_ms": [300, 600], "heartbeat_ms": 100, "request_timeout_ms": 3000, "hold_timeout_ms": 1000,
+//    "lease_reads": true, "max_key_bytes": 1024, "max_value_bytes": 16384}
+// Everything is validated on load; any problem is an error that says what and where. Pure: no sockets.
+
+#include "actors/replica_options.hpp"
+#include "raft/types.hpp"
+
+#include <map>
+#include <stdexcept>
+#include <string>
+
+namespace coraft::net {
+
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+  bool operator==(const HostPort&) const = default;
+};
+
+struct ClusterConfig {
+  std::map<raft::NodeId, HostPort> replicas;
+  actors::ReplicaOptions tuning;  // self and peers unset: filled in for one replica by options_for()
+
+  actors::ReplicaOptions options_for(raft::NodeId self) const;
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+ClusterConfig parse_cluster_config(const std::string& text);
+ClusterConfig load_cluster_config(const std::string& path);  // throws ConfigError, naming the file
+HostPort parse_host_port(const std::string& text);            // "host:port"; throws ConfigError
+
+}  // namespace coraft::net

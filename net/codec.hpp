@@ -1,0 +1,71 @@
+#pragma once
+// The wire format: one JSON object per UDP datagram, with the course simulator's envelope (src, dst, leader, type;
+// ids as 4 hex digits) on every message. Client messages follow the course protocol (get/put with MID; ok, fail,
+// redirect), extended with del, cas, status and optional exactly-once sessions. Replica-to-replica messages are ours:
+//   rv   RequestVote / PreVote      {term, lli, llt, pre}
+//   rvr  RequestVoteReply           {term, granted, pre}
+//   ae   AppendEntries              {term, prev, pterm, commit, sent, entries: [[term, data] | [term] (no-op)]}
+//   aer  AppendEntriesReply         {term, ok, match, rprev, ci, ct, sent}
+// Pure: no sockets. Decoding never throws: anything malformed comes back as a DropReason.
+
+#include "actors/client_protocol.hpp"
+#include "raft/messages.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace coraft::net {
+
+inline constexpr std::size_t kMaxDatagramBytes = 65507;       // what one UDP datagram can carry
+inline constexpr std::size_t kMaxAppendDatagramBytes = 60000;  // AppendEntries batches are split below this
+
+enum class DropReason : std::uint8_t {
+  kOversized,     // longer than a datagram can be
+  kMalformedJson, // not JSON (including a truncated datagram)
+  kBadEnvelope,   // not an object, or src/dst/leader/type missing or not 4-hex ids
+  kUnknownType,   // a type we do not speak
+  kBadField,      // a known type with a missing or mistyped field
+};
+inline constexpr int kDropReasons = 5;
+std::string_view drop_reason_name(DropReason reason);
+
+struct Envelope {
+  raft::NodeId src;
+  raft::NodeId dst;
+  raft::NodeId leader;
+};
+
+struct PeerDatagram {  // replica -> replica
+  Envelope envelope;
+  raft::PeerMessage message;
+};
+struct RequestDatagram {  // client -> replica
+  Envelope envelope;
+  actors::ClientRequest request;
+};
+struct ReplyDatagram {  // replica -> client
+  Envelope envelope;
+  actors::ClientReply reply;
+};
+struct HelloDatagram {
+  Envelope envelope;
+};
+using Datagram = std::variant<PeerDatagram, RequestDatagram, ReplyDatagram, HelloDatagram>;
+
+std::variant<Datagram, DropReason> decode(std::string_view datagram);
+
+// One datagram per message, except AppendEntries, which is split into consecutive AppendEntries (each a valid
+// message of its own) so that none exceeds `max_bytes`.
+std::vector<std::string> encode_peer(const raft::PeerMessage& message, raft::NodeId leader,
+                                     std::size_t max_bytes = kMaxAppendDatagramBytes);
+std::string encode_reply(const actors::ClientReply& reply, raft::NodeId src);
+std::string encode_request(const actors::ClientRequest& request, raft::NodeId dst, raft::NodeId leader);
+std::string encode_hello(raft::NodeId self);
+
+// Appends `text` as a JSON string literal (quotes included); kv::json_quoted_size() tells its length.
+void append_json_string(std::string& out, std::string_view text);
+
+}  // namespace coraft::net

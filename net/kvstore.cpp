@@ -1,0 +1,142 @@
+// kvstore: one coraft replica.
+//   course mode:  kvstore <UDP port> <id> <other ids...>   (as the classic course simulator launches it)
+//   cluster mode: kvstore --config cluster.json --id <id>
+
+#include "actors/log.hpp"
+#include "actors/real_clock.hpp"
+#include "actors/replica.hpp"
+#include "actors/spawn.hpp"
+#include "net/client.hpp"
+#include "net/cluster_config.hpp"
+#include "net/udp_bridge.hpp"
+#include "raft/storage.hpp"
+
+#include <CLI/CLI.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <iostream>
+#include <random>
+#include <ranges>
+
+using namespace coraft;
+
+namespace {
+
+int fail(const std::string& message) {
+  fmt::print(stderr, "kvstore: {}\n", message);
+  return 2;
+}
+
+raft::NodeId parse_id(const std::string& text, const char* what) {
+  auto id = raft::NodeId::parse(text);
+  if (!id || !id->valid()) throw std::invalid_argument(fmt::format("{} \"{}\" is not 4 hex digits (0000-FFFE)", what, text));
+  return *id;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kvstore: a coraft replica (a replicated, strongly consistent key-value store on Raft).\n"
+               "Course mode:  kvstore <UDP port> <id> <other ids...>\n"
+               "Cluster mode: kvstore --config cluster.json --id <id>"};
+  std::vector<std::string> positional;
+  std::string config_path, id_text;
+  std::optional<std::string> log_level;
+  std::uint64_t seed = 0;
+  app.add_option("args", positional, "Course mode: the simulator's UDP port, this replica's id, the other ids");
+  app.add_option("--config", config_path, "Cluster mode: the cluster file (see README: Configuration)");
+  app.add_option("--id", id_text, "Cluster mode: this replica's id in the cluster file");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn (default), error, off; or CORAFT_LOG");
+  app.add_option("--seed", seed, "Seed for this replica's randomness (default: from the OS)");
+  CLI11_PARSE(app, argc, argv);
+
+  if (!actors::configure_logging(log_level)) return fail(fmt::format("unknown log level \"{}\"", log_level.value_or("")));
+  if (seed == 0) seed = std::random_device{}() ^ static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+
+  const bool course_mode = config_path.empty();
+  actors::ReplicaOptions options;
+  net::Addressing addressing;
+  addressing.course_mode = course_mode;
+  asio::io_context io(1);
+  asio::ip::udp::socket socket(io);
+  try {
+    if (course_mode) {
+      if (!id_text.empty()) return fail("--id belongs to cluster mode (with --config)");
+      if (positional.size() < 2) {
+        return fail("course mode needs <UDP port> <id> [<other ids>...]; cluster mode needs --config and --id "
+                    "(see --help)");
+      }
+      unsigned long port = 0;
+      try {
+        std::size_t used = 0;
+        port = std::stoul(positional[0], &used);
+        if (used != positional[0].size() || port == 0 || port > 65535) throw std::invalid_argument("range");
+      } catch (const std::exception&) {
+        return fail(fmt::format("UDP port \"{}\" must be a number from 1 to 65535", positional[0]));
+      }
+      options.self = parse_id(positional[1], "id");
+      for (std::size_t i = 2; i < positional.size(); ++i) {
+        const raft::NodeId peer = parse_id(positional[i], "other id");
+        if (peer == options.self) return fail(fmt::format("other id {} is this replica's own id", positional[i]));
+        if (std::find(options.peers.begin(), options.peers.end(), peer) != options.peers.end()) {
+          return fail(fmt::format("other id {} is given twice", positional[i]));
+        }
+        options.peers.push_back(peer);
+      }
+      addressing.simulator = asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port));
+      socket.open(asio::ip::udp::v4());
+      socket.bind(asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    } else {
+      if (!positional.empty()) return fail("cluster mode (--config) takes no positional arguments");
+      if (id_text.empty()) return fail("cluster mode needs --id <id>");
+      const net::ClusterConfig config = net::load_cluster_config(config_path);
+      const raft::NodeId self = parse_id(id_text, "--id");
+      if (!config.replicas.count(self)) {
+        return fail(fmt::format("id {} is not a replica in {}", self.str(), config_path));
+      }
+      options = config.options_for(self);
+      addressing.replicas = net::resolve(io, config);
+      const auto& me = addressing.replicas.at(self);
+      socket.open(me.protocol());
+      asio::error_code error;
+      socket.bind(me, error);
+      if (error) return fail(fmt::format("cannot listen on {}:{}: {}", me.address().to_string(), me.port(), error.message()));
+    }
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+
+  actors::RealClock clock(io);
+  auto log = actors::make_logger(options.self.str(), &clock);
+  raft::MemoryStorage storage;
+  log->info("{} mode, peers {}, storage in memory", course_mode ? "course" : "cluster",
+            fmt::join(options.peers | std::views::transform([](raft::NodeId id) { return id.str(); }), ","));
+  actors::Replica replica(io, clock, storage, actors::Rng(seed), options, log);
+  net::UdpBridge bridge(socket, replica, addressing, log);
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const asio::error_code& error, int signal) {
+    if (error) return;
+    log->info("signal {}: stopping", signal);
+    replica.stop();
+    asio::error_code ignored;
+    socket.close(ignored);
+  });
+
+  if (course_mode) bridge.send_raw(net::encode_hello(options.self), addressing.simulator);
+  replica.start();
+  actors::spawn(io.get_executor(), options.self.str() + "/bridge-send", bridge.send_loop());
+  actors::spawn(io.get_executor(), options.self.str() + "/bridge-receive", bridge.receive_loop(), [&] {
+    signals.cancel();  // the socket is closed: nothing more will arrive, let run() return
+  });
+  try {
+    io.run();
+  } catch (const std::exception& e) {
+    log->critical("stopping after a failure: {}", e.what());
+    return 1;
+  }
+  return 0;
+}
