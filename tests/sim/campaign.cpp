@@ -135,6 +135,7 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
     }
   }
   for (const auto& v : c.invariants().violations()) result.violations.push_back("safety: " + v);
+  for (const auto& v : c.double_answers()) result.violations.push_back("gateway: " + v);
   result.simulated_seconds = c.world().now().time_since_epoch().count() / 1e6;
   result.committed = c.invariants().committed();
   result.operations = c.completed_ops();

@@ -171,6 +171,9 @@ void SimCluster::send_request(int slot, actors::ClientRequest request) {
 }
 
 void SimCluster::deliver_reply(actors::ClientReply reply) {
+  if (!answered_.insert({reply.client.value, reply.mid}).second) {
+    double_answers_.push_back(fmt::format("{} answered twice", reply.mid));
+  }
   for (auto& client : clients_) {
     if (client->id() == reply.client) {
       client->on_reply(std::move(reply));

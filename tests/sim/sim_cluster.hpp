@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,8 @@ class SimCluster {
   void send_request(int slot, actors::ClientRequest request);
 
   const InvariantChecker& invariants() const { return invariants_; }
+  // Requests (client, MID) that were answered more than once: must stay empty.
+  const std::vector<std::string>& double_answers() const { return double_answers_; }
   void check_invariants();
 
  private:
@@ -102,6 +105,8 @@ class SimCluster {
   std::vector<std::unique_ptr<ClientOptions>> client_options_;
   std::vector<std::unique_ptr<SimClient>> clients_;
   std::map<std::uint16_t, std::vector<actors::ClientReply>> stray_replies_;
+  std::set<std::pair<std::uint16_t, std::string>> answered_;
+  std::vector<std::string> double_answers_;
   InvariantChecker invariants_;
 };
 

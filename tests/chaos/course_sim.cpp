@@ -1,0 +1,517 @@
+#include "course_sim.hpp"
+
+#include "actors/rng.hpp"
+#include "process.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/udp.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <map>
+#include <set>
+
+namespace coraft::chaos {
+namespace {
+
+using udp = asio::ip::udp;
+using Steady = std::chrono::steady_clock;
+using nlohmann::json;
+
+constexpr int kClients = 5;
+
+struct Replica {
+  std::string id;
+  std::unique_ptr<ChildProcess> process;
+  std::optional<udp::endpoint> endpoint;  // learned from its hello
+  bool alive = true;
+  bool paused = false;
+  double killed_at = -1;
+};
+
+struct Client {
+  std::string id;
+  std::string leader = "FFFF";
+  std::map<std::string, std::string> last_ok;                   // key -> value of the last put answered ok
+  std::map<std::string, std::multiset<std::string>> in_flight;  // key -> values of puts not yet answered ok
+  std::vector<std::string> keys;
+};
+
+struct Request {  // one MID
+  int client;
+  std::size_t op;  // index into history_
+  double sent_at;
+  bool answered = false;
+  std::string answer;  // ok / fail / redirect
+};
+
+std::string hex_id(int n) { return fmt::format("{:04X}", n); }
+
+class CourseRun {
+ public:
+  CourseRun(const CourseConfig& config, const RunOptions& options)
+      : config_(config), options_(options), rng_(options.seed), socket_(io_) {
+    lifetime_ = options.lifetime.value_or(config.lifetime);
+  }
+
+  RunReport run();
+
+ private:
+  double now() const { return std::chrono::duration<double>(Steady::now() - started_).count(); }
+  int replica_index(const std::string& id) const {
+    for (std::size_t i = 0; i < replicas_.size(); ++i)
+      if (replicas_[i].id == id) return static_cast<int>(i);
+    return -1;
+  }
+  int client_index(const std::string& id) const {
+    for (std::size_t i = 0; i < clients_.size(); ++i)
+      if (clients_[i].id == id) return static_cast<int>(i);
+    return -1;
+  }
+
+  void launch(int index);
+  asio::awaitable<void> receive_loop();
+  asio::awaitable<void> schedule();
+  void on_datagram(std::string_view datagram, const udp::endpoint& from);
+  void forward(int from, int to, std::string_view datagram);
+  bool may_deliver(int from, int to);
+  void on_reply(const json& j, const std::string& client_id);
+  void new_operation(int client);
+  void send_operation(int client, std::size_t op);
+  void apply_event(const CourseEvent& event);
+  void kill(int index);
+  std::vector<int> alive_replicas() const;
+  void finish(RunReport& report);
+
+  const CourseConfig& config_;
+  const RunOptions& options_;
+  double lifetime_;
+  actors::Rng rng_;
+  asio::io_context io_;
+  udp::socket socket_;
+  Steady::time_point started_;
+  std::vector<Replica> replicas_;
+  std::vector<Client> clients_;
+  std::map<std::string, Request> requests_;
+  test::History history_;
+  std::string leader_ = "FFFF";
+  std::vector<int> side_;  // partition side per replica (empty: no partition); side 1 is the majority
+  std::set<std::pair<int, int>> blocked_;  // one-way: (from, to)
+  std::vector<double> latencies_;
+  std::vector<double> kill_times_;
+  std::vector<double> put_ok_times_;
+  std::vector<std::string> problems_;
+  int total_msgs_ = 0, duplicates_ = 0, incorrect_ = 0, fail_answers_ = 0, requests_sent_ = 0;
+  std::uint64_t mid_counter_ = 0, value_counter_ = 0;
+  bool storm_ = false;
+  bool done_ = false;
+};
+
+void CourseRun::launch(int index) {
+  Replica& r = replicas_[static_cast<std::size_t>(index)];
+  std::vector<std::string> argv{options_.replica_path, std::to_string(socket_.local_endpoint().port()), r.id};
+  for (const auto& other : replicas_)
+    if (other.id != r.id) argv.push_back(other.id);
+  argv.insert(argv.end(), options_.replica_args.begin(), options_.replica_args.end());
+  const std::string log = options_.log_dir.empty() ? "" : fmt::format("{}/{}-{}.log", options_.log_dir, config_.name, r.id);
+  r.process = std::make_unique<ChildProcess>(argv, log);
+  r.endpoint.reset();
+  r.alive = true;
+  r.paused = false;
+}
+
+std::vector<int> CourseRun::alive_replicas() const {
+  std::vector<int> out;
+  for (std::size_t i = 0; i < replicas_.size(); ++i)
+    if (replicas_[i].alive && replicas_[i].endpoint) out.push_back(static_cast<int>(i));
+  return out;
+}
+
+asio::awaitable<void> CourseRun::receive_loop() {
+  std::vector<char> buffer(65536);
+  udp::endpoint from;
+  while (!done_) {
+    auto [error, bytes] =
+        co_await socket_.async_receive_from(asio::buffer(buffer), from, asio::experimental::as_tuple(asio::use_awaitable));
+    if (error) {
+      if (done_ || error == asio::error::operation_aborted) co_return;
+      continue;
+    }
+    on_datagram(std::string_view(buffer.data(), bytes), from);
+  }
+}
+
+void CourseRun::on_datagram(std::string_view datagram, const udp::endpoint& from) {
+  json j = json::parse(datagram.begin(), datagram.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    problems_.push_back("a replica sent a datagram that is not a JSON object");
+    return;
+  }
+  auto text = [&](const char* key) -> std::string {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const std::string src = text("src"), dst = text("dst"), leader = text("leader"), type = text("type");
+  auto valid_id = [](const std::string& id) {
+    return id.size() == 4 && std::all_of(id.begin(), id.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+  };
+  const int from_replica = replica_index(src);
+  if (!valid_id(src) || !valid_id(dst) || !valid_id(leader) || type.empty() || from_replica < 0) {
+    ++incorrect_;
+    problems_.push_back(fmt::format("incorrect message (bad envelope): {}", std::string(datagram.substr(0, 120))));
+    return;
+  }
+  Replica& sender = replicas_[static_cast<std::size_t>(from_replica)];
+  if (type == "hello") {
+    sender.endpoint = from;
+    return;
+  }
+  if (!sender.alive) return;  // a killed replica's last words
+  // The simulator believes `leader` — during a partition only from the majority side.
+  if (leader != "FFFF" && (side_.empty() || side_[static_cast<std::size_t>(from_replica)] == 1)) leader_ = leader;
+
+  if (dst == "FFFF") {
+    for (std::size_t to = 0; to < replicas_.size(); ++to) {
+      if (static_cast<int>(to) == from_replica) continue;
+      ++total_msgs_;
+      forward(from_replica, static_cast<int>(to), datagram);
+    }
+  } else if (int to = replica_index(dst); to >= 0) {
+    ++total_msgs_;
+    forward(from_replica, to, datagram);
+  } else if (client_index(dst) >= 0) {
+    on_reply(j, dst);
+  }
+  if (total_msgs_ > config_.max_packets && !storm_) {
+    storm_ = true;
+    problems_.push_back(fmt::format("packet storm: more than {} replica messages", config_.max_packets));
+    done_ = true;
+    socket_.cancel();
+  }
+}
+
+bool CourseRun::may_deliver(int from, int to) {
+  if (!side_.empty() && side_[static_cast<std::size_t>(from)] != side_[static_cast<std::size_t>(to)]) return false;
+  if (blocked_.count({from, to})) return false;
+  return !rng_.chance(config_.drops);
+}
+
+void CourseRun::forward(int from, int to, std::string_view datagram) {
+  Replica& target = replicas_[static_cast<std::size_t>(to)];
+  if (!target.alive || !target.endpoint || !may_deliver(from, to)) return;
+  asio::error_code ignored;
+  socket_.send_to(asio::buffer(datagram.data(), datagram.size()), *target.endpoint, 0, ignored);
+}
+
+void CourseRun::new_operation(int client_index_) {
+  Client& c = clients_[static_cast<std::size_t>(client_index_)];
+  test::Operation op;
+  op.client = static_cast<std::uint64_t>(client_index_);
+  const bool can_get = !c.last_ok.empty();
+  if (rng_.chance(config_.mix) && can_get) {
+    op.kind = test::OpKind::kGet;
+    auto it = c.last_ok.begin();
+    std::advance(it, static_cast<long>(rng_.between(0, c.last_ok.size() - 1)));
+    op.key = it->first;
+  } else {
+    op.kind = test::OpKind::kPut;
+    if (c.keys.empty() || rng_.chance(0.3)) {
+      c.keys.push_back(fmt::format("{:016x}{:016x}", rng_.next(), rng_.next()));
+    }
+    op.key = c.keys[rng_.between(0, c.keys.size() - 1)];
+    op.value = fmt::format("{:016x}{:016x}", rng_.next(), ++value_counter_);
+    c.in_flight[op.key].insert(op.value);
+  }
+  op.invoked_us = static_cast<std::int64_t>(now() * 1e6);
+  history_.push_back(op);
+  send_operation(client_index_, history_.size() - 1);
+}
+
+void CourseRun::send_operation(int client, std::size_t op_index) {
+  Client& c = clients_[static_cast<std::size_t>(client)];
+  const test::Operation& op = history_[op_index];
+  std::vector<int> alive = alive_replicas();
+  if (alive.empty()) return;
+  int target = replica_index(c.leader);
+  if (target < 0 || !replicas_[static_cast<std::size_t>(target)].alive || !replicas_[static_cast<std::size_t>(target)].endpoint) {
+    target = alive[rng_.between(0, alive.size() - 1)];
+  }
+  const std::string mid = fmt::format("{}-{}", c.id, ++mid_counter_);
+  json request = {{"src", c.id},  {"dst", replicas_[static_cast<std::size_t>(target)].id},
+                  {"leader", "FFFF"}, {"type", op.kind == test::OpKind::kGet ? "get" : "put"},
+                  {"MID", mid},   {"key", op.key}};
+  if (op.kind == test::OpKind::kPut) request["value"] = op.value;
+  requests_.emplace(mid, Request{client, op_index, now()});
+  ++requests_sent_;
+  const std::string text = request.dump();
+  asio::error_code ignored;
+  socket_.send_to(asio::buffer(text), *replicas_[static_cast<std::size_t>(target)].endpoint, 0, ignored);
+}
+
+void CourseRun::on_reply(const json& j, const std::string& client_id) {
+  const int ci = client_index(client_id);
+  Client& c = clients_[static_cast<std::size_t>(ci)];
+  auto mid_it = j.find("MID");
+  if (mid_it == j.end() || !mid_it->is_string()) {
+    ++incorrect_;
+    problems_.push_back("a reply without a MID");
+    return;
+  }
+  auto it = requests_.find(mid_it->get<std::string>());
+  if (it == requests_.end()) return;
+  Request& request = it->second;
+  const std::string type = j.value("type", "");
+  latencies_.push_back(now() - request.sent_at);
+  if (request.answered) {
+    if (request.answer == "ok" && type == "ok") {
+      ++duplicates_;
+    } else {
+      ++incorrect_;
+      problems_.push_back(fmt::format("MID {} answered '{}' after '{}'", it->first, type, request.answer));
+    }
+    return;
+  }
+  request.answered = true;
+  request.answer = type;
+  c.leader = j.value("leader", "FFFF");
+  test::Operation& op = history_[request.op];
+  if (type == "ok") {
+    if (op.completed) return;  // an earlier attempt already finished it (cannot happen: earlier MIDs were answered)
+    op.completed = true;
+    op.completed_us = static_cast<std::int64_t>(now() * 1e6);
+    if (op.kind == test::OpKind::kPut) {
+      auto& flying = c.in_flight[op.key];
+      if (auto f = flying.find(op.value); f != flying.end()) flying.erase(f);
+      c.last_ok[op.key] = op.value;
+      put_ok_times_.push_back(now());
+    } else {
+      const std::string value = j.value("value", "");
+      const bool missing = j.value("status", "") == "not_found";
+      op.read = missing ? std::nullopt : std::optional<std::string>(value);
+      op.status = missing ? kv::Status::kNotFound : kv::Status::kOk;
+      const auto& flying = c.in_flight[op.key];
+      const auto last = c.last_ok.find(op.key);
+      const bool expected = (last != c.last_ok.end() && last->second == value) || flying.count(value) > 0;
+      if (!expected) {
+        ++incorrect_;
+        problems_.push_back(fmt::format("client {} read {}='{}', expected '{}'", c.id, op.key, value,
+                                        last == c.last_ok.end() ? "" : last->second));
+      }
+    }
+    return;
+  }
+  if (type == "fail") ++fail_answers_;
+  else if (type != "redirect") {
+    ++incorrect_;
+    problems_.push_back(fmt::format("unknown reply type '{}'", type));
+    return;
+  }
+  send_operation(ci, request.op);  // the course client retries at once, with a new MID
+}
+
+void CourseRun::kill(int index) {
+  Replica& r = replicas_[static_cast<std::size_t>(index)];
+  r.process->kill_and_wait(SIGKILL);
+  r.alive = false;
+  r.killed_at = now();
+  kill_times_.push_back(now());
+}
+
+void CourseRun::apply_event(const CourseEvent& event) {
+  std::vector<int> alive = alive_replicas();
+  const int leader = replica_index(leader_);
+  auto random_other = [&](int not_this) -> int {
+    std::vector<int> others;
+    for (int i : alive)
+      if (i != not_this) others.push_back(i);
+    return others.empty() ? -1 : others[rng_.between(0, others.size() - 1)];
+  };
+  const auto n = replicas_.size();
+  if (event.type == "kill_leader") {
+    if (leader >= 0 && replicas_[static_cast<std::size_t>(leader)].alive) kill(leader);
+  } else if (event.type == "kill_non_leader") {
+    if (int victim = random_other(leader); victim >= 0) kill(victim);
+  } else if (event.type == "part_easy" || event.type == "part_hard") {
+    std::vector<int> order(n);
+    for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<int>(i);
+    for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng_.between(0, i - 1)]);
+    if (event.type == "part_easy" && leader >= 0) {
+      std::iter_swap(order.begin(), std::find(order.begin(), order.end(), leader));
+    }
+    side_.assign(n, 0);
+    for (std::size_t i = 0; i < n / 2 + 1; ++i) side_[static_cast<std::size_t>(order[i])] = 1;
+  } else if (event.type == "part_end") {
+    side_.clear();
+    blocked_.clear();
+  } else if (event.type == "part_oneway") {
+    if (leader >= 0)
+      for (std::size_t i = 0; i < n; ++i)
+        if (static_cast<int>(i) != leader) blocked_.insert({static_cast<int>(i), leader});
+  } else if (event.type == "restart") {
+    int oldest = -1;
+    for (std::size_t i = 0; i < n; ++i) {
+      const Replica& r = replicas_[i];
+      if (!r.alive && (oldest < 0 || r.killed_at < replicas_[static_cast<std::size_t>(oldest)].killed_at)) {
+        oldest = static_cast<int>(i);
+      }
+    }
+    if (oldest >= 0) launch(oldest);
+  } else if (event.type == "pause_leader" || event.type == "pause_non_leader") {
+    const int victim = event.type == "pause_leader" ? leader : random_other(leader);
+    if (victim >= 0 && replicas_[static_cast<std::size_t>(victim)].alive) {
+      replicas_[static_cast<std::size_t>(victim)].process->signal(SIGSTOP);
+      replicas_[static_cast<std::size_t>(victim)].paused = true;
+    }
+  } else if (event.type == "resume") {
+    for (auto& r : replicas_) {
+      if (r.paused) {
+        r.process->signal(SIGCONT);
+        r.paused = false;
+      }
+    }
+  }
+}
+
+asio::awaitable<void> CourseRun::schedule() {
+  struct Action {
+    double at;
+    int kind;  // 0 request, 1 event
+    std::size_t index;
+  };
+  std::vector<Action> actions;
+  const double interval = config_.requests > 0 ? lifetime_ / config_.requests : lifetime_;
+  for (int i = 0; i < config_.requests; ++i) actions.push_back({config_.start_wait + i * interval, 0, static_cast<std::size_t>(i)});
+  const double scale = lifetime_ / config_.lifetime;
+  for (std::size_t i = 0; i < config_.events.size(); ++i) {
+    actions.push_back({config_.start_wait + config_.events[i].time * scale, 1, i});
+  }
+  std::stable_sort(actions.begin(), actions.end(), [](const Action& a, const Action& b) { return a.at < b.at; });
+  asio::steady_timer timer(io_);
+  for (const Action& action : actions) {
+    timer.expires_at(started_ + std::chrono::microseconds(static_cast<std::int64_t>(action.at * 1e6)));
+    co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (done_) co_return;
+    for (auto& r : replicas_) {
+      if (r.alive && !r.process->running() && r.process->exited_by_itself()) {
+        problems_.push_back(fmt::format("replica {} exited on its own (status {})", r.id, r.process->exit_status()));
+        r.alive = false;
+      }
+    }
+    if (action.kind == 0) new_operation(static_cast<int>(rng_.between(0, clients_.size() - 1)));
+    else apply_event(config_.events[action.index]);
+  }
+  timer.expires_at(started_ + std::chrono::microseconds(
+                                  static_cast<std::int64_t>((config_.start_wait + lifetime_ + config_.end_wait) * 1e6)));
+  co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  done_ = true;
+  socket_.cancel();
+}
+
+void CourseRun::finish(RunReport& report) {
+  report.config = config_.name;
+  report.total_msgs = total_msgs_;
+  report.duplicates = duplicates_;
+  report.incorrect = incorrect_;
+  report.fail_answers = fail_answers_;
+  report.requests_sent = requests_sent_;
+  report.packet_storm = storm_;
+  int unanswered_gets = 0, unanswered_puts = 0, gets_sent = 0, puts_sent = 0;
+  for (const auto& [mid, request] : requests_) {
+    const bool get = history_[request.op].kind == test::OpKind::kGet;
+    (get ? gets_sent : puts_sent)++;
+    if (!request.answered) (get ? unanswered_gets : unanswered_puts)++;
+  }
+  report.unanswered = unanswered_gets + unanswered_puts;
+  report.failures = report.fail_answers + report.unanswered;
+  report.operations = static_cast<int>(history_.size());
+  for (const auto& op : history_) (op.kind == test::OpKind::kGet ? report.gets : report.puts)++;
+  if (!latencies_.empty()) {
+    std::sort(latencies_.begin(), latencies_.end());
+    report.median_latency = latencies_[latencies_.size() / 2];
+  }
+
+  // The course's correctness checks.
+  report.problems = problems_;
+  for (const auto& r : replicas_) {
+    if (r.alive && r.process && !r.process->running() && r.process->exited_by_itself()) {
+      report.problems.push_back(fmt::format("replica {} exited on its own", r.id));
+    }
+  }
+  if (put_ok_times_.empty()) report.problems.push_back("no put was ever acknowledged: nothing stored");
+  if (unanswered_gets > config_.unanswered_get_fraction * std::max(gets_sent, 1)) {
+    report.problems.push_back(fmt::format("{} of {} gets unanswered", unanswered_gets, gets_sent));
+  }
+  if (unanswered_puts > config_.unanswered_put_fraction * std::max(puts_sent, 1)) {
+    report.problems.push_back(fmt::format("{} of {} puts unanswered", unanswered_puts, puts_sent));
+  }
+  const double floor = config_.requests * (lifetime_ / config_.lifetime) * config_.replicas * (1 - config_.mix) * 0.5;
+  if (report.total_msgs < floor) {
+    report.problems.push_back(fmt::format("only {} replica messages (at least {:.0f} expected)", report.total_msgs, floor));
+  }
+
+  // What the course never checked.
+  const auto lin = test::check_linearizability(history_, std::chrono::seconds(20));
+  report.linearizable = lin.verdict;
+  report.linearizability_note = lin.explanation;
+  if (lin.verdict != test::Verdict::kLinearizable) {
+    report.problems.push_back(fmt::format("linearizability: {} {}", test::verdict_name(lin.verdict), lin.explanation));
+  }
+  for (double kill_time : kill_times_) {
+    auto next = std::upper_bound(put_ok_times_.begin(), put_ok_times_.end(), kill_time);
+    if (next != put_ok_times_.end()) {
+      report.failover_seconds = std::max(report.failover_seconds.value_or(0), *next - kill_time);
+    }
+  }
+
+  report.metrics = {
+      {"total_msgs", static_cast<double>(report.total_msgs), tier_of(report.total_msgs, config_.total_msgs)},
+      {"failures", static_cast<double>(report.failures), tier_of(report.failures, config_.failures)},
+      {"duplicates", static_cast<double>(report.duplicates), tier_of(report.duplicates, config_.duplicates)},
+      {"median_latency", report.median_latency, tier_of(report.median_latency, config_.median_latency)},
+  };
+  report.passed = report.problems.empty();
+}
+
+RunReport CourseRun::run() {
+  RunReport report;
+  socket_.open(udp::v4());
+  socket_.bind(udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  socket_.non_blocking(true);
+  for (int i = 0; i < config_.replicas; ++i) replicas_.push_back(Replica{hex_id(i)});
+  for (int i = 0; i < kClients; ++i) clients_.push_back(Client{hex_id(config_.replicas + i)});
+  started_ = Steady::now();
+  for (int i = 0; i < config_.replicas; ++i) launch(i);
+  asio::co_spawn(io_, receive_loop(), asio::detached);
+  asio::co_spawn(io_, schedule(), [](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);
+  });
+  io_.run();
+  for (auto& r : replicas_)
+    if (r.process) r.process->kill_and_wait(SIGTERM);
+  finish(report);
+  return report;
+}
+
+}  // namespace
+
+std::string tier_of(double value, const std::optional<Tiers>& tiers) {
+  if (!tiers) return "-";
+  if (value < tiers->bonus) return "bonus";
+  if (value < tiers->full) return "full";
+  if (value < tiers->partial) return "partial";
+  return "none";
+}
+
+RunReport run_course(const CourseConfig& config, const RunOptions& options) {
+  CourseRun run(config, options);
+  return run.run();
+}
+
+}  // namespace coraft::chaos

@@ -1,0 +1,59 @@
+#pragma once
+// The course simulator's role, played over loopback UDP against real kvstore processes in course mode: it launches
+// the replicas, routes every datagram by `dst` (dropping and partitioning replica-to-replica traffic as the config
+// says), plays the simulated clients, injects the events, and scores the run exactly as
+// shared/docs/course-simulator-protocol.md describes — plus what the course tool never checked: a linearizability
+// verdict over the whole history, and the failover time (from a kill to the next acknowledged write).
+
+#include "course_config.hpp"
+#include "linearizability.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace coraft::chaos {
+
+struct RunOptions {
+  std::string replica_path;    // the kvstore binary
+  std::uint64_t seed = 1;
+  std::optional<double> lifetime;  // overrides the config's (CI runs shortened lifetimes)
+  std::string log_dir;         // replicas' stderr goes to <log_dir>/<config>-<id>.log when set
+  std::vector<std::string> replica_args;  // extra arguments for every kvstore
+};
+
+struct MetricResult {
+  std::string name;
+  double value = 0;
+  std::string tier;  // bonus, full, partial, none; "-" when the config sets no tiers for it
+};
+
+struct RunReport {
+  std::string config;
+  bool passed = false;
+  std::vector<std::string> problems;  // failed correctness checks
+  int total_msgs = 0;
+  int fail_answers = 0;
+  int unanswered = 0;
+  int failures = 0;  // fail answers + unanswered requests
+  int duplicates = 0;
+  int incorrect = 0;
+  double median_latency = 0;
+  int requests_sent = 0;
+  int operations = 0;
+  int gets = 0;
+  int puts = 0;
+  std::vector<MetricResult> metrics;
+  test::Verdict linearizable = test::Verdict::kUnknown;
+  std::string linearizability_note;
+  std::optional<double> failover_seconds;  // the longest, over every kill
+  bool packet_storm = false;
+};
+
+RunReport run_course(const CourseConfig& config, const RunOptions& options);
+
+// The lowest tier a metric value reaches, given the config's [bonus, full, partial].
+std::string tier_of(double value, const std::optional<Tiers>& tiers);
+
+}  // namespace coraft::chaos

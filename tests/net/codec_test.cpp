@@ -1,0 +1,180 @@
+// The wire codec: every message survives a round trip; anything malformed is rejected with a reason, never a crash.
+
+#include "net/cluster_config.hpp"
+#include "net/codec.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace coraft;
+using namespace coraft::net;
+using raft::NodeId;
+
+namespace {
+
+const NodeId kA{0x0001}, kB{0x0002}, kClient{0x0100};
+
+raft::PeerMessage round_trip(const raft::PeerMessage& m) {
+  auto datagrams = encode_peer(m, kA);
+  REQUIRE(datagrams.size() == 1);
+  auto decoded = decode(datagrams[0]);
+  REQUIRE(std::holds_alternative<Datagram>(decoded));
+  auto& d = std::get<PeerDatagram>(std::get<Datagram>(decoded));
+  CHECK(d.envelope.leader == kA);
+  return d.message;
+}
+
+raft::EntryPtr entry(raft::Term t, raft::Index i, std::string data, raft::EntryKind kind = raft::EntryKind::kCommand) {
+  return std::make_shared<raft::Entry>(raft::Entry{t, i, kind, std::move(data)});
+}
+
+}  // namespace
+
+TEST_CASE("peer messages survive a round trip", "[net][codec]") {
+  auto rv = round_trip({kA, kB, raft::RequestVote{7, 100, 6, true}});
+  CHECK(rv.from == kA);
+  CHECK(rv.to == kB);
+  const auto& v = std::get<raft::RequestVote>(rv.payload);
+  CHECK(v.term == 7);
+  CHECK(v.last_log_index == 100);
+  CHECK(v.last_log_term == 6);
+  CHECK(v.pre_vote);
+
+  auto rvr = std::get<raft::RequestVoteReply>(round_trip({kB, kA, raft::RequestVoteReply{7, true, false}}).payload);
+  CHECK(rvr.granted);
+  CHECK_FALSE(rvr.pre_vote);
+
+  raft::AppendEntries ae{5, 10, 4, {entry(5, 11, "P 1 2 1:k1:v"), entry(5, 12, "", raft::EntryKind::kNoop),
+                                    entry(5, 13, "quote\" back\\slash \n ctrl\x01 utf8 é")},
+                         9, -42};
+  auto out = std::get<raft::AppendEntries>(round_trip({kA, kB, ae}).payload);
+  CHECK(out.term == 5);
+  CHECK(out.prev_log_index == 10);
+  CHECK(out.prev_log_term == 4);
+  CHECK(out.leader_commit == 9);
+  CHECK(out.sent_at_us == -42);
+  REQUIRE(out.entries.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(out.entries[i]->index == ae.entries[i]->index);
+    CHECK(out.entries[i]->term == ae.entries[i]->term);
+    CHECK(out.entries[i]->kind == ae.entries[i]->kind);
+    CHECK(out.entries[i]->data == ae.entries[i]->data);
+  }
+
+  auto aer = std::get<raft::AppendEntriesReply>(
+      round_trip({kB, kA, raft::AppendEntriesReply{5, false, 0, 13, 8, 3, 77}}).payload);
+  CHECK_FALSE(aer.success);
+  CHECK(aer.rejected_prev == 13);
+  CHECK(aer.conflict_index == 8);
+  CHECK(aer.conflict_term == 3);
+  CHECK(aer.sent_at_us == 77);
+}
+
+TEST_CASE("a large AppendEntries is split into consecutive messages that each fit", "[net][codec]") {
+  raft::AppendEntries ae{3, 100, 2, {}, 90, 1};
+  for (raft::Index i = 101; i <= 140; ++i) ae.entries.push_back(entry(3, i, std::string(4000, 'x')));
+  auto datagrams = encode_peer({kA, kB, ae}, kA, 60000);
+  REQUIRE(datagrams.size() > 1);
+  raft::Index expected_prev = 100;
+  raft::Term expected_prev_term = 2;
+  std::size_t total = 0;
+  for (const auto& d : datagrams) {
+    CHECK(d.size() <= 60000);
+    auto m = std::get<raft::AppendEntries>(std::get<PeerDatagram>(std::get<Datagram>(decode(d))).message.payload);
+    CHECK(m.prev_log_index == expected_prev);
+    CHECK(m.prev_log_term == expected_prev_term);
+    REQUIRE_FALSE(m.entries.empty());
+    expected_prev = m.entries.back()->index;
+    expected_prev_term = m.entries.back()->term;
+    total += m.entries.size();
+  }
+  CHECK(total == 40);
+}
+
+TEST_CASE("client requests and replies follow the course protocol", "[net][codec]") {
+  auto decoded = decode(R"({"src":"0100","dst":"0001","leader":"FFFF","type":"put","MID":"m1","key":"k","value":"v"})");
+  const auto& put = std::get<RequestDatagram>(std::get<Datagram>(decoded)).request;
+  CHECK(put.kind == actors::RequestKind::kPut);
+  CHECK(put.mid == "m1");
+  CHECK(put.key == "k");
+  CHECK(put.value == "v");
+  CHECK(put.client == kClient);
+  CHECK(put.session.id == 0);
+
+  actors::ClientRequest cas;
+  cas.client = kClient;
+  cas.mid = "m2";
+  cas.kind = actors::RequestKind::kCas;
+  cas.key = "k";
+  cas.value = "new";
+  cas.session = kv::SessionRef{12345678901234ull, 9};
+  auto back = std::get<RequestDatagram>(std::get<Datagram>(decode(encode_request(cas, kA, kA)))).request;
+  CHECK(back.kind == actors::RequestKind::kCas);
+  CHECK_FALSE(back.expected.has_value());
+  CHECK(back.session == cas.session);
+
+  actors::ClientReply reply;
+  reply.client = kClient;
+  reply.mid = "m1";
+  reply.kind = actors::ReplyKind::kOk;
+  reply.leader = kA;
+  reply.value = "v";
+  const std::string text = encode_reply(reply, kA);
+  CHECK(text.find(R"("type":"ok")") != std::string::npos);
+  CHECK(text.find(R"("leader":"0001")") != std::string::npos);
+  auto r = std::get<ReplyDatagram>(std::get<Datagram>(decode(text))).reply;
+  CHECK(r.value == "v");
+  reply.kind = actors::ReplyKind::kRedirect;
+  reply.leader = raft::kNoNode;
+  CHECK(encode_reply(reply, kA).find(R"("leader":"FFFF","type":"redirect")") != std::string::npos);
+}
+
+TEST_CASE("malformed, truncated, oversized and unknown datagrams are rejected with a reason", "[net][codec]") {
+  auto reason = [](std::string_view text) {
+    auto d = decode(text);
+    REQUIRE(std::holds_alternative<DropReason>(d));
+    return std::get<DropReason>(d);
+  };
+  const std::string good = encode_peer({kA, kB, raft::RequestVote{7, 100, 6, true}}, kA)[0];
+  for (std::size_t cut = 0; cut + 1 < good.size(); cut += 7) CHECK(reason(good.substr(0, cut)) == DropReason::kMalformedJson);
+  CHECK(reason(std::string(70000, ' ')) == DropReason::kOversized);
+  CHECK(reason("[1,2,3]") == DropReason::kBadEnvelope);
+  CHECK(reason(R"({"src":"01","dst":"0002","leader":"FFFF","type":"rv"})") == DropReason::kBadEnvelope);
+  CHECK(reason(R"({"src":"0001","dst":"0002","leader":"FFFF"})") == DropReason::kBadEnvelope);
+  CHECK(reason(R"({"src":"0001","dst":"0002","leader":"FFFF","type":"gossip"})") == DropReason::kUnknownType);
+  CHECK(reason(R"({"src":"0001","dst":"0002","leader":"FFFF","type":"rv","term":-1,"lli":0,"llt":0,"pre":false})") ==
+        DropReason::kBadField);
+  CHECK(reason(R"({"src":"0001","dst":"0002","leader":"FFFF","type":"ae","term":1,"prev":0,"pterm":0,"commit":0,"sent":0,"entries":[["x"]]})") ==
+        DropReason::kBadField);
+  CHECK(reason(R"({"src":"0100","dst":"0001","leader":"FFFF","type":"put","MID":"m","key":"k"})") ==
+        DropReason::kBadField);
+  CHECK(reason(R"({"src":"0100","dst":"0001","leader":"FFFF","type":"get","MID":7,"key":"k"})") == DropReason::kBadField);
+  CHECK(reason("\xff\xfe{") == DropReason::kMalformedJson);
+}
+
+TEST_CASE("cluster files are validated with clear reasons", "[net][config]") {
+  auto config = parse_cluster_config(
+      R"({"replicas": {"0000": "127.0.0.1:7000", "0001": "localhost:7001"}, "election_timeout_ms": [200, 400]})");
+  CHECK(config.replicas.size() == 2);
+  CHECK(config.replicas.at(NodeId{1}).host == "localhost");
+  CHECK(config.tuning.timing.election_timeout_min.count() == 200);
+  auto options = config.options_for(NodeId{1});
+  CHECK(options.peers == std::vector<NodeId>{NodeId{0}});
+  auto error_of = [](const std::string& text) -> std::string {
+    try {
+      parse_cluster_config(text);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK_THAT(error_of("{"), Catch::Contains("not valid JSON"));
+  CHECK_THAT(error_of(R"({"replicas": {}})"), Catch::Contains("non-empty"));
+  CHECK_THAT(error_of(R"({"replicas": {"00G0": "a:1"}})"), Catch::Contains("4 hex digits"));
+  CHECK_THAT(error_of(R"({"replicas": {"FFFF": "a:1"}})"), Catch::Contains("4 hex digits"));
+  CHECK_THAT(error_of(R"({"replicas": {"0000": "a:1", "0000": "a:2"}})"), Catch::Contains("more than once"));
+  CHECK_THAT(error_of(R"({"replicas": {"0000": "a:1", "0001": "a:1"}})"), Catch::Contains("used twice"));
+  CHECK_THAT(error_of(R"({"replicas": {"0000": "a:99999"}})"), Catch::Contains("port"));
+  CHECK_THAT(error_of(R"({"replicas": {"0000": "a:1"}, "heartbeat": 5})"), Catch::Contains("unknown key"));
+  CHECK_THAT(error_of(R"({"replicas": {"0000": "a:1"}, "heartbeat_ms": 400})"), Catch::Contains("half"));
+  CHECK_THAT(error_of(R"({"replicas": {"0000": "a:1"}, "election_timeout_ms": [500, 100]})"), Catch::Contains("min"));
+}

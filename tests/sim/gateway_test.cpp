@@ -1,0 +1,158 @@
+// The client gateway inside the simulated cluster: redirects, holding during elections, one answer per request,
+// and no stale read from a deposed leader.
+
+#include "sim_cluster.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+using namespace coraft;
+using namespace coraft::test;
+using namespace std::chrono_literals;
+using actors::Micros;
+
+namespace {
+
+std::uint64_t test_seed(std::uint64_t fallback) {
+  if (const char* env = std::getenv("CORAFT_SEED")) return std::strtoull(env, nullptr, 10);
+  return fallback;
+}
+
+Micros us(std::chrono::milliseconds ms) { return std::chrono::duration_cast<Micros>(ms); }
+
+actors::ClientRequest request(std::uint16_t client, std::string mid, actors::RequestKind kind, std::string key,
+                              std::string value = {}) {
+  actors::ClientRequest r;
+  r.client = raft::NodeId{client};
+  r.mid = std::move(mid);
+  r.kind = kind;
+  r.key = std::move(key);
+  r.value = std::move(value);
+  return r;
+}
+
+int follower_of(SimCluster& c, int leader) { return (leader + 1) % c.size(); }
+
+}  // namespace
+
+TEST_CASE("a follower redirects clients to the leader", "[gateway][sim]") {
+  const auto seed = test_seed(101);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 3, .seed = seed});
+  REQUIRE(c.run_until([&] { return c.leader().has_value(); }, us(5000ms)));
+  c.run_for(us(200ms));
+  const int leader = *c.leader();
+  c.send_request(follower_of(c, leader), request(0x2000, "r1", actors::RequestKind::kGet, "k"));
+  REQUIRE(c.run_until([&] { return !c.replies_to(raft::NodeId{0x2000}).empty(); }, us(1000ms)));
+  const auto& reply = c.replies_to(raft::NodeId{0x2000}).at(0);
+  CHECK(reply.kind == actors::ReplyKind::kRedirect);
+  CHECK(reply.leader == c.id(leader));
+}
+
+TEST_CASE("during an election a request is held, then redirected to the new leader", "[gateway][sim]") {
+  const auto seed = test_seed(102);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 5, .seed = seed});
+  REQUIRE(c.run_until([&] { return c.leader().has_value(); }, us(5000ms)));
+  const int old_leader = *c.leader();
+  c.crash(old_leader);
+  c.run_for(us(50ms));  // longer than any network delay: nothing from the old leader is still in flight
+  // Wait until some follower has given up on the old leader and knows no leader.
+  int asked = -1;
+  REQUIRE(c.run_until(
+      [&] {
+        for (int i = 0; i < c.size(); ++i)
+          if (c.up(i) && !c.replica(i)->core().leader().valid()) asked = i;
+        return asked >= 0;
+      },
+      us(5000ms)));
+  const auto sent_at = c.world().now();
+  c.send_request(asked, request(0x2001, "held", actors::RequestKind::kPut, "k", "v"));
+  REQUIRE(c.run_until([&] { return !c.replies_to(raft::NodeId{0x2001}).empty(); }, us(5000ms)));
+  const auto& reply = c.replies_to(raft::NodeId{0x2001}).at(0);
+  CHECK(reply.kind != actors::ReplyKind::kFail);  // never fail where a redirect will do
+  if (reply.kind == actors::ReplyKind::kRedirect) {
+    CHECK(reply.leader.valid());
+    CHECK(reply.leader != c.id(old_leader));
+    REQUIRE(c.leader().has_value());
+    CHECK(reply.leader == c.id(*c.leader()));
+  }
+  CHECK(c.world().now() > sent_at);
+  c.run_for(us(2000ms));
+  CHECK(c.replies_to(raft::NodeId{0x2001}).size() == 1);
+}
+
+TEST_CASE("a request delivered twice is answered once", "[gateway][sim]") {
+  const auto seed = test_seed(103);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 3, .seed = seed});
+  REQUIRE(c.run_until([&] { return c.leader().has_value(); }, us(5000ms)));
+  c.run_for(us(200ms));
+  const int leader = *c.leader();
+  auto put = request(0x2002, "twice", actors::RequestKind::kPut, "k", "v");
+  c.send_request(leader, put);
+  c.send_request(leader, put);
+  c.run_for(us(1000ms));
+  CHECK(c.replies_to(raft::NodeId{0x2002}).size() == 1);
+  CHECK(c.double_answers().empty());
+}
+
+TEST_CASE("a write retried in the same session is applied once and answered with its first result",
+          "[gateway][sim][sessions]") {
+  const auto seed = test_seed(104);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 3, .seed = seed});
+  REQUIRE(c.run_until([&] { return c.leader().has_value(); }, us(5000ms)));
+  c.run_for(us(200ms));
+  const int leader = *c.leader();
+  auto cas = request(0x2003, "a1", actors::RequestKind::kCas, "k", "first");
+  cas.session = kv::SessionRef{77, 1};  // expected absent
+  c.send_request(leader, cas);
+  c.run_for(us(500ms));
+  auto other = request(0x2004, "b1", actors::RequestKind::kPut, "k", "second");
+  c.send_request(leader, other);
+  c.run_for(us(500ms));
+  cas.mid = "a1-retry";  // the client lost the answer and retries
+  c.send_request(leader, cas);
+  c.run_for(us(500ms));
+  const auto& replies = c.replies_to(raft::NodeId{0x2003});
+  REQUIRE(replies.size() == 2);
+  CHECK(replies[0].status == kv::Status::kOk);
+  CHECK(replies[1].status == kv::Status::kOk);  // the original result, not a cas mismatch against "second"
+  CHECK(c.replica(leader)->store().get("k") == "second");
+}
+
+TEST_CASE("a leader cut off from the majority never serves a stale read", "[gateway][sim][6.4]") {
+  const auto seed = test_seed(105);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 5, .seed = seed});
+  REQUIRE(c.run_until([&] { return c.leader().has_value(); }, us(5000ms)));
+  const int old_leader = *c.leader();
+  c.send_request(old_leader, request(0x2005, "w1", actors::RequestKind::kPut, "k", "old"));
+  REQUIRE(c.run_until([&] { return !c.replies_to(raft::NodeId{0x2005}).empty(); }, us(2000ms)));
+  REQUIRE(c.replies_to(raft::NodeId{0x2005})[0].kind == actors::ReplyKind::kOk);
+
+  std::vector<int> others;
+  for (int i = 0; i < c.size(); ++i)
+    if (i != old_leader) others.push_back(i);
+  c.network().partition({old_leader}, others);
+  REQUIRE(c.run_until([&] { auto l = c.leader(); return l && *l != old_leader; }, us(5000ms)));
+  const int new_leader = *c.leader();
+  c.send_request(new_leader, request(0x2005, "w2", actors::RequestKind::kPut, "k", "new"));
+  REQUIRE(c.run_until([&] { return c.replies_to(raft::NodeId{0x2005}).size() == 2; }, us(2000ms)));
+  REQUIRE(c.replies_to(raft::NodeId{0x2005})[1].kind == actors::ReplyKind::kOk);
+
+  // Reads at the old leader, immediately and over the next seconds: none may return "old".
+  for (int i = 0; i < 10; ++i) {
+    c.send_request(old_leader, request(0x2006, "r" + std::to_string(i), actors::RequestKind::kGet, "k"));
+    c.run_for(us(300ms));
+  }
+  c.run_for(us(3000ms));
+  const auto& reads = c.replies_to(raft::NodeId{0x2006});
+  CHECK(reads.size() == 10);  // every request answered exactly once (redirect or fail)
+  for (const auto& r : reads) {
+    if (r.kind == actors::ReplyKind::kOk) CHECK(r.value != std::optional<std::string>("old"));
+  }
+  CHECK(c.double_answers().empty());
+}
