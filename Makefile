@@ -24,7 +24,7 @@ test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 run: build
-	@examples/run-cluster.sh
+	@examples/cluster.sh
 
 clean:
 	rm -rf $(BUILD)

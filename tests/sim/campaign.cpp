@@ -90,8 +90,21 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
         break;
       }
       case 5:
-        c.network().heal();
-        note("heal");
+        if (leader && rng.chance(0.6)) {
+          // Cut the leader (and maybe one more) off from the majority: the deposed side still hears clients.
+          std::vector<int> minority{*leader}, majority;
+          for (int i = 0; i < c.size(); ++i) {
+            if (i == *leader) continue;
+            if (minority.size() < static_cast<std::size_t>((c.size() - 1) / 2) && rng.chance(0.3)) minority.push_back(i);
+            else majority.push_back(i);
+          }
+          c.network().heal();
+          c.network().partition(minority, majority);
+          note(fmt::format("isolate leader: {} | {}", fmt::join(minority, ","), fmt::join(majority, ",")));
+        } else {
+          c.network().heal();
+          note("heal");
+        }
         break;
       case 6:
         if (c.paused(victim)) {
@@ -136,6 +149,10 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
   }
   for (const auto& v : c.invariants().violations()) result.violations.push_back("safety: " + v);
   for (const auto& v : c.double_answers()) result.violations.push_back("gateway: " + v);
+  const auto history = c.history();
+  const auto lin = check_linearizability(history, std::chrono::seconds(10));
+  result.linearizable = lin.verdict;
+  if (lin.verdict == Verdict::kViolation) result.violations.push_back("linearizability: " + lin.explanation);
   result.simulated_seconds = c.world().now().time_since_epoch().count() / 1e6;
   result.committed = c.invariants().committed();
   result.operations = c.completed_ops();

@@ -4,6 +4,8 @@
 // run, then a liveness phase without faults in which a leader must stand and every client operation must complete.
 // Invariants are checked after every step.
 
+#include "linearizability.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,7 +26,8 @@ struct SeedResult {
   std::uint64_t committed = 0;    // log entries committed (cluster-wide record)
   std::uint64_t operations = 0;   // client operations completed
   std::uint64_t faults = 0;       // fault events injected
-  std::vector<std::string> violations;  // safety or liveness
+  Verdict linearizable = Verdict::kUnknown;  // over every client operation of the run
+  std::vector<std::string> violations;  // safety, liveness or linearizability
   std::vector<std::string> schedule;    // what happened, for a failing seed's report
 };
 

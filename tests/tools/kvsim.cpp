@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
 
   const auto started = std::chrono::steady_clock::now();
   double simulated = 0;
-  std::uint64_t committed = 0, operations = 0, faults = 0, violations = 0, failed = 0;
+  std::uint64_t committed = 0, operations = 0, faults = 0, violations = 0, failed = 0, linearizable = 0, unknown = 0;
   for (std::uint64_t seed = first_seed; seed < first_seed + seeds; ++seed) {
     const SeedResult r = run_seed(seed, options);
     simulated += r.simulated_seconds;
@@ -42,9 +42,12 @@ int main(int argc, char** argv) {
     operations += r.operations;
     faults += r.faults;
     violations += r.violations.size();
+    linearizable += r.linearizable == Verdict::kLinearizable;
+    unknown += r.linearizable == Verdict::kUnknown;
     if (verbose) {
-      fmt::print("seed {}: {} replicas, {:.1f} s, {} committed, {} ops, {} faults, {} violations\n", seed, r.replicas,
-                 r.simulated_seconds, r.committed, r.operations, r.faults, r.violations.size());
+      fmt::print("seed {}: {} replicas, {:.1f} s, {} committed, {} ops, {} faults, {} violations, {}\n", seed,
+                 r.replicas, r.simulated_seconds, r.committed, r.operations, r.faults, r.violations.size(),
+                 verdict_name(r.linearizable));
     }
     if (!r.violations.empty()) {
       ++failed;
@@ -57,8 +60,9 @@ int main(int argc, char** argv) {
   }
   const double real = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print("kvsim: seeds {}..{} ({}), simulated {:.0f} s in {:.1f} s real ({:.0f}x), committed {}, operations {}, "
-             "faults {}, violations {}, failed seeds {}\n",
+             "faults {}, invariant violations {}, linearizable {}/{} (unknown {}), failed seeds {}\n",
              first_seed, first_seed + seeds - 1, seeds, simulated, real, real > 0 ? simulated / real : 0.0, committed,
-             operations, faults, violations, failed);
-  return failed == 0 ? 0 : 1;
+             operations, faults, violations, linearizable, seeds, unknown, failed);
+  // An unknown verdict (the checker's budget ran out) is not a pass.
+  return failed == 0 && unknown == 0 ? 0 : 1;
 }
