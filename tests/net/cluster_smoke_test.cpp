@@ -1,0 +1,101 @@
+// Real processes: three kvstore replicas in cluster mode on loopback. Put and get, kill the leader, put and get
+// again. Every wait is on a condition with a deadline (the client's), never a sleep.
+
+#include "actors/spawn.hpp"
+#include "net/client.hpp"
+#include "process.hpp"
+
+#include <asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+using namespace coraft;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::uint16_t free_udp_port() {
+  asio::io_context io;
+  asio::ip::udp::socket s(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return s.local_endpoint().port();
+}
+
+// Runs `body` as a coroutine to completion.
+template <class Body>
+void run(asio::io_context& io, Body body) {
+  actors::spawn(io.get_executor(), "smoke-test", std::move(body));
+  io.restart();
+  io.run();
+}
+
+}  // namespace
+
+TEST_CASE("a three-process cluster serves, loses its leader, and serves again", "[net][process][smoke]") {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("coraft-smoke-{}", getpid());
+  std::filesystem::create_directories(dir);
+  const std::string config_path = (dir / "cluster.json").string();
+  {
+    std::ofstream config(config_path);
+    config << fmt::format(R"({{"replicas": {{"0000": "127.0.0.1:{}", "0001": "127.0.0.1:{}", "0002": "127.0.0.1:{}"}},
+                              "election_timeout_ms": [150, 300], "heartbeat_ms": 50}})",
+                          free_udp_port(), free_udp_port(), free_udp_port());
+  }
+  std::map<raft::NodeId, std::unique_ptr<chaos::ChildProcess>> replicas;
+  for (int i = 0; i < 3; ++i) {
+    const raft::NodeId id{static_cast<std::uint16_t>(i)};
+    replicas[id] = std::make_unique<chaos::ChildProcess>(
+        std::vector<std::string>{CORAFT_KVSTORE_PATH, "--config", config_path, "--id", id.str()},
+        (dir / (id.str() + ".log")).string());
+  }
+
+  asio::io_context io;
+  auto endpoints = net::resolve(io, net::load_cluster_config(config_path));
+  net::ClientSettings settings;
+  settings.deadline = 10s;  // each operation waits for the cluster at most this long
+  net::Client client(io, endpoints, actors::Rng(42), settings);
+
+  const std::string a = "a", b = "b", one = "1", two = "2";
+  net::CallResult put_a, get_a, put_b, get_a_again, get_b;
+  run(io, [&]() -> asio::awaitable<void> {
+    put_a = co_await client.put(a, one);
+    get_a = co_await client.get(a);
+  });
+  REQUIRE(put_a.outcome == net::Outcome::kOk);
+  REQUIRE(get_a.outcome == net::Outcome::kOk);
+  CHECK(get_a.reply.value == one);
+
+  // Find the leader from the replicas themselves.
+  std::optional<raft::NodeId> leader;
+  run(io, [&]() -> asio::awaitable<void> {
+    for (const auto& [id, endpoint] : endpoints) {
+      auto status = co_await client.status(id, 1000ms);
+      if (status && status->role == raft::Role::kLeader) leader = id;
+    }
+  });
+  REQUIRE(leader.has_value());
+  replicas.at(*leader)->kill_and_wait(SIGKILL);
+
+  run(io, [&]() -> asio::awaitable<void> {
+    put_b = co_await client.put(b, two);
+    get_a_again = co_await client.get(a);
+    get_b = co_await client.get(b);
+  });
+  REQUIRE(put_b.outcome == net::Outcome::kOk);
+  CHECK(get_a_again.reply.value == one);
+  CHECK(get_b.reply.value == two);
+  CHECK(client.leader_guess() != *leader);
+
+  // The survivors are still running (none exited on its own), and stop promptly on SIGTERM.
+  for (auto& [id, process] : replicas) {
+    if (id == *leader) continue;
+    CHECK(process->running());
+    process->kill_and_wait(SIGTERM);
+    CHECK(WIFEXITED(process->exit_status()));
+    CHECK(WEXITSTATUS(process->exit_status()) == 0);
+  }
+  std::filesystem::remove_all(dir);
+}
