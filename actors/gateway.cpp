@@ -140,8 +140,8 @@ void Gateway::on_request(ClientRequest request) {
 void Gateway::route(Waiting waiting) {
   if (role_ == raft::Role::kLeader) {
     (is_write(waiting.request.kind) ? write_batch_ : read_batch_).push_back(std::move(waiting));
-  } else if (leader_.valid() && leader_ != options_.self) {
-    redirect(waiting.request);
+  } else if (leader_.valid() && leader_ != options_.self && !came_back_from_leader(waiting.request.client)) {
+    redirect_to_leader(waiting.request);
   } else {
     // An election is under way: wait a little for its outcome rather than send the client round in circles.
     waiting.deadline = std::min(waiting.deadline, clock_.now() + options_.timing.hold_timeout);
@@ -181,7 +181,24 @@ void Gateway::flush_batches() {
 // ---------------------------------------------------------------------------------------------------------------
 // News from the node and the applier
 
+bool Gateway::came_back_from_leader(raft::NodeId client) {
+  // A client we sent to the leader a moment ago is back: the leader did not serve it (it may be dead and we not yet
+  // know). Another redirect would send it round in circles; hold it until our view of the leader changes.
+  auto it = redirected_.find(client);
+  if (it == redirected_.end()) return false;
+  if (it->second.leader == leader_ && clock_.now() - it->second.at < options_.timing.election_timeout_max) return true;
+  redirected_.erase(it);
+  return false;
+}
+
+void Gateway::redirect_to_leader(const ClientRequest& request) {
+  if (redirected_.size() >= kRecentMids) redirected_.clear();  // a bound; forgetting only costs an extra redirect
+  redirected_[request.client] = Redirected{leader_, clock_.now()};
+  redirect(request);
+}
+
 void Gateway::on_leader_changed(const LeaderChanged& change) {
+  if (change.leader != leader_) redirected_.clear();
   role_ = change.role;
   term_ = change.term;
   leader_ = change.leader;

@@ -9,7 +9,8 @@
 //           bridge (send: may wait).
 //   Reads the kv::Store directly (read-only, same io_context) once the applier has passed a read's index.
 //   Follower: redirect to the leader; while no leader is known, hold the request up to hold_timeout and redirect as
-//   soon as one is known (never `fail` where a redirect will do). Leader: writes are proposed in batches (one per
+//   soon as one is known (never `fail` where a redirect will do). A client that comes straight back after a redirect
+//   is held too: the leader we named did not serve it, and sending it round in circles would only storm the network. Leader: writes are proposed in batches (one per
 //   burst of requests) and answered once applied; reads are batched into one ReadIndex request and answered from
 //   the store once applied up to the read index. A request still unanswered at its deadline gets `fail` on the
 //   leader (it could not complete) or a redirect elsewhere.
@@ -65,6 +66,8 @@ class Gateway {
   void reply(const ClientRequest& request, ReplyKind kind, raft::NodeId leader, kv::Status status = kv::Status::kOk,
              std::optional<std::string> value = std::nullopt, std::string reason = {});
   void redirect(const ClientRequest& request) { reply(request, ReplyKind::kRedirect, leader_); }
+  void redirect_to_leader(const ClientRequest& request);
+  bool came_back_from_leader(raft::NodeId client);
   void give_up(const Waiting& waiting);
   bool first_sighting(const ClientRequest& request);
   void keep_sweeping();
@@ -93,6 +96,13 @@ class Gateway {
   // (client, MID) of recent requests: a datagram delivered twice must not be answered twice.
   std::unordered_set<std::string> recent_mids_;
   std::deque<std::string> recent_mids_order_;
+
+  // Clients recently redirected to the leader, to notice one coming straight back (a redirect loop).
+  struct Redirected {
+    raft::NodeId leader;
+    TimePoint at;
+  };
+  std::map<raft::NodeId, Redirected> redirected_;
 
   std::vector<ClientReply> outgoing_;
   std::uint64_t answered_ = 0;

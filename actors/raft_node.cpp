@@ -12,6 +12,8 @@
 namespace coraft::actors {
 namespace {
 
+constexpr std::size_t kMaxBurst = 256;  // inbox messages stepped before their effects are carried out
+
 raft::RaftConfig raft_config(const ReplicaOptions& options) {
   raft::RaftConfig config;
   config.self = options.self;
@@ -40,23 +42,27 @@ RaftNode::~RaftNode() { stop_replicators(); }
 std::int64_t RaftNode::now_us() const { return clock_.now().time_since_epoch().count(); }
 
 asio::awaitable<void> RaftNode::run() {
-  const auto executor = co_await asio::this_coro::executor;
+  executor_ = co_await asio::this_coro::executor;
   log_->info("starting: term {} vote {} log {}..{}", core_.term(), core_.voted_for().str(), core_.log().first_index(),
              core_.log().last_index());
   ElectionTimerInbox arm = ArmElectionTimer{++timer_epoch_};
   co_await out_.timer.send(arm);
   while (auto message = co_await inbox_.receive()) {
-    if (auto* status_request = std::get_if<StatusRequest>(&*message)) {
-      GatewayInbox report = StatusReady{std::move(status_request->request), status()};
-      co_await out_.gateway.send(report);
-      continue;
+    // A burst of messages is stepped together and its effects carried out together, so that one write and one
+    // sync cover every change the burst made (group commit).
+    std::vector<raft::Effect> effects;
+    std::optional<NodeInbox> next = std::move(message);
+    for (std::size_t handled = 1; next; ++handled) {
+      if (auto* status_request = std::get_if<StatusRequest>(&*next)) {
+        GatewayInbox report = StatusReady{std::move(status_request->request), status()};
+        co_await out_.gateway.send(report);
+      } else if (std::optional<raft::Input> input = to_input(*next)) {
+        auto produced = core_.step(*input, now_us());
+        effects.insert(effects.end(), std::make_move_iterator(produced.begin()), std::make_move_iterator(produced.end()));
+      }
+      if (handled == kMaxBurst) break;
+      next = inbox_.try_receive();
     }
-    std::optional<raft::Input> input = to_input(*message);
-    if (!input) continue;
-    auto effects = core_.step(*input, now_us());
-    // Replicators are spawned here rather than in execute() because spawning needs the executor.
-    const bool leading = core_.role() == raft::Role::kLeader;
-    if (leading && replicators_.empty() && !options_.peers.empty()) start_replicators(executor);
     co_await execute(std::move(effects));
   }
   stop_replicators();
@@ -96,17 +102,35 @@ std::optional<raft::Input> RaftNode::to_input(NodeInbox& message) {
 }
 
 asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
-  std::deque<raft::Effect> queue(std::make_move_iterator(effects.begin()), std::make_move_iterator(effects.end()));
+  // Every Persist of the burst becomes one, carried out first: effects only move later relative to the state they
+  // depend on, which keeps the core's ordering contract.
+  raft::Persist merged;
+  bool any_persist = false;
+  std::deque<raft::Effect> queue;
+  for (auto& effect : effects) {
+    if (auto* persist = std::get_if<raft::Persist>(&effect)) {
+      raft::merge_persist(merged, *persist);
+      any_persist = true;
+    } else {
+      queue.push_back(std::move(effect));
+    }
+  }
+  if (any_persist) {
+    storage_.persist(merged);
+    if (!merged.entries.empty()) {
+      const raft::EntryPtr& last = merged.entries.back();
+      for (auto& more : core_.step(raft::Persisted{last->index, last->term}, now_us())) queue.push_back(std::move(more));
+    }
+  }
   while (!queue.empty()) {
     raft::Effect effect = std::move(queue.front());
     queue.pop_front();
     if (auto* persist = std::get_if<raft::Persist>(&effect)) {
+      // Produced while carrying out this burst (by Persisted): rare, and persisted on the spot.
       storage_.persist(*persist);
       if (!persist->entries.empty()) {
         const raft::EntryPtr& last = persist->entries.back();
-        for (auto& more : core_.step(raft::Persisted{last->index, last->term}, now_us())) {
-          queue.push_back(std::move(more));
-        }
+        for (auto& more : core_.step(raft::Persisted{last->index, last->term}, now_us())) queue.push_back(std::move(more));
       }
       continue;
     }
@@ -134,7 +158,8 @@ asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
     }
     if (auto* role = std::get_if<raft::RoleChanged>(&effect)) {
       log_->info("{} in term {}, leader {}", raft::role_name(role->role), role->term, role->leader.str());
-      if (role->role != raft::Role::kLeader) stop_replicators();
+      if (role->role == raft::Role::kLeader) start_replicators(role->term);
+      else stop_replicators();
       if (role->leader == options_.self) heard_from_leader_ = true;
       GatewayInbox news = LeaderChanged{role->role, role->term, role->leader};
       co_await out_.gateway.send(news);
@@ -171,19 +196,22 @@ asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
   }
 }
 
-void RaftNode::start_replicators(const asio::any_io_executor& executor) {
+void RaftNode::start_replicators(raft::Term term) {
+  if (!replicators_.empty() && replicators_term_ == term) return;
+  stop_replicators();
+  replicators_term_ = term;
   const Micros heartbeat = std::chrono::duration_cast<Micros>(options_.timing.heartbeat_interval);
   for (raft::NodeId peer : options_.peers) {
-    auto inbox = std::make_shared<ReplicatorMailbox>(executor, options_.mailbox_capacity,
+    auto inbox = std::make_shared<ReplicatorMailbox>(executor_, options_.mailbox_capacity,
                                                      options_.self.str() + "/replicator-" + peer.str());
-    auto actor = std::make_shared<Replicator>(*inbox, inbox_, out_.bridge, clock_, options_.self, peer, core_.term(),
+    auto actor = std::make_shared<Replicator>(*inbox, inbox_, out_.bridge, clock_, options_.self, peer, term,
                                               heartbeat, log_);
     // The coroutine holds both by value, so they outlive the node's handle until it returns.
     auto body = [](std::shared_ptr<ReplicatorMailbox> in, std::shared_ptr<Replicator> self) -> asio::awaitable<void> {
       (void)in;
       co_await self->run();
     };
-    spawn(executor, inbox->name(), body(inbox, actor));
+    spawn(executor_, inbox->name(), body(inbox, actor));
     replicators_.emplace(peer, ReplicatorHandle{std::move(inbox), std::move(actor)});
   }
 }

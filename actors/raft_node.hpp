@@ -47,7 +47,7 @@ class RaftNode {
 
   std::optional<raft::Input> to_input(NodeInbox& message);
   asio::awaitable<void> execute(std::vector<raft::Effect> effects);
-  void start_replicators(const asio::any_io_executor& executor);
+  void start_replicators(raft::Term term);
   void stop_replicators();
   ReplicaStatus status() const;
   std::int64_t now_us() const;
@@ -59,7 +59,9 @@ class RaftNode {
   const ReplicaOptions& options_;
   Logger log_;
   raft::RaftCore core_;
+  asio::any_io_executor executor_;
   std::map<raft::NodeId, ReplicatorHandle> replicators_;
+  raft::Term replicators_term_ = 0;
   std::uint64_t timer_epoch_ = 0;
   raft::Index applier_next_ = 1;
   raft::Index applied_index_ = 0;

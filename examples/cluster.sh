@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts a local 3-replica coraft cluster in cluster mode (the main job of `make run`).
-# Logs of each replica are prefixed and coloured; Ctrl-C stops every replica cleanly.
+# Each replica keeps its write-ahead log under DIR/<id>; logs are prefixed and coloured; Ctrl-C stops every
+# replica cleanly (run it again and the cluster comes back with its data).
 #   examples/cluster.sh [DIR]   DIR holds cluster.json and the replicas' logs (default: ./data/local-cluster)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ colours=(36 35 33)
 for i in 0 1 2; do
   id="000$i"
   prefix="$(printf '\033[%sm' "${colours[$i]}")[$id]$(printf '\033[0m') "
-  "$bin/kvstore" --config "$config" --id "$id" --log-level "${CORAFT_LOG:-info}" \
+  "$bin/kvstore" --config "$config" --id "$id" --data-dir "$dir/$id" --log-level "${CORAFT_LOG:-info}" \
     > >(tee "$dir/$id.log" | sed -u "s/^/$prefix/") 2>&1 &
   pids+=("$!")  # the replica itself, so stop() signals it directly
 done

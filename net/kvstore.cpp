@@ -9,6 +9,7 @@
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
 #include "net/udp_bridge.hpp"
+#include "raft/disk_storage.hpp"
 #include "raft/storage.hpp"
 
 #include <CLI/CLI.hpp>
@@ -19,7 +20,6 @@
 #include <chrono>
 #include <iostream>
 #include <random>
-#include <ranges>
 
 using namespace coraft;
 
@@ -46,11 +46,18 @@ int main(int argc, char** argv) {
   std::string config_path, id_text;
   std::optional<std::string> log_level;
   std::uint64_t seed = 0;
+  std::string data_dir, fsync_text;
   app.add_option("args", positional, "Course mode: the simulator's UDP port, this replica's id, the other ids");
   app.add_option("--config", config_path, "Cluster mode: the cluster file (see README: Configuration)");
   app.add_option("--id", id_text, "Cluster mode: this replica's id in the cluster file");
   app.add_option("--log-level", log_level, "trace, debug, info, warn (default), error, off; or CORAFT_LOG");
   app.add_option("--seed", seed, "Seed for this replica's randomness (default: from the OS)");
+  app.add_option("--data-dir", data_dir,
+                 "Where this replica keeps its write-ahead log (cluster mode default: coraft-data/<id>; course mode "
+                 "default: memory only)");
+  app.add_option("--fsync", fsync_text, "always (default in cluster mode): sync before acknowledging; none: never "
+                                        "sync (benchmarks; default in course mode)")
+      ->check(CLI::IsMember({"always", "none"}));
   CLI11_PARSE(app, argc, argv);
 
   if (!actors::configure_logging(log_level)) return fail(fmt::format("unknown log level \"{}\"", log_level.value_or("")));
@@ -116,10 +123,36 @@ int main(int argc, char** argv) {
 
   actors::RealClock clock(io);
   auto log = actors::make_logger(options.self.str(), &clock);
-  raft::MemoryStorage storage;
-  log->info("{} mode, peers {}, storage in memory", course_mode ? "course" : "cluster",
-            fmt::join(options.peers | std::views::transform([](raft::NodeId id) { return id.str(); }), ","));
-  actors::Replica replica(io, clock, storage, actors::Rng(seed), options, log);
+  std::unique_ptr<raft::Storage> storage;
+  std::string storage_text = "in memory only";
+  if (!course_mode && data_dir.empty()) data_dir = "coraft-data/" + options.self.str();
+  if (!data_dir.empty()) {
+    raft::DiskStorageOptions disk;
+    disk.dir = data_dir;
+    disk.fsync = fsync_text.empty() ? (course_mode ? raft::FsyncPolicy::kNone : raft::FsyncPolicy::kAlways)
+                                    : (fsync_text == "always" ? raft::FsyncPolicy::kAlways : raft::FsyncPolicy::kNone);
+    try {
+      auto opened = std::make_unique<raft::DiskStorage>(disk);
+      const auto& report = opened->recovery_report();
+      storage_text = fmt::format("in {} (fsync {}; recovered {} records from {} segments{})", data_dir,
+                                 raft::fsync_policy_name(disk.fsync), report.records, report.segments,
+                                 report.torn_bytes_cut ? fmt::format(", cut a torn tail of {} bytes", report.torn_bytes_cut)
+                                                       : "");
+      if (report.torn_bytes_cut) log->warn("cut a torn tail of {} bytes from the write-ahead log", report.torn_bytes_cut);
+      if (disk.fsync == raft::FsyncPolicy::kNone && !course_mode) {
+        log->warn("fsync none: acknowledged writes can be lost if this machine loses power");
+      }
+      storage = std::move(opened);
+    } catch (const raft::StorageError& e) {
+      return fail(e.what());
+    }
+  } else {
+    storage = std::make_unique<raft::MemoryStorage>();
+  }
+  std::vector<std::string> peer_names;
+  for (raft::NodeId peer : options.peers) peer_names.push_back(peer.str());
+  log->info("{} mode, peers {}, storage {}", course_mode ? "course" : "cluster", fmt::join(peer_names, ","), storage_text);
+  actors::Replica replica(io, clock, *storage, actors::Rng(seed), options, log);
   net::UdpBridge bridge(socket, replica, addressing, log);
 
   asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -4,6 +4,18 @@
 
 namespace coraft::raft {
 
+void merge_persist(Persist& into, const Persist& next) {
+  if (next.hard_state) into.hard_state = next.hard_state;
+  if (next.truncate_from) {
+    const Index from = *next.truncate_from;
+    auto& entries = into.entries;
+    entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const EntryPtr& e) { return e->index >= from; }),
+                  entries.end());
+    into.truncate_from = std::min(into.truncate_from.value_or(from), from);
+  }
+  into.entries.insert(into.entries.end(), next.entries.begin(), next.entries.end());
+}
+
 RecoveredState MemoryStorage::recover() {
   return durable_;
 }

@@ -7,6 +7,10 @@
 
 namespace coraft::raft {
 
+// Folds `next` into `into` so that persisting the result equals persisting both in order: one write and one sync
+// for a burst of changes (group commit).
+void merge_persist(Persist& into, const Persist& next);
+
 class Storage {
  public:
   virtual ~Storage() = default;

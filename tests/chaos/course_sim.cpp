@@ -14,7 +14,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <filesystem>
+#include <unistd.h>
 #include <csignal>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -59,6 +62,13 @@ class CourseRun {
   CourseRun(const CourseConfig& config, const RunOptions& options)
       : config_(config), options_(options), rng_(options.seed), socket_(io_) {
     lifetime_ = options.lifetime.value_or(config.lifetime);
+    data_dir_ = std::filesystem::temp_directory_path() / fmt::format("kvchaos-{}-{}", getpid(), config.name);
+    std::filesystem::remove_all(data_dir_);
+    std::filesystem::create_directories(data_dir_);
+  }
+  ~CourseRun() {
+    std::error_code ignored;
+    std::filesystem::remove_all(data_dir_, ignored);
   }
 
   RunReport run();
@@ -93,6 +103,7 @@ class CourseRun {
   const CourseConfig& config_;
   const RunOptions& options_;
   double lifetime_;
+  std::filesystem::path data_dir_;
   actors::Rng rng_;
   asio::io_context io_;
   udp::socket socket_;
@@ -111,6 +122,7 @@ class CourseRun {
   int total_msgs_ = 0, duplicates_ = 0, incorrect_ = 0, fail_answers_ = 0, requests_sent_ = 0;
   std::uint64_t mid_counter_ = 0, value_counter_ = 0;
   bool storm_ = false;
+  const bool trace_ = std::getenv("KVCHAOS_TRACE") != nullptr;  // every non-ok answer on stderr, for debugging
   bool done_ = false;
 };
 
@@ -119,6 +131,9 @@ void CourseRun::launch(int index) {
   std::vector<std::string> argv{options_.replica_path, std::to_string(socket_.local_endpoint().port()), r.id};
   for (const auto& other : replicas_)
     if (other.id != r.id) argv.push_back(other.id);
+  // Each replica keeps a write-ahead log (not synced: the machine does not lose power here), so a killed replica
+  // that is restarted comes back with what it had acknowledged.
+  argv.insert(argv.end(), {"--data-dir", (data_dir_ / r.id).string(), "--fsync", "none"});
   argv.insert(argv.end(), options_.replica_args.begin(), options_.replica_args.end());
   const std::string log = options_.log_dir.empty() ? "" : fmt::format("{}/{}-{}.log", options_.log_dir, config_.name, r.id);
   r.process = std::make_unique<ChildProcess>(argv, log);
@@ -307,6 +322,7 @@ void CourseRun::on_reply(const json& j, const std::string& client_id) {
     }
     return;
   }
+  if (trace_) fmt::print(stderr, "{:.3f} {} to {} leader={} mid={}\n", now(), type, client_id, j.value("leader", ""), it->first);
   if (type == "fail") ++fail_answers_;
   else if (type != "redirect") {
     ++incorrect_;
