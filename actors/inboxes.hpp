@@ -37,8 +37,11 @@ struct AppliedThrough {  // applier -> node
 struct StatusRequest {  // gateway -> node
   ClientRequest request;
 };
+struct SnapshotTaken {  // applier -> node: the state machine as of snapshot.index; the log before it may go
+  raft::Snapshot snapshot;
+};
 using NodeInbox = std::variant<PeerReceived, ElectionTimerFired, ProposeCommands, RequestRead, HeartbeatDue,
-                               AppliedThrough, StatusRequest>;
+                               AppliedThrough, StatusRequest, SnapshotTaken>;
 
 // ---- election timer ----
 struct ArmElectionTimer {  // node -> timer: start a fresh randomized timeout, counted from `epoch`
@@ -57,13 +60,24 @@ struct TransmitAppend {  // node -> replicator
 struct ReplicatorIdleCheck {  // the replicator's own heartbeat deadline
   std::uint64_t generation;
 };
-using ReplicatorInbox = std::variant<TransmitAppend, ReplicatorIdleCheck>;
+struct TransmitSnapshot {  // node -> replicator: stream this snapshot (or resume streaming it)
+  raft::Snapshot snapshot;
+};
+struct SnapshotProgress {  // node -> replicator: the follower holds the snapshot up to next_offset
+  raft::Index index;
+  std::uint64_t next_offset;
+  bool done;
+};
+using ReplicatorInbox = std::variant<TransmitAppend, ReplicatorIdleCheck, TransmitSnapshot, SnapshotProgress>;
 
 // ---- applier ----
 struct ApplyCommitted {  // node -> applier: committed entries, in order, each exactly once
   std::vector<raft::EntryPtr> entries;
 };
-using ApplierInbox = std::variant<ApplyCommitted>;
+struct RestoreFromSnapshot {  // node -> applier: replace the state machine (a snapshot from the leader, or at start)
+  raft::Snapshot snapshot;
+};
+using ApplierInbox = std::variant<ApplyCommitted, RestoreFromSnapshot>;
 
 // ---- client gateway ----
 struct ClientRequestReceived {  // bridge -> gateway

@@ -14,6 +14,12 @@ namespace {
 
 constexpr std::size_t kMaxBurst = 256;  // inbox messages stepped before their effects are carried out
 
+raft::RecoveredState recover(raft::Storage& storage, std::optional<raft::Snapshot>& snapshot) {
+  raft::RecoveredState state = storage.recover();
+  snapshot = state.snapshot;
+  return state;
+}
+
 raft::RaftConfig raft_config(const ReplicaOptions& options) {
   raft::RaftConfig config;
   config.self = options.self;
@@ -35,7 +41,7 @@ RaftNode::RaftNode(NodeMailbox& inbox, Outboxes out, Clock& clock, raft::Storage
       storage_(storage),
       options_(options),
       log_(std::move(log)),
-      core_(raft_config(options), storage.recover()) {}
+      core_(raft_config(options), recover(storage, latest_snapshot_)) {}
 
 RaftNode::~RaftNode() { stop_replicators(); }
 
@@ -45,6 +51,12 @@ asio::awaitable<void> RaftNode::run() {
   executor_ = co_await asio::this_coro::executor;
   log_->info("starting: term {} vote {} log {}..{}", core_.term(), core_.voted_for().str(), core_.log().first_index(),
              core_.log().last_index());
+  if (latest_snapshot_) {
+    // The state machine starts from the recovered snapshot; the log after it is applied once committed.
+    ApplierInbox restore = RestoreFromSnapshot{*latest_snapshot_};
+    co_await out_.applier.send(restore);
+    applier_next_ = latest_snapshot_->index + 1;
+  }
   ElectionTimerInbox arm = ArmElectionTimer{++timer_epoch_};
   co_await out_.timer.send(arm);
   while (auto message = co_await inbox_.receive()) {
@@ -97,6 +109,7 @@ std::optional<raft::Input> RaftNode::to_input(NodeInbox& message) {
             return std::nullopt;
           },
           [&](StatusRequest&) -> std::optional<raft::Input> { return std::nullopt; },
+          [&](SnapshotTaken& m) -> std::optional<raft::Input> { return raft::CompactLog{std::move(m.snapshot)}; },
       },
       message);
 }
@@ -117,6 +130,7 @@ asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
   }
   if (any_persist) {
     storage_.persist(merged);
+    if (merged.snapshot) latest_snapshot_ = merged.snapshot;
     if (!merged.entries.empty()) {
       const raft::EntryPtr& last = merged.entries.back();
       for (auto& more : core_.step(raft::Persisted{last->index, last->term}, now_us())) queue.push_back(std::move(more));
@@ -128,6 +142,7 @@ asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
     if (auto* persist = std::get_if<raft::Persist>(&effect)) {
       // Produced while carrying out this burst (by Persisted): rare, and persisted on the spot.
       storage_.persist(*persist);
+      if (persist->snapshot) latest_snapshot_ = persist->snapshot;
       if (!persist->entries.empty()) {
         const raft::EntryPtr& last = persist->entries.back();
         for (auto& more : core_.step(raft::Persisted{last->index, last->term}, now_us())) queue.push_back(std::move(more));
@@ -186,6 +201,30 @@ asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
     if (auto* ready = std::get_if<raft::ReadReady>(&effect)) {
       GatewayInbox out = ReadOutcome{ready->read_id, true, ready->read_index, options_.self};
       co_await out_.gateway.send(out);
+      continue;
+    }
+    if (auto* send_snapshot = std::get_if<raft::SendSnapshot>(&effect)) {
+      auto it = replicators_.find(send_snapshot->to);
+      if (it != replicators_.end() && latest_snapshot_) {
+        ReplicatorInbox out = TransmitSnapshot{*latest_snapshot_};
+        co_await it->second.inbox->send(out);
+      }
+      continue;
+    }
+    if (auto* ack = std::get_if<raft::SnapshotAck>(&effect)) {
+      auto it = replicators_.find(ack->to);
+      if (it != replicators_.end()) {
+        ReplicatorInbox out = SnapshotProgress{ack->index, ack->next_offset, ack->done};
+        co_await it->second.inbox->send(out);
+      }
+      continue;
+    }
+    if (auto* restore = std::get_if<raft::RestoreSnapshot>(&effect)) {
+      log_->info("installing the leader's snapshot at {} (term {}, {} bytes)", restore->snapshot.index,
+                 restore->snapshot.term, restore->snapshot.data->size());
+      applier_next_ = std::max(applier_next_, restore->snapshot.index + 1);
+      ApplierInbox out = RestoreFromSnapshot{std::move(restore->snapshot)};
+      co_await out_.applier.send(out);
       continue;
     }
     if (auto* refused = std::get_if<raft::ReadRejected>(&effect)) {

@@ -5,7 +5,10 @@
 //   Each message becomes one core input; the effects are carried out in order (the core's ordering contract):
 //   Persist -> storage (durable before anything after it); Send -> bridge; Transmit -> the follower's replicator;
 //   CommitAdvanced -> applier (the newly committed entries); RoleChanged -> gateway and bridge, and replicators
-//   spawned (leader) or stopped (otherwise); ResetElectionTimer -> timer; proposal/read outcomes -> gateway.
+//   spawned (leader) or stopped (otherwise); ResetElectionTimer -> timer; proposal/read outcomes -> gateway;
+//   SendSnapshot / SnapshotAck -> that follower's replicator; RestoreSnapshot -> applier.
+//   It keeps the latest snapshot (recovered, taken by the applier, or installed from a leader) to stream to
+//   followers that need entries the log no longer has.
 //   The node never waits on an actor that sends to it with send(): every wait here is on an acyclic edge.
 //   Shutdown: ends when its inbox is closed; it closes its replicators' inboxes on the way out.
 
@@ -58,6 +61,7 @@ class RaftNode {
   raft::Storage& storage_;
   const ReplicaOptions& options_;
   Logger log_;
+  std::optional<raft::Snapshot> latest_snapshot_;  // what a follower behind the log's start is sent
   raft::RaftCore core_;
   asio::any_io_executor executor_;
   std::map<raft::NodeId, ReplicatorHandle> replicators_;

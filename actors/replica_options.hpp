@@ -31,6 +31,8 @@ struct ReplicaOptions {
   std::size_t max_value_bytes = 16 * 1024;
   std::size_t mailbox_capacity = 4096;
   std::size_t max_commands_per_proposal = 512;
+  // Snapshot the state machine and compact the log every this many applied entries (0: never).
+  std::uint64_t snapshot_every_entries = 100000;
 
   // The lease is the minimum election timeout less 10 % for clock-rate differences between replicas and a
   // millisecond for scheduling delays.

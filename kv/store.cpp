@@ -1,5 +1,6 @@
 #include "kv/store.hpp"
 
+#include <algorithm>
 #include <functional>
 
 namespace coraft::kv {
@@ -67,6 +68,109 @@ std::optional<Result> Store::session_result(std::uint64_t session, std::uint64_t
 std::uint64_t Store::session_seq(std::uint64_t session) const {
   auto it = sessions_.find(session);
   return it == sessions_.end() ? 0 : it->second.seq;
+}
+
+namespace {
+
+void put_u64(std::string& out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+void put_bytes(std::string& out, std::string_view bytes) {
+  put_u64(out, bytes.size());
+  out += bytes;
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view data) : data_(data) {}
+  bool u64(std::uint64_t& v) {
+    if (data_.size() - pos_ < 8) return false;
+    v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(data_[pos_ + static_cast<std::size_t>(i)])) << (8 * i);
+    pos_ += 8;
+    return true;
+  }
+  bool bytes(std::string& out) {
+    std::uint64_t n = 0;
+    if (!u64(n) || n > data_.size() - pos_) return false;
+    out.assign(data_.substr(pos_, n));
+    pos_ += n;
+    return true;
+  }
+  bool done() const { return pos_ == data_.size(); }
+
+ private:
+  std::string_view data_;
+  std::size_t pos_ = 0;
+};
+
+constexpr std::uint64_t kFormat = 1;
+
+}  // namespace
+
+std::string Store::serialize() const {
+  std::string out;
+  std::size_t bytes = 64;
+  for (const auto& [key, value] : data_) bytes += key.size() + value.size() + 16;
+  out.reserve(bytes + sessions_.size() * 48);
+  put_u64(out, kFormat);
+  put_u64(out, last_index_);
+  put_u64(out, data_.size());
+  for (const auto& [key, value] : data_) {
+    put_bytes(out, key);
+    put_bytes(out, value);
+  }
+  put_u64(out, sessions_.size());
+  for (const auto& [id, session] : sessions_) {
+    put_u64(out, id);
+    put_u64(out, session.seq);
+    put_u64(out, session.last_used_index);
+    put_u64(out, static_cast<std::uint64_t>(session.result.status));
+    put_u64(out, session.result.value.has_value());
+    put_bytes(out, session.result.value.value_or(""));
+  }
+  return out;
+}
+
+bool Store::restore(std::string_view bytes) {
+  data_.clear();
+  sessions_.clear();
+  sessions_by_use_.clear();
+  last_index_ = 0;
+  Reader in(bytes);
+  std::uint64_t format = 0, last_index = 0, keys = 0, sessions = 0;
+  if (!in.u64(format) || format != kFormat || !in.u64(last_index) || !in.u64(keys)) return false;
+  data_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(keys, bytes.size() / 16)));
+  for (std::uint64_t i = 0; i < keys; ++i) {
+    std::string key, value;
+    if (!in.bytes(key) || !in.bytes(value)) return restore_failed();
+    data_.emplace(std::move(key), std::move(value));
+  }
+  if (!in.u64(sessions)) return restore_failed();
+  for (std::uint64_t i = 0; i < sessions; ++i) {
+    std::uint64_t id = 0, status = 0, has_value = 0;
+    Session session;
+    std::string value;
+    if (!in.u64(id) || !in.u64(session.seq) || !in.u64(session.last_used_index) || !in.u64(status) ||
+        status > static_cast<std::uint64_t>(Status::kStaleSession) || !in.u64(has_value) || !in.bytes(value)) {
+      return restore_failed();
+    }
+    session.result.status = static_cast<Status>(status);
+    if (has_value) session.result.value = std::move(value);
+    sessions_by_use_[session.last_used_index] = id;
+    sessions_.emplace(id, std::move(session));
+  }
+  if (!in.done()) return restore_failed();
+  last_index_ = last_index;
+  return true;
+}
+
+bool Store::restore_failed() {
+  data_.clear();
+  sessions_.clear();
+  sessions_by_use_.clear();
+  last_index_ = 0;
+  return false;
 }
 
 std::uint64_t Store::digest() const {

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace coraft::kv {
@@ -29,6 +30,11 @@ class Store {
   // The newest sequence number applied for a session (0 if unknown).
   std::uint64_t session_seq(std::uint64_t session) const;
 
+  // The whole state machine — keys, values and client sessions — as bytes (a snapshot's payload), and back.
+  // restore() replaces this store's contents; it returns false (leaving the store empty) for malformed bytes.
+  std::string serialize() const;
+  bool restore(std::string_view bytes);
+
   std::size_t size() const { return data_.size(); }
   std::size_t sessions() const { return sessions_.size(); }
   std::uint64_t last_index() const { return last_index_; }
@@ -43,6 +49,7 @@ class Store {
   };
 
   Result execute(const Command& command);
+  bool restore_failed();
   void touch_session(std::uint64_t id, std::uint64_t seq, const Result& result, std::uint64_t index);
 
   std::unordered_map<std::string, std::string> data_;

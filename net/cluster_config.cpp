@@ -69,7 +69,7 @@ ClusterConfig parse_cluster_config(const std::string& text) {
 
   static const std::set<std::string> known = {"replicas",        "election_timeout_ms", "heartbeat_ms",
                                               "request_timeout_ms", "hold_timeout_ms",   "lease_reads",
-                                              "max_key_bytes",   "max_value_bytes"};
+                                              "max_key_bytes",   "max_value_bytes",     "snapshot_entries"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!known.count(it.key())) throw ConfigError(fmt::format("unknown key \"{}\"", it.key()));
   }
@@ -117,6 +117,11 @@ ClusterConfig parse_cluster_config(const std::string& text) {
     if (j.contains("max_value_bytes")) {
       t.max_value_bytes = positive_ms(j, "max_value_bytes");
       if (t.max_value_bytes > 32 * 1024) throw ConfigError("\"max_value_bytes\" can be at most 32768 (one datagram)");
+    }
+    if (j.contains("snapshot_entries")) {
+      const json& v = j.at("snapshot_entries");
+      if (!v.is_number_unsigned()) throw ConfigError("\"snapshot_entries\" must be a whole number (0: never)");
+      t.snapshot_every_entries = v.get<std::uint64_t>();
     }
   } catch (const json::exception& e) {
     throw ConfigError(e.what());

@@ -2,7 +2,7 @@
 // cluster.json: the members of a cluster and optional tuning.
 //   {"replicas": {"0000": "127.0.0.1:7000", "0001": "127.0.0.1:7001", "0002": "127.0.0.1:7002"},
 //    "election_timeout_ms": [300, 600], "heartbeat_ms": 100, "request_timeout_ms": 3000, "hold_timeout_ms": 1000,
-//    "lease_reads": true, "max_key_bytes": 1024, "max_value_bytes": 16384}
+//    "lease_reads": true, "max_key_bytes": 1024, "max_value_bytes": 16384, "snapshot_entries": 100000}
 // Everything is validated on load; any problem is an error that says what and where. Pure: no sockets.
 
 #include "actors/replica_options.hpp"

@@ -130,6 +130,23 @@ Decoded decode_peer(const json& j, const Envelope& env, std::string_view type) {
       ae.entries.push_back(std::move(entry));
     }
     message.payload = std::move(ae);
+  } else if (type == "is") {
+    auto idx = get_uint(j, "idx");
+    auto iterm = get_uint(j, "iterm");
+    auto off = get_uint(j, "off");
+    auto total = get_uint(j, "total");
+    auto done = get_bool(j, "done");
+    auto data = get_string(j, "data");
+    if (!idx || !iterm || !off || !total || !done || !data) return DropReason::kBadField;
+    auto chunk = base64_decode(*data);
+    if (!chunk) return DropReason::kBadField;
+    message.payload = raft::InstallSnapshot{*term, *idx, *iterm, *off, *total, std::move(*chunk), *done};
+  } else if (type == "isr") {
+    auto idx = get_uint(j, "idx");
+    auto next = get_uint(j, "next");
+    auto done = get_bool(j, "done");
+    if (!idx || !next || !done) return DropReason::kBadField;
+    message.payload = raft::InstallSnapshotReply{*term, *idx, *next, *done};
   } else {  // "aer"
     auto ok = get_bool(j, "ok");
     auto match = get_uint(j, "match");
@@ -273,7 +290,7 @@ std::variant<Datagram, DropReason> decode(std::string_view datagram) {
   if (!src || !dst || !leader || !type) return DropReason::kBadEnvelope;
   const Envelope env{*src, *dst, *leader};
   const std::string& t = *type;
-  if (t == "rv" || t == "rvr" || t == "ae" || t == "aer") return decode_peer(j, env, t);
+  if (t == "rv" || t == "rvr" || t == "ae" || t == "aer" || t == "is" || t == "isr") return decode_peer(j, env, t);
   if (t == "get" || t == "put" || t == "del" || t == "delete" || t == "cas" || t == "status") {
     return decode_request(j, env, t);
   }
@@ -303,6 +320,21 @@ std::vector<std::string> encode_peer(const raft::PeerMessage& message, raft::Nod
             fmt::format_to(std::back_inserter(s),
                            ",\"term\":{},\"ok\":{},\"match\":{},\"rprev\":{},\"ci\":{},\"ct\":{},\"sent\":{}}}", m.term,
                            m.success, m.match_index, m.rejected_prev, m.conflict_index, m.conflict_term, m.sent_at_us);
+            out.push_back(std::move(s));
+          },
+          [&](const raft::InstallSnapshot& m) {
+            std::string s = envelope(message.from, message.to, leader, "is");
+            fmt::format_to(std::back_inserter(s),
+                           ",\"term\":{},\"idx\":{},\"iterm\":{},\"off\":{},\"total\":{},\"done\":{},\"data\":\"", m.term,
+                           m.last_included_index, m.last_included_term, m.offset, m.total_bytes, m.done);
+            s += base64_encode(m.chunk);
+            s += "\"}";
+            out.push_back(std::move(s));
+          },
+          [&](const raft::InstallSnapshotReply& m) {
+            std::string s = envelope(message.from, message.to, leader, "isr");
+            fmt::format_to(std::back_inserter(s), ",\"term\":{},\"idx\":{},\"next\":{},\"done\":{}}}", m.term,
+                           m.last_included_index, m.next_offset, m.done);
             out.push_back(std::move(s));
           },
           [&](const raft::AppendEntries& m) {
@@ -398,6 +430,62 @@ std::string encode_request(const actors::ClientRequest& request, raft::NodeId ds
 }
 
 std::string encode_hello(raft::NodeId self) { return envelope(self, raft::kNoNode, raft::kNoNode, "hello") + "}"; }
+
+namespace {
+constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}  // namespace
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const std::uint32_t v = (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16) |
+                            (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8) |
+                            static_cast<unsigned char>(bytes[i + 2]);
+    for (int k = 3; k >= 0; --k) out += kBase64[(v >> (6 * k)) & 0x3F];
+  }
+  const std::size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    std::uint32_t v = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+    if (rest == 2) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+    out += kBase64[(v >> 18) & 0x3F];
+    out += kBase64[(v >> 12) & 0x3F];
+    out += rest == 2 ? kBase64[(v >> 6) & 0x3F] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    const bool last = i + 4 == text.size();
+    const int pad = last ? (text[i + 3] == '=') + (text[i + 2] == '=') : 0;
+    if (pad == 1 && text[i + 2] == '=') return std::nullopt;
+    std::uint32_t v = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = text[i + static_cast<std::size_t>(k)];
+      const int d = (k >= 4 - pad) ? 0 : value(c);
+      if (d < 0) return std::nullopt;
+      v = (v << 6) | static_cast<std::uint32_t>(d);
+    }
+    out += static_cast<char>((v >> 16) & 0xFF);
+    if (pad < 2) out += static_cast<char>((v >> 8) & 0xFF);
+    if (pad < 1) out += static_cast<char>(v & 0xFF);
+  }
+  return out;
+}
 
 void append_json_string(std::string& out, std::string_view text) {
   out += '"';

@@ -6,12 +6,15 @@
 //   rvr  RequestVoteReply           {term, granted, pre}
 //   ae   AppendEntries              {term, prev, pterm, commit, sent, entries: [[term, data] | [term] (no-op)]}
 //   aer  AppendEntriesReply         {term, ok, match, rprev, ci, ct, sent}
+//   is   InstallSnapshot            {term, idx, iterm, off, total, done, data (base64)}
+//   isr  InstallSnapshotReply       {term, idx, next, done}
 // Pure: no sockets. Decoding never throws: anything malformed comes back as a DropReason.
 
 #include "actors/client_protocol.hpp"
 #include "raft/messages.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -64,6 +67,9 @@ std::vector<std::string> encode_peer(const raft::PeerMessage& message, raft::Nod
 std::string encode_reply(const actors::ClientReply& reply, raft::NodeId src);
 std::string encode_request(const actors::ClientRequest& request, raft::NodeId dst, raft::NodeId leader);
 std::string encode_hello(raft::NodeId self);
+
+std::string base64_encode(std::string_view bytes);
+std::optional<std::string> base64_decode(std::string_view text);
 
 // Appends `text` as a JSON string literal (quotes included); kv::json_quoted_size() tells its length.
 void append_json_string(std::string& out, std::string_view text);

@@ -15,7 +15,9 @@ RaftCore::RaftCore(RaftConfig config, RecoveredState recovered)
     : config_(std::move(config)),
       term_(recovered.hard_state.term),
       voted_for_(recovered.hard_state.voted_for),
-      log_(std::move(recovered.entries)) {
+      log_(std::move(recovered.entries), recovered.snapshot ? recovered.snapshot->index : 0,
+           recovered.snapshot ? recovered.snapshot->term : 0),
+      commit_(log_.base_index()) {
   for (NodeId peer : config_.peers) {
     if (peer == config_.self) throw std::invalid_argument("a replica cannot be its own peer");
     peers_.push_back(PeerState{peer});
@@ -53,6 +55,7 @@ std::vector<Effect> RaftCore::step(const Input& input, std::int64_t now_us) {
                  [&](const ReadIndex& in) { on_read_index(in); },
                  [&](const HeartbeatDue& in) { on_heartbeat_due(in.peer); },
                  [&](const Persisted& in) { on_persisted(in); },
+                 [&](const CompactLog& in) { on_compact(in); },
              },
              input);
   flush_persist();
@@ -94,6 +97,9 @@ void RaftCore::on_message(const PeerMessage& message) {
                    [&](const RequestVote& m) {
                      send(message.from, RequestVoteReply{.term = term_, .granted = false, .pre_vote = m.pre_vote});
                    },
+                   [&](const InstallSnapshot& m) {
+                     send(message.from, InstallSnapshotReply{.term = term_, .last_included_index = m.last_included_index});
+                   },
                    [](const auto&) {},
                },
                message.payload);
@@ -105,6 +111,8 @@ void RaftCore::on_message(const PeerMessage& message) {
                  [&](const RequestVoteReply& m) { on_vote_reply(message.from, m); },
                  [&](const AppendEntries& m) { on_append(message.from, m); },
                  [&](const AppendEntriesReply& m) { on_append_reply(message.from, m); },
+                 [&](const InstallSnapshot& m) { on_install_snapshot(message.from, m); },
+                 [&](const InstallSnapshotReply& m) { on_install_snapshot_reply(message.from, m); },
              },
              message.payload);
 }
@@ -181,15 +189,21 @@ void RaftCore::on_append(NodeId from, const AppendEntries& request) {
   Index prev = request.prev_log_index;
   Term prev_term = request.prev_log_term;
   std::size_t skip = 0;
+  AppendEntriesReply reply{.term = term_, .sent_at_us = request.sent_at_us};
   // Everything up to our commit index is known to match the leader (Leader Completeness), so an old or duplicated
   // request reaching into it must not be compared, let alone truncate: start after the commit index.
   if (prev < commit_) {
-    skip = static_cast<std::size_t>(std::min<Index>(commit_ - prev, request.entries.size()));
-    prev += skip;
+    if (prev + request.entries.size() <= commit_) {
+      reply.success = true;
+      reply.match_index = commit_;
+      send(from, reply);
+      return;
+    }
+    skip = static_cast<std::size_t>(commit_ - prev);
+    prev = commit_;
     prev_term = *log_.term_at(prev);
   }
 
-  AppendEntriesReply reply{.term = term_, .sent_at_us = request.sent_at_us};
   if (prev > log_.last_index()) {
     reply.rejected_prev = request.prev_log_index;
     reply.conflict_index = log_.last_index() + 1;
@@ -383,6 +397,15 @@ void RaftCore::note_role() {
 
 void RaftCore::send_append(PeerState& peer, bool heartbeat) {
   Progress& progress = peer.progress;
+  if (progress.next() <= log_.base_index()) {
+    // The entries it needs were compacted away: it gets the snapshot instead. Asked again on every heartbeat (the
+    // replicator is idle, so the transfer stalled): the replicator resumes where the follower said it stopped.
+    if (progress.mode() != Progress::Mode::kSnapshot || progress.snapshot_index() != log_.base_index() || heartbeat) {
+      progress.become_snapshot(log_.base_index());
+      emit(SendSnapshot{peer.id});
+    }
+    return;
+  }
   const Index prev = progress.next() - 1;
   std::vector<EntryPtr> entries;
   const bool may_carry = progress.can_send_entries(config_.limits) ||
@@ -430,6 +453,95 @@ void RaftCore::advance_commit(Index index) {
   if (index <= commit_) return;
   commit_ = index;
   emit(CommitAdvanced{commit_});
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Snapshots (Raft §7, Figure 13)
+
+void RaftCore::on_compact(const CompactLog& compact) {
+  const Snapshot& snapshot = compact.snapshot;
+  // Only committed state, only forwards, and only the entry we actually hold at that index.
+  if (snapshot.index <= log_.base_index() || snapshot.index > commit_ ||
+      log_.term_at(snapshot.index) != snapshot.term) {
+    return;
+  }
+  log_.compact(snapshot.index, snapshot.term);
+  pending_persist_.snapshot = snapshot;
+  persist_pending_ = true;
+}
+
+void RaftCore::on_install_snapshot(NodeId from, const InstallSnapshot& request) {
+  if (role_ == Role::kLeader) {
+    throw std::logic_error(fmt::format("leader {} got InstallSnapshot from {} in its own term {}",
+                                       config_.self.str(), from.str(), term_));
+  }
+  if (role_ != Role::kFollower || leader_ != from) become_follower(term_, from);
+  votes_held_after_restart_ = false;
+  emit(ResetElectionTimer{});
+
+  InstallSnapshotReply reply{.term = term_, .last_included_index = request.last_included_index};
+  if (request.last_included_index <= commit_) {
+    // We already hold everything it covers (a duplicate, or we caught up meanwhile).
+    incoming_snapshot_.reset();
+    reply.next_offset = request.total_bytes;
+    reply.done = true;
+    send(from, reply);
+    return;
+  }
+  auto& in = incoming_snapshot_;
+  if (!in || in->index != request.last_included_index || in->term != request.last_included_term) {
+    if (request.offset != 0) {
+      send(from, reply);  // next_offset 0: we have nothing of this snapshot, start over
+      return;
+    }
+    in = IncomingSnapshot{request.last_included_index, request.last_included_term, request.total_bytes, {}};
+  }
+  if (request.offset != in->bytes.size() || request.total_bytes != in->total_bytes ||
+      in->bytes.size() + request.chunk.size() > in->total_bytes) {
+    reply.next_offset = in->bytes.size();  // out of order or inconsistent: say where we are
+    send(from, reply);
+    return;
+  }
+  in->bytes += request.chunk;
+  reply.next_offset = in->bytes.size();
+  if (!request.done) {
+    send(from, reply);
+    return;
+  }
+  if (in->bytes.size() != in->total_bytes) {
+    in.reset();
+    reply.next_offset = 0;
+    send(from, reply);
+    return;
+  }
+  Snapshot snapshot{in->index, in->term, std::make_shared<const std::string>(std::move(in->bytes))};
+  in.reset();
+  // Figure 13, rules 6-7: keep the entries after the snapshot if our log agrees with it there, otherwise discard
+  // the whole log (the snapshot's index is beyond our commit index, so nothing committed is lost).
+  if (log_.term_at(snapshot.index) != snapshot.term && log_.last_index() > snapshot.index) {
+    truncate_local(snapshot.index + 1);
+  }
+  log_.compact(snapshot.index, snapshot.term);
+  durable_index_ = std::max(durable_index_, snapshot.index);
+  pending_persist_.snapshot = snapshot;
+  persist_pending_ = true;
+  commit_ = snapshot.index;
+  emit(RestoreSnapshot{snapshot});
+  reply.done = true;
+  send(from, reply);
+}
+
+void RaftCore::on_install_snapshot_reply(NodeId from, const InstallSnapshotReply& reply) {
+  if (role_ != Role::kLeader) return;
+  PeerState& peer = peer_state(from);
+  peer.recent_active = true;
+  peer.answered_since_heartbeat = true;
+  peer.backoff_shift = 0;
+  emit(SnapshotAck{from, reply.last_included_index, reply.next_offset, reply.done});
+  if (reply.done) {
+    peer.progress.on_snapshot_installed(reply.last_included_index);
+    send_append(peer, false);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -517,7 +629,8 @@ std::string describe(const Effect& effect) {
   return std::visit(
       Overloaded{
           [](const Persist& e) {
-            return fmt::format("Persist{}{} n={}",
+            return fmt::format("Persist{}{}{} n={}",
+                               e.snapshot ? fmt::format(" snapshot={}/{}", e.snapshot->index, e.snapshot->term) : "",
                                e.hard_state ? fmt::format(" term={} vote={}", e.hard_state->term,
                                                           e.hard_state->voted_for.str())
                                             : "",
@@ -543,6 +656,14 @@ std::string describe(const Effect& effect) {
           [](const ReadReady& e) { return fmt::format("ReadReady id={} index={}", e.read_id, e.read_index); },
           [](const ReadRejected& e) {
             return fmt::format("ReadRejected id={} leader={}", e.read_id, e.leader.str());
+          },
+          [](const SendSnapshot& e) { return fmt::format("SendSnapshot to={}", e.to.str()); },
+          [](const SnapshotAck& e) {
+            return fmt::format("SnapshotAck to={} index={} next={}{}", e.to.str(), e.index, e.next_offset,
+                               e.done ? " done" : "");
+          },
+          [](const RestoreSnapshot& e) {
+            return fmt::format("RestoreSnapshot {}/{}", e.snapshot.index, e.snapshot.term);
           },
       },
       effect);

@@ -57,12 +57,16 @@ struct Persisted {
   Index index = 0;
   Term term = 0;
 };
-using Input = std::variant<Receive, ElectionTimeout, Propose, ReadIndex, HeartbeatDue, Persisted>;
+struct CompactLog {  // the state machine was snapshotted: the log up to the snapshot's index may go
+  Snapshot snapshot;
+};
+using Input = std::variant<Receive, ElectionTimeout, Propose, ReadIndex, HeartbeatDue, Persisted, CompactLog>;
 
 // ---- effects ----
 struct Persist {
+  std::optional<Snapshot> snapshot;    // first save this snapshot (the log up to its index then goes)
   std::optional<HardState> hard_state;
-  std::optional<Index> truncate_from;  // drop durable entries at or after this index first
+  std::optional<Index> truncate_from;  // drop durable entries at or after this index
   std::vector<EntryPtr> entries;       // then append these
 };
 struct Send {  // straight to the network
@@ -99,14 +103,27 @@ struct ReadRejected {
   std::uint64_t read_id;
   NodeId leader;
 };
+struct SendSnapshot {  // to the replicator of `to`: stream it the latest snapshot (resume where it stopped)
+  NodeId to;
+};
+struct SnapshotAck {  // to the replicator of `to`: the follower has the snapshot up to `next_offset`
+  NodeId to;
+  Index index;
+  std::uint64_t next_offset;
+  bool done;
+};
+struct RestoreSnapshot {  // to the applier: replace the state machine with this snapshot
+  Snapshot snapshot;
+};
 using Effect = std::variant<Persist, Send, Transmit, CommitAdvanced, RoleChanged, ResetElectionTimer, ProposalAccepted,
-                            ProposalRejected, ReadReady, ReadRejected>;
+                            ProposalRejected, ReadReady, ReadRejected, SendSnapshot, SnapshotAck, RestoreSnapshot>;
 std::string describe(const Effect& effect);
 
 // What storage hands back after a restart.
 struct RecoveredState {
   HardState hard_state;
-  std::vector<EntryPtr> entries;
+  std::optional<Snapshot> snapshot;  // the newest snapshot, if any
+  std::vector<EntryPtr> entries;     // the log after the snapshot
 };
 
 class RaftCore {
@@ -152,6 +169,9 @@ class RaftCore {
   void on_read_index(const ReadIndex& read);
   void on_heartbeat_due(NodeId peer);
   void on_persisted(const Persisted& persisted);
+  void on_install_snapshot(NodeId from, const InstallSnapshot& request);
+  void on_install_snapshot_reply(NodeId from, const InstallSnapshotReply& reply);
+  void on_compact(const CompactLog& compact);
 
   void become_follower(Term term, NodeId leader);
   void become_pre_candidate();
@@ -195,6 +215,15 @@ class RaftCore {
   std::deque<PendingRead> pending_reads_;
   std::int64_t last_read_round_us_ = std::numeric_limits<std::int64_t>::min();
   std::int64_t now_us_ = 0;
+
+  // A snapshot arriving in chunks from the leader.
+  struct IncomingSnapshot {
+    Index index;
+    Term term;
+    std::uint64_t total_bytes;
+    std::string bytes;
+  };
+  std::optional<IncomingSnapshot> incoming_snapshot_;
 
   Persist pending_persist_;
   bool persist_pending_ = false;

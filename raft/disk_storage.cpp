@@ -18,7 +18,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-enum RecordType : std::uint8_t { kHardState = 1, kEntry = 2, kTruncate = 3 };
+enum RecordType : std::uint8_t { kHardState = 1, kEntry = 2, kTruncate = 3, kBase = 4 };
+
+constexpr std::string_view kSnapshotMagic = "CRSNAP01";
 
 void put_u8(std::string& out, std::uint8_t v) { out.push_back(static_cast<char>(v)); }
 void put_u16(std::string& out, std::uint16_t v) {
@@ -68,6 +70,26 @@ void add_record(std::string& out, RecordType type, const std::string& payload) {
 std::string errno_text() { return std::strerror(errno); }
 
 std::string segment_name(std::uint64_t seq) { return fmt::format("wal-{:016x}.log", seq); }
+std::string snapshot_name(Index index, Term term) { return fmt::format("snapshot-{:016x}-{:016x}.snap", index, term); }
+
+std::string read_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw StorageError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  struct stat st {};
+  ::fstat(fd, &st);
+  std::string data(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < data.size()) {
+    const ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+    if (n <= 0) {
+      ::close(fd);
+      throw StorageError(fmt::format("cannot read {}: {}", path, n < 0 ? std::strerror(errno) : "short read"));
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return data;
+}
 
 void sync_directory(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
@@ -128,7 +150,42 @@ DiskStorage::~DiskStorage() {
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
+void DiskStorage::read_snapshot() {
+  std::vector<std::pair<Index, fs::path>> snapshots;
+  for (const auto& item : fs::directory_iterator(options_.dir)) {
+    const std::string name = item.path().filename().string();
+    if (name.rfind("snapshot-", 0) == 0 && item.path().extension() == ".tmp") {
+      fs::remove(item.path());  // a snapshot that was being written when we stopped
+      continue;
+    }
+    if (name.size() != 47 || name.rfind("snapshot-", 0) != 0 || item.path().extension() != ".snap") continue;
+    try {
+      snapshots.emplace_back(std::stoull(name.substr(9, 16), nullptr, 16), item.path());
+    } catch (const std::exception&) {
+      throw StorageError(fmt::format("{}: unexpected snapshot file name", item.path().string()));
+    }
+  }
+  if (snapshots.empty()) return;
+  std::sort(snapshots.begin(), snapshots.end());
+  const std::string path = snapshots.back().second.string();
+  const std::string data = read_file(path);
+  std::uint64_t index = 0, term = 0, size = 0;
+  std::uint32_t crc = 0;
+  const bool header_ok = data.size() >= kSnapshotMagic.size() + 28 &&
+                         std::string_view(data).substr(0, kSnapshotMagic.size()) == kSnapshotMagic;
+  Reader body(std::string_view(data).substr(header_ok ? kSnapshotMagic.size() : 0));
+  if (!header_ok || !body.u64(index) || !body.u64(term) || !body.u64(size) || !body.u32(crc) ||
+      body.rest().size() != size || crc32c(body.rest()) != crc) {
+    throw StorageError(fmt::format("{}: corrupt snapshot; refusing to start (restore this replica from its peers by "
+                                   "removing its data directory)",
+                                   path));
+  }
+  recovered_.snapshot = Snapshot{index, term, std::make_shared<const std::string>(body.rest())};
+  base_index_ = index;
+}
+
 void DiskStorage::read_all() {
+  read_snapshot();
   std::vector<std::pair<std::uint64_t, fs::path>> segments;
   for (const auto& item : fs::directory_iterator(options_.dir)) {
     const std::string name = item.path().filename().string();
@@ -146,24 +203,7 @@ void DiskStorage::read_all() {
   for (std::size_t s = 0; s < segments.size(); ++s) {
     const bool last_segment = s + 1 == segments.size();
     const std::string path = segments[s].second.string();
-    std::string data;
-    {
-      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) throw StorageError(fmt::format("cannot read {}: {}", path, errno_text()));
-      struct stat st {};
-      ::fstat(fd, &st);
-      data.resize(static_cast<std::size_t>(st.st_size));
-      std::size_t got = 0;
-      while (got < data.size()) {
-        const ssize_t n = ::read(fd, data.data() + got, data.size() - got);
-        if (n <= 0) {
-          ::close(fd);
-          throw StorageError(fmt::format("cannot read {}: {}", path, n < 0 ? errno_text() : "short read"));
-        }
-        got += static_cast<std::size_t>(n);
-      }
-      ::close(fd);
-    }
+    std::string data = read_file(path);
     std::size_t offset = 0;
     auto bad = [&](const std::string& what, bool reaches_end) {
       // Only the very end of the newest segment may be torn (a write cut short by a crash); anything else is
@@ -212,6 +252,14 @@ void DiskStorage::read_all() {
         std::uint16_t vote = 0;
         ok = r.u64(term) && r.u16(vote) && r.done();
         recovered_.hard_state = HardState{term, NodeId{vote}};
+      } else if (type == kBase) {
+        std::uint64_t index = 0, term = 0;
+        ok = r.u64(index) && r.u64(term) && r.done();
+        if (ok && index > base_index_) {
+          throw StorageError(fmt::format("{}: the log was compacted up to {} but the newest snapshot ends at {}; "
+                                         "refusing to start",
+                                         path, index, base_index_));
+        }
       } else if (type == kTruncate) {
         std::uint64_t from = 0;
         ok = r.u64(from) && r.done();
@@ -221,11 +269,15 @@ void DiskStorage::read_all() {
         auto e = std::make_shared<Entry>();
         std::uint8_t kind = 0;
         ok = r.u64(e->index) && r.u64(e->term) && r.u8(kind) && kind <= 1;
-        if (ok) {
+        if (ok && e->index <= base_index_) {
+          // In the snapshot already (a segment that straddles the snapshot's index).
+        } else if (ok) {
           e->kind = static_cast<EntryKind>(kind);
           e->data = std::string(r.rest());
-          const Index expected = entries.empty() ? 1 : entries.back()->index + 1;
+          const Index expected = entries.empty() ? base_index_ + 1 : entries.back()->index + 1;
           const Term last_term = entries.empty() ? 0 : entries.back()->term;
+          auto& highest = segment_last_index_[segments[s].first];
+          highest = std::max(highest, e->index);
           if (e->index != expected || e->term < last_term) {
             throw StorageError(fmt::format("{}: entry {} (term {}) out of order at byte {}; refusing to start", path,
                                            e->index, e->term, offset));
@@ -240,6 +292,7 @@ void DiskStorage::read_all() {
       offset += 8 + length;
     }
   }
+  hard_state_ = recovered_.hard_state;
   const std::uint64_t seq = segments.empty() ? 1 : segments.back().first;
   open_segment_for_append(seq);
 }
@@ -270,22 +323,106 @@ void DiskStorage::write_all(const std::string& bytes) {
   segment_size_ += bytes.size();
 }
 
+void DiskStorage::sync_segment() {
+  if (options_.fsync != FsyncPolicy::kAlways) return;
+  if (::fdatasync(segment_fd_) != 0) {
+    throw StorageError(fmt::format("fdatasync in {} failed: {}", options_.dir, errno_text()));
+  }
+  ++syncs_;
+}
+
+void DiskStorage::save_snapshot(const Snapshot& snapshot) {
+  const fs::path final_path = fs::path(options_.dir) / snapshot_name(snapshot.index, snapshot.term);
+  const fs::path temp_path = fs::path(final_path.string() + ".tmp");
+  std::string header(kSnapshotMagic);
+  put_u64(header, snapshot.index);
+  put_u64(header, snapshot.term);
+  put_u64(header, snapshot.data->size());
+  put_u32(header, crc32c(*snapshot.data));
+  const int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw StorageError(fmt::format("cannot write {}: {}", temp_path.string(), errno_text()));
+  for (const std::string_view part : {std::string_view(header), std::string_view(*snapshot.data)}) {
+    std::size_t written = 0;
+    while (written < part.size()) {
+      const ssize_t n = ::write(fd, part.data() + written, part.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        ::close(fd);
+        throw StorageError(fmt::format("write to {} failed: {}", temp_path.string(), errno_text()));
+      }
+      written += static_cast<std::size_t>(n);
+    }
+  }
+  // The snapshot must be durable before the log records that rely on it; with fsync off, the machine is trusted.
+  if (options_.fsync == FsyncPolicy::kAlways && ::fdatasync(fd) != 0) {
+    ::close(fd);
+    throw StorageError(fmt::format("fdatasync of {} failed: {}", temp_path.string(), errno_text()));
+  }
+  ::close(fd);
+  if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+    throw StorageError(fmt::format("cannot rename {}: {}", temp_path.string(), errno_text()));
+  }
+  sync_directory(options_.dir);
+}
+
+void DiskStorage::compact(const Snapshot& snapshot) {
+  base_index_ = snapshot.index;
+  // A fresh segment that starts with the hard state, so that every older segment holding only compacted entries can
+  // go without losing the term and vote.
+  open_segment_for_append(segment_seq_ + 1);
+  std::string start;
+  std::string p;
+  put_u64(p, hard_state_.term);
+  put_u16(p, hard_state_.voted_for.value);
+  add_record(start, kHardState, p);
+  write_all(start);
+  sync_segment();
+  // Delete the oldest segments while everything they hold is compacted. Stop at the first one that still matters:
+  // a later segment's truncate record only makes sense after the entries it cut.
+  std::vector<std::uint64_t> older;
+  for (const auto& item : fs::directory_iterator(options_.dir)) {
+    const std::string name = item.path().filename().string();
+    if (item.path().extension() == ".log" && name.size() == 24 && name.rfind("wal-", 0) == 0) {
+      const std::uint64_t seq = std::stoull(name.substr(4, 16), nullptr, 16);
+      if (seq < segment_seq_) older.push_back(seq);
+    }
+    if (item.path().extension() == ".snap" && name != snapshot_name(snapshot.index, snapshot.term)) {
+      fs::remove(item.path());  // older snapshots
+    }
+  }
+  std::sort(older.begin(), older.end());
+  for (std::uint64_t seq : older) {
+    auto it = segment_last_index_.find(seq);
+    const Index highest = it == segment_last_index_.end() ? 0 : it->second;
+    if (highest > snapshot.index) break;
+    fs::remove(fs::path(options_.dir) / segment_name(seq));
+    if (it != segment_last_index_.end()) segment_last_index_.erase(it);
+  }
+  sync_directory(options_.dir);
+}
+
 void DiskStorage::persist(const Persist& change) {
-  const std::string bytes = encode_records(change);
+  if (change.snapshot) save_snapshot(*change.snapshot);
+  std::string bytes = encode_records(change);
+  if (change.snapshot) {
+    std::string p;
+    put_u64(p, change.snapshot->index);
+    put_u64(p, change.snapshot->term);
+    add_record(bytes, kBase, p);
+  }
+  if (change.hard_state) hard_state_ = *change.hard_state;
   if (bytes.empty()) return;
   if (segment_size_ > 0 && segment_size_ + bytes.size() > options_.segment_bytes) {
-    if (options_.fsync == FsyncPolicy::kAlways && ::fdatasync(segment_fd_) != 0) {
-      throw StorageError(fmt::format("fdatasync in {} failed: {}", options_.dir, errno_text()));
-    }
+    sync_segment();
     open_segment_for_append(segment_seq_ + 1);
   }
   write_all(bytes);
-  if (options_.fsync == FsyncPolicy::kAlways) {
-    if (::fdatasync(segment_fd_) != 0) {
-      throw StorageError(fmt::format("fdatasync in {} failed: {}", options_.dir, errno_text()));
-    }
-    ++syncs_;
+  if (!change.entries.empty()) {
+    auto& highest = segment_last_index_[segment_seq_];
+    highest = std::max(highest, change.entries.back()->index);
   }
+  sync_segment();
+  if (change.snapshot) compact(*change.snapshot);
 }
 
 }  // namespace coraft::raft

@@ -4,11 +4,15 @@
 //
 //   <dir>/LOCK                     held with flock() for the life of the process
 //   <dir>/wal-<seq>.log            segments, oldest first; a new one starts past segment_bytes
+//   <dir>/snapshot-<index>-<term>.snap   the newest snapshot: magic, index, term, size, crc32c, then the bytes
 //
 // Record: u32 length | u32 crc32c(type + payload) | u8 type | payload (little endian).
 //   1 hard state   u64 term, u16 voted_for
 //   2 entry        u64 index, u64 term, u8 kind, then the data
 //   3 truncate     u64 first index to drop
+//   4 base         u64 index, u64 term: everything up to here is in the snapshot file
+// A snapshot is written to a temporary file, synced and renamed into place before the base record that relies on
+// it; then a new segment starts (with the hard state) and segments holding only compacted entries are deleted.
 // persist() appends one Persist as records with a single write(); with FsyncPolicy::kAlways it then calls
 // fdatasync() before returning, so everything a Persist carried is on disk before anything that depends on it
 // leaves the replica (group commit: the raft node merges a burst of Persists into one).
@@ -19,8 +23,10 @@
 
 #include "raft/storage.hpp"
 
+#include <map>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace coraft::raft {
 
@@ -46,7 +52,8 @@ class DiskStorage final : public Storage {
   DiskStorage(const DiskStorage&) = delete;
   DiskStorage& operator=(const DiskStorage&) = delete;
 
-  RecoveredState recover() override { return recovered_; }
+  // Hands over what was read at open (once: the entries are not kept twice).
+  RecoveredState recover() override { return std::exchange(recovered_, {}); }
   void persist(const Persist& change) override;
 
   struct RecoveryReport {
@@ -59,6 +66,10 @@ class DiskStorage final : public Storage {
 
  private:
   void read_all();
+  void read_snapshot();
+  void save_snapshot(const Snapshot& snapshot);
+  void compact(const Snapshot& snapshot);
+  void sync_segment();
   void open_segment_for_append(std::uint64_t seq);
   void write_all(const std::string& bytes);
 
@@ -68,6 +79,9 @@ class DiskStorage final : public Storage {
   std::uint64_t segment_seq_ = 0;
   std::size_t segment_size_ = 0;
   RecoveredState recovered_;
+  HardState hard_state_;
+  Index base_index_ = 0;
+  std::map<std::uint64_t, Index> segment_last_index_;  // segment seq -> highest entry index it holds
   RecoveryReport report_;
   std::uint64_t syncs_ = 0;
 };

@@ -47,6 +47,17 @@ void Log::truncate_from(Index index) {
   entries_.resize(index - base_index_ - 1);
 }
 
+void Log::compact(Index index, Term term) {
+  if (index <= base_index_) return;
+  if (term_at(index) == term) {
+    entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(index - base_index_));
+  } else {
+    entries_.clear();
+  }
+  base_index_ = index;
+  base_term_ = term;
+}
+
 bool Log::is_up_to_date(Index last_index_other, Term last_term_other) const {
   const Term mine = last_term();
   return last_term_other > mine || (last_term_other == mine && last_index_other >= last_index());

@@ -30,6 +30,9 @@ class Log {
   void append(EntryPtr entry);  // entry->index must be last_index() + 1
   // Drops every entry at or after `index` (Raft Figure 2, AppendEntries rule 3).
   void truncate_from(Index index);
+  // Compaction: everything up to `index` is now in a snapshot whose last entry had `term`. Entries after `index`
+  // stay if the log holds `index` with that term (Raft Figure 13, rule 6); otherwise the whole log goes (rule 7).
+  void compact(Index index, Term term);
 
   // Raft §5.4.1: is a log ending at (last_index, last_term) at least as up-to-date as this one?
   bool is_up_to_date(Index last_index, Term last_term) const;

@@ -18,6 +18,8 @@ std::string_view type_name(const PeerPayload& payload) {
                         },
                         [](const AppendEntries&) -> std::string_view { return "AppendEntries"; },
                         [](const AppendEntriesReply&) -> std::string_view { return "AppendEntriesReply"; },
+                        [](const InstallSnapshot&) -> std::string_view { return "InstallSnapshot"; },
+                        [](const InstallSnapshotReply&) -> std::string_view { return "InstallSnapshotReply"; },
                     },
                     payload);
 }
@@ -40,6 +42,14 @@ std::string describe(const PeerMessage& message) {
             if (m.success) return fmt::format("{} t={} ok match={}", head, m.term, m.match_index);
             return fmt::format("{} t={} reject prev={} hint={}/{}", head, m.term, m.rejected_prev, m.conflict_index,
                                m.conflict_term);
+          },
+          [&](const InstallSnapshot& m) {
+            return fmt::format("{} t={} last={}/{} bytes {}+{} of {}{}", head, m.term, m.last_included_index,
+                               m.last_included_term, m.offset, m.chunk.size(), m.total_bytes, m.done ? " done" : "");
+          },
+          [&](const InstallSnapshotReply& m) {
+            return fmt::format("{} t={} last={} next={}{}", head, m.term, m.last_included_index, m.next_offset,
+                               m.done ? " installed" : "");
           },
       },
       message.payload);

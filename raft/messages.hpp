@@ -49,7 +49,26 @@ struct AppendEntriesReply {
   std::int64_t sent_at_us = 0;
 };
 
-using PeerPayload = std::variant<RequestVote, RequestVoteReply, AppendEntries, AppendEntriesReply>;
+// Raft Figure 13, in chunks that each fit a datagram. `offset` is where `chunk` starts in the snapshot's bytes.
+struct InstallSnapshot {
+  Term term = 0;
+  Index last_included_index = 0;
+  Term last_included_term = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t total_bytes = 0;
+  std::string chunk;
+  bool done = false;  // this chunk ends the snapshot
+};
+
+struct InstallSnapshotReply {
+  Term term = 0;
+  Index last_included_index = 0;
+  std::uint64_t next_offset = 0;  // bytes received so far, in order: where the leader should continue
+  bool done = false;              // the snapshot is installed
+};
+
+using PeerPayload =
+    std::variant<RequestVote, RequestVoteReply, AppendEntries, AppendEntriesReply, InstallSnapshot, InstallSnapshotReply>;
 
 struct PeerMessage {
   NodeId from;

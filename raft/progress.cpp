@@ -5,6 +5,7 @@
 namespace coraft::raft {
 
 bool Progress::can_send_entries(const ReplicationLimits& limits) const {
+  if (mode_ == Mode::kSnapshot) return false;
   if (mode_ == Mode::kProbe) return !probe_outstanding_;
   return inflight_.size() < limits.max_inflight_appends && inflight_bytes_ < limits.max_inflight_bytes;
 }
@@ -32,7 +33,7 @@ bool Progress::on_success(Index match_index) {
     inflight_bytes_ -= inflight_.front().bytes;
     inflight_.pop_front();
   }
-  if (mode_ == Mode::kProbe) {
+  if (mode_ == Mode::kProbe || (mode_ == Mode::kSnapshot && match_ >= snapshot_index_)) {
     mode_ = Mode::kReplicate;
     probe_outstanding_ = false;
     next_ = match_ + 1;
@@ -41,6 +42,7 @@ bool Progress::on_success(Index match_index) {
 }
 
 bool Progress::on_reject(Index rejected_prev, Index hint_next) {
+  if (mode_ == Mode::kSnapshot) return false;  // the snapshot settles where it stands
   if (mode_ == Mode::kReplicate) {
     // A rejection of something at or below what the follower already confirmed is from an older exchange.
     if (rejected_prev <= match_) return false;
@@ -62,6 +64,26 @@ void Progress::become_probe() {
   inflight_.clear();
   inflight_bytes_ = 0;
   next_ = match_ + 1;
+}
+
+}  // namespace coraft::raft
+
+namespace coraft::raft {
+
+void Progress::become_snapshot(Index snapshot_index) {
+  mode_ = Mode::kSnapshot;
+  snapshot_index_ = snapshot_index;
+  probe_outstanding_ = false;
+  inflight_.clear();
+  inflight_bytes_ = 0;
+}
+
+void Progress::on_snapshot_installed(Index index) {
+  if (mode_ != Mode::kSnapshot && index <= match_) return;
+  match_ = std::max(match_, index);
+  next_ = match_ + 1;
+  mode_ = Mode::kProbe;
+  probe_outstanding_ = false;
 }
 
 }  // namespace coraft::raft

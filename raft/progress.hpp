@@ -23,6 +23,7 @@ class Progress {
   enum class Mode : std::uint8_t {
     kProbe,      // position unknown: at most one AppendEntries outstanding, resent on each heartbeat
     kReplicate,  // position known: batches pipelined up to the window
+    kSnapshot,   // it needs entries we compacted away: a snapshot is on its way instead
   };
 
   explicit Progress(Index next_index) : next_(next_index) {}
@@ -46,6 +47,11 @@ class Progress {
   bool on_reject(Index rejected_prev, Index hint_next);
   // The follower stopped answering: stop pipelining, fall back to probing from just after what it has confirmed.
   void become_probe();
+  // It needs entries before the log's start: send the snapshot that ends at `snapshot_index`.
+  void become_snapshot(Index snapshot_index);
+  // It installed a snapshot ending at `index`: continue with entries after it.
+  void on_snapshot_installed(Index index);
+  Index snapshot_index() const { return snapshot_index_; }
 
  private:
   struct Inflight {
@@ -60,6 +66,7 @@ class Progress {
   bool probe_outstanding_ = false;
   std::deque<Inflight> inflight_;
   std::size_t inflight_bytes_ = 0;
+  Index snapshot_index_ = 0;
 };
 
 }  // namespace coraft::raft

@@ -5,6 +5,7 @@
 namespace coraft::raft {
 
 void merge_persist(Persist& into, const Persist& next) {
+  if (next.snapshot) into.snapshot = next.snapshot;
   if (next.hard_state) into.hard_state = next.hard_state;
   if (next.truncate_from) {
     const Index from = *next.truncate_from;
@@ -35,6 +36,7 @@ void MemoryStorage::crash() {
 }
 
 void MemoryStorage::apply(RecoveredState& state, const Persist& change) {
+  if (change.snapshot) state.snapshot = change.snapshot;
   if (change.hard_state) state.hard_state = *change.hard_state;
   if (change.truncate_from) {
     auto& entries = state.entries;
@@ -43,6 +45,12 @@ void MemoryStorage::apply(RecoveredState& state, const Persist& change) {
                   entries.end());
   }
   state.entries.insert(state.entries.end(), change.entries.begin(), change.entries.end());
+  if (state.snapshot) {
+    const Index base = state.snapshot->index;
+    auto& entries = state.entries;
+    entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const EntryPtr& e) { return e->index <= base; }),
+                  entries.end());
+  }
 }
 
 }  // namespace coraft::raft

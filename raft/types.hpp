@@ -41,6 +41,14 @@ struct Entry {
 };
 using EntryPtr = std::shared_ptr<const Entry>;
 
+// A snapshot of the state machine after applying everything up to `index` (whose entry had `term`). The bytes are
+// opaque to Raft (kv::Store::serialize) and shared, never copied, between the actors that hold them.
+struct Snapshot {
+  Index index = 0;
+  Term term = 0;
+  std::shared_ptr<const std::string> data;
+};
+
 enum class Role : std::uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
 std::string_view role_name(Role role);
 

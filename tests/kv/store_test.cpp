@@ -68,3 +68,26 @@ TEST_CASE("replicas that applied the same commands have the same digest", "[kv][
   b.apply(3, Command{Op::kPut, "x", "3"});
   CHECK(a.digest() != b.digest());
 }
+
+TEST_CASE("a store survives serialization with its sessions; malformed bytes are refused", "[kv][snapshot]") {
+  Store s;
+  s.apply(1, Command{Op::kPut, "a", "1", std::nullopt, SessionRef{9, 1}});
+  s.apply(2, Command{Op::kPut, std::string("b\0b", 3), std::string(1000, 'x')});
+  s.apply(3, Command{Op::kCas, "a", "2", std::string("nope"), SessionRef{10, 4}});
+  const std::string bytes = s.serialize();
+  Store copy;
+  REQUIRE(copy.restore(bytes));
+  CHECK(copy.digest() == s.digest());
+  CHECK(copy.last_index() == 3);
+  CHECK(copy.get(std::string("b\0b", 3)) == std::string(1000, 'x'));
+  CHECK(copy.session_result(10, 4) == Result{Status::kCasMismatch, "1"});
+  // A retry after a restore is still answered from the session table.
+  CHECK(copy.apply(4, Command{Op::kPut, "a", "1", std::nullopt, SessionRef{9, 1}}).status == Status::kOk);
+  CHECK(copy.get("a") == "1");
+  for (std::size_t cut : {std::size_t{0}, std::size_t{7}, bytes.size() / 2, bytes.size() - 1}) {
+    Store broken;
+    CHECK_FALSE(broken.restore(std::string_view(bytes).substr(0, cut)));
+    CHECK(broken.size() == 0);
+  }
+  CHECK_FALSE(Store().restore(bytes + "trailing"));
+}

@@ -36,6 +36,7 @@ void run(asio::io_context& io, Body body) {
 
 TEST_CASE("a three-process cluster serves, loses its leader, and serves again", "[net][process][smoke]") {
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("coraft-smoke-{}", getpid());
+  std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const std::string config_path = (dir / "cluster.json").string();
   {
@@ -48,7 +49,8 @@ TEST_CASE("a three-process cluster serves, loses its leader, and serves again", 
   for (int i = 0; i < 3; ++i) {
     const raft::NodeId id{static_cast<std::uint16_t>(i)};
     replicas[id] = std::make_unique<chaos::ChildProcess>(
-        std::vector<std::string>{CORAFT_KVSTORE_PATH, "--config", config_path, "--id", id.str()},
+        std::vector<std::string>{CORAFT_KVSTORE_PATH, "--config", config_path, "--id", id.str(), "--data-dir",
+                                 (dir / id.str()).string(), "--log-level", "info"},
         (dir / (id.str() + ".log")).string());
   }
 

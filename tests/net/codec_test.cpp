@@ -178,3 +178,22 @@ TEST_CASE("cluster files are validated with clear reasons", "[net][config]") {
   CHECK_THAT(error_of(R"({"replicas": {"0000": "a:1"}, "heartbeat_ms": 400})"), Catch::Contains("half"));
   CHECK_THAT(error_of(R"({"replicas": {"0000": "a:1"}, "election_timeout_ms": [500, 100]})"), Catch::Contains("min"));
 }
+
+TEST_CASE("snapshot chunks survive a round trip in base64", "[net][codec][snapshot]") {
+  std::string bytes;
+  for (int i = 0; i < 300; ++i) bytes.push_back(static_cast<char>(i * 7));
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{299}}) {
+    CHECK(base64_decode(base64_encode(bytes.substr(0, n))) == bytes.substr(0, n));
+  }
+  CHECK_FALSE(base64_decode("abc"));
+  CHECK_FALSE(base64_decode("ab!d"));
+  auto m = round_trip({kA, kB, raft::InstallSnapshot{4, 100, 3, 64, 300, bytes, true}});
+  const auto& is = std::get<raft::InstallSnapshot>(m.payload);
+  CHECK(is.chunk == bytes);
+  CHECK(is.offset == 64);
+  CHECK(is.total_bytes == 300);
+  CHECK(is.done);
+  auto r = std::get<raft::InstallSnapshotReply>(round_trip({kB, kA, raft::InstallSnapshotReply{4, 100, 364, false}}).payload);
+  CHECK(r.next_offset == 364);
+  CHECK(r.last_included_index == 100);
+}

@@ -36,7 +36,7 @@ void release_votes(PureCluster& c, int i) {
 // A follower (replica 1 of 3) whose log holds `entries`, in term `term`.
 PureCluster follower_with(std::vector<EntryPtr> entries, Term term) {
   PureCluster c(3);
-  Persist p{HardState{term, kNoNode}, std::nullopt, std::move(entries)};
+  Persist p{std::nullopt, HardState{term, kNoNode}, std::nullopt, std::move(entries)};
   c.storage(1).persist(p);
   c.restart(1);
   release_votes(c, 1);
@@ -132,11 +132,11 @@ TEST_CASE("a replica that hears from a current leader ignores vote requests", "[
 TEST_CASE("a leader commits an entry of an earlier term only with one of its own (Figure 8)", "[raft][5.4.2]") {
   // Replica 0 has an entry of term 2 that nobody else has; it becomes leader in term 4.
   PureCluster c(5);
-  Persist old{HardState{3, kNoNode}, std::nullopt, {entry(2, 1, "old")}};
+  Persist old{std::nullopt, HardState{3, kNoNode}, std::nullopt, {entry(2, 1, "old")}};
   c.storage(0).persist(old);
   c.restart(0);
   for (int i = 1; i < 5; ++i) {
-    c.storage(i).persist(Persist{HardState{3, kNoNode}, std::nullopt, {}});
+    c.storage(i).persist(Persist{std::nullopt, HardState{3, kNoNode}, std::nullopt, {}});
     c.restart(i);
     release_votes(c, i);
   }
@@ -329,4 +329,62 @@ TEST_CASE("a single replica elects itself and commits alone", "[raft]") {
   CHECK(c.at(0).role() == Role::kLeader);
   c.step(0, Propose{1, {"a", "b"}});
   CHECK(c.at(0).commit_index() == 3);
+}
+
+TEST_CASE("a follower installs a snapshot chunk by chunk and keeps a matching suffix (Figure 13)", "[raft][7]") {
+  auto c = follower_with({entry(1, 1), entry(1, 2), entry(2, 3), entry(2, 4), entry(2, 5)}, 2);
+  auto chunk = [&](std::uint64_t offset, std::string data, bool done) {
+    return c.step(1, Receive{PeerMessage{c.id(0), c.id(1), InstallSnapshot{3, 4, 2, offset, 6, std::move(data), done}}});
+  };
+  auto reply_of = [](const std::vector<Effect>& out) {
+    return std::get<InstallSnapshotReply>(effects_of<Send>(out).at(0).message.payload);
+  };
+  CHECK(reply_of(chunk(3, "def", true)).next_offset == 0);  // nothing yet: start over
+  CHECK(reply_of(chunk(0, "abc", false)).next_offset == 3);
+  CHECK(reply_of(chunk(0, "abc", false)).next_offset == 3);  // a duplicate changes nothing
+  auto done = chunk(3, "def", true);
+  CHECK(reply_of(done).done);
+  auto restore = effects_of<RestoreSnapshot>(done);
+  REQUIRE(restore.size() == 1);
+  CHECK(*restore[0].snapshot.data == "abcdef");
+  CHECK(c.at(1).commit_index() == 4);
+  CHECK(c.at(1).log().base_index() == 4);
+  CHECK(c.at(1).log().last_index() == 5);  // entry 5 followed a matching entry 4: kept
+  // The snapshot is persisted before the reply that says it is installed.
+  bool persisted_first = false;
+  for (const auto& e : done) {
+    if (auto* p = std::get_if<Persist>(&e); p && p->snapshot) persisted_first = true;
+    if (std::holds_alternative<Send>(e)) break;
+  }
+  CHECK(persisted_first);
+}
+
+TEST_CASE("a snapshot that contradicts the follower's log replaces all of it (Figure 13)", "[raft][7]") {
+  auto c = follower_with({entry(1, 1), entry(1, 2), entry(1, 3), entry(1, 4), entry(1, 5)}, 1);
+  auto out = c.step(1, Receive{PeerMessage{c.id(0), c.id(1), InstallSnapshot{3, 4, 3, 0, 1, "x", true}}});
+  CHECK(std::get<InstallSnapshotReply>(effects_of<Send>(out).at(0).message.payload).done);
+  CHECK(c.at(1).log().base_index() == 4);
+  CHECK(c.at(1).log().last_index() == 4);  // the conflicting entry 5 went too
+  auto persists = effects_of<Persist>(out);
+  REQUIRE_FALSE(persists.empty());
+  CHECK(persists[0].truncate_from == Index{5});
+}
+
+TEST_CASE("a leader sends a snapshot to a follower that needs compacted entries", "[raft][7]") {
+  PureCluster c(3);
+  c.elect(0);
+  for (int i = 0; i < 5; ++i) c.step(0, Propose{1, {"cmd"}});
+  c.deliver_all([&](const PeerMessage& m) { return m.to != c.id(2) && m.from != c.id(2); });
+  REQUIRE(c.at(0).commit_index() == 6);
+  c.step(0, CompactLog{Snapshot{6, 1, std::make_shared<const std::string>("state")}});
+  CHECK(c.at(0).log().base_index() == 6);
+  // The heartbeat tells the leader where follower 2 stands: before the log's start.
+  c.effects(0).clear();
+  c.step(0, HeartbeatDue{c.id(2)});
+  c.deliver_all();
+  CHECK(effects_of<SendSnapshot>(c.effects(0)).size() == 1);
+  CHECK(c.at(0).progress(c.id(2))->mode() == Progress::Mode::kSnapshot);
+  auto done = c.step(0, Receive{PeerMessage{c.id(2), c.id(0), InstallSnapshotReply{1, 6, 5, true}}});
+  CHECK(c.at(0).progress(c.id(2))->match() == 6);
+  CHECK(effects_of<SnapshotAck>(done).at(0).done);
 }

@@ -46,8 +46,8 @@ TEST_CASE("persisted state, truncations included, comes back after a restart", "
   {
     DiskStorage wal(options(dir));
     CHECK(wal.recover().entries.empty());
-    wal.persist(Persist{HardState{3, NodeId{1}}, std::nullopt, {entry(1, 1, "a"), entry(2, 2, "b"), entry(2, 3, "c")}});
-    wal.persist(Persist{HardState{4, kNoNode}, Index{3}, {entry(4, 3, "d"), entry(4, 4, "e")}});
+    wal.persist(Persist{std::nullopt, HardState{3, NodeId{1}}, std::nullopt, {entry(1, 1, "a"), entry(2, 2, "b"), entry(2, 3, "c")}});
+    wal.persist(Persist{std::nullopt, HardState{4, kNoNode}, Index{3}, {entry(4, 3, "d"), entry(4, 4, "e")}});
   }
   DiskStorage again(options(dir));
   const auto state = again.recover();
@@ -62,7 +62,7 @@ TEST_CASE("segments roll over and are all read back", "[raft][wal]") {
   TempDir dir;
   {
     DiskStorage wal(options(dir, 256));
-    for (Index i = 1; i <= 100; ++i) wal.persist(Persist{std::nullopt, std::nullopt, {entry(1, i, std::string(40, 'x'))}});
+    for (Index i = 1; i <= 100; ++i) wal.persist(Persist{std::nullopt, std::nullopt, std::nullopt, {entry(1, i, std::string(40, 'x'))}});
   }
   DiskStorage again(options(dir, 256));
   CHECK(again.recover().entries.size() == 100);
@@ -73,7 +73,7 @@ TEST_CASE("a torn last write is cut off and recovery goes on", "[raft][wal]") {
   TempDir dir;
   {
     DiskStorage wal(options(dir));
-    wal.persist(Persist{HardState{1, kNoNode}, std::nullopt, {entry(1, 1, "a"), entry(1, 2, "b")}});
+    wal.persist(Persist{std::nullopt, HardState{1, kNoNode}, std::nullopt, {entry(1, 1, "a"), entry(1, 2, "b")}});
   }
   const fs::path segment = only_segment(dir);
   const auto full = fs::file_size(segment);
@@ -87,7 +87,7 @@ TEST_CASE("a torn last write is cut off and recovery goes on", "[raft][wal]") {
     CHECK(state.entries.size() == 1);  // the second entry was torn
     CHECK(recovered.recovery_report().torn_bytes_cut > 0);
     // Appending after the cut works, and survives another restart.
-    recovered.persist(Persist{std::nullopt, std::nullopt, {entry(1, 2, "b2")}});
+    recovered.persist(Persist{std::nullopt, std::nullopt, std::nullopt, {entry(1, 2, "b2")}});
   }
   // A zero-filled tail (a crash after the file grew) is torn too.
   {
@@ -104,7 +104,7 @@ TEST_CASE("a corrupted record before the tail refuses to start", "[raft][wal]") 
   TempDir dir;
   {
     DiskStorage wal(options(dir));
-    wal.persist(Persist{HardState{1, kNoNode}, std::nullopt, {entry(1, 1, "aaaa"), entry(1, 2, "bbbb")}});
+    wal.persist(Persist{std::nullopt, HardState{1, kNoNode}, std::nullopt, {entry(1, 1, "aaaa"), entry(1, 2, "bbbb")}});
   }
   const fs::path segment = only_segment(dir);
   {
@@ -128,11 +128,50 @@ TEST_CASE("two processes never share a data directory", "[raft][wal]") {
 
 TEST_CASE("merging a burst of changes equals applying them in order", "[raft][wal]") {
   Persist merged;
-  merge_persist(merged, Persist{HardState{1, NodeId{2}}, std::nullopt, {entry(1, 5, "a"), entry(1, 6, "b")}});
-  merge_persist(merged, Persist{HardState{2, kNoNode}, Index{6}, {entry(2, 6, "c")}});
-  merge_persist(merged, Persist{std::nullopt, Index{4}, {entry(2, 4, "d")}});
+  merge_persist(merged, Persist{std::nullopt, HardState{1, NodeId{2}}, std::nullopt, {entry(1, 5, "a"), entry(1, 6, "b")}});
+  merge_persist(merged, Persist{std::nullopt, HardState{2, kNoNode}, Index{6}, {entry(2, 6, "c")}});
+  merge_persist(merged, Persist{std::nullopt, std::nullopt, Index{4}, {entry(2, 4, "d")}});
   CHECK(merged.hard_state == HardState{2, kNoNode});
   CHECK(merged.truncate_from == Index{4});
   REQUIRE(merged.entries.size() == 1);
   CHECK(merged.entries[0]->data == "d");
+}
+
+TEST_CASE("a snapshot compacts the log on disk and comes back after a restart", "[raft][wal][snapshot]") {
+  TempDir dir;
+  {
+    DiskStorage wal(options(dir, 512));
+    wal.persist(Persist{std::nullopt, HardState{2, NodeId{1}}, std::nullopt, {}});
+    for (Index i = 1; i <= 60; ++i) wal.persist(Persist{std::nullopt, std::nullopt, std::nullopt, {entry(2, i, std::string(30, 'e'))}});
+    const Snapshot snapshot{50, 2, std::make_shared<const std::string>("state machine at 50")};
+    wal.persist(Persist{snapshot, std::nullopt, std::nullopt, {entry(2, 61, "after")}});
+  }
+  std::size_t segments = 0;
+  for (const auto& item : fs::directory_iterator(dir.path)) segments += item.path().extension() == ".log";
+  CHECK(segments <= 3);  // the segments holding only entries up to 50 are gone
+  DiskStorage again(options(dir, 512));
+  const auto state = again.recover();
+  REQUIRE(state.snapshot.has_value());
+  CHECK(state.snapshot->index == 50);
+  CHECK(*state.snapshot->data == "state machine at 50");
+  CHECK(state.hard_state == HardState{2, NodeId{1}});
+  REQUIRE(state.entries.size() == 11);
+  CHECK(state.entries.front()->index == 51);
+  CHECK(state.entries.back()->data == "after");
+}
+
+TEST_CASE("a corrupt snapshot file refuses to start", "[raft][wal][snapshot]") {
+  TempDir dir;
+  {
+    DiskStorage wal(options(dir));
+    wal.persist(Persist{std::nullopt, HardState{1, kNoNode}, std::nullopt, {entry(1, 1, "a"), entry(1, 2, "b")}});
+    wal.persist(Persist{Snapshot{2, 1, std::make_shared<const std::string>("snap")}, std::nullopt, std::nullopt, {}});
+  }
+  for (const auto& item : fs::directory_iterator(dir.path)) {
+    if (item.path().extension() != ".snap") continue;
+    std::fstream f(item.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-1, std::ios::end);
+    f.put('X');
+  }
+  CHECK_THROWS_WITH(DiskStorage(options(dir)), Catch::Contains("corrupt snapshot"));
 }

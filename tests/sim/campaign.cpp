@@ -27,12 +27,14 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
   faults.min_delay = Micros(static_cast<std::int64_t>(rng.between(50, 500)));
   faults.max_delay = faults.min_delay + Micros(static_cast<std::int64_t>(rng.between(100, 20000)));
 
-  SimCluster c({.replicas = result.replicas, .seed = seed, .faults = faults});
+  // Half the schedules compact their logs often, so that lagging and restarted replicas need InstallSnapshot.
+  const std::uint64_t snapshot_every = rng.chance(0.5) ? rng.between(5, 100) : 0;
+  SimCluster c({.replicas = result.replicas, .seed = seed, .faults = faults, .snapshot_every = snapshot_every});
   auto note = [&](std::string what) {
     result.schedule.push_back(fmt::format("{:9.3f}s {}", c.world().now().time_since_epoch().count() / 1e6, what));
   };
-  note(fmt::format("{} replicas, drop {:.2f}, duplicate {:.2f}, delay {}-{} us", result.replicas, faults.drop,
-                   faults.duplicate, faults.min_delay.count(), faults.max_delay.count()));
+  note(fmt::format("{} replicas, drop {:.2f}, duplicate {:.2f}, delay {}-{} us, snapshot every {}", result.replicas,
+                   faults.drop, faults.duplicate, faults.min_delay.count(), faults.max_delay.count(), snapshot_every));
 
   ClientOptions clients;
   clients.clients = static_cast<int>(rng.between(2, 5));

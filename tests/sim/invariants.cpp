@@ -38,12 +38,19 @@ void InvariantChecker::observe(int slot, int life, const raft::RaftCore& core, r
 
   // Committed prefix: compare what this replica committed with what everyone committed before; extend the record.
   const raft::Log& log = core.log();
+  // Entries can be committed, applied and compacted between two observations; the record then skips them (a
+  // snapshot's digest is compared through the state machine check below) and goes on comparing what follows.
+  while (committed_.size() + 1 < log.first_index() && committed_.size() < core.commit_index()) {
+    committed_.push_back(CommittedEntry{0, {}, core.term(), false});
+  }
   for (raft::Index i = r.verified_upto + 1; i <= core.commit_index(); ++i) {
     if (i < log.first_index()) continue;  // compacted: it was compared before it went
     const raft::EntryPtr& entry = log.at(i);
     if (i <= committed_.size()) {
-      const CommittedEntry& known = committed_[i - 1];
-      if (known.term != entry->term || known.data != entry->data) {
+      CommittedEntry& known = committed_[i - 1];
+      if (!known.known) {
+        known = CommittedEntry{entry->term, entry->data, known.observed_in_term, true};
+      } else if (known.term != entry->term || known.data != entry->data) {
         violation(fmt::format("{}: committed entry {} is {}/'{}' but was committed as {}/'{}'", who, i, entry->term,
                               entry->data, known.term, known.data));
       }
@@ -63,7 +70,7 @@ void InvariantChecker::observe(int slot, int life, const raft::RaftCore& core, r
     }
     for (raft::Index i = r.leader_verified_upto + 1; i <= committed_.size(); ++i) {
       const CommittedEntry& known = committed_[i - 1];
-      if (known.observed_in_term > core.term()) continue;
+      if (known.observed_in_term > core.term() || !known.known) continue;
       r.leader_verified_upto = i;
       if (i < log.first_index()) continue;
       if (log.term_at(i) != known.term) {

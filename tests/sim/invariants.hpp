@@ -33,6 +33,7 @@ class InvariantChecker {
     raft::Term term;
     std::string data;
     raft::Term observed_in_term;  // the observer's term when it was first seen committed
+    bool known = true;            // false: committed and compacted before any replica was observed holding it
   };
   struct Replica {
     int life = -1;

@@ -80,6 +80,7 @@ void SimCluster::restart(int slot) {
     if (other->id != s.id) ro.peers.push_back(other->id);
   ro.timing = options_.timing;
   ro.lease_reads = options_.lease_reads;
+  ro.snapshot_every_entries = options_.snapshot_every;
   auto log = actors::make_logger(s.id.str(), s.clock.get());
   s.replica = std::make_unique<actors::Replica>(*s.io, *s.clock, s.storage, s.rng.fork(static_cast<std::uint64_t>(s.life)),
                                                 ro, log);

@@ -25,6 +25,7 @@ struct SimOptions {
   NetworkFaults faults;
   bool lease_reads = true;
   bool check_invariants = true;
+  std::uint64_t snapshot_every = 0;  // entries between snapshots (0: never compact)
 };
 
 struct ClientOptions {
