@@ -1,0 +1,233 @@
+// kvbench: closed-loop load against a coraft cluster or an etcd cluster, from one process.
+//   kvbench --cluster cluster.json | --etcd http://127.0.0.1:2379[,...]
+//           [--clients 64] [--duration 10] [--ops N] [--warmup 1] [--read-ratio 0] [--keys 100000]
+//           [--key-size 16] [--value-size 32] [--json]
+// Every client runs one operation at a time. A progress line every second; a final report with throughput and
+// latency percentiles measured after the warm-up.
+
+#include "actors/log.hpp"
+#include "actors/rng.hpp"
+#include "actors/spawn.hpp"
+#include "etcd_client.hpp"
+#include "net/client.hpp"
+
+#include <CLI/CLI.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+using namespace coraft;
+using Steady = std::chrono::steady_clock;
+
+namespace {
+
+struct Settings {
+  int clients = 64;
+  double duration_s = 10;
+  std::uint64_t ops = 0;  // 0: run for the duration
+  double warmup_s = 1;
+  double read_ratio = 0;
+  std::uint64_t keys = 100000;
+  std::size_t key_size = 16;
+  std::size_t value_size = 32;
+};
+
+// One client's connection to the system under test.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  struct Result {
+    bool ok;
+    int retries;
+  };
+  virtual asio::awaitable<Result> put(const std::string& key, const std::string& value) = 0;
+  virtual asio::awaitable<Result> get(const std::string& key) = 0;
+};
+
+class CoraftBackend final : public Backend {
+ public:
+  CoraftBackend(asio::io_context& io, const std::map<raft::NodeId, asio::ip::udp::endpoint>& replicas, std::uint64_t seed)
+      : client_(io, replicas, actors::Rng(seed)) {}
+  asio::awaitable<Result> put(const std::string& key, const std::string& value) override {
+    auto r = co_await client_.put(key, value);
+    co_return Result{r.outcome == net::Outcome::kOk, r.attempts - 1};
+  }
+  asio::awaitable<Result> get(const std::string& key) override {
+    auto r = co_await client_.get(key);
+    co_return Result{r.outcome == net::Outcome::kOk, r.attempts - 1};
+  }
+
+ private:
+  net::Client client_;
+};
+
+class EtcdBackend final : public Backend {
+ public:
+  EtcdBackend(asio::io_context& io, bench::EtcdEndpoint endpoint) : client_(io, std::move(endpoint)) {}
+  asio::awaitable<Result> put(const std::string& key, const std::string& value) override {
+    co_return Result{co_await client_.put(key, value), 0};
+  }
+  asio::awaitable<Result> get(const std::string& key) override { co_return Result{co_await client_.get(key), 0}; }
+
+ private:
+  bench::EtcdClient client_;
+};
+
+struct Totals {
+  std::uint64_t ops = 0;          // completed after the warm-up
+  std::uint64_t all_ops = 0;      // including the warm-up
+  std::uint64_t errors = 0;
+  std::uint64_t retries = 0;
+  std::vector<double> latencies_ms;
+  std::uint64_t ops_this_second = 0;
+};
+
+std::string key_of(std::uint64_t n, std::size_t size) {
+  std::string key = fmt::format("k{:0{}}", n, size > 1 ? size - 1 : 1);
+  if (key.size() > size) key = key.substr(key.size() - size);
+  return key;
+}
+
+double percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  const auto at = static_cast<std::size_t>(p / 100.0 * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(at, sorted.size() - 1)];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kvbench: closed-loop load generator for coraft (and etcd, for comparison)"};
+  Settings s;
+  std::string cluster_path, etcd_urls;
+  bool json_output = false, quiet = false;
+  std::uint64_t seed = 0;
+  auto* cluster_opt = app.add_option("--cluster", cluster_path, "A coraft cluster file");
+  auto* etcd_opt = app.add_option("--etcd", etcd_urls, "etcd client URLs, comma separated");
+  cluster_opt->excludes(etcd_opt);
+  app.add_option("--clients", s.clients, "Concurrent clients, one operation at a time each")->check(CLI::Range(1, 4096));
+  app.add_option("--duration", s.duration_s, "Seconds to run after the warm-up")->check(CLI::PositiveNumber);
+  app.add_option("--ops", s.ops, "Stop after this many operations instead (warm-up included)");
+  app.add_option("--warmup", s.warmup_s, "Seconds of load before measuring")->check(CLI::NonNegativeNumber);
+  app.add_option("--read-ratio", s.read_ratio, "Fraction of operations that are reads")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--keys", s.keys, "Distinct keys")->check(CLI::PositiveNumber);
+  app.add_option("--key-size", s.key_size, "Key length in bytes")->check(CLI::Range(1, 1024));
+  app.add_option("--value-size", s.value_size, "Value length in bytes")->check(CLI::Range(0, 16000));
+  app.add_option("--seed", seed, "Seed for keys and values (default: from the OS)");
+  app.add_flag("--json", json_output, "Print one JSON object at the end (and no progress lines)");
+  app.add_flag("-q,--quiet", quiet, "No progress lines");
+  CLI11_PARSE(app, argc, argv);
+  if (cluster_path.empty() == etcd_urls.empty()) {
+    fmt::print(stderr, "kvbench: give --cluster FILE or --etcd URLS (see --help)\n");
+    return 2;
+  }
+  if (seed == 0) seed = std::random_device{}();
+  actors::configure_logging(std::nullopt);
+
+  asio::io_context io(1);
+  std::vector<std::unique_ptr<Backend>> backends;
+  try {
+    if (!cluster_path.empty()) {
+      auto replicas = net::resolve(io, net::load_cluster_config(cluster_path));
+      for (int i = 0; i < s.clients; ++i)
+        backends.push_back(std::make_unique<CoraftBackend>(io, replicas, seed + static_cast<std::uint64_t>(i) * 7919));
+    } else {
+      auto endpoints = bench::parse_etcd_urls(etcd_urls);
+      if (!endpoints) {
+        fmt::print(stderr, "kvbench: cannot read etcd URLs \"{}\"\n", etcd_urls);
+        return 2;
+      }
+      for (int i = 0; i < s.clients; ++i) {
+        backends.push_back(std::make_unique<EtcdBackend>(io, (*endpoints)[static_cast<std::size_t>(i) % endpoints->size()]));
+      }
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "kvbench: {}\n", e.what());
+    return 2;
+  }
+
+  Totals totals;
+  const auto started = Steady::now();
+  const auto measure_from = started + std::chrono::microseconds(static_cast<std::int64_t>(s.warmup_s * 1e6));
+  const auto stop_at = measure_from + std::chrono::microseconds(static_cast<std::int64_t>(s.duration_s * 1e6));
+  bool stopping = false;
+  int running = s.clients;
+
+  for (int i = 0; i < s.clients; ++i) {
+    actors::spawn(io.get_executor(), fmt::format("client-{}", i), [&, i]() -> asio::awaitable<void> {
+      actors::Rng rng(seed ^ (static_cast<std::uint64_t>(i + 1) * 0x9E3779B97F4A7C15ull));
+      Backend& backend = *backends[static_cast<std::size_t>(i)];
+      std::string value(s.value_size, 'v');
+      std::uint64_t counter = 0;
+      while (!stopping) {
+        const std::string key = key_of(rng.between(0, s.keys - 1), s.key_size);
+        const bool read = rng.chance(s.read_ratio);
+        const std::string stamp = fmt::format("{}-{}-", i, ++counter);
+        if (!read) std::copy_n(stamp.begin(), std::min(stamp.size(), value.size()), value.begin());
+        const auto t0 = Steady::now();
+        const Backend::Result r = read ? co_await backend.get(key) : co_await backend.put(key, value);
+        const auto t1 = Steady::now();
+        ++totals.all_ops;
+        ++totals.ops_this_second;
+        if (t0 >= measure_from && t1 <= stop_at) {
+          ++totals.ops;
+          totals.retries += static_cast<std::uint64_t>(r.retries);
+          if (r.ok) totals.latencies_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+          else ++totals.errors;
+        }
+        if ((s.ops > 0 && totals.all_ops >= s.ops) || t1 >= stop_at) stopping = true;
+      }
+      --running;
+    });
+  }
+  actors::spawn(io.get_executor(), "progress", [&]() -> asio::awaitable<void> {
+    asio::steady_timer timer(io);
+    int second = 0;
+    while (running > 0) {
+      timer.expires_after(std::chrono::seconds(1));
+      co_await timer.async_wait(asio::use_awaitable);
+      ++second;
+      if (!json_output && !quiet) {
+        fmt::print(stderr, "[{:3}s] {:8} ops/s   errors {}{}\n", second, totals.ops_this_second, totals.errors,
+                   Steady::now() < measure_from ? "   (warm-up)" : "");
+      }
+      totals.ops_this_second = 0;
+    }
+  });
+  io.run();
+
+  const double seconds = std::chrono::duration<double>(std::min(Steady::now(), stop_at) - measure_from).count();
+  std::sort(totals.latencies_ms.begin(), totals.latencies_ms.end());
+  const auto& l = totals.latencies_ms;
+  const double throughput = seconds > 0 ? static_cast<double>(totals.ops) / seconds : 0;
+  nlohmann::json report = {
+      {"system", cluster_path.empty() ? "etcd" : "coraft"},
+      {"clients", s.clients},
+      {"read_ratio", s.read_ratio},
+      {"seconds", seconds},
+      {"ops", totals.ops},
+      {"ops_per_sec", throughput},
+      {"p50_ms", percentile(l, 50)},
+      {"p90_ms", percentile(l, 90)},
+      {"p99_ms", percentile(l, 99)},
+      {"p999_ms", percentile(l, 99.9)},
+      {"max_ms", l.empty() ? 0 : l.back()},
+      {"errors", totals.errors},
+      {"retries", totals.retries},
+  };
+  if (json_output) {
+    fmt::print("{}\n", report.dump());
+  } else {
+    fmt::print("{} ops in {:.1f} s: {:.0f} ops/s; latency ms p50 {:.3f} p90 {:.3f} p99 {:.3f} p99.9 {:.3f} max {:.3f}; "
+               "errors {}, retries {}\n",
+               totals.ops, seconds, throughput, percentile(l, 50), percentile(l, 90), percentile(l, 99),
+               percentile(l, 99.9), l.empty() ? 0 : l.back(), totals.errors, totals.retries);
+  }
+  return totals.ops > 0 ? 0 : 1;
+}
