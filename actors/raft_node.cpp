@@ -4,7 +4,10 @@
 #include "actors/spawn.hpp"
 #include "raft/overloaded.hpp"
 
+#include <asio/executor_work_guard.hpp>
+#include <asio/post.hpp>
 #include <asio/this_coro.hpp>
+#include <asio/thread_pool.hpp>
 
 #include <deque>
 #include <limits>
@@ -41,9 +44,14 @@ RaftNode::RaftNode(NodeMailbox& inbox, Outboxes out, Clock& clock, raft::Storage
       storage_(storage),
       options_(options),
       log_(std::move(log)),
-      core_(raft_config(options), recover(storage, latest_snapshot_)) {}
+      core_(raft_config(options), recover(storage, latest_snapshot_)) {
+  if (storage_.blocks()) storage_thread_ = std::make_unique<asio::thread_pool>(1);
+}
 
-RaftNode::~RaftNode() { stop_replicators(); }
+RaftNode::~RaftNode() {
+  stop_replicators();
+  if (storage_thread_) storage_thread_->join();
+}
 
 std::int64_t RaftNode::now_us() const { return clock_.now().time_since_epoch().count(); }
 
@@ -114,37 +122,70 @@ std::optional<raft::Input> RaftNode::to_input(NodeInbox& message) {
       message);
 }
 
+asio::awaitable<void> RaftNode::persist(const raft::Persist& change) {
+  if (!storage_thread_) {
+    storage_.persist(change);
+  } else {
+    // The sync runs on the storage thread while this replica goes on sending (replicators stream AppendEntries)
+    // and receiving (the next burst queues up and is merged into the next write).
+    auto done = [this, &change](auto handler) {
+      auto work = asio::make_work_guard(executor_);
+      asio::post(*storage_thread_, [this, &change, handler = std::move(handler), work = std::move(work)]() mutable {
+        std::exception_ptr failure;
+        try {
+          storage_.persist(change);
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        asio::post(work.get_executor(), [handler = std::move(handler), failure]() mutable { handler(failure); });
+      });
+    };
+    // A completion whose first argument is an exception_ptr rethrows it here (a disk error fails the replica).
+    co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(std::move(done),
+                                                                                          asio::use_awaitable);
+  }
+  if (change.snapshot) latest_snapshot_ = change.snapshot;
+}
+
 asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
-  // Every Persist of the burst becomes one, carried out first: effects only move later relative to the state they
+  // The core puts a Persist before every Send that depends on it. Carrying out a burst, every Persist becomes one
+  // write and one sync (group commit); every Send waits for it; every other effect — AppendEntries to replicators,
+  // commits, role news, outcomes — goes first, since none depends on the sync (a leader may send entries before its
+  // own copy is durable: it counts itself only after Persisted). Effects only ever move later than what they
   // depend on, which keeps the core's ordering contract.
   raft::Persist merged;
   bool any_persist = false;
-  std::deque<raft::Effect> queue;
+  std::deque<raft::Effect> queue, sends;
   for (auto& effect : effects) {
-    if (auto* persist = std::get_if<raft::Persist>(&effect)) {
-      raft::merge_persist(merged, *persist);
+    if (auto* p = std::get_if<raft::Persist>(&effect)) {
+      raft::merge_persist(merged, *p);
       any_persist = true;
+    } else if (std::holds_alternative<raft::Send>(effect)) {
+      sends.push_back(std::move(effect));
     } else {
       queue.push_back(std::move(effect));
     }
   }
+  co_await carry_out(queue);
   if (any_persist) {
-    storage_.persist(merged);
-    if (merged.snapshot) latest_snapshot_ = merged.snapshot;
+    co_await persist(merged);
     if (!merged.entries.empty()) {
       const raft::EntryPtr& last = merged.entries.back();
-      for (auto& more : core_.step(raft::Persisted{last->index, last->term}, now_us())) queue.push_back(std::move(more));
+      for (auto& more : core_.step(raft::Persisted{last->index, last->term}, now_us())) sends.push_back(std::move(more));
     }
   }
+  co_await carry_out(sends);
+}
+
+asio::awaitable<void> RaftNode::carry_out(std::deque<raft::Effect>& queue) {
   while (!queue.empty()) {
     raft::Effect effect = std::move(queue.front());
     queue.pop_front();
-    if (auto* persist = std::get_if<raft::Persist>(&effect)) {
-      // Produced while carrying out this burst (by Persisted): rare, and persisted on the spot.
-      storage_.persist(*persist);
-      if (persist->snapshot) latest_snapshot_ = persist->snapshot;
-      if (!persist->entries.empty()) {
-        const raft::EntryPtr& last = persist->entries.back();
+    if (auto* p = std::get_if<raft::Persist>(&effect)) {
+      // Produced by Persisted while carrying out this burst: rare; persisted on the spot.
+      co_await persist(*p);
+      if (!p->entries.empty()) {
+        const raft::EntryPtr& last = p->entries.back();
         for (auto& more : core_.step(raft::Persisted{last->index, last->term}, now_us())) queue.push_back(std::move(more));
       }
       continue;

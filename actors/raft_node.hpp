@@ -18,8 +18,13 @@
 #include "raft/core.hpp"
 #include "raft/storage.hpp"
 
+#include <deque>
 #include <map>
 #include <memory>
+
+namespace asio {
+class thread_pool;
+}
 
 namespace coraft::actors {
 
@@ -50,6 +55,8 @@ class RaftNode {
 
   std::optional<raft::Input> to_input(NodeInbox& message);
   asio::awaitable<void> execute(std::vector<raft::Effect> effects);
+  asio::awaitable<void> carry_out(std::deque<raft::Effect>& queue);
+  asio::awaitable<void> persist(const raft::Persist& change);
   void start_replicators(raft::Term term);
   void stop_replicators();
   ReplicaStatus status() const;
@@ -59,6 +66,7 @@ class RaftNode {
   Outboxes out_;
   Clock& clock_;
   raft::Storage& storage_;
+  std::unique_ptr<asio::thread_pool> storage_thread_;  // only when storage blocks (fsync): syncs run there
   const ReplicaOptions& options_;
   Logger log_;
   std::optional<raft::Snapshot> latest_snapshot_;  // what a follower behind the log's start is sent

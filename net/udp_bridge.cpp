@@ -7,6 +7,9 @@
 #include <algorithm>
 
 namespace coraft::net {
+namespace {
+constexpr int kMaxDrain = 256;  // datagrams read per wake-up before yielding to the actors
+}  // namespace
 
 actors::ReplyAddress to_reply_address(const asio::ip::udp::endpoint& endpoint) {
   actors::ReplyAddress a;
@@ -62,6 +65,15 @@ asio::awaitable<void> UdpBridge::receive_loop() {
     }
     ++stats_.received;
     on_datagram(std::string_view(buffer.data(), bytes), from);
+    // Take whatever else is already queued in the socket before yielding: the gateway and the node then see a
+    // burst and batch it (one proposal, one write, one sync) instead of one wake-up per datagram.
+    for (int more = 0; more < kMaxDrain; ++more) {
+      asio::error_code again;
+      const std::size_t n = socket_.receive_from(asio::buffer(buffer), from, 0, again);
+      if (again) break;  // would block: nothing more for now
+      ++stats_.received;
+      on_datagram(std::string_view(buffer.data(), n), from);
+    }
   }
 }
 

@@ -55,6 +55,7 @@ class DiskStorage final : public Storage {
   // Hands over what was read at open (once: the entries are not kept twice).
   RecoveredState recover() override { return std::exchange(recovered_, {}); }
   void persist(const Persist& change) override;
+  bool blocks() const override { return options_.fsync == FsyncPolicy::kAlways; }
 
   struct RecoveryReport {
     std::size_t segments = 0;

@@ -17,6 +17,9 @@ class Storage {
   // Reads back everything that was durable (after a restart: what survived the crash).
   virtual RecoveredState recover() = 0;
   virtual void persist(const Persist& change) = 0;
+  // True when persist() waits on the disk (fsync): the raft node then runs it on a storage thread, so the replica
+  // keeps sending and receiving meanwhile. MemoryStorage never blocks (and simulations have no threads).
+  virtual bool blocks() const { return false; }
 };
 
 // Keeps everything in memory. Changes are written, then synced; crash() throws away whatever was written but not

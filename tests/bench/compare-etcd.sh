@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Side-by-side race: a 3-member etcd and a 3-replica coraft cluster on 127.0.0.1, the same workloads from kvbench,
+# with matching durability: first both syncing every write, then neither (etcd 3.4 has no --unsafe-no-fsync, so its
+# data directories go on tmpfs, where fsync costs nothing; coraft runs with --fsync none).
+#   tests/bench/compare-etcd.sh [SECONDS_PER_RUN]
+# Installs Debian's etcd-server if it is missing. Every process it starts is stopped on every exit path.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+duration="${1:-10}"
+bin="$(pwd)/build/bin"
+[ -x "$bin/kvbench" ] && [ -x "$bin/kvstore" ] || { echo "build first: make test (or cmake --build build)" >&2; exit 2; }
+if ! command -v etcd >/dev/null 2>&1; then
+  echo "installing etcd-server..." >&2
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq etcd-server >/dev/null
+fi
+
+work="$(mktemp -d /tmp/coraft-vs-etcd.XXXXXX)"
+shm="$(mktemp -d /dev/shm/coraft-vs-etcd.XXXXXX)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work" "$shm"
+}
+trap cleanup EXIT INT TERM
+
+start_etcd() {  # $1: parent directory for data
+  local cluster="e0=http://127.0.0.1:12380,e1=http://127.0.0.1:22380,e2=http://127.0.0.1:32380"
+  local i port
+  for i in 0 1 2; do
+    port=$(( (i + 1) * 10000 + 2379 ))
+    etcd --name "e$i" --data-dir "$1/etcd-$i" \
+      --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
+      --listen-peer-urls "http://127.0.0.1:$((port + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
+      --initial-cluster "$cluster" --initial-cluster-state new --log-level error >"$work/etcd-$i.log" 2>&1 &
+    pids+=("$!")
+  done
+  ETCD_URLS="http://127.0.0.1:12379,http://127.0.0.1:22379,http://127.0.0.1:32379"
+  for _ in $(seq 100); do
+    "$bin/kvbench" --etcd "$ETCD_URLS" --clients 1 --ops 1 --warmup 0 --json >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "etcd did not come up; see $work/etcd-*.log" >&2; exit 1
+}
+
+start_coraft() {  # $1: fsync policy
+  cat >"$work/cluster.json" <<JSON
+{"replicas": {"0000": "127.0.0.1:17100", "0001": "127.0.0.1:17101", "0002": "127.0.0.1:17102"}}
+JSON
+  local i
+  for i in 0 1 2; do
+    "$bin/kvstore" --config "$work/cluster.json" --id "000$i" --data-dir "$work/coraft-$1/000$i" --fsync "$1" \
+      >"$work/coraft-$i.log" 2>&1 &
+    pids+=("$!")
+  done
+  for _ in $(seq 100); do
+    "$bin/kvbench" --cluster "$work/cluster.json" --clients 1 --ops 1 --warmup 0 --json >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "coraft did not come up; see $work/coraft-*.log" >&2; exit 1
+}
+
+stop_all() {
+  for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+}
+
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+
+declare -A result
+run_workloads() {  # $1: label, $2: kvbench target arguments
+  local name args
+  for name in puts64 gets90 seq1; do
+    case $name in
+      puts64) args="--clients 64 --read-ratio 0" ;;
+      gets90) args="--clients 64 --read-ratio 0.9" ;;
+      seq1) args="--clients 1 --read-ratio 0" ;;
+    esac
+    # shellcheck disable=SC2086
+    result["$1/$name"]=$("$bin/kvbench" $2 $args --duration "$duration" --warmup 2 --keys 100000 --json)
+    echo "  $1 $name: ${result["$1/$name"]}" >&2
+  done
+}
+
+for mode in sync nosync; do
+  echo "== durability: $mode" >&2
+  if [ "$mode" = sync ]; then start_etcd "$work"; else start_etcd "$shm"; fi
+  run_workloads "etcd-$mode" "--etcd $ETCD_URLS"
+  stop_all
+  if [ "$mode" = sync ]; then start_coraft always; else start_coraft none; fi
+  run_workloads "coraft-$mode" "--cluster $work/cluster.json"
+  stop_all
+done
+
+printf '\n%-8s %-22s %12s %12s %8s %10s %10s %10s %10s\n' durability workload "etcd ops/s" "coraft ops/s" ratio \
+  "etcd p50" "coraft p50" "etcd p99" "coraft p99"
+for mode in sync nosync; do
+  for name in puts64 gets90 seq1; do
+    e="${result["etcd-$mode/$name"]}"; c="${result["coraft-$mode/$name"]}"
+    eo=$(field "$e" ops_per_sec); co=$(field "$c" ops_per_sec)
+    printf '%-8s %-22s %12.0f %12.0f %7.2fx %9.3fms %9.3fms %9.3fms %9.3fms\n' "$mode" \
+      "$(case $name in puts64) echo 'puts, 64 clients';; gets90) echo '90% gets, 64 clients';; seq1) echo 'puts, 1 client';; esac)" \
+      "$eo" "$co" "$(python3 -c "print($co / max($eo, 1e-9))")" \
+      "$(field "$e" p50_ms)" "$(field "$c" p50_ms)" "$(field "$e" p99_ms)" "$(field "$c" p99_ms)"
+  done
+done
