@@ -123,7 +123,10 @@ std::optional<raft::Input> RaftNode::to_input(NodeInbox& message) {
 }
 
 asio::awaitable<void> RaftNode::persist(const raft::Persist& change) {
-  if (!storage_thread_) {
+  // Only a leader has something to do while it syncs (streaming AppendEntries to its followers). A follower syncs
+  // inline: a thread hand-off would only add latency, and what arrives meanwhile waits in the socket and is merged
+  // into the next burst's write anyway.
+  if (!storage_thread_ || core_.role() != raft::Role::kLeader) {
     storage_.persist(change);
   } else {
     // The sync runs on the storage thread while this replica goes on sending (replicators stream AppendEntries)

@@ -71,33 +71,44 @@ TEST_CASE("segments roll over and are all read back", "[raft][wal]") {
 
 TEST_CASE("a torn last write is cut off and recovery goes on", "[raft][wal]") {
   TempDir dir;
+  const Persist written{std::nullopt, HardState{1, kNoNode}, std::nullopt, {entry(1, 1, "a"), entry(1, 2, "b")}};
   {
     DiskStorage wal(options(dir));
-    wal.persist(Persist{std::nullopt, HardState{1, kNoNode}, std::nullopt, {entry(1, 1, "a"), entry(1, 2, "b")}});
+    wal.persist(written);
   }
   const fs::path segment = only_segment(dir);
-  const auto full = fs::file_size(segment);
-  for (std::uintmax_t cut : {std::uintmax_t{3}, std::uintmax_t{9}, std::uintmax_t{12}}) {
-    TempDir copy;
-    fs::create_directories(copy.path);
-    fs::copy_file(segment, copy.path / segment.filename());
-    fs::resize_file(copy.path / segment.filename(), full - cut);
-    DiskStorage recovered(options(copy));
-    const auto state = recovered.recover();
-    CHECK(state.entries.size() == 1);  // the second entry was torn
+  const auto data_end = encode_records(written).size();  // the segment is preallocated beyond this with zeros
+  SECTION("the file ends inside the last record") {
+    for (std::size_t cut : {std::size_t{3}, std::size_t{9}, std::size_t{12}}) {
+      TempDir copy;
+      fs::create_directories(copy.path);
+      fs::copy_file(segment, copy.path / segment.filename());
+      fs::resize_file(copy.path / segment.filename(), data_end - cut);
+      DiskStorage recovered(options(copy));
+      const auto state = recovered.recover();
+      CHECK(state.entries.size() == 1);  // the second entry was torn
+      CHECK(recovered.recovery_report().torn_bytes_cut > 0);
+      // Appending after the cut works.
+      recovered.persist(Persist{std::nullopt, std::nullopt, std::nullopt, {entry(1, 2, "b2")}});
+    }
+  }
+  SECTION("the last record is half written into the preallocated zeros") {
+    {
+      std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(static_cast<std::streamoff>(data_end) - 5);
+      const char zeros[5] = {0, 0, 0, 0, 0};
+      f.write(zeros, 5);  // the last record's tail never reached the disk
+    }
+    DiskStorage recovered(options(dir));
+    CHECK(recovered.recover().entries.size() == 1);
     CHECK(recovered.recovery_report().torn_bytes_cut > 0);
-    // Appending after the cut works, and survives another restart.
-    recovered.persist(Persist{std::nullopt, std::nullopt, std::nullopt, {entry(1, 2, "b2")}});
   }
-  // A zero-filled tail (a crash after the file grew) is torn too.
-  {
-    std::ofstream out(segment, std::ios::app | std::ios::binary);
-    const std::string zeros(64, '\0');
-    out.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+  SECTION("preallocated zeros after complete records are not a tear") {
+    DiskStorage recovered(options(dir));
+    CHECK(recovered.recover().entries.size() == 2);
+    CHECK(recovered.recovery_report().torn_bytes_cut == 0);
+    recovered.persist(Persist{std::nullopt, std::nullopt, std::nullopt, {entry(1, 3, "c")}});
   }
-  DiskStorage recovered(options(dir));
-  CHECK(recovered.recover().entries.size() == 2);
-  CHECK(recovered.recovery_report().torn_bytes_cut == 64);
 }
 
 TEST_CASE("a corrupted record before the tail refuses to start", "[raft][wal]") {
