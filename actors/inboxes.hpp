@@ -40,8 +40,9 @@ struct StatusRequest {  // gateway -> node
 struct SnapshotTaken {  // applier -> node: the state machine as of snapshot.index; the log before it may go
   raft::Snapshot snapshot;
 };
+struct StorageSynced {};  // the node's own storage thread finished a write: see RaftNode::synced_
 using NodeInbox = std::variant<PeerReceived, ElectionTimerFired, ProposeCommands, RequestRead, HeartbeatDue,
-                               AppliedThrough, StatusRequest, SnapshotTaken>;
+                               AppliedThrough, StatusRequest, SnapshotTaken, StorageSynced>;
 
 // ---- election timer ----
 struct ArmElectionTimer {  // node -> timer: start a fresh randomized timeout, counted from `epoch`

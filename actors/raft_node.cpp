@@ -76,6 +76,8 @@ asio::awaitable<void> RaftNode::run() {
       if (auto* status_request = std::get_if<StatusRequest>(&*next)) {
         GatewayInbox report = StatusReady{std::move(status_request->request), status()};
         co_await out_.gateway.send(report);
+      } else if (std::holds_alternative<StorageSynced>(*next)) {
+        take_synced(effects);
       } else if (std::optional<raft::Input> input = to_input(*next)) {
         auto produced = core_.step(*input, now_us());
         effects.insert(effects.end(), std::make_move_iterator(produced.begin()), std::make_move_iterator(produced.end()));
@@ -118,15 +120,16 @@ std::optional<raft::Input> RaftNode::to_input(NodeInbox& message) {
           },
           [&](StatusRequest&) -> std::optional<raft::Input> { return std::nullopt; },
           [&](SnapshotTaken& m) -> std::optional<raft::Input> { return raft::CompactLog{std::move(m.snapshot)}; },
+          [&](StorageSynced&) -> std::optional<raft::Input> { return std::nullopt; },
       },
       message);
 }
 
 asio::awaitable<void> RaftNode::persist(const raft::Persist& change) {
-  // Only a leader has something to do while it syncs (streaming AppendEntries to its followers). A follower syncs
-  // inline: a thread hand-off would only add latency, and what arrives meanwhile waits in the socket and is merged
-  // into the next burst's write anyway.
-  if (!storage_thread_ || core_.role() != raft::Role::kLeader) {
+  // A follower syncs inline: a thread hand-off would only add latency, and what arrives meanwhile waits in the
+  // socket and is merged into the next burst's write anyway. While background writes are still under way, this one
+  // queues behind them on the storage thread (the storage is never used from two threads at once).
+  if (!storage_thread_ || background_writes_ == 0) {
     storage_.persist(change);
   } else {
     // The sync runs on the storage thread while this replica goes on sending (replicators stream AppendEntries)
@@ -170,6 +173,10 @@ asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
     }
   }
   co_await carry_out(queue);
+  if (any_persist && storage_thread_ && core_.role() == raft::Role::kLeader) {
+    persist_in_background(std::move(merged), std::move(sends));
+    co_return;
+  }
   if (any_persist) {
     co_await persist(merged);
     if (!merged.entries.empty()) {
@@ -178,6 +185,41 @@ asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
     }
   }
   co_await carry_out(sends);
+}
+
+void RaftNode::persist_in_background(raft::Persist change, std::deque<raft::Effect> held_sends) {
+  auto write = std::make_shared<BackgroundWrite>(BackgroundWrite{std::move(change), std::move(held_sends), nullptr});
+  ++background_writes_;
+  auto work = asio::make_work_guard(executor_);
+  // One storage thread: writes reach the disk in the order they were made.
+  asio::post(*storage_thread_, [this, write, work = std::move(work)]() mutable {
+    try {
+      storage_.persist(write->change);
+    } catch (...) {
+      write->failure = std::current_exception();
+    }
+    asio::post(work.get_executor(), [this, write] {
+      --background_writes_;
+      synced_.push_back(write);
+      inbox_.try_send(StorageSynced{});  // if the inbox is full the node is busy and finds synced_ anyway
+    });
+  });
+}
+
+void RaftNode::take_synced(std::vector<raft::Effect>& effects) {
+  while (!synced_.empty()) {
+    auto write = std::move(synced_.front());
+    synced_.pop_front();
+    if (write->failure) std::rethrow_exception(write->failure);  // never acknowledge what could not be written
+    if (write->change.snapshot) latest_snapshot_ = write->change.snapshot;
+    if (!write->change.entries.empty()) {
+      const raft::EntryPtr& last = write->change.entries.back();
+      auto produced = core_.step(raft::Persisted{last->index, last->term}, now_us());
+      effects.insert(effects.end(), std::make_move_iterator(produced.begin()), std::make_move_iterator(produced.end()));
+    }
+    // Held back until this write was durable; now in order with the rest of the burst.
+    for (auto& send : write->held_sends) effects.push_back(std::move(send));
+  }
 }
 
 asio::awaitable<void> RaftNode::carry_out(std::deque<raft::Effect>& queue) {

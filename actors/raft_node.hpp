@@ -57,6 +57,8 @@ class RaftNode {
   asio::awaitable<void> execute(std::vector<raft::Effect> effects);
   asio::awaitable<void> carry_out(std::deque<raft::Effect>& queue);
   asio::awaitable<void> persist(const raft::Persist& change);
+  void persist_in_background(raft::Persist change, std::deque<raft::Effect> held_sends);
+  void take_synced(std::vector<raft::Effect>& effects);
   void start_replicators(raft::Term term);
   void stop_replicators();
   ReplicaStatus status() const;
@@ -67,6 +69,15 @@ class RaftNode {
   Clock& clock_;
   raft::Storage& storage_;
   std::unique_ptr<asio::thread_pool> storage_thread_;  // only when storage blocks (fsync): syncs run there
+  // A leader does not wait for its own sync: the write goes to the storage thread, which reports back through
+  // synced_ (and a StorageSynced nudge in the inbox); Sends of that burst wait there until it is durable.
+  struct BackgroundWrite {
+    raft::Persist change;
+    std::deque<raft::Effect> held_sends;
+    std::exception_ptr failure;
+  };
+  std::size_t background_writes_ = 0;
+  std::deque<std::shared_ptr<BackgroundWrite>> synced_;
   const ReplicaOptions& options_;
   Logger log_;
   std::optional<raft::Snapshot> latest_snapshot_;  // what a follower behind the log's start is sent
