@@ -93,9 +93,9 @@ class Gateway {
   std::multimap<raft::Index, Waiting> applying_reads_;                  // read index -> requests
   std::uint64_t next_batch_id_ = 1;
 
-  // (client, MID) of recent requests: a datagram delivered twice must not be answered twice.
-  std::unordered_set<std::string> recent_mids_;
-  std::deque<std::string> recent_mids_order_;
+  // Digests of (client, MID) of recent requests: a datagram delivered twice must not be answered twice.
+  std::unordered_set<std::uint64_t> recent_mids_;
+  std::deque<std::uint64_t> recent_mids_order_;
 
   // Clients recently redirected to the leader, to notice one coming straight back (a redirect loop).
   struct Redirected {

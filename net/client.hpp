@@ -11,6 +11,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <map>
 #include <optional>
@@ -67,6 +68,9 @@ class Client {
 
   asio::io_context& io_;
   asio::ip::udp::socket socket_;
+  asio::steady_timer timer_;
+  std::uint64_t receive_generation_ = 0;
+  std::uint64_t timed_out_generation_ = 0;
   std::map<raft::NodeId, asio::ip::udp::endpoint> replicas_;
   actors::Rng rng_;
   ClientSettings settings_;

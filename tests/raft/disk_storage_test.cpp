@@ -1,6 +1,7 @@
 // The write-ahead log: what was persisted comes back after a restart; a torn tail is cut; corruption before the tail
 // is refused; one process per directory.
 
+#include "raft/crc32.hpp"
 #include "raft/disk_storage.hpp"
 
 #include <catch2/catch.hpp>
@@ -185,4 +186,15 @@ TEST_CASE("a corrupt snapshot file refuses to start", "[raft][wal][snapshot]") {
     f.put('X');
   }
   CHECK_THROWS_WITH(DiskStorage(options(dir)), Catch::Contains("corrupt snapshot"));
+}
+
+TEST_CASE("CRC-32C matches its check value, in hardware and in software", "[raft][wal]") {
+  CHECK(crc32c("123456789") == 0xE3069283u);
+  CHECK(crc32c_portable("123456789") == 0xE3069283u);
+  std::string data;
+  for (int i = 0; i < 1000; ++i) data.push_back(static_cast<char>(i * 31 + 7));
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{8}, std::size_t{999}}) {
+    CHECK(crc32c(std::string_view(data).substr(0, n)) == crc32c_portable(std::string_view(data).substr(0, n)));
+  }
+  CHECK(crc32c(std::string_view(data).substr(500), crc32c(std::string_view(data).substr(0, 500))) == crc32c(data));
 }
