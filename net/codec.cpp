@@ -1,54 +1,14 @@
 #include "net/codec.hpp"
 
+#include "net/json_reader.hpp"
 #include "raft/overloaded.hpp"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <optional>
 
 namespace coraft::net {
 namespace {
-
-using nlohmann::json;
-
-// ---- reading fields without exceptions ----
-
-std::optional<std::string> get_string(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return std::nullopt;
-  return it->get<std::string>();
-}
-
-std::optional<std::uint64_t> get_uint(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_number_unsigned()) {
-    if (it != j.end() && it->is_number_integer() && it->get<std::int64_t>() >= 0) {
-      return static_cast<std::uint64_t>(it->get<std::int64_t>());
-    }
-    return std::nullopt;
-  }
-  return it->get<std::uint64_t>();
-}
-
-std::optional<std::int64_t> get_int(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_number_integer()) return std::nullopt;
-  if (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
-  return it->get<std::int64_t>();
-}
-
-std::optional<bool> get_bool(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_boolean()) return std::nullopt;
-  return it->get<bool>();
-}
-
-std::optional<raft::NodeId> get_id(const json& j, const char* key) {
-  auto text = get_string(j, key);
-  if (!text) return std::nullopt;
-  return raft::NodeId::parse(*text);
-}
 
 // ---- writing ----
 
@@ -86,44 +46,208 @@ std::optional<kv::Status> parse_status(std::string_view name) {
   return std::nullopt;
 }
 
-// ---- decoding by type ----
+// ---- decoding ----
+
+// Every field any datagram may carry, read in one pass over the object (fields may come in any order).
+struct Fields {
+  std::optional<std::string> src, dst, leader, type, mid, key, value, data, status, reason;
+  std::optional<std::string> expected;
+  std::optional<std::uint64_t> term, lli, llt, prev, pterm, commit, match, rprev, ci, ct, idx, iterm, off, total, next,
+      session, seq;
+  std::optional<std::int64_t> sent;
+  std::optional<bool> pre, granted, ok, done;
+  bool has_entries = false;
+  std::vector<std::pair<raft::Term, std::optional<std::string>>> entries;  // (term, data); no data: a no-op
+  std::optional<actors::ReplicaStatus> replica;
+  bool bad = false;  // a known field had the wrong type
+};
+
+void read_string(JsonReader& in, std::optional<std::string>& out, bool& bad) {
+  if (!in.is_string()) {
+    bad = true;
+    in.skip();
+    return;
+  }
+  out.emplace();
+  in.string(*out);
+}
+
+void read_uint(JsonReader& in, std::optional<std::uint64_t>& out, bool& bad) {
+  std::int64_t signed_value = 0;
+  std::uint64_t value = 0;
+  if (in.is_string() || in.is_null()) {
+    bad = true;
+    in.skip();
+  } else if (JsonReader probe = in; probe.uint(value)) {
+    in = probe;
+    out = value;
+  } else if (JsonReader probe2 = in; probe2.int64(signed_value)) {
+    in = probe2;
+    bad = true;  // negative
+  } else {
+    bad = true;
+    in.skip();
+  }
+}
+
+void read_int(JsonReader& in, std::optional<std::int64_t>& out, bool& bad) {
+  std::int64_t value = 0;
+  if (JsonReader probe = in; probe.int64(value)) {
+    in = probe;
+    out = value;
+  } else {
+    bad = true;
+    in.skip();
+  }
+}
+
+void read_bool(JsonReader& in, std::optional<bool>& out, bool& bad) {
+  bool value = false;
+  if (JsonReader probe = in; probe.boolean(value)) {
+    in = probe;
+    out = value;
+  } else {
+    bad = true;
+    in.skip();
+  }
+}
+
+void read_entries(JsonReader& in, Fields& f) {
+  f.has_entries = true;
+  if (in.is_string() || in.is_null()) {
+    f.bad = true;
+    in.skip();
+    return;
+  }
+  in.array([&] {
+    std::optional<std::uint64_t> term;
+    std::optional<std::string> data;
+    int position = 0;
+    in.array([&] {
+      if (position == 0) read_uint(in, term, f.bad);
+      else if (position == 1) read_string(in, data, f.bad);
+      else {
+        f.bad = true;
+        in.skip();
+      }
+      ++position;
+    });
+    if (!term) f.bad = true;
+    else f.entries.emplace_back(*term, std::move(data));
+  });
+}
+
+void read_replica(JsonReader& in, Fields& f) {
+  actors::ReplicaStatus s;
+  std::optional<std::string> role, leader;
+  std::optional<std::uint64_t> term, commit, applied, last, keys;
+  std::optional<std::int64_t> contact;
+  in.object([&](std::string_view key) {
+    if (key == "role") read_string(in, role, f.bad);
+    else if (key == "leader") read_string(in, leader, f.bad);
+    else if (key == "term") read_uint(in, term, f.bad);
+    else if (key == "commit") read_uint(in, commit, f.bad);
+    else if (key == "applied") read_uint(in, applied, f.bad);
+    else if (key == "last_log") read_uint(in, last, f.bad);
+    else if (key == "keys") read_uint(in, keys, f.bad);
+    else if (key == "last_leader_contact_ms") read_int(in, contact, f.bad);
+    else if (key == "followers") {
+      in.object([&](std::string_view id_text) {
+        std::optional<std::uint64_t> match;
+        read_uint(in, match, f.bad);
+        auto id = raft::NodeId::parse(id_text);
+        if (!id || !match) f.bad = true;
+        else s.followers.push_back({*id, *match});
+      });
+    } else {
+      in.skip();
+    }
+  });
+  auto leader_id = leader ? raft::NodeId::parse(*leader) : std::nullopt;
+  if (!role || !term || !leader_id || !commit || !applied || !last || !contact || !keys) {
+    f.bad = true;
+    return;
+  }
+  s.role = *role == "leader"          ? raft::Role::kLeader
+           : *role == "candidate"     ? raft::Role::kCandidate
+           : *role == "pre-candidate" ? raft::Role::kPreCandidate
+                                      : raft::Role::kFollower;
+  s.term = *term;
+  s.leader = *leader_id;
+  s.commit_index = *commit;
+  s.applied_index = *applied;
+  s.last_log_index = *last;
+  s.last_leader_contact_ms = *contact;
+  s.keys = *keys;
+  f.replica = std::move(s);
+}
+
+void read_field(JsonReader& in, std::string_view key, Fields& f) {
+  bool& bad = f.bad;
+  if (key == "src") read_string(in, f.src, bad);
+  else if (key == "dst") read_string(in, f.dst, bad);
+  else if (key == "leader") read_string(in, f.leader, bad);
+  else if (key == "type") read_string(in, f.type, bad);
+  else if (key == "term") read_uint(in, f.term, bad);
+  else if (key == "entries") read_entries(in, f);
+  else if (key == "prev") read_uint(in, f.prev, bad);
+  else if (key == "pterm") read_uint(in, f.pterm, bad);
+  else if (key == "commit") read_uint(in, f.commit, bad);
+  else if (key == "sent") read_int(in, f.sent, bad);
+  else if (key == "ok") read_bool(in, f.ok, bad);
+  else if (key == "match") read_uint(in, f.match, bad);
+  else if (key == "rprev") read_uint(in, f.rprev, bad);
+  else if (key == "ci") read_uint(in, f.ci, bad);
+  else if (key == "ct") read_uint(in, f.ct, bad);
+  else if (key == "MID") read_string(in, f.mid, bad);
+  else if (key == "key") read_string(in, f.key, bad);
+  else if (key == "value") read_string(in, f.value, bad);
+  else if (key == "status") read_string(in, f.status, bad);
+  else if (key == "session") read_uint(in, f.session, bad);
+  else if (key == "seq") read_uint(in, f.seq, bad);
+  else if (key == "expected") {
+    if (in.null()) f.expected.reset();
+    else read_string(in, f.expected, bad);
+  } else if (key == "lli") read_uint(in, f.lli, bad);
+  else if (key == "llt") read_uint(in, f.llt, bad);
+  else if (key == "pre") read_bool(in, f.pre, bad);
+  else if (key == "granted") read_bool(in, f.granted, bad);
+  else if (key == "idx") read_uint(in, f.idx, bad);
+  else if (key == "iterm") read_uint(in, f.iterm, bad);
+  else if (key == "off") read_uint(in, f.off, bad);
+  else if (key == "total") read_uint(in, f.total, bad);
+  else if (key == "next") read_uint(in, f.next, bad);
+  else if (key == "done") read_bool(in, f.done, bad);
+  else if (key == "data") read_string(in, f.data, bad);
+  else if (key == "reason") read_string(in, f.reason, bad);
+  else if (key == "replica") read_replica(in, f);
+  else in.skip();
+}
 
 using Decoded = std::variant<Datagram, DropReason>;
 
-Decoded decode_peer(const json& j, const Envelope& env, std::string_view type) {
+Decoded decode_peer(Fields& f, const Envelope& env, std::string_view type) {
   raft::PeerMessage message{env.src, env.dst, {}};
-  const auto term = get_uint(j, "term");
-  if (!term) return DropReason::kBadField;
+  if (!f.term) return DropReason::kBadField;
+  const raft::Term term = *f.term;
   if (type == "rv") {
-    auto lli = get_uint(j, "lli");
-    auto llt = get_uint(j, "llt");
-    auto pre = get_bool(j, "pre");
-    if (!lli || !llt || !pre) return DropReason::kBadField;
-    message.payload = raft::RequestVote{*term, *lli, *llt, *pre};
+    if (!f.lli || !f.llt || !f.pre) return DropReason::kBadField;
+    message.payload = raft::RequestVote{term, *f.lli, *f.llt, *f.pre};
   } else if (type == "rvr") {
-    auto granted = get_bool(j, "granted");
-    auto pre = get_bool(j, "pre");
-    if (!granted || !pre) return DropReason::kBadField;
-    message.payload = raft::RequestVoteReply{*term, *granted, *pre};
+    if (!f.granted || !f.pre) return DropReason::kBadField;
+    message.payload = raft::RequestVoteReply{term, *f.granted, *f.pre};
   } else if (type == "ae") {
-    auto prev = get_uint(j, "prev");
-    auto pterm = get_uint(j, "pterm");
-    auto commit = get_uint(j, "commit");
-    auto sent = get_int(j, "sent");
-    auto entries = j.find("entries");
-    if (!prev || !pterm || !commit || !sent || entries == j.end() || !entries->is_array()) return DropReason::kBadField;
-    raft::AppendEntries ae{*term, *prev, *pterm, {}, *commit, *sent};
-    ae.entries.reserve(entries->size());
-    raft::Index index = *prev;
-    for (const json& e : *entries) {
-      if (!e.is_array() || e.empty() || e.size() > 2 || !e[0].is_number_unsigned()) return DropReason::kBadField;
+    if (!f.prev || !f.pterm || !f.commit || !f.sent || !f.has_entries) return DropReason::kBadField;
+    raft::AppendEntries ae{term, *f.prev, *f.pterm, {}, *f.commit, *f.sent};
+    ae.entries.reserve(f.entries.size());
+    raft::Index index = *f.prev;
+    for (auto& [entry_term, data] : f.entries) {
       auto entry = std::make_shared<raft::Entry>();
-      entry->term = e[0].get<raft::Term>();
+      entry->term = entry_term;
       entry->index = ++index;
-      if (e.size() == 2) {
-        if (!e[1].is_string()) return DropReason::kBadField;
+      if (data) {
         entry->kind = raft::EntryKind::kCommand;
-        entry->data = e[1].get<std::string>();
+        entry->data = std::move(*data);
       } else {
         entry->kind = raft::EntryKind::kNoop;
       }
@@ -131,127 +255,70 @@ Decoded decode_peer(const json& j, const Envelope& env, std::string_view type) {
     }
     message.payload = std::move(ae);
   } else if (type == "is") {
-    auto idx = get_uint(j, "idx");
-    auto iterm = get_uint(j, "iterm");
-    auto off = get_uint(j, "off");
-    auto total = get_uint(j, "total");
-    auto done = get_bool(j, "done");
-    auto data = get_string(j, "data");
-    if (!idx || !iterm || !off || !total || !done || !data) return DropReason::kBadField;
-    auto chunk = base64_decode(*data);
+    if (!f.idx || !f.iterm || !f.off || !f.total || !f.done || !f.data) return DropReason::kBadField;
+    auto chunk = base64_decode(*f.data);
     if (!chunk) return DropReason::kBadField;
-    message.payload = raft::InstallSnapshot{*term, *idx, *iterm, *off, *total, std::move(*chunk), *done};
+    message.payload = raft::InstallSnapshot{term, *f.idx, *f.iterm, *f.off, *f.total, std::move(*chunk), *f.done};
   } else if (type == "isr") {
-    auto idx = get_uint(j, "idx");
-    auto next = get_uint(j, "next");
-    auto done = get_bool(j, "done");
-    if (!idx || !next || !done) return DropReason::kBadField;
-    message.payload = raft::InstallSnapshotReply{*term, *idx, *next, *done};
+    if (!f.idx || !f.next || !f.done) return DropReason::kBadField;
+    message.payload = raft::InstallSnapshotReply{term, *f.idx, *f.next, *f.done};
   } else {  // "aer"
-    auto ok = get_bool(j, "ok");
-    auto match = get_uint(j, "match");
-    auto rprev = get_uint(j, "rprev");
-    auto ci = get_uint(j, "ci");
-    auto ct = get_uint(j, "ct");
-    auto sent = get_int(j, "sent");
-    if (!ok || !match || !rprev || !ci || !ct || !sent) return DropReason::kBadField;
-    message.payload = raft::AppendEntriesReply{*term, *ok, *match, *rprev, *ci, *ct, *sent};
+    if (!f.ok || !f.match || !f.rprev || !f.ci || !f.ct || !f.sent) return DropReason::kBadField;
+    message.payload = raft::AppendEntriesReply{term, *f.ok, *f.match, *f.rprev, *f.ci, *f.ct, *f.sent};
   }
   return Datagram{PeerDatagram{env, std::move(message)}};
 }
 
-Decoded decode_request(const json& j, const Envelope& env, std::string_view type) {
+Decoded decode_request(Fields& f, const Envelope& env, std::string_view type) {
   actors::ClientRequest r;
   r.client = env.src;
-  auto mid = get_string(j, "MID");
-  if (!mid) return DropReason::kBadField;
-  r.mid = std::move(*mid);
+  if (!f.mid) return DropReason::kBadField;
+  r.mid = std::move(*f.mid);
   if (type == "status") {
     r.kind = actors::RequestKind::kStatus;
     return Datagram{RequestDatagram{env, std::move(r)}};
   }
-  auto key = get_string(j, "key");
-  if (!key) return DropReason::kBadField;
-  r.key = std::move(*key);
+  if (!f.key) return DropReason::kBadField;
+  r.key = std::move(*f.key);
   if (type == "get") {
     r.kind = actors::RequestKind::kGet;
   } else if (type == "put") {
     r.kind = actors::RequestKind::kPut;
-    auto value = get_string(j, "value");
-    if (!value) return DropReason::kBadField;
-    r.value = std::move(*value);
+    if (!f.value) return DropReason::kBadField;
+    r.value = std::move(*f.value);
   } else if (type == "del" || type == "delete") {
     r.kind = actors::RequestKind::kDelete;
   } else {  // cas
     r.kind = actors::RequestKind::kCas;
-    auto value = get_string(j, "value");
-    if (!value) return DropReason::kBadField;
-    r.value = std::move(*value);
-    auto expected = j.find("expected");
-    if (expected != j.end() && !expected->is_null()) {
-      if (!expected->is_string()) return DropReason::kBadField;
-      r.expected = expected->get<std::string>();
-    }
+    if (!f.value) return DropReason::kBadField;
+    r.value = std::move(*f.value);
+    r.expected = std::move(f.expected);
   }
-  if (j.contains("session")) {
-    auto session = get_uint(j, "session");
-    auto seq = get_uint(j, "seq");
-    if (!session || !seq) return DropReason::kBadField;
-    r.session = kv::SessionRef{*session, *seq};
+  if (f.session || f.seq) {
+    if (!f.session || !f.seq) return DropReason::kBadField;
+    r.session = kv::SessionRef{*f.session, *f.seq};
   }
   return Datagram{RequestDatagram{env, std::move(r)}};
 }
 
-Decoded decode_reply(const json& j, const Envelope& env, std::string_view type) {
+Decoded decode_reply(Fields& f, const Envelope& env, std::string_view type) {
   actors::ClientReply r;
   r.client = env.dst;
   r.leader = env.leader;
-  auto mid = get_string(j, "MID");
-  if (!mid) return DropReason::kBadField;
-  r.mid = std::move(*mid);
+  if (!f.mid) return DropReason::kBadField;
+  r.mid = std::move(*f.mid);
   r.kind = type == "ok" ? actors::ReplyKind::kOk : type == "fail" ? actors::ReplyKind::kFail : actors::ReplyKind::kRedirect;
-  if (auto value = get_string(j, "value")) r.value = std::move(*value);
-  if (auto status = get_string(j, "status")) {
-    auto parsed = parse_status(*status);
+  if (f.value) r.value = std::move(*f.value);
+  if (f.status) {
+    auto parsed = parse_status(*f.status);
     if (!parsed) return DropReason::kBadField;
     r.status = *parsed;
   }
   if (r.status == kv::Status::kNotFound) r.value.reset();
-  if (auto reason = get_string(j, "reason")) r.reason = std::move(*reason);
-  auto replica = j.find("replica");
-  if (replica != j.end()) {
-    if (!replica->is_object()) return DropReason::kBadField;
-    actors::ReplicaStatus s;
-    s.id = env.src;
-    auto role = get_string(*replica, "role");
-    auto term = get_uint(*replica, "term");
-    auto leader = get_id(*replica, "leader");
-    auto commit = get_uint(*replica, "commit");
-    auto applied = get_uint(*replica, "applied");
-    auto last = get_uint(*replica, "last_log");
-    auto contact = get_int(*replica, "last_leader_contact_ms");
-    auto keys = get_uint(*replica, "keys");
-    if (!role || !term || !leader || !commit || !applied || !last || !contact || !keys) return DropReason::kBadField;
-    if (*role == "leader") s.role = raft::Role::kLeader;
-    else if (*role == "candidate") s.role = raft::Role::kCandidate;
-    else if (*role == "pre-candidate") s.role = raft::Role::kPreCandidate;
-    else s.role = raft::Role::kFollower;
-    s.term = *term;
-    s.leader = *leader;
-    s.commit_index = *commit;
-    s.applied_index = *applied;
-    s.last_log_index = *last;
-    s.last_leader_contact_ms = *contact;
-    s.keys = *keys;
-    auto followers = replica->find("followers");
-    if (followers != replica->end() && followers->is_object()) {
-      for (auto it = followers->begin(); it != followers->end(); ++it) {
-        auto id = raft::NodeId::parse(it.key());
-        if (!id || !it->is_number_unsigned()) return DropReason::kBadField;
-        s.followers.push_back({*id, it->get<raft::Index>()});
-      }
-    }
-    r.replica_status = std::move(s);
+  if (f.reason) r.reason = std::move(*f.reason);
+  if (f.replica) {
+    r.replica_status = std::move(f.replica);
+    r.replica_status->id = env.src;
   }
   return Datagram{ReplyDatagram{env, std::move(r)}};
 }
@@ -280,23 +347,29 @@ std::string_view drop_reason_name(DropReason reason) {
 
 std::variant<Datagram, DropReason> decode(std::string_view datagram) {
   if (datagram.size() > kMaxDatagramBytes) return DropReason::kOversized;
-  json j = json::parse(datagram.begin(), datagram.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return DropReason::kMalformedJson;
-  if (!j.is_object()) return DropReason::kBadEnvelope;
-  auto src = get_id(j, "src");
-  auto dst = get_id(j, "dst");
-  auto leader = get_id(j, "leader");
-  auto type = get_string(j, "type");
-  if (!src || !dst || !leader || !type) return DropReason::kBadEnvelope;
-  const Envelope env{*src, *dst, *leader};
-  const std::string& t = *type;
-  if (t == "rv" || t == "rvr" || t == "ae" || t == "aer" || t == "is" || t == "isr") return decode_peer(j, env, t);
-  if (t == "get" || t == "put" || t == "del" || t == "delete" || t == "cas" || t == "status") {
-    return decode_request(j, env, t);
+  Fields f;
+  JsonReader in(datagram);
+  if (!in.object([&](std::string_view key) { read_field(in, key, f); }) || !in.at_end()) {
+    // Valid JSON of another shape is a bad envelope; anything else, malformed.
+    JsonReader again(datagram);
+    return again.skip() && again.at_end() ? DropReason::kBadEnvelope : DropReason::kMalformedJson;
   }
-  if (t == "ok" || t == "fail" || t == "redirect") return decode_reply(j, env, t);
+  auto id = [](const std::optional<std::string>& text) {
+    return text ? raft::NodeId::parse(*text) : std::nullopt;
+  };
+  const auto src = id(f.src), dst = id(f.dst), leader = id(f.leader);
+  if (!src || !dst || !leader || !f.type) return DropReason::kBadEnvelope;
+  const Envelope env{*src, *dst, *leader};
+  const std::string& t = *f.type;
+  const bool peer = t == "rv" || t == "rvr" || t == "ae" || t == "aer" || t == "is" || t == "isr";
+  const bool request = t == "get" || t == "put" || t == "del" || t == "delete" || t == "cas" || t == "status";
+  const bool reply = t == "ok" || t == "fail" || t == "redirect";
   if (t == "hello") return Datagram{HelloDatagram{env}};
-  return DropReason::kUnknownType;
+  if (!peer && !request && !reply) return DropReason::kUnknownType;
+  if (f.bad) return DropReason::kBadField;
+  if (peer) return decode_peer(f, env, t);
+  if (request) return decode_request(f, env, t);
+  return decode_reply(f, env, t);
 }
 
 std::vector<std::string> encode_peer(const raft::PeerMessage& message, raft::NodeId leader, std::size_t max_bytes) {

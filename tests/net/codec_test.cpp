@@ -1,7 +1,11 @@
 // The wire codec: every message survives a round trip; anything malformed is rejected with a reason, never a crash.
 
 #include "net/cluster_config.hpp"
+#include "actors/rng.hpp"
 #include "net/codec.hpp"
+#include "net/json_reader.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -196,4 +200,61 @@ TEST_CASE("snapshot chunks survive a round trip in base64", "[net][codec][snapsh
   auto r = std::get<raft::InstallSnapshotReply>(round_trip({kB, kA, raft::InstallSnapshotReply{4, 100, 364, false}}).payload);
   CHECK(r.next_offset == 364);
   CHECK(r.last_included_index == 100);
+}
+
+TEST_CASE("the JSON reader handles escapes and rejects what JSON forbids", "[net][json]") {
+  auto read = [](std::string_view text) -> std::optional<std::string> {
+    JsonReader in(text);
+    std::string out;
+    if (!in.string(out) || !in.at_end()) return std::nullopt;
+    return out;
+  };
+  CHECK(read(R"("a\"b\\c\/d\n\u00e9\ud83d\ude00")") == std::string("a\"b\\c/d\n\xC3\xA9\xF0\x9F\x98\x80"));
+  CHECK(read("\"caf\xC3\xA9\"") == std::string("caf\xC3\xA9"));
+  CHECK_FALSE(read("\"\xC3\""));          // truncated UTF-8
+  CHECK_FALSE(read("\"\xC0\xAF\""));      // overlong
+  CHECK_FALSE(read("\"\xED\xA0\x80\""));  // an encoded surrogate
+  CHECK_FALSE(read("\"a\x01\""));         // a raw control character
+  CHECK_FALSE(read(R"("\ud83d")"));       // a lone high surrogate
+  CHECK_FALSE(read(R"("\q")"));
+  CHECK_FALSE(read(R"("abc)"));
+  std::string deep(100, '[');
+  deep += std::string(100, ']');
+  JsonReader nested(deep);
+  CHECK_FALSE(nested.skip());  // deeper than the reader allows: refused, not a stack overflow
+}
+
+TEST_CASE("decoding agrees with a reference JSON parser on mangled datagrams", "[net][json]") {
+  // Differential: mutate valid datagrams at random; whatever nlohmann calls invalid JSON we must call malformed, and
+  // what it accepts we must not.
+  std::vector<std::string> seeds = encode_peer({kA, kB, raft::AppendEntries{5, 10, 4, {entry(5, 11, "P 1 2 1:k1:v"),
+                                                                                   entry(5, 12, "", raft::EntryKind::kNoop)},
+                                                                           9, -42}},
+                                               kA);
+  seeds.push_back(encode_peer({kB, kA, raft::AppendEntriesReply{5, true, 12, 0, 0, 0, 7}}, kA)[0]);
+  seeds.push_back(R"({"src":"0100","dst":"0001","leader":"FFFF","type":"cas","MID":"m","key":"k","value":"v","expected":null})");
+  coraft::actors::Rng rng(2024);
+  const std::string alphabet = "{}[]\":,\\ 0123456789-.eEtrufalsn\x01\xC3\xA9\xFF";
+  int disagreements = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string text = seeds[rng.between(0, seeds.size() - 1)];
+    const auto edits = rng.between(1, 3);
+    for (std::uint64_t e = 0; e < edits && !text.empty(); ++e) {
+      const auto at = rng.between(0, text.size() - 1);
+      switch (rng.between(0, 2)) {
+        case 0: text[at] = alphabet[rng.between(0, alphabet.size() - 1)]; break;
+        case 1: text.erase(at, 1); break;
+        default: text.insert(at, 1, alphabet[rng.between(0, alphabet.size() - 1)]); break;
+      }
+    }
+    const bool reference_valid = nlohmann::json::accept(text);
+    const auto ours = decode(text);
+    const bool ours_malformed = std::holds_alternative<DropReason>(ours) &&
+                                std::get<DropReason>(ours) == DropReason::kMalformedJson;
+    if (reference_valid == ours_malformed) {
+      ++disagreements;
+      UNSCOPED_INFO("disagreement on: " << text);
+    }
+  }
+  CHECK(disagreements == 0);
 }
