@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <stdexcept>
 
 namespace coraft::actors {
@@ -67,7 +69,10 @@ void Applier::restore(const raft::Snapshot& snapshot) {
 }
 
 void Applier::maybe_snapshot() {
-  if (snapshot_every_entries_ == 0 || applied_index_ < last_snapshot_index_ + snapshot_every_entries_) return;
+  // Never more often than once per as many entries as there are keys: a snapshot costs time in proportion to the
+  // store, so this keeps its cost per applied entry constant however large the store grows.
+  const std::uint64_t every = std::max<std::uint64_t>(snapshot_every_entries_, store_.size());
+  if (snapshot_every_entries_ == 0 || applied_index_ < last_snapshot_index_ + every) return;
   raft::Snapshot snapshot{applied_index_, applied_term_, std::make_shared<const std::string>(store_.serialize())};
   last_snapshot_index_ = applied_index_;
   log_->debug("snapshot at {} ({} bytes)", snapshot.index, snapshot.data->size());

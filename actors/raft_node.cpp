@@ -80,6 +80,10 @@ asio::awaitable<void> RaftNode::run() {
         take_synced(effects);
       } else if (std::optional<raft::Input> input = to_input(*next)) {
         auto produced = core_.step(*input, now_us());
+        // A reset takes effect at once, not when the burst is carried out: an election timeout later in this same
+        // burst was counted from before the leader's message and must be seen as stale.
+        for (const auto& effect : produced)
+          if (std::holds_alternative<raft::ResetElectionTimer>(effect)) ++timer_epoch_;
         effects.insert(effects.end(), std::make_move_iterator(produced.begin()), std::make_move_iterator(produced.end()));
       }
       if (handled == kMaxBurst) break;
@@ -128,8 +132,9 @@ std::optional<raft::Input> RaftNode::to_input(NodeInbox& message) {
 asio::awaitable<void> RaftNode::persist(const raft::Persist& change) {
   // A follower syncs inline: a thread hand-off would only add latency, and what arrives meanwhile waits in the
   // socket and is merged into the next burst's write anyway. While background writes are still under way, this one
-  // queues behind them on the storage thread (the storage is never used from two threads at once).
-  if (!storage_thread_ || background_writes_ == 0) {
+  // queues behind them on the storage thread (the storage is never used from two threads at once); so does a
+  // snapshot, whose file can take long enough to write that the replica would otherwise miss its heartbeats.
+  if (!storage_thread_ || (background_writes_ == 0 && !change.snapshot)) {
     storage_.persist(change);
   } else {
     // The sync runs on the storage thread while this replica goes on sending (replicators stream AppendEntries)
@@ -269,7 +274,7 @@ asio::awaitable<void> RaftNode::carry_out(std::deque<raft::Effect>& queue) {
       continue;
     }
     if (std::holds_alternative<raft::ResetElectionTimer>(effect)) {
-      ElectionTimerInbox out = ArmElectionTimer{++timer_epoch_};
+      ElectionTimerInbox out = ArmElectionTimer{timer_epoch_};  // the epoch moved when the reset was decided
       co_await out_.timer.send(out);
       continue;
     }
