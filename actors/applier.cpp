@@ -2,35 +2,59 @@
 
 #include <fmt/format.h>
 
+#include <asio/executor_work_guard.hpp>
+#include <asio/post.hpp>
+#include <asio/thread_pool.hpp>
+
 #include <algorithm>
+#include <chrono>
 
 #include <stdexcept>
 
 namespace coraft::actors {
 
 Applier::Applier(ApplierMailbox& inbox, GatewayMailbox& gateway, NodeMailbox& node, kv::Store& store,
-                 std::uint64_t snapshot_every_entries, Logger log)
+                 std::uint64_t snapshot_every_entries, bool background_snapshots, std::uint64_t stagger,
+                 Logger log)
     : inbox_(inbox),
       gateway_(gateway),
       node_(node),
       store_(store),
       snapshot_every_entries_(snapshot_every_entries),
-      log_(std::move(log)) {}
+      stagger_(stagger),
+      log_(std::move(log)) {
+  if (background_snapshots) snapshot_thread_ = std::make_unique<asio::thread_pool>(1);
+}
+
+Applier::~Applier() {
+  if (snapshot_thread_) snapshot_thread_->join();
+}
 
 asio::awaitable<void> Applier::run() {
   while (auto message = co_await inbox_.receive()) {
-    EntriesApplied applied;
-    if (auto* batch = std::get_if<ApplyCommitted>(&*message)) {
-      apply(*batch, applied);
+    if (std::holds_alternative<SnapshotSerialized>(*message) || (serializing_ && serialized_->load())) snapshot_done();
+    if (std::holds_alternative<SnapshotSerialized>(*message)) {
+      if (serializing_) continue;
+    } else if (serializing_) {
+      held_.push_back(std::move(*message));  // the store must hold still until the snapshot is taken
+      continue;
     } else {
-      restore(std::get<RestoreFromSnapshot>(*message).snapshot);
+      held_.push_back(std::move(*message));
     }
-    applied.applied_index = applied_index_;
-    applied.applied_term = applied_term_;
-    GatewayInbox out = std::move(applied);
-    if (!co_await gateway_.send(out)) break;
-    node_.try_send(AppliedThrough{applied_index_});
-    maybe_snapshot();
+    while (!held_.empty() && !serializing_) {
+      ApplierInbox next = std::move(held_.front());
+      held_.pop_front();
+      EntriesApplied applied;
+      if (auto* batch = std::get_if<ApplyCommitted>(&next)) apply(*batch, applied);
+      else if (auto* restore_message = std::get_if<RestoreFromSnapshot>(&next)) restore(restore_message->snapshot);
+      else continue;
+      applied.applied_index = applied_index_;
+      applied.applied_term = applied_term_;
+      GatewayInbox out = std::move(applied);
+      if (!co_await gateway_.send(out)) co_return;
+      node_.try_send(AppliedThrough{applied_index_});
+      maybe_snapshot();
+    }
   }
 }
 
@@ -57,6 +81,7 @@ void Applier::apply(const ApplyCommitted& batch, EntriesApplied& applied) {
 
 void Applier::restore(const raft::Snapshot& snapshot) {
   if (snapshot.index <= applied_index_) return;  // we are already past it
+  const auto started = std::chrono::steady_clock::now();
   if (!store_.restore(*snapshot.data)) {
     // The bytes passed a checksum (on disk) or came whole from the leader: failing here is a bug, not bad input.
     throw std::runtime_error(fmt::format("snapshot at index {} does not decode", snapshot.index));
@@ -64,18 +89,48 @@ void Applier::restore(const raft::Snapshot& snapshot) {
   applied_index_ = snapshot.index;
   applied_term_ = snapshot.term;
   last_snapshot_index_ = snapshot.index;
-  log_->info("state machine restored from the snapshot at {} (term {}, {} keys)", snapshot.index, snapshot.term,
-             store_.size());
+  log_->info("state machine restored from the snapshot at {} (term {}, {} keys) in {} ms", snapshot.index,
+             snapshot.term, store_.size(),
+             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
 }
 
 void Applier::maybe_snapshot() {
   // Never more often than once per as many entries as there are keys: a snapshot costs time in proportion to the
   // store, so this keeps its cost per applied entry constant however large the store grows.
-  const std::uint64_t every = std::max<std::uint64_t>(snapshot_every_entries_, store_.size());
+  // Replicas apply the same entries, so without a nudge they would all snapshot at once (and all pause at once):
+  // each takes its turn a little later than the one before.
+  std::uint64_t every = std::max<std::uint64_t>(snapshot_every_entries_, store_.size());
+  every += every / 8 * (stagger_ % 4);
   if (snapshot_every_entries_ == 0 || applied_index_ < last_snapshot_index_ + every) return;
-  raft::Snapshot snapshot{applied_index_, applied_term_, std::make_shared<const std::string>(store_.serialize())};
+  serialize_started_ = std::chrono::steady_clock::now();
   last_snapshot_index_ = applied_index_;
-  log_->debug("snapshot at {} ({} bytes)", snapshot.index, snapshot.data->size());
+  serializing_ = std::make_shared<raft::Snapshot>(raft::Snapshot{applied_index_, applied_term_, nullptr});
+  if (!snapshot_thread_) {
+    serializing_->data = std::make_shared<const std::string>(store_.serialize());
+    snapshot_done();
+    return;
+  }
+  // The store is read on the snapshot thread while this thread only reads it too (the gateway's gets): nothing
+  // writes it until snapshot_done().
+  serialized_ = std::make_shared<std::atomic<bool>>(false);
+  asio::post(*snapshot_thread_, [this, snapshot = serializing_, done = serialized_,
+                                 work = asio::make_work_guard(inbox_.executor())]() mutable {
+    snapshot->data = std::make_shared<const std::string>(store_.serialize());
+    done->store(true);
+    asio::post(work.get_executor(), [this] { inbox_.try_send(SnapshotSerialized{}); });
+  });
+}
+
+void Applier::snapshot_done() {
+  if (!serializing_ || (serialized_ && !serialized_->load())) return;
+  raft::Snapshot snapshot = std::move(*serializing_);
+  serializing_.reset();
+  serialized_.reset();
+  log_->info("snapshot at {}: {} keys, {} bytes, serialized in {} ms", snapshot.index, store_.size(),
+             snapshot.data->size(),
+             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                   serialize_started_)
+                 .count());
   node_.try_send(SnapshotTaken{std::move(snapshot)});
 }
 

@@ -13,12 +13,22 @@
 #include "actors/log.hpp"
 #include "kv/store.hpp"
 
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+
+namespace asio {
+class thread_pool;
+}
+
 namespace coraft::actors {
 
 class Applier {
  public:
   Applier(ApplierMailbox& inbox, GatewayMailbox& gateway, NodeMailbox& node, kv::Store& store,
-          std::uint64_t snapshot_every_entries, Logger log);
+          std::uint64_t snapshot_every_entries, bool background_snapshots, std::uint64_t stagger, Logger log);
+  ~Applier();
   asio::awaitable<void> run();
 
   raft::Index applied_index() const { return applied_index_; }
@@ -27,14 +37,23 @@ class Applier {
   void apply(const ApplyCommitted& batch, EntriesApplied& applied);
   void restore(const raft::Snapshot& snapshot);
   void maybe_snapshot();
+  void snapshot_done();
 
   ApplierMailbox& inbox_;
   GatewayMailbox& gateway_;
   NodeMailbox& node_;
   kv::Store& store_;
   std::uint64_t snapshot_every_entries_;
+  std::uint64_t stagger_;  // this replica's turn (its id), so replicas do not all snapshot at the same index
   Logger log_;
   raft::Index last_snapshot_index_ = 0;
+  // A snapshot being serialized on snapshot_thread_: until it is done the store must not change, so what arrives
+  // waits in held_.
+  std::unique_ptr<asio::thread_pool> snapshot_thread_;
+  std::shared_ptr<raft::Snapshot> serializing_;
+  std::shared_ptr<std::atomic<bool>> serialized_;
+  std::deque<ApplierInbox> held_;
+  std::chrono::steady_clock::time_point serialize_started_;
   raft::Index applied_index_ = 0;
   raft::Term applied_term_ = 0;
 };

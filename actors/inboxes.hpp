@@ -78,7 +78,8 @@ struct ApplyCommitted {  // node -> applier: committed entries, in order, each e
 struct RestoreFromSnapshot {  // node -> applier: replace the state machine (a snapshot from the leader, or at start)
   raft::Snapshot snapshot;
 };
-using ApplierInbox = std::variant<ApplyCommitted, RestoreFromSnapshot>;
+struct SnapshotSerialized {};  // the applier's own background serialization finished
+using ApplierInbox = std::variant<ApplyCommitted, RestoreFromSnapshot, SnapshotSerialized>;
 
 // ---- client gateway ----
 struct ClientRequestReceived {  // bridge -> gateway

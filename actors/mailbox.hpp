@@ -69,6 +69,7 @@ class Mailbox {
   }
 
   bool is_open() const { return channel_.is_open(); }
+  asio::any_io_executor executor() { return channel_.get_executor(); }
   std::uint64_t dropped() const { return dropped_; }
   const std::string& name() const { return name_; }
 

@@ -45,7 +45,9 @@ RaftNode::RaftNode(NodeMailbox& inbox, Outboxes out, Clock& clock, raft::Storage
       options_(options),
       log_(std::move(log)),
       core_(raft_config(options), recover(storage, latest_snapshot_)) {
-  if (storage_.blocks()) storage_thread_ = std::make_unique<asio::thread_pool>(1);
+  // Real processes (background_snapshots) get a storage thread even without fsync: snapshots and freeing a
+  // compacted log happen there.
+  if (storage_.blocks() || options_.background_snapshots) storage_thread_ = std::make_unique<asio::thread_pool>(1);
 }
 
 RaftNode::~RaftNode() {
@@ -72,8 +74,13 @@ asio::awaitable<void> RaftNode::run() {
     // sync cover every change the burst made (group commit).
     std::vector<raft::Effect> effects;
     std::optional<NodeInbox> next = std::move(message);
+    std::optional<NodeInbox> timer_fired;
     for (std::size_t handled = 1; next; ++handled) {
-      if (auto* status_request = std::get_if<StatusRequest>(&*next)) {
+      if (std::holds_alternative<ElectionTimerFired>(*next)) {
+        // Handled after the rest of the burst: a leader's message queued behind it (while this node was busy
+        // syncing, say) proves the leader alive and makes the timeout stale.
+        timer_fired = std::move(next);
+      } else if (auto* status_request = std::get_if<StatusRequest>(&*next)) {
         GatewayInbox report = StatusReady{std::move(status_request->request), status()};
         co_await out_.gateway.send(report);
       } else if (std::holds_alternative<StorageSynced>(*next)) {
@@ -88,6 +95,19 @@ asio::awaitable<void> RaftNode::run() {
       }
       if (handled == kMaxBurst) break;
       next = inbox_.try_receive();
+    }
+    if (timer_fired) {
+      if (std::optional<raft::Input> input = to_input(*timer_fired)) {
+        auto produced = core_.step(*input, now_us());
+        for (const auto& effect : produced)
+          if (std::holds_alternative<raft::ResetElectionTimer>(effect)) ++timer_epoch_;
+        effects.insert(effects.end(), std::make_move_iterator(produced.begin()), std::make_move_iterator(produced.end()));
+      }
+    }
+    if (auto dropped = core_.take_compacted(); !dropped.empty()) {
+      if (storage_thread_) {
+        asio::post(*storage_thread_, [garbage = std::move(dropped)] {});  // freed there, not on this thread
+      }
     }
     co_await execute(std::move(effects));
   }
@@ -178,7 +198,7 @@ asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
     }
   }
   co_await carry_out(queue);
-  if (any_persist && storage_thread_ && core_.role() == raft::Role::kLeader) {
+  if (any_persist && storage_thread_ && storage_.blocks() && core_.role() == raft::Role::kLeader) {
     persist_in_background(std::move(merged), std::move(sends));
     co_return;
   }

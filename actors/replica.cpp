@@ -19,7 +19,8 @@ Replica::Replica(asio::io_context& io, Clock& clock, raft::Storage& storage, Rng
       node_(node_inbox_, RaftNode::Outboxes{timer_inbox_, applier_inbox_, gateway_inbox_, outbox_}, clock, storage,
             options_, log_),
       timer_(timer_inbox_, node_inbox_, clock, rng.fork(1), options_.timing, log_),
-      applier_(applier_inbox_, gateway_inbox_, node_inbox_, store_, options_.snapshot_every_entries, log_),
+      applier_(applier_inbox_, gateway_inbox_, node_inbox_, store_, options_.snapshot_every_entries,
+               options_.background_snapshots, options_.self.value, log_),
       gateway_(gateway_inbox_, Gateway::Outboxes{node_inbox_, outbox_}, clock, store_, options_, log_) {}
 
 void Replica::start() {

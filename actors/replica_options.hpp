@@ -33,6 +33,9 @@ struct ReplicaOptions {
   std::size_t max_commands_per_proposal = 512;
   // Snapshot the state machine and compact the log every this many applied entries (0: never).
   std::uint64_t snapshot_every_entries = 100000;
+  // Serialize snapshots on a thread of their own (the applier stops applying meanwhile, so the store holds still,
+  // but the replica keeps answering heartbeats and votes). Off in simulation, which has no threads.
+  bool background_snapshots = false;
 
   // The lease is the minimum election timeout less 10 % for clock-rate differences between replicas and a
   // millisecond for scheduling delays.

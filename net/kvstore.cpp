@@ -121,6 +121,7 @@ int main(int argc, char** argv) {
     return fail(e.what());
   }
 
+  options.background_snapshots = true;
   actors::RealClock clock(io);
   auto log = actors::make_logger(options.self.str(), &clock);
   std::unique_ptr<raft::Storage> storage;

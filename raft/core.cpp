@@ -254,14 +254,14 @@ void RaftCore::on_append_reply(NodeId from, const AppendEntriesReply& reply) {
   Progress& progress = peer.progress;
   if (reply.success) {
     if (reply.match_index > log_.last_index()) return;  // cannot match what we never had: malformed
-    if (progress.on_success(reply.match_index)) maybe_commit();
+    if (progress.on_success(reply.match_index, reply.sent_at_us)) maybe_commit();
   } else {
     // Fast backtracking (§5.3, optimisation in the paper's last paragraph): skip a whole conflicting term at once.
     Index hint = reply.conflict_index;
     if (reply.conflict_term != 0) {
       if (auto last = log_.last_index_of_term(reply.conflict_term, reply.rejected_prev)) hint = *last + 1;
     }
-    progress.on_reject(reply.rejected_prev, hint);
+    progress.on_reject(reply.rejected_prev, hint, reply.sent_at_us);
   }
   send_append(peer, false);
   maybe_complete_reads();
@@ -465,7 +465,7 @@ void RaftCore::on_compact(const CompactLog& compact) {
       log_.term_at(snapshot.index) != snapshot.term) {
     return;
   }
-  log_.compact(snapshot.index, snapshot.term);
+  compacted_ = log_.compact(snapshot.index, snapshot.term);
   pending_persist_.snapshot = snapshot;
   persist_pending_ = true;
 }
@@ -521,7 +521,7 @@ void RaftCore::on_install_snapshot(NodeId from, const InstallSnapshot& request) 
   if (log_.term_at(snapshot.index) != snapshot.term && log_.last_index() > snapshot.index) {
     truncate_local(snapshot.index + 1);
   }
-  log_.compact(snapshot.index, snapshot.term);
+  compacted_ = log_.compact(snapshot.index, snapshot.term);
   durable_index_ = std::max(durable_index_, snapshot.index);
   pending_persist_.snapshot = snapshot;
   persist_pending_ = true;

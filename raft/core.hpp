@@ -19,6 +19,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -142,6 +143,9 @@ class RaftCore {
   const RaftConfig& config() const { return config_; }
   // Leader only: the follower's replication state.
   const Progress* progress(NodeId peer) const;
+  // Entries dropped by compaction since the last call. Freeing a million entries takes a while; the caller decides
+  // where (the raft node hands them to its storage thread).
+  std::vector<EntryPtr> take_compacted() { return std::exchange(compacted_, {}); }
 
  private:
   struct PeerState {
@@ -224,6 +228,7 @@ class RaftCore {
     std::string bytes;
   };
   std::optional<IncomingSnapshot> incoming_snapshot_;
+  std::vector<EntryPtr> compacted_;
 
   Persist pending_persist_;
   bool persist_pending_ = false;

@@ -1,6 +1,7 @@
 #include "raft/log.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <stdexcept>
 
 namespace coraft::raft {
@@ -47,15 +48,17 @@ void Log::truncate_from(Index index) {
   entries_.resize(index - base_index_ - 1);
 }
 
-void Log::compact(Index index, Term term) {
-  if (index <= base_index_) return;
-  if (term_at(index) == term) {
-    entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(index - base_index_));
-  } else {
-    entries_.clear();
-  }
+std::vector<EntryPtr> Log::compact(Index index, Term term) {
+  std::vector<EntryPtr> dropped;
+  if (index <= base_index_) return dropped;
+  const auto end = term_at(index) == term ? entries_.begin() + static_cast<std::ptrdiff_t>(index - base_index_)
+                                          : entries_.end();
+  dropped.reserve(static_cast<std::size_t>(end - entries_.begin()));
+  std::move(entries_.begin(), end, std::back_inserter(dropped));
+  entries_.erase(entries_.begin(), end);
   base_index_ = index;
   base_term_ = term;
+  return dropped;
 }
 
 bool Log::is_up_to_date(Index last_index_other, Term last_term_other) const {

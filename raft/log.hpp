@@ -32,7 +32,8 @@ class Log {
   void truncate_from(Index index);
   // Compaction: everything up to `index` is now in a snapshot whose last entry had `term`. Entries after `index`
   // stay if the log holds `index` with that term (Raft Figure 13, rule 6); otherwise the whole log goes (rule 7).
-  void compact(Index index, Term term);
+  // Returns the entries it dropped, so the caller can choose where to pay for freeing them.
+  std::vector<EntryPtr> compact(Index index, Term term);
 
   // Raft §5.4.1: is a log ending at (last_index, last_term) at least as up-to-date as this one?
   bool is_up_to_date(Index last_index, Term last_term) const;

@@ -21,13 +21,15 @@ void Progress::on_sent(Index last_index, std::size_t bytes) {
   next_ = last_index + 1;
 }
 
-bool Progress::on_success(Index match_index) {
+bool Progress::on_success(Index match_index, std::int64_t sent_at_us) {
+  if (match_index == match_) match_sent_at_us_ = std::max(match_sent_at_us_, sent_at_us);
   if (match_index <= match_) {
     // Stale or duplicated. In probe mode it still proves the follower is reachable, so the probe may go again.
     if (mode_ == Mode::kProbe) probe_outstanding_ = false;
     return false;
   }
   match_ = match_index;
+  match_sent_at_us_ = sent_at_us;
   next_ = std::max(next_, match_ + 1);
   while (!inflight_.empty() && inflight_.front().last_index <= match_) {
     inflight_bytes_ -= inflight_.front().bytes;
@@ -41,8 +43,19 @@ bool Progress::on_success(Index match_index) {
   return true;
 }
 
-bool Progress::on_reject(Index rejected_prev, Index hint_next) {
+bool Progress::on_reject(Index rejected_prev, Index hint_next, std::int64_t sent_at_us) {
   if (mode_ == Mode::kSnapshot) return false;  // the snapshot settles where it stands
+  if (hint_next <= match_ && sent_at_us > match_sent_at_us_) {
+    // Newer than what confirmed match_, yet the follower's log ends before it: it lost its data. Start over.
+    match_ = 0;
+    match_sent_at_us_ = std::numeric_limits<std::int64_t>::min();
+    mode_ = Mode::kProbe;
+    probe_outstanding_ = false;
+    inflight_.clear();
+    inflight_bytes_ = 0;
+    next_ = std::max<Index>(hint_next, 1);
+    return true;
+  }
   if (mode_ == Mode::kReplicate) {
     // A rejection of something at or below what the follower already confirmed is from an older exchange.
     if (rejected_prev <= match_) return false;

@@ -121,6 +121,11 @@ void SimCluster::crash(int slot) {
   s.paused = false;
 }
 
+void SimCluster::wipe(int slot) {
+  crash(slot);
+  slots_[static_cast<std::size_t>(slot)]->storage = raft::MemoryStorage{};
+}
+
 void SimCluster::pause(int slot) {
   Slot& s = *slots_[static_cast<std::size_t>(slot)];
   if (!s.replica) return;

@@ -57,6 +57,8 @@ class SimCluster {
   bool up(int slot) const;
   void crash(int slot);
   void restart(int slot);
+  // The replica's disk is lost: it comes back empty (an operator rebuilding it from its peers).
+  void wipe(int slot);
   void pause(int slot);
   void resume(int slot);
   bool paused(int slot) const;
