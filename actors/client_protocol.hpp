@@ -49,11 +49,13 @@ struct ReplicaStatus {
   raft::Index last_log_index = 0;
   std::int64_t last_leader_contact_ms = -1;  // ms since the leader was last heard from (-1: never; 0 on the leader)
   std::uint64_t keys = 0;
+  raft::Index snapshot_index = 0;  // the log starts after it
   struct Follower {
     raft::NodeId id;
     raft::Index match_index = 0;
   };
   std::vector<Follower> followers;  // leader only
+  std::string metrics;  // every counter, as Prometheus text (actors/metrics.hpp); empty when not asked for
 };
 
 struct ClientReply {

@@ -31,12 +31,13 @@ kv::Command to_command(const ClientRequest& request) {
 }  // namespace
 
 Gateway::Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const kv::Store& store,
-                 const ReplicaOptions& options, Logger log)
+                 const ReplicaOptions& options, const ReplicaMetrics& metrics, Logger log)
     : inbox_(inbox),
       out_(out),
       clock_(clock),
       store_(store),
       options_(options),
+      metrics_(metrics),
       log_(std::move(log)),
       sweep_timer_(clock, [this](std::uint64_t generation) { inbox_.try_send(GatewaySweep{generation}); }) {}
 
@@ -80,6 +81,8 @@ void Gateway::handle(GatewayInbox& message) {
                    outgoing_.back().replica_status = m.status;
                    outgoing_.back().replica_status->applied_index = applied_index_;
                    outgoing_.back().replica_status->keys = store_.size();
+                   outgoing_.back().replica_status->metrics =
+                       render_prometheus(*outgoing_.back().replica_status, metrics_);
                  },
                  [&](GatewaySweep& m) { on_sweep(m); },
              },

@@ -18,6 +18,7 @@
 
 #include "actors/inboxes.hpp"
 #include "actors/log.hpp"
+#include "actors/metrics.hpp"
 #include "actors/replica_options.hpp"
 #include "kv/store.hpp"
 
@@ -35,7 +36,7 @@ class Gateway {
   };
 
   Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const kv::Store& store, const ReplicaOptions& options,
-          Logger log);
+          const ReplicaMetrics& metrics, Logger log);
   asio::awaitable<void> run();
 
   std::uint64_t answered() const { return answered_; }
@@ -77,6 +78,7 @@ class Gateway {
   Clock& clock_;
   const kv::Store& store_;
   const ReplicaOptions& options_;
+  const ReplicaMetrics& metrics_;
   Logger log_;
   Timer sweep_timer_;
 

@@ -37,12 +37,13 @@ raft::RaftConfig raft_config(const ReplicaOptions& options) {
 }  // namespace
 
 RaftNode::RaftNode(NodeMailbox& inbox, Outboxes out, Clock& clock, raft::Storage& storage,
-                   const ReplicaOptions& options, Logger log)
+                   const ReplicaOptions& options, ReplicaMetrics& metrics, Logger log)
     : inbox_(inbox),
       out_(out),
       clock_(clock),
       storage_(storage),
       options_(options),
+      metrics_(metrics),
       log_(std::move(log)),
       core_(raft_config(options), recover(storage, latest_snapshot_)) {
   // Real processes (background_snapshots) get a storage thread even without fsync: snapshots and freeing a
@@ -127,13 +128,19 @@ std::optional<raft::Input> RaftNode::to_input(NodeInbox& message) {
           },
           [&](ElectionTimerFired& m) -> std::optional<raft::Input> {
             if (m.epoch != timer_epoch_) return std::nullopt;  // counted from before a reset: stale
-            if (core_.role() != raft::Role::kLeader) ++elections_started_;
+            if (core_.role() != raft::Role::kLeader) ++metrics_.elections_started;
             return raft::ElectionTimeout{};
           },
           [&](ProposeCommands& m) -> std::optional<raft::Input> {
+            ++metrics_.proposal_batches;
+            metrics_.proposals += m.commands.size();
+            metrics_.proposal_batch_size.observe(static_cast<double>(m.commands.size()));
             return raft::Propose{m.proposal_id, std::move(m.commands)};
           },
-          [&](RequestRead& m) -> std::optional<raft::Input> { return raft::ReadIndex{m.read_id}; },
+          [&](RequestRead& m) -> std::optional<raft::Input> {
+            ++metrics_.reads;
+            return raft::ReadIndex{m.read_id};
+          },
           [&](HeartbeatDue& m) -> std::optional<raft::Input> {
             if (m.term != core_.term()) return std::nullopt;  // from a replicator of an earlier leadership
             return raft::HeartbeatDue{m.peer};
@@ -143,7 +150,10 @@ std::optional<raft::Input> RaftNode::to_input(NodeInbox& message) {
             return std::nullopt;
           },
           [&](StatusRequest&) -> std::optional<raft::Input> { return std::nullopt; },
-          [&](SnapshotTaken& m) -> std::optional<raft::Input> { return raft::CompactLog{std::move(m.snapshot)}; },
+          [&](SnapshotTaken& m) -> std::optional<raft::Input> {
+            ++metrics_.snapshots_taken;
+            return raft::CompactLog{std::move(m.snapshot)};
+          },
           [&](StorageSynced&) -> std::optional<raft::Input> { return std::nullopt; },
       },
       message);
@@ -154,6 +164,7 @@ asio::awaitable<void> RaftNode::persist(const raft::Persist& change) {
   // socket and is merged into the next burst's write anyway. While background writes are still under way, this one
   // queues behind them on the storage thread (the storage is never used from two threads at once); so does a
   // snapshot, whose file can take long enough to write that the replica would otherwise miss its heartbeats.
+  const auto started = std::chrono::steady_clock::now();
   if (!storage_thread_ || (background_writes_ == 0 && !change.snapshot)) {
     storage_.persist(change);
   } else {
@@ -176,6 +187,13 @@ asio::awaitable<void> RaftNode::persist(const raft::Persist& change) {
                                                                                           asio::use_awaitable);
   }
   if (change.snapshot) latest_snapshot_ = change.snapshot;
+  record_write(change, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
+void RaftNode::record_write(const raft::Persist& change, double seconds) {
+  ++metrics_.storage_writes;
+  metrics_.entries_per_write.observe(static_cast<double>(change.entries.size()));
+  metrics_.write_seconds.observe(seconds);
 }
 
 asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
@@ -218,11 +236,13 @@ void RaftNode::persist_in_background(raft::Persist change, std::deque<raft::Effe
   auto work = asio::make_work_guard(executor_);
   // One storage thread: writes reach the disk in the order they were made.
   asio::post(*storage_thread_, [this, write, work = std::move(work)]() mutable {
+    const auto started = std::chrono::steady_clock::now();
     try {
       storage_.persist(write->change);
     } catch (...) {
       write->failure = std::current_exception();
     }
+    write->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     asio::post(work.get_executor(), [this, write] {
       --background_writes_;
       synced_.push_back(write);
@@ -236,6 +256,7 @@ void RaftNode::take_synced(std::vector<raft::Effect>& effects) {
     auto write = std::move(synced_.front());
     synced_.pop_front();
     if (write->failure) std::rethrow_exception(write->failure);  // never acknowledge what could not be written
+    record_write(write->change, write->seconds);
     if (write->change.snapshot) latest_snapshot_ = write->change.snapshot;
     if (!write->change.entries.empty()) {
       const raft::EntryPtr& last = write->change.entries.back();
@@ -284,6 +305,9 @@ asio::awaitable<void> RaftNode::carry_out(std::deque<raft::Effect>& queue) {
     }
     if (auto* role = std::get_if<raft::RoleChanged>(&effect)) {
       log_->info("{} in term {}, leader {}", raft::role_name(role->role), role->term, role->leader.str());
+      if (role->leader != last_leader_) ++metrics_.leader_changes;
+      last_leader_ = role->leader;
+      if (role->role == raft::Role::kLeader) ++metrics_.terms_led;
       if (role->role == raft::Role::kLeader) start_replicators(role->term);
       else stop_replicators();
       if (role->leader == options_.self) heard_from_leader_ = true;
@@ -334,6 +358,7 @@ asio::awaitable<void> RaftNode::carry_out(std::deque<raft::Effect>& queue) {
       log_->info("installing the leader's snapshot at {} (term {}, {} bytes)", restore->snapshot.index,
                  restore->snapshot.term, restore->snapshot.data->size());
       applier_next_ = std::max(applier_next_, restore->snapshot.index + 1);
+      ++metrics_.snapshots_installed;
       ApplierInbox out = RestoreFromSnapshot{std::move(restore->snapshot)};
       co_await out_.applier.send(out);
       continue;
@@ -380,6 +405,7 @@ ReplicaStatus RaftNode::status() const {
   s.commit_index = core_.commit_index();
   s.applied_index = applied_index_;
   s.last_log_index = core_.log().last_index();
+  s.snapshot_index = core_.log().first_index() - 1;
   if (core_.role() == raft::Role::kLeader) {
     s.last_leader_contact_ms = 0;
     for (raft::NodeId peer : options_.peers) {

@@ -14,6 +14,7 @@
 
 #include "actors/inboxes.hpp"
 #include "actors/log.hpp"
+#include "actors/metrics.hpp"
 #include "actors/replica_options.hpp"
 #include "raft/core.hpp"
 #include "raft/storage.hpp"
@@ -40,12 +41,14 @@ class RaftNode {
   };
 
   RaftNode(NodeMailbox& inbox, Outboxes out, Clock& clock, raft::Storage& storage, const ReplicaOptions& options,
-           Logger log);
+           ReplicaMetrics& metrics, Logger log);
   ~RaftNode();
   asio::awaitable<void> run();
 
   const raft::RaftCore& core() const { return core_; }
-  std::uint64_t elections_started() const { return elections_started_; }
+  std::uint64_t elections_started() const { return metrics_.elections_started; }
+  // The node's view of the replica (the gateway adds the applied index and key count).
+  ReplicaStatus status() const;
 
  private:
   struct ReplicatorHandle {
@@ -61,8 +64,8 @@ class RaftNode {
   void take_synced(std::vector<raft::Effect>& effects);
   void start_replicators(raft::Term term);
   void stop_replicators();
-  ReplicaStatus status() const;
   std::int64_t now_us() const;
+  void record_write(const raft::Persist& change, double seconds);
 
   NodeMailbox& inbox_;
   Outboxes out_;
@@ -75,10 +78,12 @@ class RaftNode {
     raft::Persist change;
     std::deque<raft::Effect> held_sends;
     std::exception_ptr failure;
+    double seconds = 0;  // how long the write (and sync) took on the storage thread
   };
   std::size_t background_writes_ = 0;
   std::deque<std::shared_ptr<BackgroundWrite>> synced_;
   const ReplicaOptions& options_;
+  ReplicaMetrics& metrics_;
   Logger log_;
   std::optional<raft::Snapshot> latest_snapshot_;  // what a follower behind the log's start is sent
   raft::RaftCore core_;
@@ -90,7 +95,7 @@ class RaftNode {
   raft::Index applied_index_ = 0;
   TimePoint last_leader_contact_{};
   bool heard_from_leader_ = false;
-  std::uint64_t elections_started_ = 0;
+  raft::NodeId last_leader_;
 };
 
 }  // namespace coraft::actors

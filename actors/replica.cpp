@@ -17,11 +17,18 @@ Replica::Replica(asio::io_context& io, Clock& clock, raft::Storage& storage, Rng
       gateway_inbox_(io.get_executor(), options_.mailbox_capacity, "gateway"),
       outbox_(io.get_executor(), options_.mailbox_capacity, "bridge"),
       node_(node_inbox_, RaftNode::Outboxes{timer_inbox_, applier_inbox_, gateway_inbox_, outbox_}, clock, storage,
-            options_, log_),
+            options_, metrics_, log_),
       timer_(timer_inbox_, node_inbox_, clock, rng.fork(1), options_.timing, log_),
       applier_(applier_inbox_, gateway_inbox_, node_inbox_, store_, options_.snapshot_every_entries,
                options_.background_snapshots, options_.self.value, log_),
-      gateway_(gateway_inbox_, Gateway::Outboxes{node_inbox_, outbox_}, clock, store_, options_, log_) {}
+      gateway_(gateway_inbox_, Gateway::Outboxes{node_inbox_, outbox_}, clock, store_, options_, metrics_, log_) {}
+
+std::string Replica::prometheus_text() const {
+  ReplicaStatus status = node_.status();
+  status.applied_index = applier_.applied_index();
+  status.keys = store_.size();
+  return render_prometheus(status, metrics_);
+}
 
 void Replica::start() {
   const std::string id = options_.self.str();

@@ -46,6 +46,9 @@ class Replica {
   const RaftNode& node() const { return node_; }
   const Gateway& gateway() const { return gateway_; }
   const Logger& log() const { return log_; }
+  ReplicaMetrics& metrics() { return metrics_; }
+  // Status and counters as Prometheus text, read on the replica's thread (the metrics endpoint).
+  std::string prometheus_text() const;
   std::uint64_t dropped_inbound() const { return node_inbox_.dropped() + gateway_inbox_.dropped(); }
 
  private:
@@ -53,6 +56,7 @@ class Replica {
   ReplicaOptions options_;
   Logger log_;
   kv::Store store_;
+  ReplicaMetrics metrics_;
   NodeMailbox node_inbox_;
   ElectionTimerMailbox timer_inbox_;
   ApplierMailbox applier_inbox_;

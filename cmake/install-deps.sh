@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages coraft needs, only those missing. Safe to run repeatedly.
 # Used by `make run` and `make test`; needs root (or sudo) only when something is missing.
+#   cmake/install-deps.sh          what building and running need
+#   cmake/install-deps.sh --test   also what the test suite drives: headless Chromium (the timeline rendering test)
+#                                  and iproute2 (the network-namespace test)
 set -euo pipefail
 
 packages=(build-essential cmake g++ pkg-config libasio-dev nlohmann-json3-dev catch2 libspdlog-dev libfmt-dev
           libcli11-dev libssl-dev python3)
+if [ "${1:-}" = "--test" ]; then
+  packages+=(chromium iproute2)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

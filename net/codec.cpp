@@ -140,8 +140,9 @@ void read_entries(JsonReader& in, Fields& f) {
 void read_replica(JsonReader& in, Fields& f) {
   actors::ReplicaStatus s;
   std::optional<std::string> role, leader;
-  std::optional<std::uint64_t> term, commit, applied, last, keys;
+  std::optional<std::uint64_t> term, commit, applied, last, keys, snapshot;
   std::optional<std::int64_t> contact;
+  std::optional<std::string> metrics;
   in.object([&](std::string_view key) {
     if (key == "role") read_string(in, role, f.bad);
     else if (key == "leader") read_string(in, leader, f.bad);
@@ -150,6 +151,8 @@ void read_replica(JsonReader& in, Fields& f) {
     else if (key == "applied") read_uint(in, applied, f.bad);
     else if (key == "last_log") read_uint(in, last, f.bad);
     else if (key == "keys") read_uint(in, keys, f.bad);
+    else if (key == "snapshot") read_uint(in, snapshot, f.bad);
+    else if (key == "metrics") read_string(in, metrics, f.bad);
     else if (key == "last_leader_contact_ms") read_int(in, contact, f.bad);
     else if (key == "followers") {
       in.object([&](std::string_view id_text) {
@@ -179,6 +182,8 @@ void read_replica(JsonReader& in, Fields& f) {
   s.last_log_index = *last;
   s.last_leader_contact_ms = *contact;
   s.keys = *keys;
+  s.snapshot_index = snapshot.value_or(0);
+  if (metrics) s.metrics = std::move(*metrics);
   f.replica = std::move(s);
 }
 
@@ -472,7 +477,13 @@ std::string encode_reply(const actors::ClientReply& reply, raft::NodeId src) {
       fmt::format_to(std::back_inserter(s), "{}\"{}\":{}", i ? "," : "", st.followers[i].id.str(),
                      st.followers[i].match_index);
     }
-    s += "}}";
+    s += '}';
+    fmt::format_to(std::back_inserter(s), ",\"snapshot\":{}", st.snapshot_index);
+    if (!st.metrics.empty()) {
+      s += ",\"metrics\":";
+      append_json_string(s, st.metrics);
+    }
+    s += '}';
   }
   s += '}';
   return s;

@@ -1,5 +1,6 @@
 // kvctl: talk to a coraft cluster from the command line.
 //   kvctl --cluster cluster.json put KEY VALUE | get KEY | del KEY | cas KEY EXPECTED NEW | status [--json]
+//                                | metrics [ID...]
 // Exit codes: 0 done; 1 the key is missing, or a cas found another value; 2 the cluster could not answer;
 // 3 the cluster refused the request (too large...); CLI11's codes for bad arguments.
 
@@ -64,6 +65,9 @@ int main(int argc, char** argv) {
   cas->add_flag("--absent", expect_absent, "Instead of EXPECTED: KEY must not exist");
   auto* status = app.add_subcommand("status", "Show every replica's role, term, commit and applied index");
   status->add_flag("--json", json_output, "One JSON object per replica, as an array");
+  std::vector<std::string> metrics_ids;
+  auto* metrics = app.add_subcommand("metrics", "Print replicas' counters in Prometheus text format (all, or the IDs given)");
+  metrics->add_option("ids", metrics_ids, "Replica ids (default: every replica)");
   CLI11_PARSE(app, argc, argv);
   if (cas->parsed()) {
     // With --absent the positional arguments are KEY NEW.
@@ -93,11 +97,28 @@ int main(int argc, char** argv) {
 
   int exit_code = 0;
   auto run = [&]() -> asio::awaitable<void> {
+    if (metrics->parsed()) {
+      int answered = 0;
+      for (const auto& [id, endpoint] : replicas) {
+        if (!metrics_ids.empty() && std::find(metrics_ids.begin(), metrics_ids.end(), id.str()) == metrics_ids.end()) {
+          continue;
+        }
+        auto s = co_await client.status(id, std::chrono::milliseconds(500));
+        if (!s) {
+          fmt::print("# replica {} unreachable\n", id.str());
+          continue;
+        }
+        ++answered;
+        fmt::print("{}", s->metrics);
+      }
+      if (answered == 0) exit_code = kExitUnavailable;
+      co_return;
+    }
     if (status->parsed()) {
       nlohmann::json all = nlohmann::json::array();
       if (!json_output) {
-        fmt::print("{:<6} {:<14} {:>6} {:<6} {:>9} {:>9} {:>9} {:>8}  {}\n", "ID", "ROLE", "TERM", "LEADER", "COMMIT",
-                   "APPLIED", "LAST LOG", "KEYS", "LEADER CONTACT");
+        fmt::print("{:<6} {:<14} {:>6} {:<6} {:>9} {:>9} {:>9} {:>9} {:>8}  {}\n", "ID", "ROLE", "TERM", "LEADER",
+                   "COMMIT", "APPLIED", "LAST LOG", "SNAPSHOT", "KEYS", "LEADER CONTACT / FOLLOWER LAG");
       }
       int reachable = 0;
       for (const auto& [id, endpoint] : replicas) {
@@ -113,18 +134,30 @@ int main(int argc, char** argv) {
             j["applied_index"] = s->applied_index;
             j["last_log_index"] = s->last_log_index;
             j["keys"] = s->keys;
+            j["snapshot_index"] = s->snapshot_index;
             j["last_leader_contact_ms"] = s->last_leader_contact_ms;
             nlohmann::json followers = nlohmann::json::object();
-            for (const auto& f : s->followers) followers[f.id.str()] = {{"match_index", f.match_index}};
+            for (const auto& f : s->followers) {
+              followers[f.id.str()] = {{"match_index", f.match_index},
+                                       {"lag", s->last_log_index - std::min(f.match_index, s->last_log_index)}};
+            }
             j["followers"] = followers;
           } else {
             j["reachable"] = false;
           }
           all.push_back(j);
         } else if (s) {
-          fmt::print("{:<6} {:<14} {:>6} {:<6} {:>9} {:>9} {:>9} {:>8}  {}\n", id.str(), raft::role_name(s->role),
+          std::string last = contact(s->last_leader_contact_ms);
+          if (!s->followers.empty()) {
+            last.clear();
+            for (const auto& f : s->followers) {
+              last += fmt::format("{}{}: {}", last.empty() ? "" : ", ", f.id.str(),
+                                  s->last_log_index - std::min(f.match_index, s->last_log_index));
+            }
+          }
+          fmt::print("{:<6} {:<14} {:>6} {:<6} {:>9} {:>9} {:>9} {:>9} {:>8}  {}\n", id.str(), raft::role_name(s->role),
                      s->term, s->leader.valid() ? s->leader.str() : "-", s->commit_index, s->applied_index,
-                     s->last_log_index, s->keys, contact(s->last_leader_contact_ms));
+                     s->last_log_index, s->snapshot_index, s->keys, last);
         } else {
           fmt::print("{:<6} {}\n", id.str(), "unreachable");
         }

@@ -8,6 +8,7 @@
 #include "actors/spawn.hpp"
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
+#include "net/metrics_http.hpp"
 #include "net/udp_bridge.hpp"
 #include "raft/disk_storage.hpp"
 #include "raft/storage.hpp"
@@ -18,6 +19,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <csignal>
 #include <iostream>
 #include <random>
 
@@ -58,8 +60,15 @@ int main(int argc, char** argv) {
   app.add_option("--fsync", fsync_text, "always (default in cluster mode): sync before acknowledging; none: never "
                                         "sync (benchmarks; default in course mode)")
       ->check(CLI::IsMember({"always", "none"}));
+  std::uint16_t metrics_port = 0;
+  std::string metrics_address = "127.0.0.1";
+  app.add_option("--metrics-port", metrics_port,
+                 "Serve Prometheus metrics over HTTP on this TCP port (GET /metrics; default: off)");
+  app.add_option("--metrics-address", metrics_address, "Address for --metrics-port (default 127.0.0.1)");
   CLI11_PARSE(app, argc, argv);
 
+  // A file-size limit (ulimit -f) must fail the write with EFBIG, reported like a full disk, not kill the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   if (!actors::configure_logging(log_level)) return fail(fmt::format("unknown log level \"{}\"", log_level.value_or("")));
   if (seed == 0) seed = std::random_device{}() ^ static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
 
@@ -155,6 +164,20 @@ int main(int argc, char** argv) {
   log->info("{} mode, peers {}, storage {}", course_mode ? "course" : "cluster", fmt::join(peer_names, ","), storage_text);
   actors::Replica replica(io, clock, *storage, actors::Rng(seed), options, log);
   net::UdpBridge bridge(socket, replica, addressing, log);
+  replica.metrics().render_network = [&bridge](std::string& out) { bridge.render_metrics(out); };
+  asio::ip::tcp::acceptor metrics_acceptor(io);
+  if (metrics_port != 0) {
+    asio::error_code error;
+    const auto address = asio::ip::make_address(metrics_address, error);
+    if (error) return fail(fmt::format("--metrics-address \"{}\" is not an IP address", metrics_address));
+    const asio::ip::tcp::endpoint where(address, metrics_port);
+    metrics_acceptor.open(where.protocol(), error);
+    if (!error) metrics_acceptor.set_option(asio::socket_base::reuse_address(true), error);
+    if (!error) metrics_acceptor.bind(where, error);
+    if (!error) metrics_acceptor.listen(asio::socket_base::max_listen_connections, error);
+    if (error) return fail(fmt::format("cannot serve metrics on {}:{}: {}", metrics_address, metrics_port, error.message()));
+    log->info("metrics at http://{}:{}/metrics", metrics_address, metrics_port);
+  }
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code& error, int signal) {
@@ -163,16 +186,27 @@ int main(int argc, char** argv) {
     replica.stop();
     asio::error_code ignored;
     socket.close(ignored);
+    metrics_acceptor.close(ignored);
   });
 
   if (course_mode) bridge.send_raw(net::encode_hello(options.self), addressing.simulator);
   replica.start();
+  if (metrics_acceptor.is_open()) {
+    actors::spawn(io.get_executor(), options.self.str() + "/metrics",
+                  net::serve_metrics(metrics_acceptor, [&replica] { return replica.prometheus_text(); }));
+  }
   actors::spawn(io.get_executor(), options.self.str() + "/bridge-send", bridge.send_loop());
   actors::spawn(io.get_executor(), options.self.str() + "/bridge-receive", bridge.receive_loop(), [&] {
     signals.cancel();  // the socket is closed: nothing more will arrive, let run() return
   });
   try {
     io.run();
+  } catch (const raft::StorageError& e) {
+    // A full or failing disk: nothing more can be made durable, so nothing more may be acknowledged. Stopping is
+    // the safe answer (the peers go on without this replica); the operator frees space and restarts it.
+    log->critical("cannot persist: {}. Stopping rather than acknowledge writes that are not on disk; free space "
+                  "or fix the disk, then restart this replica (its log up to the failure is intact)", e.what());
+    return 3;
   } catch (const std::exception& e) {
     log->critical("stopping after a failure: {}", e.what());
     return 1;

@@ -3,6 +3,7 @@
 #include "raft/overloaded.hpp"
 
 #include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 
@@ -149,6 +150,26 @@ void UdpBridge::send_raw(const std::string& datagram, const asio::ip::udp::endpo
     return;
   }
   ++stats_.sent;
+}
+
+void UdpBridge::render_metrics(std::string& out) const {
+  const std::string id = fmt::format("replica=\"{}\"", self_.str());
+  actors::append_header(out, "coraft_datagrams_received_total", "counter", "UDP datagrams received");
+  actors::append_sample(out, "coraft_datagrams_received_total", id, static_cast<double>(stats_.received));
+  actors::append_header(out, "coraft_datagrams_sent_total", "counter", "UDP datagrams sent");
+  actors::append_sample(out, "coraft_datagrams_sent_total", id, static_cast<double>(stats_.sent));
+  actors::append_header(out, "coraft_datagrams_dropped_total", "counter", "Datagrams dropped, by reason");
+  for (int r = 0; r < kDropReasons; ++r) {
+    actors::append_sample(out, "coraft_datagrams_dropped_total",
+                          fmt::format("{},reason=\"{}\"", id, drop_reason_name(static_cast<DropReason>(r))),
+                          static_cast<double>(stats_.dropped[static_cast<std::size_t>(r)]));
+  }
+  actors::append_sample(out, "coraft_datagrams_dropped_total", id + ",reason=\"not_member\"",
+                        static_cast<double>(stats_.not_member));
+  actors::append_sample(out, "coraft_datagrams_dropped_total", id + ",reason=\"inbox_full\"",
+                        static_cast<double>(stats_.inbox_full));
+  actors::append_header(out, "coraft_send_errors_total", "counter", "Datagrams the socket refused to send");
+  actors::append_sample(out, "coraft_send_errors_total", id, static_cast<double>(stats_.send_errors));
 }
 
 }  // namespace coraft::net

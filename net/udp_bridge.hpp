@@ -46,6 +46,8 @@ class UdpBridge {
   void send_raw(const std::string& datagram, const asio::ip::udp::endpoint& to);
 
   const BridgeStats& stats() const { return stats_; }
+  // Appends the datagram counters in Prometheus text format (part of the replica's metrics).
+  void render_metrics(std::string& out) const;
 
  private:
   void on_datagram(std::string_view datagram, const asio::ip::udp::endpoint& from);

@@ -144,7 +144,9 @@ DiskStorage::DiskStorage(DiskStorageOptions options) : options_(std::move(option
 
 DiskStorage::~DiskStorage() {
   if (segment_fd_ >= 0) {
-    if (options_.fsync == FsyncPolicy::kAlways) ::fdatasync(segment_fd_);
+    // A clean shutdown (SIGTERM) leaves everything on the disk, whatever the policy: with fsync none the last
+    // writes would otherwise sit in the page cache until the kernel got round to them.
+    ::fdatasync(segment_fd_);
     ::close(segment_fd_);
   }
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock

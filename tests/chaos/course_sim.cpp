@@ -122,6 +122,8 @@ class CourseRun {
   int total_msgs_ = 0, duplicates_ = 0, incorrect_ = 0, fail_answers_ = 0, requests_sent_ = 0;
   std::uint64_t mid_counter_ = 0, value_counter_ = 0;
   bool storm_ = false;
+  std::shared_ptr<test::Timeline> timeline_;
+  void observe_role(int replica, const json& j, const std::string& type);
   const bool trace_ = std::getenv("KVCHAOS_TRACE") != nullptr;  // every non-ok answer on stderr, for debugging
   bool done_ = false;
 };
@@ -137,6 +139,10 @@ void CourseRun::launch(int index) {
   argv.insert(argv.end(), options_.replica_args.begin(), options_.replica_args.end());
   const std::string log = options_.log_dir.empty() ? "" : fmt::format("{}/{}-{}.log", options_.log_dir, config_.name, r.id);
   r.process = std::make_unique<ChildProcess>(argv, log);
+  if (timeline_ && r.killed_at >= 0) {
+    timeline_->event(now(), "restart", "restart " + r.id);
+    timeline_->set_state(now(), index, test::LaneState::kFollower, timeline_->term(index));
+  }
   r.endpoint.reset();
   r.alive = true;
   r.paused = false;
@@ -189,6 +195,7 @@ void CourseRun::on_datagram(std::string_view datagram, const udp::endpoint& from
     return;
   }
   if (!sender.alive) return;  // a killed replica's last words
+  if (timeline_) observe_role(from_replica, j, type);
   // The simulator believes `leader` — during a partition only from the majority side.
   if (leader != "FFFF" && (side_.empty() || side_[static_cast<std::size_t>(from_replica)] == 1)) leader_ = leader;
 
@@ -332,8 +339,37 @@ void CourseRun::on_reply(const json& j, const std::string& client_id) {
   send_operation(ci, request.op);  // the course client retries at once, with a new MID
 }
 
+// The replicas' roles as their own messages show them: AppendEntries come from a leader, RequestVote (not a
+// pre-vote) from a candidate, and a reply in a newer term — or an AppendEntries reply in the candidate's own term —
+// from a follower. Commit indexes are the leaders' (carried on every AppendEntries).
+void CourseRun::observe_role(int replica, const json& j, const std::string& type) {
+  auto term_it = j.find("term");
+  if (term_it == j.end() || !term_it->is_number_unsigned()) return;
+  const auto term = term_it->get<std::uint64_t>();
+  const auto state = timeline_->state(replica);
+  if (replicas_[static_cast<std::size_t>(replica)].paused) return;
+  if (type == "ae") {
+    timeline_->set_state(now(), replica, test::LaneState::kLeader, term);
+    if (auto c = j.find("commit"); c != j.end() && c->is_number_unsigned()) {
+      timeline_->commit(now(), replica, c->get<std::uint64_t>());
+    }
+  } else if (type == "rv" && !j.value("pre", false)) {
+    timeline_->set_state(now(), replica, test::LaneState::kCandidate, term);
+  } else if (type == "aer" || type == "rvr" || type == "isr" || type == "rv") {
+    const bool newer = term > timeline_->term(replica);
+    const bool candidate_gave_up = type == "aer" && state == test::LaneState::kCandidate && term == timeline_->term(replica);
+    if (newer || candidate_gave_up || state == test::LaneState::kDown) {
+      timeline_->set_state(now(), replica, test::LaneState::kFollower, std::max(term, timeline_->term(replica)));
+    }
+  }
+}
+
 void CourseRun::kill(int index) {
   Replica& r = replicas_[static_cast<std::size_t>(index)];
+  if (timeline_) {
+    timeline_->event(now(), "kill", "kill " + r.id);
+    timeline_->set_state(now(), index, test::LaneState::kDown, timeline_->term(index));
+  }
   r.process->kill_and_wait(SIGKILL);
   r.alive = false;
   r.killed_at = now();
@@ -363,13 +399,30 @@ void CourseRun::apply_event(const CourseEvent& event) {
     }
     side_.assign(n, 0);
     for (std::size_t i = 0; i < n / 2 + 1; ++i) side_[static_cast<std::size_t>(order[i])] = 1;
+    if (timeline_) {
+      std::vector<std::string> majority, minority;
+      for (std::size_t i = 0; i < n; ++i) (side_[i] == 1 ? majority : minority).push_back(replicas_[i].id);
+      const std::string what = fmt::format("{} {} | {}", event.type, fmt::join(majority, ","), fmt::join(minority, ","));
+      timeline_->event(now(), "partition", what);
+      timeline_->open_band(now(), "partition", what);
+    }
   } else if (event.type == "part_end") {
     side_.clear();
     blocked_.clear();
+    if (timeline_) {
+      timeline_->event(now(), "heal", "part_end");
+      timeline_->close_all_bands(now());
+    }
   } else if (event.type == "part_oneway") {
-    if (leader >= 0)
+    if (leader >= 0) {
       for (std::size_t i = 0; i < n; ++i)
         if (static_cast<int>(i) != leader) blocked_.insert({static_cast<int>(i), leader});
+      if (timeline_) {
+        const std::string what = "part_oneway: nobody reaches " + leader_;
+        timeline_->event(now(), "partition", what);
+        timeline_->open_band(now(), "oneway", what);
+      }
+    }
   } else if (event.type == "restart") {
     int oldest = -1;
     for (std::size_t i = 0; i < n; ++i) {
@@ -384,12 +437,21 @@ void CourseRun::apply_event(const CourseEvent& event) {
     if (victim >= 0 && replicas_[static_cast<std::size_t>(victim)].alive) {
       replicas_[static_cast<std::size_t>(victim)].process->signal(SIGSTOP);
       replicas_[static_cast<std::size_t>(victim)].paused = true;
+      if (timeline_) {
+        timeline_->event(now(), "pause", "pause " + replicas_[static_cast<std::size_t>(victim)].id);
+        timeline_->set_state(now(), victim, test::LaneState::kPaused, timeline_->term(victim));
+      }
     }
   } else if (event.type == "resume") {
     for (auto& r : replicas_) {
       if (r.paused) {
         r.process->signal(SIGCONT);
         r.paused = false;
+        if (timeline_) {
+          const int index = replica_index(r.id);
+          timeline_->event(now(), "resume", "resume " + r.id);
+          timeline_->set_state(now(), index, test::LaneState::kFollower, timeline_->term(index));
+        }
       }
     }
   }
@@ -493,6 +555,22 @@ void CourseRun::finish(RunReport& report) {
       {"median_latency", report.median_latency, tier_of(report.median_latency, config_.median_latency)},
   };
   report.passed = report.problems.empty();
+  if (timeline_) {
+    for (const auto& op : history_) {
+      const std::optional<double> completed =
+          op.completed ? std::optional<double>(op.completed_us / 1e6) : std::nullopt;
+      timeline_->operation(op.invoked_us / 1e6, completed, op.kind == test::OpKind::kGet ? "get" : "put", op.completed);
+    }
+    timeline_->note(fmt::format("kvchaos {} (seed {}, lifetime {} s): {}", config_.name, options_.seed, lifetime_,
+                                report.passed ? "PASS" : "FAIL"));
+    timeline_->note(fmt::format("{} operations, {} replica messages, {} failures, median latency {:.4f} s, "
+                                "linearizability: {}", report.operations, report.total_msgs, report.failures,
+                                report.median_latency, test::verdict_name(report.linearizable)));
+    for (const auto& p : report.problems) timeline_->note("problem: " + p);
+    timeline_->note("roles are inferred from the replicas' messages: leaders send AppendEntries, candidates votes");
+    timeline_->finish(now());
+    report.timeline = timeline_;
+  }
 }
 
 RunReport CourseRun::run() {
@@ -502,6 +580,11 @@ RunReport CourseRun::run() {
   socket_.non_blocking(true);
   for (int i = 0; i < config_.replicas; ++i) replicas_.push_back(Replica{hex_id(i)});
   for (int i = 0; i < kClients; ++i) clients_.push_back(Client{hex_id(config_.replicas + i)});
+  if (options_.record_timeline) {
+    std::vector<std::string> names;
+    for (const auto& r : replicas_) names.push_back(r.id);
+    timeline_ = std::make_shared<test::Timeline>(fmt::format("kvchaos {}", config_.name), names);
+  }
   started_ = Steady::now();
   for (int i = 0; i < config_.replicas; ++i) launch(i);
   asio::co_spawn(io_, receive_loop(), asio::detached);

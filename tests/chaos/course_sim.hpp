@@ -7,6 +7,9 @@
 
 #include "course_config.hpp"
 #include "linearizability.hpp"
+#include "timeline.hpp"
+
+#include <memory>
 
 #include <cstdint>
 #include <optional>
@@ -21,6 +24,7 @@ struct RunOptions {
   std::optional<double> lifetime;  // overrides the config's (CI runs shortened lifetimes)
   std::string log_dir;         // replicas' stderr goes to <log_dir>/<config>-<id>.log when set
   std::vector<std::string> replica_args;  // extra arguments for every kvstore
+  bool record_timeline = false;  // fill RunReport::timeline (roles inferred from the replicas' own messages)
 };
 
 struct MetricResult {
@@ -49,6 +53,7 @@ struct RunReport {
   std::string linearizability_note;
   std::optional<double> failover_seconds;  // the longest, over every kill
   bool packet_storm = false;
+  std::shared_ptr<test::Timeline> timeline;
 };
 
 RunReport run_course(const CourseConfig& config, const RunOptions& options);

@@ -1,5 +1,8 @@
 #include "process.hpp"
 
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ip/udp.hpp>
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -75,6 +78,18 @@ void ChildProcess::kill_and_wait(int sig) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+}
+
+std::uint16_t free_udp_port() {
+  asio::io_context io;
+  asio::ip::udp::socket s(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return s.local_endpoint().port();
+}
+
+std::uint16_t free_tcp_port() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
 }
 
 }  // namespace coraft::chaos

@@ -2,6 +2,7 @@
 // A child process in its own process group, killed (the whole group) when the object goes away, and also when this
 // process dies: the child asks the kernel for SIGKILL on its parent's death. No exit path leaves orphans.
 
+#include <cstdint>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -29,5 +30,9 @@ class ChildProcess {
   bool killed_ = false;
   int status_ = 0;
 };
+
+// A loopback port nobody is bound to right now (the kernel's pick), for tests that start real processes.
+std::uint16_t free_udp_port();
+std::uint16_t free_tcp_port();
 
 }  // namespace coraft::chaos

@@ -6,6 +6,8 @@
 #include "process.hpp"
 
 #include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/write.hpp>
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
@@ -18,10 +20,23 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::uint16_t free_udp_port() {
+// GET http://127.0.0.1:port/path with a blocking socket: the whole response, or what arrived before an error.
+std::string http_get(std::uint16_t port, const std::string& path) {
   asio::io_context io;
-  asio::ip::udp::socket s(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return s.local_endpoint().port();
+  asio::ip::tcp::socket socket(io);
+  asio::error_code error;
+  socket.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), error);
+  if (error) return "connect failed: " + error.message();
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  asio::write(socket, asio::buffer(request), error);
+  std::string response;
+  char buffer[4096];
+  for (;;) {
+    const std::size_t n = socket.read_some(asio::buffer(buffer), error);
+    response.append(buffer, n);
+    if (error) break;  // eof: the server closes after one response
+  }
+  return response;
 }
 
 // Runs `body` as a coroutine to completion.
@@ -43,14 +58,17 @@ TEST_CASE("a three-process cluster serves, loses its leader, and serves again", 
     std::ofstream config(config_path);
     config << fmt::format(R"({{"replicas": {{"0000": "127.0.0.1:{}", "0001": "127.0.0.1:{}", "0002": "127.0.0.1:{}"}},
                               "election_timeout_ms": [150, 300], "heartbeat_ms": 50}})",
-                          free_udp_port(), free_udp_port(), free_udp_port());
+                          chaos::free_udp_port(), chaos::free_udp_port(), chaos::free_udp_port());
   }
   std::map<raft::NodeId, std::unique_ptr<chaos::ChildProcess>> replicas;
+  std::map<raft::NodeId, std::uint16_t> metrics_ports;
   for (int i = 0; i < 3; ++i) {
     const raft::NodeId id{static_cast<std::uint16_t>(i)};
+    metrics_ports[id] = chaos::free_tcp_port();
     replicas[id] = std::make_unique<chaos::ChildProcess>(
         std::vector<std::string>{CORAFT_KVSTORE_PATH, "--config", config_path, "--id", id.str(), "--data-dir",
-                                 (dir / id.str()).string(), "--log-level", "info"},
+                                 (dir / id.str()).string(), "--log-level", "info", "--metrics-port",
+                                 std::to_string(metrics_ports[id])},
         (dir / (id.str() + ".log")).string());
   }
 
@@ -79,6 +97,17 @@ TEST_CASE("a three-process cluster serves, loses its leader, and serves again", 
     }
   });
   REQUIRE(leader.has_value());
+
+  // The leader's Prometheus endpoint knows it leads and counts the put; the status reply carries the same text.
+  const std::string scraped = http_get(metrics_ports.at(*leader), "/metrics");
+  INFO(scraped.substr(0, 400));
+  CHECK(scraped.rfind("HTTP/1.1 200 OK", 0) == 0);
+  CHECK(scraped.find(fmt::format("coraft_role{{replica=\"{}\",role=\"leader\"}} 1\n", leader->str())) !=
+        std::string::npos);
+  CHECK(scraped.find(fmt::format("coraft_proposals_total{{replica=\"{}\"}} 0\n", leader->str())) == std::string::npos);
+  CHECK(scraped.find("coraft_datagrams_received_total{") != std::string::npos);
+  CHECK(http_get(metrics_ports.at(*leader), "/other").rfind("HTTP/1.1 404", 0) == 0);
+
   replicas.at(*leader)->kill_and_wait(SIGKILL);
 
   run(io, [&]() -> asio::awaitable<void> {

@@ -30,8 +30,39 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
   // Half the schedules compact their logs often, so that lagging and restarted replicas need InstallSnapshot.
   const std::uint64_t snapshot_every = rng.chance(0.5) ? rng.between(5, 100) : 0;
   SimCluster c({.replicas = result.replicas, .seed = seed, .faults = faults, .snapshot_every = snapshot_every});
+  auto now_seconds = [&] { return c.world().now().time_since_epoch().count() / 1e6; };
+  std::shared_ptr<Timeline> timeline;
+  if (options.record_timeline) {
+    std::vector<std::string> names;
+    for (int i = 0; i < c.size(); ++i) names.push_back(c.id(i).str());
+    timeline = std::make_shared<Timeline>(fmt::format("kvsim seed {}", seed), names);
+    c.set_step_observer([&c, &now_seconds, t = timeline.get()] {
+      const double at = now_seconds();
+      for (int i = 0; i < c.size(); ++i) {
+        const auto* r = c.replica(i);
+        if (!r) {
+          t->set_state(at, i, LaneState::kDown, t->term(i));
+          continue;
+        }
+        const auto& core = r->core();
+        const LaneState state = c.paused(i)                              ? LaneState::kPaused
+                                : core.role() == raft::Role::kLeader    ? LaneState::kLeader
+                                : core.role() == raft::Role::kCandidate ? LaneState::kCandidate
+                                                                        : LaneState::kFollower;
+        t->set_state(at, i, state, core.term());
+        t->commit(at, i, core.commit_index());
+      }
+    });
+  }
+  // Each schedule line is also a mark on the timeline; partitions are bands until the next heal or partition.
   auto note = [&](std::string what) {
-    result.schedule.push_back(fmt::format("{:9.3f}s {}", c.world().now().time_since_epoch().count() / 1e6, what));
+    result.schedule.push_back(fmt::format("{:9.3f}s {}", now_seconds(), what));
+    if (!timeline) return;
+    const std::string kind = what.substr(0, what.find(' '));
+    if (kind == "partition" || kind == "isolate" || kind == "heal" || kind == "faults") timeline->close_all_bands(now_seconds());
+    if (kind == "partition" || kind == "isolate") timeline->open_band(now_seconds(), "partition", what);
+    if (what.find("stops hearing") != std::string::npos) timeline->open_band(now_seconds(), what, what);
+    if (kind != "drop" && result.schedule.size() > 1) timeline->event(now_seconds(), kind, what);
   };
   note(fmt::format("{} replicas, drop {:.2f}, duplicate {:.2f}, delay {}-{} us, snapshot every {}", result.replicas,
                    faults.drop, faults.duplicate, faults.min_delay.count(), faults.max_delay.count(), snapshot_every));
@@ -158,6 +189,23 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
   result.simulated_seconds = c.world().now().time_since_epoch().count() / 1e6;
   result.committed = c.invariants().committed();
   result.operations = c.completed_ops();
+  if (timeline) {
+    c.set_step_observer({});
+    for (const auto& op : history) {
+      const std::optional<double> completed =
+          op.completed ? std::optional<double>(op.completed_us / 1e6) : std::nullopt;
+      static constexpr const char* kKinds[] = {"get", "put", "delete", "cas"};
+      timeline->operation(op.invoked_us / 1e6, completed, kKinds[static_cast<int>(op.kind)], op.completed);
+    }
+    timeline->note(result.schedule.front().substr(11));
+    timeline->note(fmt::format("{} operations, {} committed entries, linearizability: {}, violations: {}",
+                               result.operations, result.committed, verdict_name(result.linearizable),
+                               result.violations.size()));
+    timeline->note(fmt::format("reproduce: kvsim --seeds 1 --seed {} --replicas {} --timeline FILE", seed,
+                               result.replicas));
+    timeline->finish(now_seconds());
+    result.timeline = timeline;
+  }
   return result;
 }
 

@@ -5,6 +5,9 @@
 // Invariants are checked after every step.
 
 #include "linearizability.hpp"
+#include "timeline.hpp"
+
+#include <memory>
 
 #include <cstdint>
 #include <string>
@@ -17,6 +20,7 @@ struct CampaignOptions {
   double max_drop = 0.30;         // the safety phase draws its drop rate from [0, max_drop]
   double safety_seconds = 12;     // simulated length of the fault phase
   double liveness_seconds = 40;   // bound for the liveness phase
+  bool record_timeline = false;   // fill SeedResult::timeline (costs a sample per step)
 };
 
 struct SeedResult {
@@ -29,6 +33,7 @@ struct SeedResult {
   Verdict linearizable = Verdict::kUnknown;  // over every client operation of the run
   std::vector<std::string> violations;  // safety, liveness or linearizability
   std::vector<std::string> schedule;    // what happened, for a failing seed's report
+  std::shared_ptr<Timeline> timeline;   // with CampaignOptions::record_timeline
 };
 
 SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options);

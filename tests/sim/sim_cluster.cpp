@@ -39,7 +39,10 @@ SimCluster::SimCluster(SimOptions options)
     slots_.push_back(std::move(slot));
   }
   for (int i = 0; i < options_.replicas; ++i) restart(i);
-  if (options_.check_invariants) world_.set_after_step([this] { check_invariants(); });
+  world_.set_after_step([this] {
+    if (options_.check_invariants) check_invariants();
+    if (step_observer_) step_observer_();
+  });
 }
 
 SimCluster::~SimCluster() {

@@ -89,6 +89,8 @@ class SimCluster {
   // Requests (client, MID) that were answered more than once: must stay empty.
   const std::vector<std::string>& double_answers() const { return double_answers_; }
   void check_invariants();
+  // Called after every simulation step (after the invariant check): the timeline samples roles and commits here.
+  void set_step_observer(std::function<void()> observer) { step_observer_ = std::move(observer); }
 
  private:
   struct Slot;
@@ -111,6 +113,7 @@ class SimCluster {
   std::set<std::pair<std::uint16_t, std::string>> answered_;
   std::vector<std::string> double_answers_;
   InvariantChecker invariants_;
+  std::function<void()> step_observer_;
 };
 
 }  // namespace coraft::test

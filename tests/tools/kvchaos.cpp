@@ -2,6 +2,7 @@
 // them, plus a linearizability verdict and failover times.
 //   kvchaos CONFIG.json [--replica PATH] [--seed N] [--json]
 //   kvchaos --all DIR   one table for every config in DIR; exit 1 if any check fails
+//   --timeline FILE     also draw the run as an HTML timeline
 
 #include "course_sim.hpp"
 
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <unistd.h>
 
 using namespace coraft;
@@ -85,6 +87,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "partial", "full", "bonus"}));
   app.add_option("--replica-arg", options.replica_args, "An extra argument for every replica (repeatable)");
   app.add_flag("--json", json_output, "Print JSON instead of text");
+  std::string timeline_path;
+  app.add_option("--timeline", timeline_path,
+                 "Write an HTML timeline of the run (roles, faults, commit index, latencies) to this file; with "
+                 "--all, a folder that gets one <config>.html per config");
   CLI11_PARSE(app, argc, argv);
   if (lifetime > 0) options.lifetime = lifetime;
   if (config_path.empty() == all_dir.empty()) {
@@ -96,6 +102,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!options.log_dir.empty()) std::filesystem::create_directories(options.log_dir);
+  options.record_timeline = !timeline_path.empty();
+  if (options.record_timeline && !all_dir.empty()) std::filesystem::create_directories(timeline_path);
 
   std::vector<std::string> paths;
   if (!all_dir.empty()) {
@@ -130,6 +138,23 @@ int main(int argc, char** argv) {
       }
     }
     all_good = all_good && report.passed;
+    if (report.timeline) {
+      const std::string file = all_dir.empty() ? timeline_path : timeline_path + "/" + report.config + ".html";
+      std::error_code ignored;
+      const auto parent = std::filesystem::path(file).parent_path();
+      if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
+      std::ofstream out(file);
+      out << report.timeline->html();
+      if (!out) {
+        fmt::print(stderr, "kvchaos: cannot write {}\n", file);
+        all_good = false;
+      } else {
+        const auto f = report.timeline->facts();
+        fmt::print(stderr, "timeline: {} ({} role spans, {} leader spans, {} events, {} bands, {} operations drawn, {} "
+                           "without answer)\n", file, f.role_spans, f.leader_spans, f.events, f.bands, f.operations,
+                   f.failed_operations);
+      }
+    }
     if (!all_dir.empty() && !json_output) {
       fmt::print(stderr, "{}: {}\n", report.config, report.passed ? "pass" : "FAIL");
     } else if (!json_output) {

@@ -8,7 +8,10 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <optional>
 
 using namespace coraft::test;
 
@@ -19,6 +22,7 @@ int main(int argc, char** argv) {
   bool seed_given = false;
   CampaignOptions options;
   bool verbose = false;
+  std::string timeline_path;
   app.add_option("--seeds", seeds, "How many seeds (fault schedules) to run")->check(CLI::PositiveNumber);
   app.add_option_function<std::uint64_t>(
          "--seed", [&](std::uint64_t s) { first_seed = s; seed_given = true; },
@@ -29,10 +33,32 @@ int main(int argc, char** argv) {
   app.add_option("--fault-seconds", options.safety_seconds, "Simulated seconds of faults per seed")
       ->check(CLI::PositiveNumber);
   app.add_flag("-v,--verbose", verbose, "Print a line per seed");
+  app.add_option("--timeline", timeline_path,
+                 "Write an HTML timeline (roles, faults, commit index, latencies): of the seed with --seeds 1, "
+                 "else of the first failing seed (re-run to record it)");
   CLI11_PARSE(app, argc, argv);
   if (!seed_given && seeds == 1) first_seed = 1;
 
   const auto started = std::chrono::steady_clock::now();
+  auto write_timeline = [&](const SeedResult& r) {
+    std::error_code ignored;
+    const auto parent = std::filesystem::path(timeline_path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
+    std::ofstream out(timeline_path);
+    out << r.timeline->html();
+    if (!out) {
+      fmt::print(stderr, "kvsim: cannot write {}\n", timeline_path);
+      return false;
+    }
+    const auto f = r.timeline->facts();
+    fmt::print("timeline: {} (seed {}: {} role spans, {} leader spans, {} events, {} bands, {} operations drawn, "
+               "{} without answer)\n", timeline_path, r.seed, f.role_spans, f.leader_spans, f.events, f.bands,
+               f.operations, f.failed_operations);
+    return true;
+  };
+  options.record_timeline = !timeline_path.empty() && seeds == 1;
+  std::optional<std::uint64_t> first_failed;
+  bool timeline_ok = true;
   double simulated = 0;
   std::uint64_t committed = 0, operations = 0, faults = 0, violations = 0, failed = 0, linearizable = 0, unknown = 0;
   for (std::uint64_t seed = first_seed; seed < first_seed + seeds; ++seed) {
@@ -49,7 +75,9 @@ int main(int argc, char** argv) {
                  r.replicas, r.simulated_seconds, r.committed, r.operations, r.faults, r.violations.size(),
                  verdict_name(r.linearizable));
     }
+    if (r.timeline) timeline_ok = write_timeline(r);
     if (!r.violations.empty()) {
+      if (!first_failed) first_failed = seed;
       ++failed;
       fmt::print(stderr, "seed {} FAILED:\n", seed);
       for (const auto& line : r.schedule) fmt::print(stderr, "  {}\n", line);
@@ -63,6 +91,15 @@ int main(int argc, char** argv) {
              "faults {}, invariant violations {}, linearizable {}/{} (unknown {}), failed seeds {}\n",
              first_seed, first_seed + seeds - 1, seeds, simulated, real, real > 0 ? simulated / real : 0.0, committed,
              operations, faults, violations, linearizable, seeds, unknown, failed);
+  if (!timeline_path.empty() && seeds > 1) {
+    if (first_failed) {
+      CampaignOptions again = options;
+      again.record_timeline = true;
+      timeline_ok = write_timeline(run_seed(*first_failed, again));
+    } else {
+      fmt::print("timeline: no seed failed, so none written (use --seeds 1 --seed N for one seed's)\n");
+    }
+  }
   // An unknown verdict (the checker's budget ran out) is not a pass.
-  return failed == 0 && unknown == 0 ? 0 : 1;
+  return failed == 0 && unknown == 0 && timeline_ok ? 0 : 1;
 }

@@ -1,0 +1,98 @@
+#include "actors/metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace coraft::actors {
+
+void append_sample(std::string& out, std::string_view name, std::string_view labels, double value) {
+  if (labels.empty()) fmt::format_to(std::back_inserter(out), "{} {}\n", name, value);
+  else fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", name, labels, value);
+}
+
+void append_header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+namespace {
+
+template <std::size_t N>
+void append_histogram(std::string& out, std::string_view name, std::string_view help, std::string_view id_label,
+                      const Histogram<N>& h) {
+  append_header(out, name, "histogram", help);
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    cumulative += h.counts[i];
+    fmt::format_to(std::back_inserter(out), "{}_bucket{{{},le=\"{}\"}} {}\n", name, id_label, h.bounds[i], cumulative);
+  }
+  cumulative += h.counts[N];
+  fmt::format_to(std::back_inserter(out), "{}_bucket{{{},le=\"+Inf\"}} {}\n", name, id_label, cumulative);
+  fmt::format_to(std::back_inserter(out), "{}_sum{{{}}} {}\n{}_count{{{}}} {}\n", name, id_label, h.sum, name,
+                 id_label, h.count);
+}
+
+void gauge(std::string& out, std::string_view name, std::string_view help, std::string_view labels, double value) {
+  append_header(out, name, "gauge", help);
+  append_sample(out, name, labels, value);
+}
+
+void counter(std::string& out, std::string_view name, std::string_view help, std::string_view labels, double value) {
+  append_header(out, name, "counter", help);
+  append_sample(out, name, labels, value);
+}
+
+}  // namespace
+
+std::string render_prometheus(const ReplicaStatus& s, const ReplicaMetrics& m) {
+  std::string out;
+  out.reserve(8192);
+  const std::string id = fmt::format("replica=\"{}\"", s.id.str());
+  append_header(out, "coraft_role", "gauge", "1 for the role this replica is in");
+  for (auto role : {raft::Role::kFollower, raft::Role::kPreCandidate, raft::Role::kCandidate, raft::Role::kLeader}) {
+    append_sample(out, "coraft_role", fmt::format("{},role=\"{}\"", id, raft::role_name(role)), s.role == role);
+  }
+  gauge(out, "coraft_term", "Current Raft term", id, static_cast<double>(s.term));
+  gauge(out, "coraft_commit_index", "Highest log index known committed", id, static_cast<double>(s.commit_index));
+  gauge(out, "coraft_applied_index", "Highest log index applied to the store", id, static_cast<double>(s.applied_index));
+  gauge(out, "coraft_last_log_index", "Last index in the log", id, static_cast<double>(s.last_log_index));
+  gauge(out, "coraft_snapshot_index", "Index the latest snapshot covers (the log starts after it)", id,
+        static_cast<double>(s.snapshot_index));
+  gauge(out, "coraft_log_entries", "Entries held in the log (after the snapshot)", id,
+        static_cast<double>(s.last_log_index - std::min(s.snapshot_index, s.last_log_index)));
+  gauge(out, "coraft_keys", "Keys in the store", id, static_cast<double>(s.keys));
+  gauge(out, "coraft_leader_contact_age_seconds", "Seconds since the leader was last heard from (-1: never)", id,
+        s.last_leader_contact_ms < 0 ? -1.0 : s.last_leader_contact_ms / 1000.0);
+  if (!s.followers.empty()) {
+    append_header(out, "coraft_follower_match_index", "Leader: highest index known replicated on each follower", "gauge");
+    for (const auto& f : s.followers) {
+      append_sample(out, "coraft_follower_match_index", fmt::format("{},follower=\"{}\"", id, f.id.str()),
+                    static_cast<double>(f.match_index));
+    }
+    append_header(out, "coraft_follower_lag_entries", "Leader: entries each follower is behind the leader's log", "gauge");
+    for (const auto& f : s.followers) {
+      append_sample(out, "coraft_follower_lag_entries", fmt::format("{},follower=\"{}\"", id, f.id.str()),
+                    static_cast<double>(s.last_log_index - std::min(f.match_index, s.last_log_index)));
+    }
+  }
+  counter(out, "coraft_elections_started_total", "Election timeouts that started a vote", id,
+          static_cast<double>(m.elections_started));
+  counter(out, "coraft_leader_changes_total", "Changes of the leader this replica follows", id,
+          static_cast<double>(m.leader_changes));
+  counter(out, "coraft_terms_led_total", "Times this replica became leader", id, static_cast<double>(m.terms_led));
+  counter(out, "coraft_snapshots_taken_total", "Snapshots of the store taken here", id,
+          static_cast<double>(m.snapshots_taken));
+  counter(out, "coraft_snapshots_installed_total", "Snapshots received from a leader", id,
+          static_cast<double>(m.snapshots_installed));
+  counter(out, "coraft_proposals_total", "Client commands proposed to the log", id, static_cast<double>(m.proposals));
+  counter(out, "coraft_reads_total", "Linearizable reads served", id, static_cast<double>(m.reads));
+  append_histogram(out, "coraft_proposal_batch_size", "Commands per batch the gateway proposed", id,
+                   m.proposal_batch_size);
+  counter(out, "coraft_storage_writes_total", "Log writes (one per burst: group commit)", id,
+          static_cast<double>(m.storage_writes));
+  append_histogram(out, "coraft_entries_per_write", "Log entries per write", id, m.entries_per_write);
+  append_histogram(out, "coraft_storage_write_seconds", "Time to write (and fsync, when on) one burst", id,
+                   m.write_seconds);
+  if (m.render_network) m.render_network(out);
+  return out;
+}
+
+}  // namespace coraft::actors
