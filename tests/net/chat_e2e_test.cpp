@@ -1,0 +1,287 @@
+// The chat demo end to end, with real processes: three kvstore replicas, and two kvchat clients (alice, bob), each on
+// its own pseudo-terminal as a person would run it. Alice talks first; bob joins and must see that history. Then
+// both type at once, the leader is killed (SIGKILL) while their messages are on their way, and they type more. Both
+// leave with /quit. Their transcripts must be equal, list every message exactly once in slots 0..n-1, keep each
+// sender's order, and match what the store holds. Every wait reads a terminal until a condition holds or a deadline
+// passes; nothing sleeps and hopes.
+
+#include "actors/spawn.hpp"
+#include "chat/chat_room.hpp"
+#include "net/client.hpp"
+#include "process.hpp"
+
+#include <asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <poll.h>
+#include <pty.h>
+#include <regex>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+using namespace coraft;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+template <class Body>
+void run(asio::io_context& io, Body body) {
+  actors::spawn(io.get_executor(), "chat-e2e-test", std::move(body));
+  io.restart();
+  io.run();
+}
+
+// A program on its own pseudo-terminal (canonical mode, echo off so the output is only what it prints); stderr goes
+// to a file. Killed when the object goes away, and when the test process dies.
+class PtyChild {
+ public:
+  PtyChild(const std::vector<std::string>& argv, const std::string& stderr_path) {
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    const pid_t parent = getpid();
+    pid_ = forkpty(&master_, nullptr, nullptr, nullptr);
+    if (pid_ < 0) throw std::runtime_error(fmt::format("forkpty failed: {}", std::strerror(errno)));
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);
+      const int fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) dup2(fd, STDERR_FILENO);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    // Terminal settings made through the master apply to the program's side. Done before anything is typed, so no
+    // typed line is ever echoed into the output.
+    termios settings{};
+    REQUIRE(tcgetattr(master_, &settings) == 0);
+    settings.c_lflag &= ~static_cast<tcflag_t>(ECHO | ECHONL);
+    REQUIRE(tcsetattr(master_, TCSANOW, &settings) == 0);
+  }
+  ~PtyChild() {
+    if (!exited_) {
+      ::kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    close(master_);
+  }
+  PtyChild(const PtyChild&) = delete;
+  PtyChild& operator=(const PtyChild&) = delete;
+
+  void type(const std::string& line) {
+    const std::string bytes = line + "\n";
+    REQUIRE(write(master_, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+  }
+
+  // Complete lines printed so far, without the terminal's carriage returns.
+  const std::vector<std::string>& lines() const { return lines_; }
+
+  // Reads output until `done()` holds or `deadline` passes (or the program's side closes); returns done().
+  bool read_until(const std::function<bool()>& done, Clock::time_point deadline) {
+    while (!done()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0 || closed_) return done();
+      pollfd p{master_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+      char chunk[4096];
+      const ssize_t n = read(master_, chunk, sizeof chunk);
+      if (n <= 0) {
+        closed_ = true;  // EIO: every descriptor of the terminal's other side is closed
+        continue;
+      }
+      pending_.append(chunk, static_cast<std::size_t>(n));
+      for (std::size_t end; (end = pending_.find('\n')) != std::string::npos;) {
+        std::string line = pending_.substr(0, end);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        lines_.push_back(line);
+        pending_.erase(0, end + 1);
+      }
+    }
+    return true;
+  }
+
+  // Reads what is left and reaps the program; its wait status, or nullopt if it is still running at `deadline`.
+  std::optional<int> wait_exit(Clock::time_point deadline) {
+    read_until([this] { return closed_; }, deadline);
+    while (Clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return status;
+      }
+      pollfd none{-1, 0, 0};
+      poll(&none, 0, 5);  // the terminal is closed; only the exit status is missing, and it is a moment away
+    }
+    return std::nullopt;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int master_ = -1;
+  bool closed_ = false;
+  bool exited_ = false;
+  std::string pending_;
+  std::vector<std::string> lines_;
+};
+
+struct Line {
+  std::uint64_t slot = 0;
+  std::string nick;
+  std::string text;
+  bool operator==(const Line&) const = default;
+};
+
+// Every printed line must be a transcript line "[n] nick: text".
+std::vector<Line> parse_transcript(const std::vector<std::string>& lines) {
+  static const std::regex pattern(R"(^\[(\d+)\] ([^:]+): (.*)$)");
+  std::vector<Line> out;
+  for (const auto& line : lines) {
+    std::smatch m;
+    INFO("printed: " << line);
+    REQUIRE(std::regex_match(line, m, pattern));
+    out.push_back(Line{std::stoull(m[1].str()), m[2].str(), m[3].str()});
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("two chat clients on terminals see the same complete conversation across a leader crash",
+          "[examples][chat][process]") {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("coraft-chat-e2e-{}", getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  INFO("logs (kept if the test fails): " << dir.string());
+  const std::string config_path = (dir / "cluster.json").string();
+  {
+    std::ofstream config(config_path);
+    config << fmt::format(R"({{"replicas": {{"0000": "127.0.0.1:{}", "0001": "127.0.0.1:{}", "0002": "127.0.0.1:{}"}},
+                              "election_timeout_ms": [150, 300], "heartbeat_ms": 50}})",
+                          chaos::free_udp_port(), chaos::free_udp_port(), chaos::free_udp_port());
+  }
+  std::map<raft::NodeId, std::unique_ptr<chaos::ChildProcess>> replicas;
+  for (int i = 0; i < 3; ++i) {
+    const raft::NodeId id{static_cast<std::uint16_t>(i)};
+    replicas[id] = std::make_unique<chaos::ChildProcess>(
+        std::vector<std::string>{CORAFT_KVSTORE_PATH, "--config", config_path, "--id", id.str(), "--data-dir",
+                                 (dir / id.str()).string(), "--log-level", "info"},
+        (dir / (id.str() + ".log")).string());
+  }
+
+  const std::string room = "lobby";
+  auto start_chat = [&](const std::string& nick) {
+    return std::make_unique<PtyChild>(
+        std::vector<std::string>{CORAFT_KVCHAT_PATH, "--cluster", config_path, "--room", room, "--nick", nick,
+                                 "--timeout", "10", "--poll-ms", "50"},
+        (dir / (nick + ".stderr")).string());
+  };
+  auto has_lines = [](const PtyChild& chat, std::size_t n) { return [&chat, n] { return chat.lines().size() >= n; }; };
+  std::map<std::string, std::vector<std::string>> sent;  // nick -> texts, in the order typed
+  auto say = [&](PtyChild& chat, const std::string& nick) {
+    const std::string text = fmt::format("{} says {}", nick, sent[nick].size());
+    chat.type(text);
+    sent[nick].push_back(text);
+  };
+  const auto deadline = Clock::now() + 18s;  // for the whole conversation; it normally takes a few seconds
+
+  // Alice talks alone; bob joins and sees what she said.
+  auto alice = start_chat("alice");
+  say(*alice, "alice");
+  say(*alice, "alice");
+  REQUIRE(alice->read_until(has_lines(*alice, 2), deadline));
+  auto bob = start_chat("bob");
+  REQUIRE(bob->read_until(has_lines(*bob, 2), deadline));
+  CHECK(bob->lines() == alice->lines());
+
+  // Both type at once; once a few messages are through, the leader dies with the rest on their way.
+  constexpr int kBurst = 6;
+  for (int i = 0; i < kBurst; ++i) {
+    say(*alice, "alice");
+    say(*bob, "bob");
+  }
+  REQUIRE(alice->read_until(has_lines(*alice, 4), deadline));
+
+  asio::io_context io;
+  const auto endpoints = net::resolve(io, net::load_cluster_config(config_path));
+  net::Client probe(io, endpoints, actors::Rng(7));
+  std::optional<raft::NodeId> leader;
+  while (!leader && Clock::now() < deadline) {
+    run(io, [&]() -> asio::awaitable<void> {
+      raft::Term newest = 0;
+      for (const auto& [id, endpoint] : endpoints) {
+        auto status = co_await probe.status(id, 200ms);
+        if (status && status->role == raft::Role::kLeader && status->term >= newest) {
+          leader = id;
+          newest = status->term;
+        }
+      }
+    });
+  }
+  REQUIRE(leader.has_value());
+  replicas.at(*leader)->kill_and_wait(SIGKILL);
+  const std::size_t shown_at_kill = alice->lines().size();
+
+  // More from both after the crash.
+  for (int i = 0; i < kBurst; ++i) {
+    say(*bob, "bob");
+    say(*alice, "alice");
+  }
+  const std::size_t total = sent["alice"].size() + sent["bob"].size();
+  REQUIRE(alice->read_until(has_lines(*alice, total), deadline));
+  REQUIRE(bob->read_until(has_lines(*bob, total), deadline));
+  alice->type("/quit");
+  bob->type("/quit");
+  const auto alice_status = alice->wait_exit(deadline);
+  const auto bob_status = bob->wait_exit(deadline);
+  REQUIRE(alice_status.has_value());
+  REQUIRE(bob_status.has_value());
+  CHECK(WIFEXITED(*alice_status));
+  CHECK(WEXITSTATUS(*alice_status) == 0);
+  CHECK(WIFEXITED(*bob_status));
+  CHECK(WEXITSTATUS(*bob_status) == 0);
+
+  // Both transcripts are the same, complete, and hold each message once; each sender's messages keep their order.
+  INFO("messages shown when the leader " << leader->str() << " was killed: " << shown_at_kill << " of " << total);
+  const auto alice_transcript = parse_transcript(alice->lines());
+  const auto bob_transcript = parse_transcript(bob->lines());
+  CHECK(alice_transcript == bob_transcript);
+  REQUIRE(alice_transcript.size() == total);
+  std::map<std::string, std::vector<std::string>> received;
+  for (std::size_t i = 0; i < alice_transcript.size(); ++i) {
+    CHECK(alice_transcript[i].slot == i);
+    received[alice_transcript[i].nick].push_back(alice_transcript[i].text);
+  }
+  CHECK(received == sent);
+
+  // The store holds exactly these messages: slots 0..total-1, and nothing after.
+  std::vector<Line> stored;
+  bool end_empty = false;
+  run(io, [&]() -> asio::awaitable<void> {
+    for (std::uint64_t slot = 0; slot <= total; ++slot) {
+      const chat::Fetched f = co_await chat::fetch(probe, room, slot);
+      if (f.status == chat::FetchStatus::kMessage) {
+        stored.push_back(Line{slot, f.message.nick, f.message.text});
+      } else {
+        end_empty = f.status == chat::FetchStatus::kEmpty && slot == total;
+        co_return;
+      }
+    }
+  });
+  CHECK(stored == alice_transcript);
+  CHECK(end_empty);
+
+  alice.reset();
+  bob.reset();
+  replicas.clear();
+  std::filesystem::remove_all(dir);
+}
