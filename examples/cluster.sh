@@ -48,6 +48,9 @@ Try, in another terminal:
   build/bin/kvctl --cluster $config put greeting hello
   build/bin/kvctl --cluster $config get greeting
   build/bin/kvctl --cluster $config status
+  build/bin/kvctl --cluster $config metrics 0000          # counters, Prometheus text
+  build/bin/kvchat --cluster $config --room lobby --nick alice   # and bob in a third terminal
+Kill the leader (its pid is in 'ps'; 'kvctl status' shows which id leads) and watch the others take over.
 Press Ctrl-C to stop every replica.
 
 MSG
