@@ -1,9 +1,8 @@
 // Real processes: three kvstore replicas in cluster mode on loopback. Put and get, kill the leader, put and get
 // again. Every wait is on a condition with a deadline (the client's), never a sleep.
 
-#include "actors/spawn.hpp"
 #include "net/client.hpp"
-#include "process.hpp"
+#include "process_helpers.hpp"
 
 #include <asio/io_context.hpp>
 #include <catch2/catch.hpp>
@@ -15,24 +14,8 @@
 
 using namespace coraft;
 using namespace std::chrono_literals;
-
-namespace {
-
-std::uint16_t free_udp_port() {
-  asio::io_context io;
-  asio::ip::udp::socket s(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return s.local_endpoint().port();
-}
-
-// Runs `body` as a coroutine to completion.
-template <class Body>
-void run(asio::io_context& io, Body body) {
-  actors::spawn(io.get_executor(), "smoke-test", std::move(body));
-  io.restart();
-  io.run();
-}
-
-}  // namespace
+using testing::free_udp_port;
+using testing::run;
 
 TEST_CASE("a three-process cluster serves, loses its leader, and serves again", "[net][process][smoke]") {
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("coraft-smoke-{}", getpid());
