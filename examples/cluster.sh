@@ -10,8 +10,13 @@ bin="$(pwd)/build/bin"
 mkdir -p "$dir"
 config="$dir/cluster.json"
 base_port="${CORAFT_BASE_PORT:-7000}"
+# Peer datagrams are signed with a cluster secret and clients present a token (both made once, mode 0600).
+[ -f "$dir/cluster.key" ] || "$bin/kvctl" keygen "$dir/cluster.key" >/dev/null
+[ -f "$dir/client.token" ] || "$bin/kvctl" keygen "$dir/client.token" >/dev/null
 cat > "$config" <<JSON
 {
+  "key_file": "cluster.key",
+  "client_token_file": "client.token",
   "replicas": {
     "0000": "127.0.0.1:$base_port",
     "0001": "127.0.0.1:$((base_port + 1))",

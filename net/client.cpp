@@ -1,6 +1,7 @@
 #include "net/client.hpp"
 
 #include "net/codec.hpp"
+#include "net/secret_file.hpp"
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
@@ -18,9 +19,22 @@ std::map<raft::NodeId, asio::ip::udp::endpoint> resolve(asio::io_context& io, co
     if (error || results.empty()) {
       throw ConfigError(fmt::format("replica {}: cannot resolve {}: {}", id.str(), hp.host, error.message()));
     }
-    out.emplace(id, results.begin()->endpoint());
+    const asio::ip::udp::endpoint endpoint = results.begin()->endpoint();
+    for (const auto& [other, other_endpoint] : out) {
+      // "localhost:7000" and "127.0.0.1:7000" are different strings but one socket.
+      if (other_endpoint == endpoint) {
+        throw ConfigError(fmt::format("replicas {} and {} both resolve to {}:{}", other.str(), id.str(),
+                                      endpoint.address().to_string(), endpoint.port()));
+      }
+    }
+    out.emplace(id, endpoint);
   }
   return out;
+}
+
+std::string client_token(const ClusterConfig& config) {
+  return config.client_token_file.empty() ? std::string{}
+                                          : to_hex(load_secret_file(config.client_token_file, "client_token_file"));
 }
 
 Client::Client(asio::io_context& io, std::map<raft::NodeId, asio::ip::udp::endpoint> replicas, actors::Rng rng,
@@ -54,7 +68,7 @@ void Client::send(const actors::ClientRequest& request, raft::NodeId to) {
   auto it = replicas_.find(to);
   if (it == replicas_.end()) return;
   asio::error_code ignored;
-  socket_.send_to(asio::buffer(encode_request(request, to, target_)), it->second, 0, ignored);
+  socket_.send_to(asio::buffer(encode_request(request, to, target_, settings_.token)), it->second, 0, ignored);
 }
 
 asio::awaitable<std::optional<std::string>> Client::receive_until(std::chrono::steady_clock::time_point deadline) {
@@ -120,8 +134,10 @@ asio::awaitable<CallResult> Client::call(actors::ClientRequest& request) {
       if (r.mid != request.mid) continue;  // a stale redirect or fail from an earlier attempt
       answered = true;
       if (r.kind == actors::ReplyKind::kFail) {
-        // Too large, or a stale session: retrying cannot help. Anything else (timed out, overloaded) may.
-        if (r.status == kv::Status::kStaleSession || r.reason.find("too large") != std::string::npos) {
+        // Too large, a stale session, or no valid client token: retrying cannot help. Anything else (timed out,
+        // overloaded) may.
+        if (r.status == kv::Status::kStaleSession || r.reason.find("too large") != std::string::npos ||
+            r.reason == kUnauthorizedReason) {
           result.outcome = Outcome::kRejected;
           result.reply = std::move(r);
           co_return result;
@@ -192,6 +208,7 @@ asio::awaitable<std::optional<actors::ReplicaStatus>> Client::status(raft::NodeI
     auto* d = std::get_if<Datagram>(&decoded);
     auto* reply = d ? std::get_if<ReplyDatagram>(d) : nullptr;
     if (reply && reply->reply.mid == r.mid && reply->reply.replica_status) co_return reply->reply.replica_status;
+    if (reply && reply->reply.mid == r.mid && reply->reply.kind == actors::ReplyKind::kFail) co_return std::nullopt;
   }
 }
 

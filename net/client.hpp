@@ -23,11 +23,12 @@ struct ClientSettings {
   actors::Millis attempt_timeout{300};  // wait this long for an answer before trying another replica
   actors::Millis deadline{10000};       // give up on an operation after this long
   actors::Millis max_backoff{200};
+  std::string token;  // the cluster's client token (hex; see client_token()), sent with every request; empty: none
 };
 
 enum class Outcome : std::uint8_t {
   kOk,           // done; see reply.status / reply.value
-  kRejected,     // the cluster refused it for good (reply.reason says why: too large, stale session)
+  kRejected,     // the cluster refused it for good (reply.reason says why: too large, stale session, unauthorized)
   kUnavailable,  // no definite answer before the deadline: a write may or may not have been applied
 };
 
@@ -39,7 +40,12 @@ struct CallResult {
 };
 
 // Resolves every replica's host:port (numeric or by name). Throws ConfigError for an unknown host.
+// Two replicas that resolve to one address are refused too.
 std::map<raft::NodeId, asio::ip::udp::endpoint> resolve(asio::io_context& io, const ClusterConfig& config);
+
+// The client token named by the cluster file's client_token_file, as sent on the wire (hex); empty when the cluster
+// needs none. Throws ConfigError (missing file, readable by others, too short: see net/secret_file.hpp).
+std::string client_token(const ClusterConfig& config);
 
 class Client {
  public:

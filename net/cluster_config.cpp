@@ -4,9 +4,12 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <vector>
 
 namespace coraft::net {
 namespace {
@@ -43,33 +46,48 @@ HostPort parse_host_port(const std::string& text) {
 }
 
 ClusterConfig parse_cluster_config(const std::string& text) {
-  // Duplicate keys are legal JSON but a duplicate replica id is a mistake: spot them while parsing.
-  std::set<std::string> seen_ids;
-  std::vector<std::string> duplicates;
-  int depth = 0;
-  bool in_replicas = false;
-  std::string last_key;
-  json::parser_callback_t watch = [&](int d, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::key) {
-      last_key = parsed.get<std::string>();
-      if (d == 2 && in_replicas && !seen_ids.insert(last_key).second) duplicates.push_back(last_key);
-    } else if (event == json::parse_event_t::object_start) {
-      depth = d;
-      if (d == 1 && last_key == "replicas") in_replicas = true;
-    } else if (event == json::parse_event_t::object_end) {
-      if (d == 1) in_replicas = false;
+  // Duplicate keys are legal JSON, and nlohmann keeps only the last one, but a duplicate key here is a mistake (two
+  // replicas given one id, a setting given twice): spot them while parsing, at every level.
+  struct Level {
+    std::set<std::string> keys;
+    bool replicas = false;  // the top level's "replicas" object, whose keys are replica ids
+  };
+  std::vector<Level> levels;
+  std::optional<std::string> pending_key;  // the key whose value is being parsed
+  std::string duplicate;
+  json::parser_callback_t watch = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::key: {
+        std::string key = parsed.get<std::string>();
+        if (!levels.empty() && !levels.back().keys.insert(key).second && duplicate.empty()) {
+          duplicate = levels.back().replicas ? fmt::format("replica id {} appears more than once", key)
+                                             : fmt::format("key \"{}\" appears more than once", key);
+        }
+        pending_key = std::move(key);
+        break;
+      }
+      case json::parse_event_t::object_start:
+        levels.push_back({{}, levels.size() == 1 && pending_key == "replicas"});
+        pending_key.reset();
+        break;
+      case json::parse_event_t::object_end:
+        if (!levels.empty()) levels.pop_back();
+        break;
+      default:
+        pending_key.reset();
+        break;
     }
     return true;
   };
   json j = json::parse(text, watch, /*allow_exceptions=*/false);
-  (void)depth;
   if (j.is_discarded()) throw ConfigError("not valid JSON");
   if (!j.is_object()) throw ConfigError("the top level must be an object");
-  if (!duplicates.empty()) throw ConfigError(fmt::format("replica id {} appears more than once", duplicates.front()));
+  if (!duplicate.empty()) throw ConfigError(duplicate);
 
-  static const std::set<std::string> known = {"replicas",        "election_timeout_ms", "heartbeat_ms",
-                                              "request_timeout_ms", "hold_timeout_ms",   "lease_reads",
-                                              "max_key_bytes",   "max_value_bytes",     "snapshot_entries"};
+  static const std::set<std::string> known = {"replicas",         "election_timeout_ms", "heartbeat_ms",
+                                              "request_timeout_ms", "hold_timeout_ms",    "lease_reads",
+                                              "max_key_bytes",    "max_value_bytes",     "snapshot_entries",
+                                              "key_file",         "client_token_file"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!known.count(it.key())) throw ConfigError(fmt::format("unknown key \"{}\"", it.key()));
   }
@@ -92,6 +110,17 @@ ClusterConfig parse_cluster_config(const std::string& text) {
     }
     config.replicas.emplace(*id, std::move(hp));
   }
+
+  auto file_name = [&](const char* key, std::string& out) {
+    auto it = j.find(key);
+    if (it == j.end()) return;
+    if (!it->is_string() || it->get<std::string>().empty()) {
+      throw ConfigError(fmt::format("\"{}\" must be the path of a file (relative to the cluster file's directory)", key));
+    }
+    out = it->get<std::string>();
+  };
+  file_name("key_file", config.key_file);
+  file_name("client_token_file", config.client_token_file);
 
   actors::ReplicaOptions& t = config.tuning;
   try {
@@ -138,7 +167,13 @@ ClusterConfig load_cluster_config(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   try {
-    return parse_cluster_config(text.str());
+    ClusterConfig config = parse_cluster_config(text.str());
+    // Secret files named relative to the cluster file, so one directory holds a cluster's files wherever it is run.
+    const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    for (std::string* file : {&config.key_file, &config.client_token_file}) {
+      if (!file->empty() && std::filesystem::path(*file).is_relative()) *file = (dir / *file).string();
+    }
+    return config;
   } catch (const ConfigError& e) {
     throw ConfigError(fmt::format("{}: {}", path, e.what()));
   }

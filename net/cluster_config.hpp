@@ -2,8 +2,11 @@
 // cluster.json: the members of a cluster and optional tuning.
 //   {"replicas": {"0000": "127.0.0.1:7000", "0001": "127.0.0.1:7001", "0002": "127.0.0.1:7002"},
 //    "election_timeout_ms": [300, 600], "heartbeat_ms": 100, "request_timeout_ms": 3000, "hold_timeout_ms": 1000,
-//    "lease_reads": true, "max_key_bytes": 1024, "max_value_bytes": 16384, "snapshot_entries": 100000}
-// Everything is validated on load; any problem is an error that says what and where. Pure: no sockets.
+//    "lease_reads": true, "max_key_bytes": 1024, "max_value_bytes": 16384, "snapshot_entries": 100000,
+//    "key_file": "cluster.key", "client_token_file": "client.token"}
+// Everything is validated on load; any problem is an error that says what and where (duplicate ids or keys
+// included). Secret files are named here but read only by those who need them (net/secret_file.hpp): replicas read
+// key_file, clients read client_token_file. Pure: no sockets.
 
 #include "actors/replica_options.hpp"
 #include "raft/types.hpp"
@@ -23,6 +26,11 @@ struct HostPort {
 struct ClusterConfig {
   std::map<raft::NodeId, HostPort> replicas;
   actors::ReplicaOptions tuning;  // self and peers unset: filled in for one replica by options_for()
+  // Peer authentication (net/peer_auth.hpp); empty: replica-to-replica datagrams are not authenticated.
+  std::string key_file;
+  // Empty: clients need no token. Otherwise every client request must carry the token this file holds.
+  std::string client_token_file;
+  // load_cluster_config() resolves both against the cluster file's directory; parse_cluster_config() leaves them.
 
   actors::ReplicaOptions options_for(raft::NodeId self) const;
 };

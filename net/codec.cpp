@@ -50,7 +50,7 @@ std::optional<kv::Status> parse_status(std::string_view name) {
 
 // Every field any datagram may carry, read in one pass over the object (fields may come in any order).
 struct Fields {
-  std::optional<std::string> src, dst, leader, type, mid, key, value, data, status, reason;
+  std::optional<std::string> src, dst, leader, type, mid, key, value, data, status, reason, token;
   std::optional<std::string> expected;
   std::optional<std::uint64_t> term, lli, llt, prev, pterm, commit, match, rprev, ci, ct, idx, iterm, off, total, next,
       session, seq;
@@ -225,6 +225,7 @@ void read_field(JsonReader& in, std::string_view key, Fields& f) {
   else if (key == "done") read_bool(in, f.done, bad);
   else if (key == "data") read_string(in, f.data, bad);
   else if (key == "reason") read_string(in, f.reason, bad);
+  else if (key == "token") read_string(in, f.token, bad);
   else if (key == "replica") read_replica(in, f);
   else in.skip();
 }
@@ -281,7 +282,7 @@ Decoded decode_request(Fields& f, const Envelope& env, std::string_view type) {
   r.mid = std::move(*f.mid);
   if (type == "status") {
     r.kind = actors::RequestKind::kStatus;
-    return Datagram{RequestDatagram{env, std::move(r)}};
+    return Datagram{RequestDatagram{env, std::move(r), f.token.value_or("")}};
   }
   if (!f.key) return DropReason::kBadField;
   r.key = std::move(*f.key);
@@ -303,7 +304,7 @@ Decoded decode_request(Fields& f, const Envelope& env, std::string_view type) {
     if (!f.session || !f.seq) return DropReason::kBadField;
     r.session = kv::SessionRef{*f.session, *f.seq};
   }
-  return Datagram{RequestDatagram{env, std::move(r)}};
+  return Datagram{RequestDatagram{env, std::move(r), f.token.value_or("")}};
 }
 
 Decoded decode_reply(Fields& f, const Envelope& env, std::string_view type) {
@@ -489,7 +490,8 @@ std::string encode_reply(const actors::ClientReply& reply, raft::NodeId src) {
   return s;
 }
 
-std::string encode_request(const actors::ClientRequest& request, raft::NodeId dst, raft::NodeId leader) {
+std::string encode_request(const actors::ClientRequest& request, raft::NodeId dst, raft::NodeId leader,
+                           std::string_view token) {
   std::string s = envelope(request.client, dst, leader, kind_name(request.kind));
   s += ",\"MID\":";
   append_json_string(s, request.mid);
@@ -508,6 +510,10 @@ std::string encode_request(const actors::ClientRequest& request, raft::NodeId ds
   }
   if (request.session.id != 0) {
     fmt::format_to(std::back_inserter(s), ",\"session\":{},\"seq\":{}", request.session.id, request.session.seq);
+  }
+  if (!token.empty()) {
+    s += ",\"token\":";
+    append_json_string(s, token);
   }
   s += '}';
   return s;

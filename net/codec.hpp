@@ -8,6 +8,9 @@
 //   aer  AppendEntriesReply         {term, ok, match, rprev, ci, ct, sent}
 //   is   InstallSnapshot            {term, idx, iterm, off, total, done, data (base64)}
 //   isr  InstallSnapshotReply       {term, idx, next, done}
+// In cluster mode with a key_file, replica-to-replica datagrams travel sealed (net/peer_auth.hpp: a binary header and
+// an HMAC-SHA256 tag around this same JSON), and client requests may carry "token" (client_token_file). Course mode
+// keeps the classic unauthenticated format: the course simulator cannot sign.
 // Pure: no sockets. Decoding never throws: anything malformed comes back as a DropReason.
 
 #include "actors/client_protocol.hpp"
@@ -24,6 +27,8 @@ namespace coraft::net {
 
 inline constexpr std::size_t kMaxDatagramBytes = 65507;       // what one UDP datagram can carry
 inline constexpr std::size_t kMaxAppendDatagramBytes = 60000;  // AppendEntries batches are split below this
+// A replica's `fail` reason for a client request without the cluster's client token.
+inline constexpr std::string_view kUnauthorizedReason = "unauthorized";
 
 enum class DropReason : std::uint8_t {
   kOversized,     // longer than a datagram can be
@@ -48,6 +53,7 @@ struct PeerDatagram {  // replica -> replica
 struct RequestDatagram {  // client -> replica
   Envelope envelope;
   actors::ClientRequest request;
+  std::string token;  // "token": the client token (hex), when the cluster requires one; stays at the UDP bridge
 };
 struct ReplyDatagram {  // replica -> client
   Envelope envelope;
@@ -65,7 +71,9 @@ std::variant<Datagram, DropReason> decode(std::string_view datagram);
 std::vector<std::string> encode_peer(const raft::PeerMessage& message, raft::NodeId leader,
                                      std::size_t max_bytes = kMaxAppendDatagramBytes);
 std::string encode_reply(const actors::ClientReply& reply, raft::NodeId src);
-std::string encode_request(const actors::ClientRequest& request, raft::NodeId dst, raft::NodeId leader);
+// `token`: the cluster's client token (hex), when it requires one (client_token_file); empty: none.
+std::string encode_request(const actors::ClientRequest& request, raft::NodeId dst, raft::NodeId leader,
+                           std::string_view token = {});
 std::string encode_hello(raft::NodeId self);
 
 std::string base64_encode(std::string_view bytes);

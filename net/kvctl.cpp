@@ -1,13 +1,17 @@
 // kvctl: talk to a coraft cluster from the command line.
 //   kvctl --cluster cluster.json put KEY VALUE | get KEY | del KEY | cas KEY EXPECTED NEW | status [--json]
 //                                | metrics [ID...]
+//   kvctl keygen PATH     writes a new secret for key_file or client_token_file (mode 0600)
 // Exit codes: 0 done; 1 the key is missing, or a cas found another value; 2 the cluster could not answer;
-// 3 the cluster refused the request (too large...); CLI11's codes for bad arguments.
+// 3 the cluster refused the request (too large, no valid client token...); CLI11's codes for bad arguments.
+// keygen: 0 written; 2 not (the file exists, or cannot be created).
 
 #include "actors/log.hpp"
 #include "actors/spawn.hpp"
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
+#include "net/codec.hpp"
+#include "net/secret_file.hpp"
 
 #include <CLI/CLI.hpp>
 #include <asio/co_spawn.hpp>
@@ -29,7 +33,11 @@ constexpr int kExitRejected = 3;
 
 int report_failure(const net::CallResult& r) {
   if (r.outcome == net::Outcome::kRejected) {
-    fmt::print(stderr, "kvctl: refused: {}\n", r.reply.reason);
+    const bool unauthorized = r.reply.reason == net::kUnauthorizedReason;
+    fmt::print(stderr, "kvctl: refused: {}{}\n", r.reply.reason,
+               unauthorized ? " (the cluster wants a client token: client_token_file in the cluster file, readable "
+                              "by this user, holding the cluster's token)"
+                            : "");
     return kExitRejected;
   }
   fmt::print(stderr, "kvctl: the cluster did not answer in time ({} attempts); a write may or may not have been "
@@ -46,7 +54,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string cluster_path;
   double timeout_s = 10;
-  app.add_option("--cluster", cluster_path, "The cluster file (as given to kvstore --config)")->required();
+  app.add_option("--cluster", cluster_path, "The cluster file (as given to kvstore --config); every command but "
+                                            "keygen needs it");
   app.add_option("--timeout", timeout_s, "Give up after this many seconds")->check(CLI::PositiveNumber);
 
   std::string key, value, expected;
@@ -68,7 +77,27 @@ int main(int argc, char** argv) {
   std::vector<std::string> metrics_ids;
   auto* metrics = app.add_subcommand("metrics", "Print replicas' counters in Prometheus text format (all, or the IDs given)");
   metrics->add_option("ids", metrics_ids, "Replica ids (default: every replica)");
+  std::string keygen_path;
+  auto* keygen = app.add_subcommand("keygen", "Write a new random secret to PATH (mode 0600; refuses to replace a "
+                                              "file), for cluster.json's key_file or client_token_file");
+  keygen->add_option("path", keygen_path)->required();
   CLI11_PARSE(app, argc, argv);
+  if (keygen->parsed()) {
+    try {
+      net::create_secret_file(keygen_path);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "kvctl: {}\n", e.what());
+      return kExitUnavailable;
+    }
+    fmt::print("wrote a new {}-bit secret to {} (mode 0600). Copy it to every replica (and, for client_token_file, to "
+               "every client) and keep it private.\n",
+               net::kNewSecretBytes * 8, keygen_path);
+    return 0;
+  }
+  if (cluster_path.empty()) {
+    fmt::print(stderr, "kvctl: --cluster FILE is required (see --help)\n");
+    return static_cast<int>(CLI::ExitCodes::RequiredError);
+  }
   if (cas->parsed()) {
     // With --absent the positional arguments are KEY NEW.
     const std::size_t given = expected_opt->count() + new_opt->count();
@@ -83,13 +112,15 @@ int main(int argc, char** argv) {
   actors::configure_logging(std::nullopt);
   asio::io_context io(1);
   std::map<raft::NodeId, asio::ip::udp::endpoint> replicas;
+  net::ClientSettings settings;
   try {
-    replicas = net::resolve(io, net::load_cluster_config(cluster_path));
+    const net::ClusterConfig config = net::load_cluster_config(cluster_path);
+    replicas = net::resolve(io, config);
+    settings.token = net::client_token(config);
   } catch (const std::exception& e) {
     fmt::print(stderr, "kvctl: {}\n", e.what());
     return kExitUnavailable;
   }
-  net::ClientSettings settings;
   settings.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
   const std::uint64_t seed = std::random_device{}() ^
                              static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());

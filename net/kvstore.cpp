@@ -9,6 +9,7 @@
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
 #include "net/metrics_http.hpp"
+#include "net/secret_file.hpp"
 #include "net/udp_bridge.hpp"
 #include "raft/disk_storage.hpp"
 #include "raft/storage.hpp"
@@ -78,6 +79,8 @@ int main(int argc, char** argv) {
   addressing.course_mode = course_mode;
   asio::io_context io(1);
   asio::ip::udp::socket socket(io);
+  net::BridgeSecurity security;
+  std::string security_text;  // logged at start-up
   try {
     if (course_mode) {
       if (!id_text.empty()) return fail("--id belongs to cluster mode (with --config)");
@@ -120,6 +123,15 @@ int main(int argc, char** argv) {
       }
       options = config.options_for(self);
       addressing.replicas = net::resolve(io, config);
+      if (!config.key_file.empty()) security.peer_key = net::load_secret_file(config.key_file, "key_file");
+      security.client_token = net::client_token(config);
+      security_text = config.key_file.empty()
+                          ? ""
+                          : fmt::format("peer datagrams sealed with HMAC-SHA256 under {}", config.key_file);
+      if (!config.client_token_file.empty()) {
+        security_text += fmt::format("{}client requests need the token in {}", security_text.empty() ? "" : "; ",
+                                     config.client_token_file);
+      }
       const auto& me = addressing.replicas.at(self);
       socket.open(me.protocol());
       asio::error_code error;
@@ -162,8 +174,16 @@ int main(int argc, char** argv) {
   std::vector<std::string> peer_names;
   for (raft::NodeId peer : options.peers) peer_names.push_back(peer.str());
   log->info("{} mode, peers {}, storage {}", course_mode ? "course" : "cluster", fmt::join(peer_names, ","), storage_text);
+  if (course_mode) {
+    log->info("course mode is unauthenticated: the course simulator relays the classic datagrams and cannot sign them");
+  } else if (security.peer_key.empty()) {
+    log->warn("no key_file in {}: peer datagrams are not authenticated, so anyone who can send UDP to this replica "
+              "can forge Raft messages (see README: Security)",
+              config_path);
+  }
+  if (!security_text.empty()) log->info("{}", security_text);
   actors::Replica replica(io, clock, *storage, actors::Rng(seed), options, log);
-  net::UdpBridge bridge(socket, replica, addressing, log);
+  net::UdpBridge bridge(socket, replica, addressing, log, security);
   replica.metrics().render_network = [&bridge](std::string& out) { bridge.render_metrics(out); };
   asio::ip::tcp::acceptor metrics_acceptor(io);
   if (metrics_port != 0) {

@@ -4,12 +4,29 @@
 
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 
 #include <algorithm>
+#include <chrono>
 
 namespace coraft::net {
 namespace {
 constexpr int kMaxDrain = 256;  // datagrams read per wake-up before yielding to the actors
+constexpr std::uint64_t kWarningIntervalUs = 10'000'000;
+
+// Peer authentication's counters follow the wall clock (net/peer_auth.hpp explains why), so this is the one place in
+// the bridge that reads it.
+std::uint64_t wall_clock_us() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+std::vector<raft::NodeId> members(const actors::ReplicaOptions& options) {
+  std::vector<raft::NodeId> all = options.peers;
+  all.push_back(options.self);
+  return all;
+}
+
 }  // namespace
 
 actors::ReplyAddress to_reply_address(const asio::ip::udp::endpoint& endpoint) {
@@ -39,12 +56,14 @@ asio::ip::udp::endpoint to_endpoint(const actors::ReplyAddress& a) {
 }
 
 UdpBridge::UdpBridge(asio::ip::udp::socket& socket, actors::Replica& replica, Addressing addressing,
-                     actors::Logger log)
+                     actors::Logger log, const BridgeSecurity& security)
     : socket_(socket),
       replica_(replica),
       addressing_(std::move(addressing)),
       log_(std::move(log)),
-      self_(replica.options().self) {
+      self_(replica.options().self),
+      client_token_(security.client_token) {
+  if (!security.peer_key.empty()) auth_.emplace(security.peer_key, self_, members(replica.options()), wall_clock_us());
   socket_.non_blocking(true);
 }
 
@@ -79,6 +98,11 @@ asio::awaitable<void> UdpBridge::receive_loop() {
 }
 
 void UdpBridge::on_datagram(std::string_view datagram, const asio::ip::udp::endpoint& from) {
+  if (PeerAuth::is_sealed(datagram)) {
+    if (auth_) on_sealed(datagram, from);
+    else drop_peer(AuthFailure::kUnauthenticated, from, datagram);
+    return;
+  }
   auto decoded = decode(datagram);
   if (auto* reason = std::get_if<DropReason>(&decoded)) {
     ++stats_.dropped[static_cast<std::size_t>(*reason)];
@@ -88,17 +112,10 @@ void UdpBridge::on_datagram(std::string_view datagram, const asio::ip::udp::endp
   }
   std::visit(Overloaded{
                  [&](PeerDatagram& d) {
-                   if (d.envelope.dst != self_ || !is_member(d.envelope.src)) {
-                     ++stats_.not_member;
-                     log_->debug("dropped {}: not a member or not for us", raft::describe(d.message));
-                     return;
-                   }
-                   if (!replica_.deliver(std::move(d.message))) ++stats_.inbox_full;
+                   if (auth_) drop_peer(AuthFailure::kUnauthenticated, from, datagram);
+                   else on_peer(d);
                  },
-                 [&](RequestDatagram& d) {
-                   if (!addressing_.course_mode) d.request.reply_to = to_reply_address(from);
-                   if (!replica_.deliver(std::move(d.request))) ++stats_.inbox_full;
-                 },
+                 [&](RequestDatagram& d) { on_request(d, from); },
                  [&](ReplyDatagram&) {
                    ++stats_.dropped[static_cast<std::size_t>(DropReason::kUnknownType)];
                    log_->debug("dropped a reply addressed to a replica");
@@ -106,6 +123,115 @@ void UdpBridge::on_datagram(std::string_view datagram, const asio::ip::udp::endp
                  [&](HelloDatagram&) {},
              },
              std::get<Datagram>(decoded));
+}
+
+void UdpBridge::on_sealed(std::string_view datagram, const asio::ip::udp::endpoint& from) {
+  auto opened = auth_->open(datagram);
+  if (auto* failure = std::get_if<AuthFailure>(&opened)) {
+    drop_peer(*failure, from, datagram);
+    return;
+  }
+  const OpenedDatagram& sealed = std::get<OpenedDatagram>(opened);
+  auto decoded = decode(sealed.body);
+  if (auto* reason = std::get_if<DropReason>(&decoded)) {
+    ++stats_.dropped[static_cast<std::size_t>(*reason)];
+    log_->debug("dropped a sealed datagram from {}: {}", sealed.sender.str(), drop_reason_name(*reason));
+    return;
+  }
+  auto* peer = std::get_if<PeerDatagram>(&std::get<Datagram>(decoded));
+  // The seal vouches for its header's ids: the message inside must claim the same ones.
+  if (!peer || peer->envelope.src != sealed.sender || peer->envelope.dst != self_) {
+    ++stats_.dropped[static_cast<std::size_t>(DropReason::kBadEnvelope)];
+    log_->debug("dropped a sealed datagram from {}: its message is not a peer message between the sealed ids",
+                sealed.sender.str());
+    return;
+  }
+  on_peer(*peer);
+}
+
+void UdpBridge::on_peer(PeerDatagram& d) {
+  if (d.envelope.dst != self_ || !is_member(d.envelope.src)) {
+    ++stats_.not_member;
+    log_->debug("dropped {}: not a member or not for us", raft::describe(d.message));
+    return;
+  }
+  if (!replica_.deliver(std::move(d.message))) ++stats_.inbox_full;
+}
+
+void UdpBridge::on_request(RequestDatagram& d, const asio::ip::udp::endpoint& from) {
+  if (!client_token_.empty() &&
+      (d.token.size() != client_token_.size() ||
+       CRYPTO_memcmp(d.token.data(), client_token_.data(), client_token_.size()) != 0)) {
+    ++stats_.unauthorized;
+    log_->debug("refused a request from {}:{}: no valid client token", from.address().to_string(), from.port());
+    // Answer, so that a client without the token learns why at once instead of timing out. The answer is about the
+    // size of the request (a few bytes more at most), so a spoofed source gains no meaningful amplification.
+    actors::ClientReply reply;
+    reply.client = d.envelope.src;
+    reply.mid = std::move(d.request.mid);
+    reply.kind = actors::ReplyKind::kFail;
+    reply.reason = kUnauthorizedReason;
+    send_raw(encode_reply(reply, self_), addressing_.course_mode ? addressing_.simulator : from);
+    return;
+  }
+  if (!addressing_.course_mode) d.request.reply_to = to_reply_address(from);
+  if (!replica_.deliver(std::move(d.request))) ++stats_.inbox_full;
+}
+
+void UdpBridge::drop_peer(AuthFailure reason, const asio::ip::udp::endpoint& from, std::string_view datagram) {
+  std::uint64_t* count = nullptr;
+  switch (reason) {
+    case AuthFailure::kUnauthenticated: count = &stats_.unauthenticated; break;
+    case AuthFailure::kNotMember: count = &stats_.not_member; break;
+    case AuthFailure::kReplayed: count = &stats_.replayed; break;
+    case AuthFailure::kTooOld: count = &stats_.too_old; break;
+  }
+  ++*count;
+  std::uint64_t& last = last_warning_us_[static_cast<std::size_t>(reason)];
+  const std::uint64_t now = wall_clock_us();
+  const bool warn = last == 0 || now - last >= kWarningIntervalUs;
+  if (!warn && !log_->should_log(spdlog::level::debug)) return;  // a flood of forgeries costs no formatting
+  if (warn) last = now;
+
+  // Only an authentic datagram's header can be believed; these details are for the operator.
+  const bool sealed = PeerAuth::is_sealed(datagram) && datagram.size() >= kSealOverheadBytes;
+  const raft::NodeId sender = sealed ? PeerAuth::sender_of(datagram) : raft::kNoNode;
+  std::string detail;
+  switch (reason) {
+    case AuthFailure::kUnauthenticated:
+      detail = !sealed  ? "not sealed"
+               : auth_ ? "its tag does not verify (is key_file the same on every replica?)"
+                       : "it is sealed but this replica has no key_file (is the cluster file the same everywhere?)";
+      break;
+    case AuthFailure::kNotMember:
+      detail = fmt::format("sealed by {} for {}, but this is {} and its members are {}", sender.str(),
+                           PeerAuth::receiver_of(datagram).str(), self_.str(), fmt::join(members_text(), ","));
+      break;
+    case AuthFailure::kReplayed:
+      detail = fmt::format("sealed by {}, counter {} accepted before", sender.str(), PeerAuth::counter_of(datagram));
+      break;
+    case AuthFailure::kTooOld: {
+      const std::uint64_t counter = PeerAuth::counter_of(datagram), newest = auth_->newest_from(sender);
+      detail = fmt::format("sealed by {}, {} ms older than the newest accepted from it or than this replica's "
+                           "start-up (is {}'s clock behind? see net/peer_auth.hpp)",
+                           sender.str(), newest > counter ? (newest - counter) / 1000 : 0, sender.str());
+      break;
+    }
+  }
+  if (warn) {
+    log_->warn("dropped a peer datagram from {}:{}: {}: {} ({} {} so far; at most one such warning every {} s)",
+               from.address().to_string(), from.port(), auth_failure_name(reason), detail, *count,
+               auth_failure_name(reason), kWarningIntervalUs / 1'000'000);
+  } else {
+    log_->debug("dropped a peer datagram from {}:{}: {}: {}", from.address().to_string(), from.port(),
+                auth_failure_name(reason), detail);
+  }
+}
+
+std::vector<std::string> UdpBridge::members_text() const {
+  std::vector<std::string> out;
+  for (raft::NodeId id : members(replica_.options())) out.push_back(id.str());
+  return out;
 }
 
 asio::awaitable<void> UdpBridge::send_loop() {
@@ -125,7 +251,14 @@ void UdpBridge::send_message(actors::BridgeInbox& message) {
                      if (it == addressing_.replicas.end()) return;
                      to = it->second;
                    }
-                   for (const std::string& datagram : encode_peer(m.message, leader_)) send_raw(datagram, to);
+                   for (const std::string& datagram : encode_peer(m.message, leader_)) {
+                     if (!auth_) {
+                       send_raw(datagram, to);
+                       continue;
+                     }
+                     auth_->seal(datagram, m.message.to, wall_clock_us(), sealed_);
+                     send_raw(sealed_, to);
+                   }
                  },
                  [&](actors::SendClientReply& m) {
                    asio::ip::udp::endpoint to = addressing_.simulator;
@@ -164,10 +297,13 @@ void UdpBridge::render_metrics(std::string& out) const {
                           fmt::format("{},reason=\"{}\"", id, drop_reason_name(static_cast<DropReason>(r))),
                           static_cast<double>(stats_.dropped[static_cast<std::size_t>(r)]));
   }
-  actors::append_sample(out, "coraft_datagrams_dropped_total", id + ",reason=\"not_member\"",
-                        static_cast<double>(stats_.not_member));
-  actors::append_sample(out, "coraft_datagrams_dropped_total", id + ",reason=\"inbox_full\"",
-                        static_cast<double>(stats_.inbox_full));
+  const std::pair<const char*, std::uint64_t> more[] = {
+      {"not_member", stats_.not_member}, {"unauthenticated", stats_.unauthenticated}, {"replayed", stats_.replayed},
+      {"too_old", stats_.too_old},       {"unauthorized", stats_.unauthorized},       {"inbox_full", stats_.inbox_full}};
+  for (const auto& [reason, count] : more) {
+    actors::append_sample(out, "coraft_datagrams_dropped_total", fmt::format("{},reason=\"{}\"", id, reason),
+                          static_cast<double>(count));
+  }
   actors::append_header(out, "coraft_send_errors_total", "counter", "Datagrams the socket refused to send");
   actors::append_sample(out, "coraft_send_errors_total", id, static_cast<double>(stats_.send_errors));
 }

@@ -5,16 +5,23 @@
 //   send loop:    replica outbox -> encode (leader stamped on every message; AppendEntries split to fit) -> socket.
 // Course mode sends every datagram to the simulator's port; cluster mode sends to peers' configured addresses and
 // answers clients at their source address.
+// Security (cluster mode only; course mode's simulator cannot sign): with a peer key, every peer datagram is sealed
+// on the way out and must open on the way in (net/peer_auth.hpp); unsealed, forged, replayed or too old peer
+// datagrams and those from non-members are counted and dropped, with a warning at most every 10 s per reason. With a
+// client token, a request without it is answered `fail` with reason "unauthorized" and counted.
 // Shutdown: the send loop ends when the outbox closes; the receive loop when the socket closes.
 
 #include "actors/log.hpp"
 #include "actors/replica.hpp"
 #include "net/codec.hpp"
+#include "net/peer_auth.hpp"
 
 #include <asio/ip/udp.hpp>
 
 #include <array>
 #include <map>
+#include <optional>
+#include <string>
 
 namespace coraft::net {
 
@@ -24,11 +31,21 @@ struct Addressing {
   std::map<raft::NodeId, asio::ip::udp::endpoint> replicas;  // cluster mode: every member, self included
 };
 
+struct BridgeSecurity {
+  std::string peer_key;      // the cluster's secret (key_file); empty: peer datagrams are neither sealed nor checked
+  std::string client_token;  // hex (client_token_file); empty: clients need no token
+};
+
 struct BridgeStats {
   std::uint64_t received = 0;
   std::uint64_t sent = 0;
   std::array<std::uint64_t, kDropReasons> dropped{};
-  std::uint64_t not_member = 0;     // peer messages from ids outside the cluster, or not addressed to us
+  std::uint64_t not_member = 0;       // peer messages from ids outside the cluster, or not addressed to us
+  std::uint64_t unauthenticated = 0;  // peer datagrams not sealed, or whose tag does not verify (with a peer key); or
+                                      // sealed ones while this replica has no key
+  std::uint64_t replayed = 0;         // sealed peer datagrams accepted before
+  std::uint64_t too_old = 0;          // sealed peer datagrams below the replay window (see net/peer_auth.hpp)
+  std::uint64_t unauthorized = 0;     // client requests without the cluster's client token
   std::uint64_t inbox_full = 0;     // dropped because an actor's mailbox was full
   std::uint64_t send_errors = 0;
 };
@@ -38,7 +55,9 @@ asio::ip::udp::endpoint to_endpoint(const actors::ReplyAddress& address);
 
 class UdpBridge {
  public:
-  UdpBridge(asio::ip::udp::socket& socket, actors::Replica& replica, Addressing addressing, actors::Logger log);
+  // Security settings are for cluster mode; course mode must pass none.
+  UdpBridge(asio::ip::udp::socket& socket, actors::Replica& replica, Addressing addressing, actors::Logger log,
+            const BridgeSecurity& security = {});
 
   asio::awaitable<void> receive_loop();
   asio::awaitable<void> send_loop();
@@ -51,8 +70,14 @@ class UdpBridge {
 
  private:
   void on_datagram(std::string_view datagram, const asio::ip::udp::endpoint& from);
+  void on_sealed(std::string_view datagram, const asio::ip::udp::endpoint& from);
+  void on_peer(PeerDatagram& datagram);
+  void on_request(RequestDatagram& datagram, const asio::ip::udp::endpoint& from);
   void send_message(actors::BridgeInbox& message);
   bool is_member(raft::NodeId id) const;
+  // Counts a dropped peer datagram and says so: at warn level at most every 10 s per reason, else at debug level.
+  void drop_peer(AuthFailure reason, const asio::ip::udp::endpoint& from, std::string_view datagram);
+  std::vector<std::string> members_text() const;
 
   asio::ip::udp::socket& socket_;
   actors::Replica& replica_;
@@ -61,6 +86,10 @@ class UdpBridge {
   raft::NodeId self_;
   raft::NodeId leader_;
   BridgeStats stats_;
+  std::optional<PeerAuth> auth_;  // set iff peer datagrams are sealed and checked
+  std::string client_token_;
+  std::string sealed_;  // the datagram being sent, sealed (reused: no allocation per datagram)
+  std::array<std::uint64_t, 4> last_warning_us_{};  // per AuthFailure
 };
 
 }  // namespace coraft::net

@@ -49,6 +49,7 @@ struct Options {
   std::string nick;
   double timeout_s = 5;
   int poll_ms = 150;
+  std::string token;  // the cluster's client token, when its file names one
 };
 
 std::string default_nick() {
@@ -76,7 +77,8 @@ class Chat {
        std::uint64_t seed)
       : io_(io),
         options_(std::move(options)),
-        settings_{.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(options_.timeout_s * 1000))},
+        settings_{.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(options_.timeout_s * 1000)),
+                  .token = options_.token},
         reader_(io, replicas, actors::Rng(seed), settings_),
         writer_(io, replicas, actors::Rng(seed ^ 0x9e3779b97f4a7c15ULL), settings_),
         reader_wait_(io) {}
@@ -266,7 +268,9 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   std::map<raft::NodeId, asio::ip::udp::endpoint> replicas;
   try {
-    replicas = net::resolve(io, net::load_cluster_config(options.cluster_path));
+    const net::ClusterConfig config = net::load_cluster_config(options.cluster_path);
+    replicas = net::resolve(io, config);
+    options.token = net::client_token(config);
   } catch (const std::exception& e) {
     fmt::print(stderr, "kvchat: {}\n", e.what());
     return kExitUnavailable;

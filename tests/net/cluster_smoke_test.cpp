@@ -1,9 +1,8 @@
 // Real processes: three kvstore replicas in cluster mode on loopback. Put and get, kill the leader, put and get
 // again. Every wait is on a condition with a deadline (the client's), never a sleep.
 
-#include "actors/spawn.hpp"
 #include "net/client.hpp"
-#include "process.hpp"
+#include "process_helpers.hpp"
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -17,6 +16,8 @@
 
 using namespace coraft;
 using namespace std::chrono_literals;
+using testing::free_udp_port;
+using testing::run;
 
 namespace {
 
@@ -37,14 +38,6 @@ std::string http_get(std::uint16_t port, const std::string& path) {
     if (error) break;  // eof: the server closes after one response
   }
   return response;
-}
-
-// Runs `body` as a coroutine to completion.
-template <class Body>
-void run(asio::io_context& io, Body body) {
-  actors::spawn(io.get_executor(), "smoke-test", std::move(body));
-  io.restart();
-  io.run();
 }
 
 }  // namespace

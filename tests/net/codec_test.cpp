@@ -132,6 +132,25 @@ TEST_CASE("client requests and replies follow the course protocol", "[net][codec
   CHECK(encode_reply(reply, kA).find(R"("leader":"FFFF","type":"redirect")") != std::string::npos);
 }
 
+TEST_CASE("a client token travels with requests when the cluster wants one, and only then", "[net][codec][auth]") {
+  actors::ClientRequest get;
+  get.client = kClient;
+  get.mid = "m3";
+  get.kind = actors::RequestKind::kGet;
+  get.key = "k";
+  const std::string plain = encode_request(get, kA, kA);
+  CHECK(plain.find("token") == std::string::npos);  // the course protocol's request, unchanged
+  CHECK(std::get<RequestDatagram>(std::get<Datagram>(decode(plain))).token.empty());
+  const std::string with_token = encode_request(get, kA, kA, "00ff");
+  const auto& d = std::get<RequestDatagram>(std::get<Datagram>(decode(with_token)));
+  CHECK(d.token == "00ff");
+  CHECK(d.request.key == "k");
+  get.kind = actors::RequestKind::kStatus;
+  CHECK(std::get<RequestDatagram>(std::get<Datagram>(decode(encode_request(get, kA, kA, "ab")))).token == "ab");
+  CHECK(std::get<DropReason>(decode(R"({"src":"0100","dst":"0001","leader":"FFFF","type":"get","MID":"m","key":"k","token":7})")) ==
+        DropReason::kBadField);
+}
+
 TEST_CASE("malformed, truncated, oversized and unknown datagrams are rejected with a reason", "[net][codec]") {
   auto reason = [](std::string_view text) {
     auto d = decode(text);

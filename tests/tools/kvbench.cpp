@@ -52,8 +52,9 @@ class Backend {
 
 class CoraftBackend final : public Backend {
  public:
-  CoraftBackend(asio::io_context& io, const std::map<raft::NodeId, asio::ip::udp::endpoint>& replicas, std::uint64_t seed)
-      : client_(io, replicas, actors::Rng(seed)) {}
+  CoraftBackend(asio::io_context& io, const std::map<raft::NodeId, asio::ip::udp::endpoint>& replicas, std::uint64_t seed,
+                const net::ClientSettings& settings)
+      : client_(io, replicas, actors::Rng(seed), settings) {}
   asio::awaitable<Result> put(const std::string& key, const std::string& value) override {
     auto r = co_await client_.put(key, value);
     co_return Result{r.outcome == net::Outcome::kOk, r.attempts - 1};
@@ -134,9 +135,14 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Backend>> backends;
   try {
     if (!cluster_path.empty()) {
-      auto replicas = net::resolve(io, net::load_cluster_config(cluster_path));
-      for (int i = 0; i < s.clients; ++i)
-        backends.push_back(std::make_unique<CoraftBackend>(io, replicas, seed + static_cast<std::uint64_t>(i) * 7919));
+      const net::ClusterConfig config = net::load_cluster_config(cluster_path);
+      auto replicas = net::resolve(io, config);
+      net::ClientSettings settings;
+      settings.token = net::client_token(config);
+      for (int i = 0; i < s.clients; ++i) {
+        backends.push_back(
+            std::make_unique<CoraftBackend>(io, replicas, seed + static_cast<std::uint64_t>(i) * 7919, settings));
+      }
     } else {
       auto endpoints = bench::parse_etcd_urls(etcd_urls);
       if (!endpoints) {
