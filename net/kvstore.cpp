@@ -154,10 +154,13 @@ int main(int argc, char** argv) {
     disk.fsync = fsync_text.empty() ? (course_mode ? raft::FsyncPolicy::kNone : raft::FsyncPolicy::kAlways)
                                     : (fsync_text == "always" ? raft::FsyncPolicy::kAlways : raft::FsyncPolicy::kNone);
     try {
+      const auto recovery_started = std::chrono::steady_clock::now();
       auto opened = std::make_unique<raft::DiskStorage>(disk);
+      const double recovery_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - recovery_started).count();
       const auto& report = opened->recovery_report();
-      storage_text = fmt::format("in {} (fsync {}; recovered {} records from {} segments{})", data_dir,
-                                 raft::fsync_policy_name(disk.fsync), report.records, report.segments,
+      storage_text = fmt::format("in {} (fsync {}; recovered {} records from {} segments in {:.0f} ms{})", data_dir,
+                                 raft::fsync_policy_name(disk.fsync), report.records, report.segments, recovery_ms,
                                  report.torn_bytes_cut ? fmt::format(", cut a torn tail of {} bytes", report.torn_bytes_cut)
                                                        : "");
       if (report.torn_bytes_cut) log->warn("cut a torn tail of {} bytes from the write-ahead log", report.torn_bytes_cut);

@@ -36,6 +36,7 @@ struct Settings {
   std::uint64_t keys = 100000;
   std::size_t key_size = 16;
   std::size_t value_size = 32;
+  bool fill = false;  // put every key once, in order, then stop
 };
 
 // One client's connection to the system under test.
@@ -121,6 +122,8 @@ int main(int argc, char** argv) {
   app.add_option("--key-size", s.key_size, "Key length in bytes")->check(CLI::Range(1, 1024));
   app.add_option("--value-size", s.value_size, "Value length in bytes")->check(CLI::Range(0, 16000));
   app.add_option("--seed", seed, "Seed for keys and values (default: from the OS)");
+  app.add_flag("--fill", s.fill, "Put every one of --keys once (clients take turns over the key space), then stop; "
+                                 "loads a store of a known size");
   app.add_flag("--json", json_output, "Print one JSON object at the end (and no progress lines)");
   app.add_flag("-q,--quiet", quiet, "No progress lines");
   CLI11_PARSE(app, argc, argv);
@@ -128,7 +131,12 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "kvbench: give --cluster FILE or --etcd URLS (see --help)\n");
     return 2;
   }
-  if (seed == 0) seed = std::random_device{}();
+  if (s.fill) {  // measured from the first operation to the last, however long that takes
+    s.warmup_s = 0;
+    s.duration_s = 1e7;
+    s.read_ratio = 0;
+  }
+    if (seed == 0) seed = std::random_device{}();
   actors::configure_logging(std::nullopt);
 
   asio::io_context io(1);
@@ -171,9 +179,12 @@ int main(int argc, char** argv) {
       Backend& backend = *backends[static_cast<std::size_t>(i)];
       std::string value(s.value_size, 'v');
       std::uint64_t counter = 0;
+      std::uint64_t next_fill = static_cast<std::uint64_t>(i);
       while (!stopping) {
-        const std::string key = key_of(rng.between(0, s.keys - 1), s.key_size);
-        const bool read = rng.chance(s.read_ratio);
+        if (s.fill && next_fill >= s.keys) break;
+        const std::string key = key_of(s.fill ? next_fill : rng.between(0, s.keys - 1), s.key_size);
+        next_fill += static_cast<std::uint64_t>(s.clients);
+        const bool read = !s.fill && rng.chance(s.read_ratio);
         const std::string stamp = fmt::format("{}-{}-", i, ++counter);
         if (!read) std::copy_n(stamp.begin(), std::min(stamp.size(), value.size()), value.begin());
         const auto t0 = Steady::now();
