@@ -1,14 +1,17 @@
 // kvbench: closed-loop load against a coraft cluster or an etcd cluster, from one process.
 //   kvbench --cluster cluster.json | --etcd http://127.0.0.1:2379[,...]
 //           [--clients 64] [--duration 10] [--ops N] [--warmup 1] [--read-ratio 0] [--keys 100000]
-//           [--key-size 16] [--value-size 32] [--json]
+//           [--key-size 16] [--value-size 32] [--rate OPS] [--timeout 10] [--history FILE] [--json]
 // Every client runs one operation at a time. A progress line every second; a final report with throughput and
 // latency percentiles measured after the warm-up.
+// --history records every operation as a JSON line (tests/sim/history_io.hpp) for kvcheck's linearizability check;
+// then every put writes a value of its own (session and sequence), so that a read says which write it saw.
 
 #include "actors/log.hpp"
 #include "actors/rng.hpp"
 #include "actors/spawn.hpp"
 #include "etcd_client.hpp"
+#include "history_io.hpp"
 #include "net/client.hpp"
 
 #include <CLI/CLI.hpp>
@@ -20,6 +23,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <random>
 
 using namespace coraft;
@@ -37,6 +41,7 @@ struct Settings {
   std::size_t key_size = 16;
   std::size_t value_size = 32;
   bool fill = false;  // put every key once, in order, then stop
+  double rate = 0;  // operations per second over all clients; 0: as fast as they go
 };
 
 // One client's connection to the system under test.
@@ -44,28 +49,37 @@ class Backend {
  public:
   virtual ~Backend() = default;
   struct Result {
-    bool ok;
-    int retries;
+    bool ok = false;
+    int retries = 0;
+    bool rejected = false;  // refused for good: it never took effect
+    kv::Status status = kv::Status::kOk;
+    std::optional<std::string> read;  // get: the value found
   };
   virtual asio::awaitable<Result> put(const std::string& key, const std::string& value) = 0;
   virtual asio::awaitable<Result> get(const std::string& key) = 0;
+  virtual std::uint64_t session() const { return 0; }
 };
 
 class CoraftBackend final : public Backend {
  public:
   CoraftBackend(asio::io_context& io, const std::map<raft::NodeId, asio::ip::udp::endpoint>& replicas, std::uint64_t seed,
-                const net::ClientSettings& settings)
+                net::ClientSettings settings)
       : client_(io, replicas, actors::Rng(seed), settings) {}
   asio::awaitable<Result> put(const std::string& key, const std::string& value) override {
     auto r = co_await client_.put(key, value);
-    co_return Result{r.outcome == net::Outcome::kOk, r.attempts - 1};
+    co_return result_of(r);
   }
   asio::awaitable<Result> get(const std::string& key) override {
     auto r = co_await client_.get(key);
-    co_return Result{r.outcome == net::Outcome::kOk, r.attempts - 1};
+    co_return result_of(r);
   }
+  std::uint64_t session() const override { return client_.session(); }
 
  private:
+  static Result result_of(net::CallResult& r) {
+    return Result{r.outcome == net::Outcome::kOk, r.attempts - 1, r.outcome == net::Outcome::kRejected,
+                  r.reply.status, std::move(r.reply.value)};
+  }
   net::Client client_;
 };
 
@@ -86,6 +100,8 @@ struct Totals {
   std::uint64_t all_ops = 0;      // including the warm-up
   std::uint64_t errors = 0;
   std::uint64_t retries = 0;
+  std::uint64_t unknown = 0;   // no answer: a write may or may not have taken effect
+  std::uint64_t rejected = 0;
   std::vector<double> latencies_ms;
   std::uint64_t ops_this_second = 0;
 };
@@ -124,6 +140,16 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "Seed for keys and values (default: from the OS)");
   app.add_flag("--fill", s.fill, "Put every one of --keys once (clients take turns over the key space), then stop; "
                                  "loads a store of a known size");
+  app.add_option("--rate", s.rate, "Operations per second over all clients (default: as fast as they go)")
+      ->check(CLI::NonNegativeNumber);
+  double timeout_s = 10;
+  app.add_option("--timeout", timeout_s, "coraft: give up on an operation after this many seconds (its outcome is then "
+                                         "unknown)")->check(CLI::PositiveNumber);
+  std::string history_path;
+  app.add_option("--history", history_path,
+                 "Record every operation as a JSON line in FILE, for kvcheck; puts then write unique values "
+                 "(session-sequence, padded to --value-size)")
+      ->needs(cluster_opt);
   app.add_flag("--json", json_output, "Print one JSON object at the end (and no progress lines)");
   app.add_flag("-q,--quiet", quiet, "No progress lines");
   CLI11_PARSE(app, argc, argv);
@@ -138,6 +164,14 @@ int main(int argc, char** argv) {
   }
     if (seed == 0) seed = std::random_device{}();
   actors::configure_logging(std::nullopt);
+  std::ofstream history;
+  if (!history_path.empty()) {
+    history.open(history_path, std::ios::trunc);
+    if (!history) {
+      fmt::print(stderr, "kvbench: cannot write {}\n", history_path);
+      return 2;
+    }
+  }
 
   asio::io_context io(1);
   std::vector<std::unique_ptr<Backend>> backends;
@@ -145,11 +179,12 @@ int main(int argc, char** argv) {
     if (!cluster_path.empty()) {
       const net::ClusterConfig config = net::load_cluster_config(cluster_path);
       auto replicas = net::resolve(io, config);
-      net::ClientSettings settings;
-      settings.token = net::client_token(config);
+      net::ClientSettings client_settings;
+      client_settings.token = net::client_token(config);
+      client_settings.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
       for (int i = 0; i < s.clients; ++i) {
         backends.push_back(
-            std::make_unique<CoraftBackend>(io, replicas, seed + static_cast<std::uint64_t>(i) * 7919, settings));
+            std::make_unique<CoraftBackend>(io, replicas, seed + static_cast<std::uint64_t>(i) * 7919, client_settings));
       }
     } else {
       auto endpoints = bench::parse_etcd_urls(etcd_urls);
@@ -179,17 +214,57 @@ int main(int argc, char** argv) {
       Backend& backend = *backends[static_cast<std::size_t>(i)];
       std::string value(s.value_size, 'v');
       std::uint64_t counter = 0;
+      // Paced: client i starts an operation every clients/rate seconds, or as soon as the last one ends if later.
+      const auto interval = std::chrono::duration_cast<Steady::duration>(
+          std::chrono::duration<double>(s.rate > 0 ? s.clients / s.rate : 0.0));
+      auto next_start = Steady::now() + interval * i / s.clients;
+      asio::steady_timer pace(io);
       std::uint64_t next_fill = static_cast<std::uint64_t>(i);
       while (!stopping) {
+        if (s.rate > 0) {
+          pace.expires_at(next_start);
+          co_await pace.async_wait(asio::use_awaitable);
+          next_start = std::max(next_start + interval, Steady::now());
+          if (stopping || Steady::now() >= stop_at) break;
+        }
         if (s.fill && next_fill >= s.keys) break;
         const std::string key = key_of(s.fill ? next_fill : rng.between(0, s.keys - 1), s.key_size);
         next_fill += static_cast<std::uint64_t>(s.clients);
         const bool read = !s.fill && rng.chance(s.read_ratio);
-        const std::string stamp = fmt::format("{}-{}-", i, ++counter);
-        if (!read) std::copy_n(stamp.begin(), std::min(stamp.size(), value.size()), value.begin());
+        ++counter;
+        if (!read && history.is_open()) {
+          value = fmt::format("{:x}-{}", backend.session(), counter);
+          if (value.size() < s.value_size) value.resize(s.value_size, 'v');
+        } else if (!read) {
+          const std::string stamp = fmt::format("{}-{}-", i, counter);
+          std::copy_n(stamp.begin(), std::min(stamp.size(), value.size()), value.begin());
+        }
         const auto t0 = Steady::now();
-        const Backend::Result r = read ? co_await backend.get(key) : co_await backend.put(key, value);
+        // Not `read ? co_await get : co_await put`: GCC 12 destroys the result of such a conditional twice.
+        Backend::Result r;
+        if (read) {
+          r = co_await backend.get(key);
+        } else {
+          r = co_await backend.put(key, value);
+        }
         const auto t1 = Steady::now();
+        if (!r.ok) ++(r.rejected ? totals.rejected : totals.unknown);
+        // A rejected operation never took effect (the cluster's promise): as if never issued, so not recorded.
+        if (history.is_open() && !r.rejected) {
+          test::Operation op;
+          op.client = backend.session();
+          op.kind = read ? test::OpKind::kGet : test::OpKind::kPut;
+          op.key = key;
+          if (!read) op.value = value;
+          op.invoked_us = std::chrono::duration_cast<std::chrono::microseconds>(t0.time_since_epoch()).count();
+          op.completed = r.ok;
+          if (r.ok) {
+            op.completed_us = std::chrono::duration_cast<std::chrono::microseconds>(t1.time_since_epoch()).count();
+            op.status = r.status;
+            op.read = r.read;
+          }
+          history << test::operation_to_json(op).dump() << '\n';
+        }
         ++totals.all_ops;
         ++totals.ops_this_second;
         if (t0 >= measure_from && t1 <= stop_at) {
@@ -237,6 +312,9 @@ int main(int argc, char** argv) {
       {"max_ms", l.empty() ? 0 : l.back()},
       {"errors", totals.errors},
       {"retries", totals.retries},
+      {"all_ops", totals.all_ops},
+      {"unknown", totals.unknown},
+      {"rejected", totals.rejected},
   };
   if (json_output) {
     fmt::print("{}\n", report.dump());
@@ -245,6 +323,13 @@ int main(int argc, char** argv) {
                "errors {}, retries {}\n",
                totals.ops, seconds, throughput, percentile(l, 50), percentile(l, 90), percentile(l, 99),
                percentile(l, 99.9), l.empty() ? 0 : l.back(), totals.errors, totals.retries);
+  }
+  if (history.is_open()) {
+    history.close();
+    if (!history) {
+      fmt::print(stderr, "kvbench: writing {} failed\n", history_path);
+      return 2;
+    }
   }
   return totals.ops > 0 ? 0 : 1;
 }
