@@ -82,7 +82,7 @@ for id in 0000 0001 0002; do stop $id; done
 write_config "$keys"
 for id in 0000 0001 0002; do start $id none; done
 # (Replicas stagger their snapshots by up to a quarter of the interval, so that they do not all pause at once.)
-"$bin/kvbench" --cluster "$work/cluster.json" --clients 64 --ops $((keys / 4 + 1000)) --keys 10 --json > /dev/null
+"$bin/kvbench" --cluster "$work/cluster.json" --clients 64 --ops $((keys / 4 + 1000)) --keys 10 --warmup 0 --json > /dev/null
 for id in 0000 0001 0002; do wait_for_log $id "snapshot at" 120; done
 snapshot_line=$(grep "snapshot at" "$work/0000.log" | tail -1 | sed -E 's/.*(snapshot at .*)/\1/')
 stop 0002
