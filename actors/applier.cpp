@@ -45,21 +45,35 @@ asio::awaitable<void> Applier::run() {
       ApplierInbox next = std::move(held_.front());
       held_.pop_front();
       EntriesApplied applied;
-      if (auto* batch = std::get_if<ApplyCommitted>(&next)) apply(*batch, applied);
-      else if (auto* restore_message = std::get_if<RestoreFromSnapshot>(&next)) restore(restore_message->snapshot);
-      else continue;
+      if (auto* batch = std::get_if<ApplyCommitted>(&next)) {
+        // A long batch (a restarted replica learning that its whole log is committed, say) is applied a slice at a
+        // time, yielding in between, so that the node and replicators on this thread keep up their heartbeats. The
+        // slice is counted in entries, not timed: simulations must not depend on how fast the machine is.
+        const std::size_t done = apply(*batch, applied, kApplySlice);
+        if (done < batch->entries.size()) {
+          held_.push_front(ApplyCommitted{{batch->entries.begin() + static_cast<std::ptrdiff_t>(done), batch->entries.end()}});
+        }
+      } else if (auto* restore_message = std::get_if<RestoreFromSnapshot>(&next)) {
+        restore(restore_message->snapshot);
+      } else {
+        continue;
+      }
       applied.applied_index = applied_index_;
       applied.applied_term = applied_term_;
       GatewayInbox out = std::move(applied);
       if (!co_await gateway_.send(out)) co_return;
       node_.try_send(AppliedThrough{applied_index_});
       maybe_snapshot();
+      if (!held_.empty()) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
     }
   }
 }
 
-void Applier::apply(const ApplyCommitted& batch, EntriesApplied& applied) {
+std::size_t Applier::apply(const ApplyCommitted& batch, EntriesApplied& applied, std::size_t at_most) {
+  std::size_t done = 0;
   for (const raft::EntryPtr& entry : batch.entries) {
+    if (done == at_most) return done;
+    ++done;
     if (entry->index <= applied_index_) continue;  // already applied (or covered by a snapshot)
     if (entry->index != applied_index_ + 1) {
       throw std::logic_error(fmt::format("applier got index {} after {}", entry->index, applied_index_));
@@ -77,6 +91,7 @@ void Applier::apply(const ApplyCommitted& batch, EntriesApplied& applied) {
     }
     applied.commands.push_back(AppliedCommand{entry->index, entry->term, std::move(result)});
   }
+  return done;
 }
 
 void Applier::restore(const raft::Snapshot& snapshot) {

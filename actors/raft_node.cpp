@@ -216,7 +216,11 @@ asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
     }
   }
   co_await carry_out(queue);
-  if (any_persist && storage_thread_ && storage_.blocks() && core_.role() == raft::Role::kLeader) {
+  // Off this thread, without waiting: a leader's synced writes (it goes on replicating meanwhile), a snapshot (tens
+  // of megabytes: waiting for it would starve the heartbeats and cost the leadership), and anything that would
+  // queue behind those on the storage thread anyway. Sends of the burst wait until the write is durable.
+  const bool leader_sync = storage_.blocks() && core_.role() == raft::Role::kLeader;
+  if (any_persist && storage_thread_ && (leader_sync || merged.snapshot || background_writes_ > 0)) {
     persist_in_background(std::move(merged), std::move(sends));
     co_return;
   }

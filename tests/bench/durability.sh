@@ -5,7 +5,7 @@
 #   3. snapshot of a store of KEYS keys (serialization time and size, from the replica's log), and InstallSnapshot of
 #      it to a follower whose disk was wiped (from its restart to its store being restored).
 #   tests/bench/durability.sh [KEYS (default 1000000)] [SECONDS per throughput run (default 10)]
-# Every process it starts is stopped on every exit path. Prints one summary table.
+# Every process it starts is stopped on every exit path. Prints one summary table. KEEP=1 keeps the logs and data.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 keys="${1:-1000000}"
@@ -18,7 +18,7 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  if [ -n "${KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT INT TERM
 
@@ -77,23 +77,29 @@ recovered=$(grep "recovered" "$work/0000.log" | tail -1 | sed -E 's/.*recovered 
 wal_bytes=$(du -sb "$work/0000" | cut -f1)
 
 # 3. Snapshot KEYS keys: every replica restarts with a threshold of KEYS entries, and more writes (overwriting a few
-#    keys) make them snapshot. Then replica 0002 loses its disk and gets the snapshot from the leader.
+#    keys) make them snapshot. Then a follower loses its disk and gets the snapshot from the leader.
 for id in 0000 0001 0002; do stop $id; done
 write_config "$keys"
 for id in 0000 0001 0002; do start $id none; done
 # (Replicas stagger their snapshots by up to a quarter of the interval, so that they do not all pause at once.)
-"$bin/kvbench" --cluster "$work/cluster.json" --clients 64 --ops $((keys / 4 + 1000)) --keys 10 --warmup 0 --json > /dev/null
+more=$("$bin/kvbench" --cluster "$work/cluster.json" --clients 64 --ops $((keys / 4 + 1000)) --keys 10 --warmup 0 --duration 100000 --json)
+echo "overwrites: $more" >&2
 for id in 0000 0001 0002; do wait_for_log $id "snapshot at" 120; done
 snapshot_line=$(grep "snapshot at" "$work/0000.log" | tail -1 | sed -E 's/.*(snapshot at .*)/\1/')
-stop 0002
-rm -rf "$work/0002"
-mv "$work/0002.log" "$work/0002.before-wipe.log"
-start 0002 none
+# The follower to wipe: not the leader (that would add an election to the measurement).
+leader=$("$bin/kvctl" --cluster "$work/cluster.json" status --json |
+  python3 -c "import json,sys; print(next((r['id'] for r in json.load(sys.stdin) if r.get('role') == 'leader'), ''))")
+victim=0002
+[ "$leader" = 0002 ] && victim=0001
+stop $victim
+rm -rf "$work/$victim"
+mv "$work/$victim.log" "$work/$victim.before-wipe.log"
+start $victim none
 restart_at=$(python3 -c "import time; t=time.localtime(); print(t.tm_hour*3600+t.tm_min*60+t.tm_sec+time.time()%1)")
-wait_for_log 0002 "state machine restored" 120
-installing_at=$(time_of 0002 "installing the leader's snapshot")
-restored_at=$(time_of 0002 "state machine restored")
-restore_line=$(grep "state machine restored" "$work/0002.log" | tail -1 | sed -E 's/.*(state machine restored .*)/\1/')
+wait_for_log $victim "state machine restored" 120
+installing_at=$(time_of $victim "installing the leader's snapshot")
+restored_at=$(time_of $victim "state machine restored")
+restore_line=$(grep "state machine restored" "$work/$victim.log" | tail -1 | sed -E 's/.*(state machine restored .*)/\1/')
 
 printf '\n%-44s %s\n' "measurement" "result"
 printf '%-44s %.0f ops/s (p50 %.3f ms, p99 %.3f ms)\n' "puts, 64 clients, fsync always" \
@@ -102,6 +108,6 @@ printf '%-44s %.0f ops/s (p50 %.3f ms, p99 %.3f ms)\n' "puts, 64 clients, fsync 
   "$(field "${puts[none]}" ops_per_sec)" "$(field "${puts[none]}" p50_ms)" "$(field "${puts[none]}" p99_ms)"
 printf '%-44s %.0f ops/s\n' "fill of $keys keys, 64 clients" "$(field "$fill" ops_per_sec)"
 printf '%-44s %s (%s MB on disk)\n' "recovery of a $keys-entry log" "$recovered" "$((wal_bytes / 1000000))"
-printf '%-44s %s\n' "snapshot (leader 0000's log)" "$snapshot_line"
+printf '%-44s %s\n' "snapshot (replica 0000's log)" "$snapshot_line"
 printf '%-44s %.3f s to receive, %.3f s in all (%s)\n' "InstallSnapshot to a wiped follower" \
   "$(python3 -c "print($installing_at - $restart_at)")" "$(python3 -c "print($restored_at - $restart_at)")" "$restore_line"
