@@ -89,6 +89,8 @@ for t in "${targets[@]}"; do
   echo "$line"
   summary+=("$line")
 done
-echo "== summary"
-printf '%s\n' "${summary[@]}"
+if [ ${#targets[@]} -gt 1 ]; then
+  echo "== summary"
+  printf '%s\n' "${summary[@]}"
+fi
 exit "$found"
