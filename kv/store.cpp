@@ -144,7 +144,7 @@ bool Store::restore(std::string_view bytes) {
   for (std::uint64_t i = 0; i < keys; ++i) {
     std::string key, value;
     if (!in.bytes(key) || !in.bytes(value)) return restore_failed();
-    data_.emplace(std::move(key), std::move(value));
+    if (!data_.emplace(std::move(key), std::move(value)).second) return restore_failed();  // a key twice
   }
   if (!in.u64(sessions)) return restore_failed();
   for (std::uint64_t i = 0; i < sessions; ++i) {
@@ -157,8 +157,12 @@ bool Store::restore(std::string_view bytes) {
     }
     session.result.status = static_cast<Status>(status);
     if (has_value) session.result.value = std::move(value);
-    sessions_by_use_[session.last_used_index] = id;
-    sessions_.emplace(id, std::move(session));
+    // Each session was last used at an index of its own, at most the snapshot's: anything else would leave the
+    // eviction order inconsistent with the table (a new session evicted at once, or eviction from an empty order).
+    if (session.last_used_index > last_index || !sessions_by_use_.emplace(session.last_used_index, id).second ||
+        !sessions_.emplace(id, std::move(session)).second) {
+      return restore_failed();
+    }
   }
   if (!in.done()) return restore_failed();
   last_index_ = last_index;

@@ -16,10 +16,13 @@ namespace {
 
 using nlohmann::json;
 
+// An hour: every timing is at most this (replicas add timings to their clock in microseconds).
+constexpr std::uint64_t kMaxMs = 3'600'000;
+
 std::uint64_t positive_ms(const json& j, const char* key) {
   const json& v = j.at(key);
-  if (!v.is_number_unsigned() || v.get<std::uint64_t>() == 0 || v.get<std::uint64_t>() > 3'600'000) {
-    throw ConfigError(fmt::format("\"{}\" must be a whole number of milliseconds between 1 and 3600000", key));
+  if (!v.is_number_unsigned() || v.get<std::uint64_t>() == 0 || v.get<std::uint64_t>() > kMaxMs) {
+    throw ConfigError(fmt::format("\"{}\" must be a whole number of milliseconds between 1 and {}", key, kMaxMs));
   }
   return v.get<std::uint64_t>();
 }
@@ -126,8 +129,9 @@ ClusterConfig parse_cluster_config(const std::string& text) {
   try {
     if (j.contains("election_timeout_ms")) {
       const json& e = j.at("election_timeout_ms");
-      if (!e.is_array() || e.size() != 2 || !e[0].is_number_unsigned() || !e[1].is_number_unsigned()) {
-        throw ConfigError("\"election_timeout_ms\" must be [min, max]");
+      if (!e.is_array() || e.size() != 2 || !e[0].is_number_unsigned() || !e[1].is_number_unsigned() ||
+          e[0].get<std::uint64_t>() > kMaxMs || e[1].get<std::uint64_t>() > kMaxMs) {
+        throw ConfigError(fmt::format("\"election_timeout_ms\" must be [min, max], in milliseconds up to {}", kMaxMs));
       }
       t.timing.election_timeout_min = actors::Millis(e[0].get<std::int64_t>());
       t.timing.election_timeout_max = actors::Millis(e[1].get<std::int64_t>());

@@ -102,6 +102,104 @@ void sync_directory(const std::string& dir) {
 
 std::string_view fsync_policy_name(FsyncPolicy policy) { return policy == FsyncPolicy::kAlways ? "always" : "none"; }
 
+Snapshot parse_snapshot_file(std::string_view data, const std::string& path) {
+  std::uint64_t index = 0, term = 0, size = 0;
+  std::uint32_t crc = 0;
+  const bool header_ok = data.size() >= kSnapshotMagic.size() + 28 && data.substr(0, kSnapshotMagic.size()) == kSnapshotMagic;
+  Reader body(data.substr(header_ok ? kSnapshotMagic.size() : 0));
+  if (!header_ok || !body.u64(index) || !body.u64(term) || !body.u64(size) || !body.u32(crc) ||
+      body.rest().size() != size || crc32c(body.rest()) != crc) {
+    throw StorageError(fmt::format("{}: corrupt snapshot; refusing to start (restore this replica from its peers by "
+                                   "removing its data directory)",
+                                   path));
+  }
+  return Snapshot{index, term, std::make_shared<const std::string>(body.rest())};
+}
+
+std::size_t read_segment(std::string_view data, std::uint64_t seq, bool newest, const std::string& path,
+                         WalState& state) {
+  auto& entries = state.entries;
+  std::size_t offset = 0;
+  // Returns where the records end if the bad record may be a torn tail; throws otherwise.
+  auto bad = [&](const std::string& what, bool reaches_end) {
+    // Only the very end of the newest segment may be torn (a write cut short by a crash); anything else is
+    // corruption of data that may have been acknowledged.
+    if (newest && reaches_end) {
+      state.torn_bytes_cut += data.size() - offset;
+      return offset;
+    }
+    throw StorageError(fmt::format("{}: corrupt record at byte {}: {}; refusing to start (restore this replica from "
+                                   "its peers by removing its data directory)",
+                                   path, offset, what));
+  };
+  auto zeros_from = [&](std::size_t from) {
+    return std::all_of(data.begin() + static_cast<std::ptrdiff_t>(from), data.end(), [](char c) { return c == 0; });
+  };
+  while (offset < data.size()) {
+    Reader header(data.substr(offset));
+    std::uint32_t length = 0, crc = 0;
+    if (!header.u32(length) || !header.u32(crc)) return bad("truncated record header", true);
+    if (length == 0) {
+      // Segments are preallocated with zeros: zeros to the end are simply where the data stops (the caller cuts
+      // them from the newest segment). Zeros followed by data are corruption.
+      if (zeros_from(offset)) return offset;
+      return bad("empty record", false);
+    }
+    if (length > data.size() - offset - 8) return bad("record longer than the file", true);
+    const std::string_view body = data.substr(offset + 8, length);
+    // Torn if nothing but preallocated zeros follows it.
+    if (crc32c(body) != crc) return bad("checksum mismatch", zeros_from(offset + 8 + length));
+    Reader r(body);
+    std::uint8_t type = 0;
+    r.u8(type);
+    bool ok = true;
+    if (type == kHardState) {
+      std::uint64_t term = 0;
+      std::uint16_t vote = 0;
+      ok = r.u64(term) && r.u16(vote) && r.done();
+      state.hard_state = HardState{term, NodeId{vote}};
+    } else if (type == kBase) {
+      std::uint64_t index = 0, term = 0;
+      ok = r.u64(index) && r.u64(term) && r.done();
+      if (ok && index > state.base_index) {
+        throw StorageError(fmt::format("{}: the log was compacted up to {} but the newest snapshot ends at {}; "
+                                       "refusing to start",
+                                       path, index, state.base_index));
+      }
+    } else if (type == kTruncate) {
+      std::uint64_t from = 0;
+      ok = r.u64(from) && r.done();
+      entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const EntryPtr& e) { return e->index >= from; }),
+                    entries.end());
+    } else if (type == kEntry) {
+      auto e = std::make_shared<Entry>();
+      std::uint8_t kind = 0;
+      ok = r.u64(e->index) && r.u64(e->term) && r.u8(kind) && kind <= 1;
+      if (ok && e->index <= state.base_index) {
+        // In the snapshot already (a segment that straddles the snapshot's index).
+      } else if (ok) {
+        e->kind = static_cast<EntryKind>(kind);
+        e->data = std::string(r.rest());
+        const Index expected = entries.empty() ? state.base_index + 1 : entries.back()->index + 1;
+        const Term last_term = entries.empty() ? 0 : entries.back()->term;
+        auto& highest = state.segment_last_index[seq];
+        highest = std::max(highest, e->index);
+        if (e->index != expected || e->term < last_term) {
+          throw StorageError(fmt::format("{}: entry {} (term {}) out of order at byte {}; refusing to start", path,
+                                         e->index, e->term, offset));
+        }
+        entries.push_back(std::move(e));
+      }
+    } else {
+      ok = false;
+    }
+    if (!ok) throw StorageError(fmt::format("{}: malformed record of type {} at byte {}", path, type, offset));
+    ++state.records;
+    offset += 8 + length;
+  }
+  return offset;
+}
+
 std::string encode_records(const Persist& change) {
   std::string out;
   if (change.hard_state) {
@@ -170,20 +268,8 @@ void DiskStorage::read_snapshot() {
   if (snapshots.empty()) return;
   std::sort(snapshots.begin(), snapshots.end());
   const std::string path = snapshots.back().second.string();
-  const std::string data = read_file(path);
-  std::uint64_t index = 0, term = 0, size = 0;
-  std::uint32_t crc = 0;
-  const bool header_ok = data.size() >= kSnapshotMagic.size() + 28 &&
-                         std::string_view(data).substr(0, kSnapshotMagic.size()) == kSnapshotMagic;
-  Reader body(std::string_view(data).substr(header_ok ? kSnapshotMagic.size() : 0));
-  if (!header_ok || !body.u64(index) || !body.u64(term) || !body.u64(size) || !body.u32(crc) ||
-      body.rest().size() != size || crc32c(body.rest()) != crc) {
-    throw StorageError(fmt::format("{}: corrupt snapshot; refusing to start (restore this replica from its peers by "
-                                   "removing its data directory)",
-                                   path));
-  }
-  recovered_.snapshot = Snapshot{index, term, std::make_shared<const std::string>(body.rest())};
-  base_index_ = index;
+  recovered_.snapshot = parse_snapshot_file(read_file(path), path);
+  base_index_ = recovered_.snapshot->index;
 }
 
 void DiskStorage::read_all() {
@@ -201,112 +287,24 @@ void DiskStorage::read_all() {
   std::sort(segments.begin(), segments.end());
   report_.segments = segments.size();
 
-  auto& entries = recovered_.entries;
+  WalState wal;
+  wal.base_index = base_index_;
   for (std::size_t s = 0; s < segments.size(); ++s) {
     const bool last_segment = s + 1 == segments.size();
     const std::string path = segments[s].second.string();
-    std::string data = read_file(path);
-    std::size_t offset = 0;
-    auto bad = [&](const std::string& what, bool reaches_end) {
-      // Only the very end of the newest segment may be torn (a write cut short by a crash); anything else is
-      // corruption of data that may have been acknowledged.
-      if (last_segment && reaches_end) {
-        report_.torn_bytes_cut = data.size() - offset;
-        data.resize(offset);
-        if (::truncate(path.c_str(), static_cast<off_t>(offset)) != 0) {
-          throw StorageError(fmt::format("cannot cut the torn tail of {}: {}", path, errno_text()));
-        }
-        return;
-      }
-      throw StorageError(fmt::format("{}: corrupt record at byte {}: {}; refusing to start (restore this replica from "
-                                     "its peers by removing its data directory)",
-                                     path, offset, what));
-    };
-    while (offset < data.size()) {
-      Reader header(std::string_view(data).substr(offset));
-      std::uint32_t length = 0, crc = 0;
-      if (!header.u32(length) || !header.u32(crc)) {
-        bad("truncated record header", true);
-        break;
-      }
-      if (length == 0) {
-        // Segments are preallocated with zeros: zeros to the end are simply where the data stops (cut them, the
-        // next append preallocates again). Zeros followed by data are corruption.
-        const bool zeros_to_end = std::all_of(data.begin() + static_cast<std::ptrdiff_t>(offset), data.end(),
-                                              [](char c) { return c == 0; });
-        if (zeros_to_end && last_segment) {
-          data.resize(offset);
-          if (::truncate(path.c_str(), static_cast<off_t>(offset)) != 0) {
-            throw StorageError(fmt::format("cannot trim {}: {}", path, errno_text()));
-          }
-        } else if (zeros_to_end) {
-          data.resize(offset);  // an older segment that ended before its preallocated space did
-        } else {
-          bad("empty record", false);
-        }
-        break;
-      }
-      if (length > data.size() - offset - 8) {
-        bad("record longer than the file", true);
-        break;
-      }
-      const std::string_view body = std::string_view(data).substr(offset + 8, length);
-      if (crc32c(body) != crc) {
-        // Torn if nothing but preallocated zeros follows it.
-        const bool zeros_after = std::all_of(data.begin() + static_cast<std::ptrdiff_t>(offset + 8 + length), data.end(),
-                                             [](char c) { return c == 0; });
-        bad("checksum mismatch", zeros_after);
-        break;
-      }
-      Reader r(body);
-      std::uint8_t type = 0;
-      r.u8(type);
-      bool ok = true;
-      if (type == kHardState) {
-        std::uint64_t term = 0;
-        std::uint16_t vote = 0;
-        ok = r.u64(term) && r.u16(vote) && r.done();
-        recovered_.hard_state = HardState{term, NodeId{vote}};
-      } else if (type == kBase) {
-        std::uint64_t index = 0, term = 0;
-        ok = r.u64(index) && r.u64(term) && r.done();
-        if (ok && index > base_index_) {
-          throw StorageError(fmt::format("{}: the log was compacted up to {} but the newest snapshot ends at {}; "
-                                         "refusing to start",
-                                         path, index, base_index_));
-        }
-      } else if (type == kTruncate) {
-        std::uint64_t from = 0;
-        ok = r.u64(from) && r.done();
-        entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const EntryPtr& e) { return e->index >= from; }),
-                      entries.end());
-      } else if (type == kEntry) {
-        auto e = std::make_shared<Entry>();
-        std::uint8_t kind = 0;
-        ok = r.u64(e->index) && r.u64(e->term) && r.u8(kind) && kind <= 1;
-        if (ok && e->index <= base_index_) {
-          // In the snapshot already (a segment that straddles the snapshot's index).
-        } else if (ok) {
-          e->kind = static_cast<EntryKind>(kind);
-          e->data = std::string(r.rest());
-          const Index expected = entries.empty() ? base_index_ + 1 : entries.back()->index + 1;
-          const Term last_term = entries.empty() ? 0 : entries.back()->term;
-          auto& highest = segment_last_index_[segments[s].first];
-          highest = std::max(highest, e->index);
-          if (e->index != expected || e->term < last_term) {
-            throw StorageError(fmt::format("{}: entry {} (term {}) out of order at byte {}; refusing to start", path,
-                                           e->index, e->term, offset));
-          }
-          entries.push_back(std::move(e));
-        }
-      } else {
-        ok = false;
-      }
-      if (!ok) throw StorageError(fmt::format("{}: malformed record of type {} at byte {}", path, type, offset));
-      ++report_.records;
-      offset += 8 + length;
+    const std::string data = read_file(path);
+    const std::size_t end = read_segment(data, segments[s].first, last_segment, path, wal);
+    // The newest segment is cut where its records end (a torn tail, or preallocated zeros): appends go on from
+    // there, and the next append preallocates again.
+    if (last_segment && end < data.size() && ::truncate(path.c_str(), static_cast<off_t>(end)) != 0) {
+      throw StorageError(fmt::format("cannot cut the tail of {}: {}", path, errno_text()));
     }
   }
+  recovered_.hard_state = wal.hard_state;
+  recovered_.entries = std::move(wal.entries);
+  segment_last_index_ = std::move(wal.segment_last_index);
+  report_.records = wal.records;
+  report_.torn_bytes_cut = wal.torn_bytes_cut;
   hard_state_ = recovered_.hard_state;
   const std::uint64_t seq = segments.empty() ? 1 : segments.back().first;
   open_segment_for_append(seq);

@@ -26,7 +26,9 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 namespace coraft::raft {
 
@@ -87,7 +89,28 @@ class DiskStorage final : public Storage {
   std::uint64_t syncs_ = 0;
 };
 
-// Encodes one Persist as WAL records (exposed for tests and fuzzing).
+// Recovery from bytes, without files: what DiskStorage does with each file it reads, exposed for tests and fuzzing.
+
+// Encodes one Persist as WAL records.
 std::string encode_records(const Persist& change);
+
+// What the segments read so far add up to.
+struct WalState {
+  HardState hard_state;
+  std::vector<EntryPtr> entries;
+  Index base_index = 0;                               // the snapshot's index: entries up to it are skipped
+  std::map<std::uint64_t, Index> segment_last_index;  // segment seq -> highest entry index it holds
+  std::size_t records = 0;
+  std::size_t torn_bytes_cut = 0;
+};
+// Reads the records of segment `seq` into `state`. Only the newest segment may end in a torn record. Returns where
+// its records end: a torn tail (newest segment only) or preallocated zeros may follow. Throws StorageError naming
+// `path` and the offset on corruption.
+std::size_t read_segment(std::string_view data, std::uint64_t seq, bool newest, const std::string& path,
+                         WalState& state);
+
+// A snapshot file's contents (magic, index, term, size, crc32c, then the bytes). Throws StorageError naming `path` if
+// the header or the checksum is wrong.
+Snapshot parse_snapshot_file(std::string_view data, const std::string& path);
 
 }  // namespace coraft::raft

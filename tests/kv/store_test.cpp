@@ -3,6 +3,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
 using namespace coraft::kv;
 
 TEST_CASE("commands survive encoding, malformed ones are refused", "[kv][command]") {
@@ -90,4 +96,70 @@ TEST_CASE("a store survives serialization with its sessions; malformed bytes are
     CHECK(broken.size() == 0);
   }
   CHECK_FALSE(Store().restore(bytes + "trailing"));
+}
+
+namespace {
+
+void put_u64(std::string& out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+void put_bytes(std::string& out, std::string_view bytes) {
+  put_u64(out, bytes.size());
+  out += bytes;
+}
+
+struct RawSession {
+  std::uint64_t id, seq, last_used_index;
+};
+
+// Store::serialize's format, written by hand so that it can say what serialize never would.
+std::string snapshot_bytes(std::uint64_t last_index, const std::vector<std::pair<std::string, std::string>>& keys,
+                           const std::vector<RawSession>& sessions) {
+  std::string out;
+  put_u64(out, 1);  // format
+  put_u64(out, last_index);
+  put_u64(out, keys.size());
+  for (const auto& [key, value] : keys) {
+    put_bytes(out, key);
+    put_bytes(out, value);
+  }
+  put_u64(out, sessions.size());
+  for (const RawSession& s : sessions) {
+    put_u64(out, s.id);
+    put_u64(out, s.seq);
+    put_u64(out, s.last_used_index);
+    put_u64(out, 0);  // status ok
+    put_u64(out, 0);  // no value
+    put_bytes(out, "");
+  }
+  return out;
+}
+
+}  // namespace
+
+// Found by the snapshot fuzz target (tests/fuzz/regressions/snapshot/): restore() took bytes that serialize() never
+// writes, and the session table then evicted a new session at once (breaking exactly-once) or could evict from an
+// empty order.
+TEST_CASE("restore refuses snapshot bytes that no store could have written", "[kv][snapshot]") {
+  Store ok(2);
+  REQUIRE(ok.restore(snapshot_bytes(10, {{"a", "1"}, {"b", "2"}}, {{1, 1, 4}, {2, 3, 10}})));
+  CHECK(ok.sessions() == 2);
+
+  const auto refused = [](const std::string& bytes) {
+    Store s(2);
+    const bool restored = s.restore(bytes);
+    CHECK(s.size() == 0);
+    CHECK(s.sessions() == 0);
+    return !restored;
+  };
+  CHECK(refused(snapshot_bytes(10, {{"a", "1"}, {"a", "2"}}, {})));               // a key twice
+  CHECK(refused(snapshot_bytes(10, {}, {{1, 1, 4}, {1, 2, 5}})));                 // a session twice
+  CHECK(refused(snapshot_bytes(10, {}, {{1, 1, 4}, {2, 1, 4}})));                 // two sessions last used at one index
+  CHECK(refused(snapshot_bytes(10, {}, {{1, 1, 11}})));                           // used after the snapshot's index
+
+  // What restores goes on soundly: a new session is kept, the least recently used one goes.
+  CHECK(ok.apply(11, Command{Op::kPut, "c", "3", std::nullopt, SessionRef{3, 1}}).status == Status::kOk);
+  CHECK(ok.session_seq(3) == 1);
+  CHECK(ok.session_seq(1) == 0);
+  CHECK(ok.session_seq(2) == 3);
 }

@@ -200,6 +200,12 @@ TEST_CASE("cluster files are validated with clear reasons", "[net][config]") {
   CHECK_THAT(error_of(R"({"replicas": {"0000": "a:1"}, "heartbeat": 5})"), Catch::Contains("unknown key"));
   CHECK_THAT(error_of(R"({"replicas": {"0000": "a:1"}, "heartbeat_ms": 400})"), Catch::Contains("half"));
   CHECK_THAT(error_of(R"({"replicas": {"0000": "a:1"}, "election_timeout_ms": [500, 100]})"), Catch::Contains("min"));
+  // Found with the config fuzz target (tests/fuzz/regressions/config/): a maximum this large overflowed the election
+  // timer's microseconds.
+  CHECK_THAT(error_of(R"({"replicas": {"0000": "a:1"}, "election_timeout_ms": [300, 9000000000000000000]})"),
+             Catch::Contains("up to 3600000"));
+  CHECK(parse_cluster_config(R"({"replicas": {"0000": "a:1"}, "election_timeout_ms": [300, 3600000]})")
+            .tuning.timing.election_timeout_max.count() == 3'600'000);
 }
 
 TEST_CASE("snapshot chunks survive a round trip in base64", "[net][codec][snapshot]") {
