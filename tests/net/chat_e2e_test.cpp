@@ -9,6 +9,7 @@
 #include "chat/chat_room.hpp"
 #include "net/client.hpp"
 #include "process.hpp"
+#include "process_helpers.hpp"
 
 #include <asio/io_context.hpp>
 #include <catch2/catch.hpp>
@@ -158,17 +159,9 @@ std::vector<Line> parse_transcript(const std::vector<std::string>& lines) {
 
 TEST_CASE("two chat clients on terminals see the same complete conversation across a leader crash",
           "[examples][chat][process]") {
-  const auto dir = std::filesystem::temp_directory_path() / fmt::format("coraft-chat-e2e-{}", getpid());
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const auto dir = testing::fresh_test_dir("chat-e2e");
   INFO("logs (kept if the test fails): " << dir.string());
-  const std::string config_path = (dir / "cluster.json").string();
-  {
-    std::ofstream config(config_path);
-    config << fmt::format(R"({{"replicas": {{"0000": "127.0.0.1:{}", "0001": "127.0.0.1:{}", "0002": "127.0.0.1:{}"}},
-                              "election_timeout_ms": [150, 300], "heartbeat_ms": 50}})",
-                          chaos::free_udp_port(), chaos::free_udp_port(), chaos::free_udp_port());
-  }
+  const std::string config_path = testing::write_test_cluster(dir);
   std::map<raft::NodeId, std::unique_ptr<chaos::ChildProcess>> replicas;
   for (int i = 0; i < 3; ++i) {
     const raft::NodeId id{static_cast<std::uint16_t>(i)};

@@ -46,11 +46,7 @@ std::string vote_reply(raft::NodeId from, raft::NodeId to, raft::Term term) {
 
 struct ScratchDir {
   std::filesystem::path path;
-  explicit ScratchDir(const std::string& name)
-      : path(std::filesystem::temp_directory_path() / fmt::format("coraft-{}-{}", name, getpid())) {
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
+  explicit ScratchDir(const std::string& name) : path(testing::fresh_test_dir(name)) {}
   ~ScratchDir() { std::filesystem::remove_all(path); }
 };
 
@@ -61,12 +57,8 @@ TEST_CASE("an authenticated cluster serves token holders and drops forged and re
   ScratchDir dir("auth");
   net::create_secret_file((dir.path / "cluster.key").string());
   net::create_secret_file((dir.path / "client.token").string());
-  const std::string config_path = (dir.path / "cluster.json").string();
-  std::ofstream(config_path) << fmt::format(
-      R"({{"replicas": {{"0000": "127.0.0.1:{}", "0001": "127.0.0.1:{}", "0002": "127.0.0.1:{}"}},
-           "election_timeout_ms": [150, 300], "heartbeat_ms": 50,
-           "key_file": "cluster.key", "client_token_file": "client.token"}})",
-      free_udp_port(), free_udp_port(), free_udp_port());
+  const std::string config_path = testing::write_test_cluster(
+      dir.path, R"(, "key_file": "cluster.key", "client_token_file": "client.token")");
   std::map<raft::NodeId, std::unique_ptr<chaos::ChildProcess>> replicas;
   auto log_of = [&](raft::NodeId id) { return (dir.path / (id.str() + ".log")).string(); };
   for (int i = 0; i < 3; ++i) {

@@ -43,16 +43,8 @@ std::string http_get(std::uint16_t port, const std::string& path) {
 }  // namespace
 
 TEST_CASE("a three-process cluster serves, loses its leader, and serves again", "[net][process][smoke]") {
-  const auto dir = std::filesystem::temp_directory_path() / fmt::format("coraft-smoke-{}", getpid());
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  const std::string config_path = (dir / "cluster.json").string();
-  {
-    std::ofstream config(config_path);
-    config << fmt::format(R"({{"replicas": {{"0000": "127.0.0.1:{}", "0001": "127.0.0.1:{}", "0002": "127.0.0.1:{}"}},
-                              "election_timeout_ms": [150, 300], "heartbeat_ms": 50}})",
-                          chaos::free_udp_port(), chaos::free_udp_port(), chaos::free_udp_port());
-  }
+  const auto dir = testing::fresh_test_dir("smoke");
+  const std::string config_path = testing::write_test_cluster(dir);
   std::map<raft::NodeId, std::unique_ptr<chaos::ChildProcess>> replicas;
   std::map<raft::NodeId, std::uint16_t> metrics_ports;
   for (int i = 0; i < 3; ++i) {

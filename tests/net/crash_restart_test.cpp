@@ -28,16 +28,9 @@ namespace {
 
 // Three replicas on free loopback ports, each with its data and logs under one temporary folder.
 struct Cluster {
-  Cluster(const std::string& name, int snapshot_entries) {
-    dir = std::filesystem::temp_directory_path() / fmt::format("coraft-{}-{}", name, getpid());
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    config_path = (dir / "cluster.json").string();
-    std::ofstream config(config_path);
-    config << fmt::format(R"({{"replicas": {{"0000": "127.0.0.1:{}", "0001": "127.0.0.1:{}", "0002": "127.0.0.1:{}"}},
-                              "election_timeout_ms": [150, 300], "heartbeat_ms": 50, "snapshot_entries": {}}})",
-                          chaos::free_udp_port(), chaos::free_udp_port(), chaos::free_udp_port(), snapshot_entries);
-  }
+  Cluster(const std::string& name, int snapshot_entries)
+      : dir(testing::fresh_test_dir(name)),
+        config_path(testing::write_test_cluster(dir, fmt::format(R"(, "snapshot_entries": {})", snapshot_entries))) {}
 
   std::filesystem::path dir;
   std::string config_path;

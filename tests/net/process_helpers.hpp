@@ -8,15 +8,38 @@
 #include <asio/ip/udp.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 namespace coraft::testing {
 
 using chaos::free_udp_port;
 using chaos::free_tcp_port;
+
+// An empty folder under the system's temporary directory, named after the test and this process.
+inline std::filesystem::path fresh_test_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("coraft-{}-{}", name, getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// Writes DIR/cluster.json: replicas 0000-0002 on free loopback ports, test timings (elections in 150-300 ms,
+// heartbeats every 50 ms), and `extra` members (",\"key\": value" pairs). Returns its path.
+inline std::string write_test_cluster(const std::filesystem::path& dir, const std::string& extra = "") {
+  const std::string path = (dir / "cluster.json").string();
+  std::ofstream(path) << fmt::format(
+      R"({{"replicas": {{"0000": "127.0.0.1:{}", "0001": "127.0.0.1:{}", "0002": "127.0.0.1:{}"}},
+           "election_timeout_ms": [150, 300], "heartbeat_ms": 50{}}})",
+      free_udp_port(), free_udp_port(), free_udp_port(), extra);
+  return path;
+}
 
 // Runs `body` as a coroutine to completion.
 template <class Body>
