@@ -121,7 +121,7 @@ void Applier::maybe_snapshot() {
   last_snapshot_index_ = applied_index_;
   serializing_ = std::make_shared<raft::Snapshot>(raft::Snapshot{applied_index_, applied_term_, nullptr});
   if (!snapshot_thread_) {
-    serializing_->data = std::make_shared<const std::string>(store_.serialize());
+    *serializing_ = raft::make_snapshot(serializing_->index, serializing_->term, store_.serialize());
     snapshot_done();
     return;
   }
@@ -130,7 +130,7 @@ void Applier::maybe_snapshot() {
   serialized_ = std::make_shared<std::atomic<bool>>(false);
   asio::post(*snapshot_thread_, [this, snapshot = serializing_, done = serialized_,
                                  work = asio::make_work_guard(inbox_.executor())]() mutable {
-    snapshot->data = std::make_shared<const std::string>(store_.serialize());
+    *snapshot = raft::make_snapshot(snapshot->index, snapshot->term, store_.serialize());
     done->store(true);
     asio::post(work.get_executor(), [this] { inbox_.try_send(SnapshotSerialized{}); });
   });

@@ -40,9 +40,29 @@ struct StatusRequest {  // gateway -> node
 struct SnapshotTaken {  // applier -> node: the state machine as of snapshot.index; the log before it may go
   raft::Snapshot snapshot;
 };
-struct StorageSynced {};  // the node's own storage thread finished a write: see RaftNode::synced_
+struct StorageDurable {  // storage -> node: every write up to `seq` is on disk
+  std::uint64_t seq;
+  raft::Index last_index;  // the newest log entry written so far, and its term (0: none yet)
+  raft::Term last_term;
+};
 using NodeInbox = std::variant<PeerReceived, ElectionTimerFired, ProposeCommands, RequestRead, HeartbeatDue,
-                               AppliedThrough, StatusRequest, SnapshotTaken, StorageSynced>;
+                               AppliedThrough, StatusRequest, SnapshotTaken, StorageDurable>;
+
+// ---- storage ----
+struct StorageWrite {  // node -> storage: make this change durable, after every write numbered before it
+  std::uint64_t seq;
+  raft::Persist change;
+};
+struct StorageSnapshot {  // node -> storage: our own snapshot; once its file is on disk, the log up to it may go
+  raft::Snapshot snapshot;
+};
+struct StorageDiscard {  // node -> storage: compacted entries, freed on a disk thread (a million of them take a while)
+  std::vector<raft::EntryPtr> entries;
+};
+struct StorageWake {  // its own disk work finished, or its notice timer expired: look at what is done
+  std::uint64_t generation;
+};
+using StorageInbox = std::variant<StorageWrite, StorageSnapshot, StorageDiscard, StorageWake>;
 
 // ---- election timer ----
 struct ArmElectionTimer {  // node -> timer: start a fresh randomized timeout, counted from `epoch`
@@ -136,6 +156,7 @@ struct AnnounceLeader {  // node -> bridge: the `leader` field to stamp on every
 using BridgeInbox = std::variant<SendPeer, SendClientReply, AnnounceLeader>;
 
 using NodeMailbox = Mailbox<NodeInbox>;
+using StorageMailbox = Mailbox<StorageInbox>;
 using ElectionTimerMailbox = Mailbox<ElectionTimerInbox>;
 using ReplicatorMailbox = Mailbox<ReplicatorInbox>;
 using ApplierMailbox = Mailbox<ApplierInbox>;

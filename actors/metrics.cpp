@@ -82,11 +82,14 @@ std::string render_prometheus(const ReplicaStatus& s, const ReplicaMetrics& m) {
           static_cast<double>(m.snapshots_taken));
   counter(out, "coraft_snapshots_installed_total", "Snapshots received from a leader", id,
           static_cast<double>(m.snapshots_installed));
+  counter(out, "coraft_peer_messages_rejected_total",
+          "Peer messages dropped because no correct replica sends them (forged, or a faulty peer)", id,
+          static_cast<double>(m.peer_messages_rejected));
   counter(out, "coraft_proposals_total", "Client commands proposed to the log", id, static_cast<double>(m.proposals));
   counter(out, "coraft_reads_total", "Linearizable reads served", id, static_cast<double>(m.reads));
   append_histogram(out, "coraft_proposal_batch_size", "Commands per batch the gateway proposed", id,
                    m.proposal_batch_size);
-  counter(out, "coraft_storage_writes_total", "Log writes (one per burst: group commit)", id,
+  counter(out, "coraft_storage_writes_total", "Log writes (one per batch of queued changes: group commit)", id,
           static_cast<double>(m.storage_writes));
   append_histogram(out, "coraft_entries_per_write", "Log entries per write", id, m.entries_per_write);
   append_histogram(out, "coraft_storage_write_seconds", "Time to write (and fsync, when on) one burst", id,

@@ -1,7 +1,7 @@
 #pragma once
 // What a replica counts about itself, for operators: `kvctl metrics` and the Prometheus endpoint show it as
 // Prometheus text (render_prometheus). One ReplicaMetrics per replica, owned by the Replica and touched only on the
-// replica's thread (the storage thread hands its fsync timings back through the node), so plain integers suffice.
+// replica's thread (the storage actor records its disk timings when a job's answer is back there), so plain integers suffice.
 
 #include "actors/client_protocol.hpp"
 
@@ -37,6 +37,7 @@ struct ReplicaMetrics {
   std::uint64_t terms_led = 0;          // times this replica became leader
   std::uint64_t snapshots_taken = 0;
   std::uint64_t snapshots_installed = 0;  // received from a leader
+  std::uint64_t peer_messages_rejected = 0;  // well-formed peer messages no correct replica sends (forged or faulty)
   // Client work reaching the node.
   std::uint64_t proposals = 0;        // commands proposed to the log (leader)
   std::uint64_t proposal_batches = 0;  // ProposeCommands messages from the gateway

@@ -1,31 +1,28 @@
 #pragma once
-// The raft node actor: the only owner of the RaftCore and the only writer of the replica's persistent state.
+// The raft node actor: the only owner of the RaftCore.
 //   Inbox: PeerReceived (bridge), ElectionTimerFired (timer), ProposeCommands / RequestRead / StatusRequest
-//          (gateway), HeartbeatDue (replicators), AppliedThrough (applier).
-//   Each message becomes one core input; the effects are carried out in order (the core's ordering contract):
-//   Persist -> storage (durable before anything after it); Send -> bridge; Transmit -> the follower's replicator;
-//   CommitAdvanced -> applier (the newly committed entries); RoleChanged -> gateway and bridge, and replicators
-//   spawned (leader) or stopped (otherwise); ResetElectionTimer -> timer; proposal/read outcomes -> gateway;
-//   SendSnapshot / SnapshotAck -> that follower's replicator; RestoreSnapshot -> applier.
+//          (gateway), HeartbeatDue (replicators), AppliedThrough / SnapshotTaken (applier), StorageDurable (storage).
+//   Each message becomes one core input. A burst of messages is stepped together and its effects pass the
+//   DurabilityGate (actors/durability_gate.hpp): the burst's Persists become one write to the storage actor, Sends
+//   that depend on writes not yet durable wait there until storage says they are, the rest is carried out at once
+//   and in order: Send -> bridge; Transmit -> the follower's replicator; CommitAdvanced -> applier (the newly
+//   committed entries); RoleChanged -> gateway and bridge, and replicators spawned (leader) or stopped (otherwise);
+//   ResetElectionTimer -> timer; proposal/read outcomes -> gateway; SendSnapshot / SnapshotAck -> that follower's
+//   replicator; RestoreSnapshot -> applier; SaveSnapshot -> storage; MessageRejected -> logged and counted.
 //   It keeps the latest snapshot (recovered, taken by the applier, or installed from a leader) to stream to
 //   followers that need entries the log no longer has.
 //   The node never waits on an actor that sends to it with send(): every wait here is on an acyclic edge.
 //   Shutdown: ends when its inbox is closed; it closes its replicators' inboxes on the way out.
 
+#include "actors/durability_gate.hpp"
 #include "actors/inboxes.hpp"
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
 #include "actors/replica_options.hpp"
 #include "raft/core.hpp"
-#include "raft/storage.hpp"
 
-#include <deque>
 #include <map>
 #include <memory>
-
-namespace asio {
-class thread_pool;
-}
 
 namespace coraft::actors {
 
@@ -38,10 +35,11 @@ class RaftNode {
     ApplierMailbox& applier;
     GatewayMailbox& gateway;
     BridgeMailbox& bridge;
+    StorageMailbox& storage;
   };
 
-  RaftNode(NodeMailbox& inbox, Outboxes out, Clock& clock, raft::Storage& storage, const ReplicaOptions& options,
-           ReplicaMetrics& metrics, Logger log);
+  RaftNode(NodeMailbox& inbox, Outboxes out, Clock& clock, raft::RecoveredState recovered,
+           const ReplicaOptions& options, ReplicaMetrics& metrics, Logger log);
   ~RaftNode();
   asio::awaitable<void> run();
 
@@ -56,37 +54,26 @@ class RaftNode {
     std::shared_ptr<Replicator> actor;
   };
 
+  // Steps the core with one message; its effects join the burst's.
+  void step(NodeInbox& message, std::vector<raft::Effect>& effects);
+  void step(const raft::Input& input, std::vector<raft::Effect>& effects);
   std::optional<raft::Input> to_input(NodeInbox& message);
   asio::awaitable<void> execute(std::vector<raft::Effect> effects);
-  asio::awaitable<void> carry_out(std::deque<raft::Effect>& queue);
-  asio::awaitable<void> persist(const raft::Persist& change);
-  void persist_in_background(raft::Persist change, std::deque<raft::Effect> held_sends);
-  void take_synced(std::vector<raft::Effect>& effects);
+  asio::awaitable<void> carry_out(raft::Effect& effect);
   void start_replicators(raft::Term term);
   void stop_replicators();
   std::int64_t now_us() const;
-  void record_write(const raft::Persist& change, double seconds);
 
   NodeMailbox& inbox_;
   Outboxes out_;
   Clock& clock_;
-  raft::Storage& storage_;
-  std::unique_ptr<asio::thread_pool> storage_thread_;  // only when storage blocks (fsync): syncs run there
-  // A leader does not wait for its own sync: the write goes to the storage thread, which reports back through
-  // synced_ (and a StorageSynced nudge in the inbox); Sends of that burst wait there until it is durable.
-  struct BackgroundWrite {
-    raft::Persist change;
-    std::deque<raft::Effect> held_sends;
-    std::exception_ptr failure;
-    double seconds = 0;  // how long the write (and sync) took on the storage thread
-  };
-  std::size_t background_writes_ = 0;
-  std::deque<std::shared_ptr<BackgroundWrite>> synced_;
   const ReplicaOptions& options_;
   ReplicaMetrics& metrics_;
   Logger log_;
   std::optional<raft::Snapshot> latest_snapshot_;  // what a follower behind the log's start is sent
   raft::RaftCore core_;
+  DurabilityGate gate_;
+  std::vector<raft::Send> released_;  // sends whose writes became durable during this burst: they go first
   asio::any_io_executor executor_;
   std::map<raft::NodeId, ReplicatorHandle> replicators_;
   raft::Term replicators_term_ = 0;
@@ -96,6 +83,7 @@ class RaftNode {
   TimePoint last_leader_contact_{};
   bool heard_from_leader_ = false;
   raft::NodeId last_leader_;
+  TimePoint last_rejection_logged_{};
 };
 
 }  // namespace coraft::actors

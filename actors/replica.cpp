@@ -6,7 +6,7 @@
 
 namespace coraft::actors {
 
-Replica::Replica(asio::io_context& io, Clock& clock, raft::Storage& storage, Rng rng, ReplicaOptions options,
+Replica::Replica(asio::io_context& io, Clock& clock, const StorageSetup& storage, Rng rng, ReplicaOptions options,
                  Logger log)
     : io_(io),
       options_(std::move(options)),
@@ -15,9 +15,11 @@ Replica::Replica(asio::io_context& io, Clock& clock, raft::Storage& storage, Rng
       timer_inbox_(io.get_executor(), 64, "election-timer"),
       applier_inbox_(io.get_executor(), options_.mailbox_capacity, "applier"),
       gateway_inbox_(io.get_executor(), options_.mailbox_capacity, "gateway"),
+      storage_inbox_(io.get_executor(), options_.mailbox_capacity, "storage"),
       outbox_(io.get_executor(), options_.mailbox_capacity, "bridge"),
-      node_(node_inbox_, RaftNode::Outboxes{timer_inbox_, applier_inbox_, gateway_inbox_, outbox_}, clock, storage,
-            options_, metrics_, log_),
+      storage_(storage_inbox_, node_inbox_, clock, io, storage, metrics_, log_),
+      node_(node_inbox_, RaftNode::Outboxes{timer_inbox_, applier_inbox_, gateway_inbox_, outbox_, storage_inbox_}, clock,
+            storage_.recovered(), options_, metrics_, log_),
       timer_(timer_inbox_, node_inbox_, clock, rng.fork(1), options_.timing, log_),
       applier_(applier_inbox_, gateway_inbox_, node_inbox_, store_, options_.snapshot_every_entries,
                options_.background_snapshots, options_.self.value, log_),
@@ -33,7 +35,8 @@ std::string Replica::prometheus_text() const {
 void Replica::start() {
   const std::string id = options_.self.str();
   auto on_exit = [this] { --live_actors_; };
-  live_actors_ = 4;
+  live_actors_ = 5;
+  spawn(io_.get_executor(), id + "/storage", storage_.run(), on_exit);
   spawn(io_.get_executor(), id + "/node", node_.run(), on_exit);
   spawn(io_.get_executor(), id + "/election-timer", timer_.run(), on_exit);
   spawn(io_.get_executor(), id + "/applier", applier_.run(), on_exit);
@@ -45,6 +48,7 @@ void Replica::stop() {
   timer_inbox_.close();
   applier_inbox_.close();
   gateway_inbox_.close();
+  storage_inbox_.close();
   outbox_.close();
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // One replica: the actors of ARCHITECTURE.md wired together on one io_context. It owns every mailbox and actor and
 // their lifetimes; the network side (UDP bridge or simulated network) is attached from outside: it delivers inbound
-// messages with deliver() and drains outbox().
+// messages with deliver() and drains outbox(). The disk is reached through `storage` (a file system and, in the
+// simulator, simulated disk workers); opening it reads the data directory back, and throws raft::StorageError if
+// it cannot.
 
 #include "actors/applier.hpp"
 #include "actors/election_timer.hpp"
@@ -11,8 +13,8 @@
 #include "actors/raft_node.hpp"
 #include "actors/replica_options.hpp"
 #include "actors/rng.hpp"
+#include "actors/storage.hpp"
 #include "kv/store.hpp"
-#include "raft/storage.hpp"
 
 namespace asio {
 class io_context;
@@ -22,7 +24,8 @@ namespace coraft::actors {
 
 class Replica {
  public:
-  Replica(asio::io_context& io, Clock& clock, raft::Storage& storage, Rng rng, ReplicaOptions options, Logger log);
+  Replica(asio::io_context& io, Clock& clock, const StorageSetup& storage, Rng rng, ReplicaOptions options,
+          Logger log);
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;
 
@@ -44,6 +47,7 @@ class Replica {
   const kv::Store& store() const { return store_; }
   raft::Index applied_index() const { return applier_.applied_index(); }
   const RaftNode& node() const { return node_; }
+  const Storage& storage() const { return storage_; }
   const Gateway& gateway() const { return gateway_; }
   const Logger& log() const { return log_; }
   ReplicaMetrics& metrics() { return metrics_; }
@@ -61,7 +65,9 @@ class Replica {
   ElectionTimerMailbox timer_inbox_;
   ApplierMailbox applier_inbox_;
   GatewayMailbox gateway_inbox_;
+  StorageMailbox storage_inbox_;
   BridgeMailbox outbox_;
+  Storage storage_;
   RaftNode node_;
   ElectionTimer timer_;
   Applier applier_;

@@ -41,7 +41,9 @@ asio::awaitable<bool> Replicator::send_snapshot_chunks() {
   // A serialized store is never empty, so every chunk carries bytes and the last one says done.
   while (snapshot_sent_ < bytes.size() && snapshot_sent_ < snapshot_acked_ + kSnapshotWindowBytes) {
     const std::uint64_t length = std::min<std::uint64_t>(kSnapshotChunkBytes, bytes.size() - snapshot_sent_);
-    raft::InstallSnapshot chunk{term_, snapshot_->index, snapshot_->term, snapshot_sent_, bytes.size(),
+    raft::InstallSnapshot chunk{term_,          snapshot_->index,
+                                snapshot_->term, snapshot_sent_,
+                                bytes.size(),   snapshot_->checksum,
                                 bytes.substr(snapshot_sent_, length), snapshot_sent_ + length == bytes.size()};
     snapshot_sent_ += length;
     if (!co_await send_peer(std::move(chunk))) co_return false;
@@ -60,7 +62,7 @@ asio::awaitable<void> Replicator::run() {
       continue;
     }
     if (auto* start = std::get_if<TransmitSnapshot>(&*message)) {
-      if (!snapshot_ || snapshot_->index != start->snapshot.index) {
+      if (!snapshot_ || snapshot_->index != start->snapshot.index || snapshot_->checksum != start->snapshot.checksum) {
         snapshot_ = start->snapshot;
         snapshot_acked_ = 0;
         log_->info("sending the snapshot at {} ({} bytes) to {}", snapshot_->index, snapshot_->data->size(),

@@ -52,7 +52,7 @@ std::optional<kv::Status> parse_status(std::string_view name) {
 struct Fields {
   std::optional<std::string> src, dst, leader, type, mid, key, value, data, status, reason, token;
   std::optional<std::string> expected;
-  std::optional<std::uint64_t> term, lli, llt, prev, pterm, commit, match, rprev, ci, ct, idx, iterm, off, total, next,
+  std::optional<std::uint64_t> term, lli, llt, prev, pterm, commit, match, rprev, ci, ct, idx, iterm, off, total, crc, next,
       session, seq;
   std::optional<std::int64_t> sent;
   std::optional<bool> pre, granted, ok, done;
@@ -221,6 +221,7 @@ void read_field(JsonReader& in, std::string_view key, Fields& f) {
   else if (key == "iterm") read_uint(in, f.iterm, bad);
   else if (key == "off") read_uint(in, f.off, bad);
   else if (key == "total") read_uint(in, f.total, bad);
+  else if (key == "crc") read_uint(in, f.crc, bad);
   else if (key == "next") read_uint(in, f.next, bad);
   else if (key == "done") read_bool(in, f.done, bad);
   else if (key == "data") read_string(in, f.data, bad);
@@ -261,10 +262,13 @@ Decoded decode_peer(Fields& f, const Envelope& env, std::string_view type) {
     }
     message.payload = std::move(ae);
   } else if (type == "is") {
-    if (!f.idx || !f.iterm || !f.off || !f.total || !f.done || !f.data) return DropReason::kBadField;
+    if (!f.idx || !f.iterm || !f.off || !f.total || !f.crc || *f.crc > UINT32_MAX || !f.done || !f.data) {
+      return DropReason::kBadField;
+    }
     auto chunk = base64_decode(*f.data);
     if (!chunk) return DropReason::kBadField;
-    message.payload = raft::InstallSnapshot{term, *f.idx, *f.iterm, *f.off, *f.total, std::move(*chunk), *f.done};
+    message.payload = raft::InstallSnapshot{term,     *f.idx, *f.iterm, *f.off, *f.total, static_cast<std::uint32_t>(*f.crc),
+                                            std::move(*chunk), *f.done};
   } else if (type == "isr") {
     if (!f.idx || !f.next || !f.done) return DropReason::kBadField;
     message.payload = raft::InstallSnapshotReply{term, *f.idx, *f.next, *f.done};
@@ -404,8 +408,10 @@ std::vector<std::string> encode_peer(const raft::PeerMessage& message, raft::Nod
           [&](const raft::InstallSnapshot& m) {
             std::string s = envelope(message.from, message.to, leader, "is");
             fmt::format_to(std::back_inserter(s),
-                           ",\"term\":{},\"idx\":{},\"iterm\":{},\"off\":{},\"total\":{},\"done\":{},\"data\":\"", m.term,
-                           m.last_included_index, m.last_included_term, m.offset, m.total_bytes, m.done);
+                           ",\"term\":{},\"idx\":{},\"iterm\":{},\"off\":{},\"total\":{},\"crc\":{},\"done\":{},"
+                           "\"data\":\"",
+                           m.term, m.last_included_index, m.last_included_term, m.offset, m.total_bytes, m.checksum,
+                           m.done);
             s += base64_encode(m.chunk);
             s += "\"}";
             out.push_back(std::move(s));

@@ -12,7 +12,7 @@
 #include "net/secret_file.hpp"
 #include "net/udp_bridge.hpp"
 #include "raft/disk_storage.hpp"
-#include "raft/storage.hpp"
+#include "raft/memory_file_system.hpp"
 
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
@@ -145,34 +145,43 @@ int main(int argc, char** argv) {
   options.background_snapshots = true;
   actors::RealClock clock(io);
   auto log = actors::make_logger(options.self.str(), &clock);
-  std::unique_ptr<raft::Storage> storage;
-  std::string storage_text = "in memory only";
+  // Course mode without a data directory keeps its log in memory: the course simulator never restarts a replica.
+  raft::PosixFileSystem disk_files;
+  raft::MemoryFileSystem memory_files(/*track_durability=*/false);
+  actors::StorageSetup storage;
   if (!course_mode && data_dir.empty()) data_dir = "coraft-data/" + options.self.str();
+  storage.fs = data_dir.empty() ? static_cast<raft::FileSystem*>(&memory_files) : &disk_files;
+  storage.options.dir = data_dir.empty() ? "memory/" + options.self.str() : data_dir;
+  storage.options.fsync = fsync_text.empty()
+                              ? (course_mode ? raft::FsyncPolicy::kNone : raft::FsyncPolicy::kAlways)
+                              : (fsync_text == "always" ? raft::FsyncPolicy::kAlways : raft::FsyncPolicy::kNone);
+  if (data_dir.empty()) {
+    storage.options.fsync = raft::FsyncPolicy::kNone;
+    storage.options.segment_bytes = 1u << 20;  // preallocation is memory here
+  }
+  std::unique_ptr<actors::Replica> replica_holder;
+  try {
+    replica_holder = std::make_unique<actors::Replica>(io, clock, storage, actors::Rng(seed), options, log);
+  } catch (const raft::StorageError& e) {
+    return fail(e.what());
+  }
+  actors::Replica& replica = *replica_holder;
+  std::string storage_text = "in memory only";
   if (!data_dir.empty()) {
-    raft::DiskStorageOptions disk;
-    disk.dir = data_dir;
-    disk.fsync = fsync_text.empty() ? (course_mode ? raft::FsyncPolicy::kNone : raft::FsyncPolicy::kAlways)
-                                    : (fsync_text == "always" ? raft::FsyncPolicy::kAlways : raft::FsyncPolicy::kNone);
-    try {
-      const auto recovery_started = std::chrono::steady_clock::now();
-      auto opened = std::make_unique<raft::DiskStorage>(disk);
-      const double recovery_ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - recovery_started).count();
-      const auto& report = opened->recovery_report();
-      storage_text = fmt::format("in {} (fsync {}; recovered {} records from {} segments in {:.0f} ms{})", data_dir,
-                                 raft::fsync_policy_name(disk.fsync), report.records, report.segments, recovery_ms,
-                                 report.torn_bytes_cut ? fmt::format(", cut a torn tail of {} bytes", report.torn_bytes_cut)
-                                                       : "");
-      if (report.torn_bytes_cut) log->warn("cut a torn tail of {} bytes from the write-ahead log", report.torn_bytes_cut);
-      if (disk.fsync == raft::FsyncPolicy::kNone && !course_mode) {
-        log->warn("fsync none: acknowledged writes can be lost if this machine loses power");
-      }
-      storage = std::move(opened);
-    } catch (const raft::StorageError& e) {
-      return fail(e.what());
+    const auto& report = replica.storage().recovery_report();
+    storage_text = fmt::format("in {} (fsync {}; recovered {} records from {} segments in {:.0f} ms{}{})", data_dir,
+                               raft::fsync_policy_name(storage.options.fsync), report.records, report.segments,
+                               replica.storage().recovery_ms(),
+                               report.torn_bytes_cut ? fmt::format(", cut a torn tail of {} bytes", report.torn_bytes_cut)
+                                                     : "",
+                               report.suffix_entries_dropped
+                                   ? fmt::format(", dropped {} entries that disagreed with the snapshot",
+                                                 report.suffix_entries_dropped)
+                                   : "");
+    if (report.torn_bytes_cut) log->warn("cut a torn tail of {} bytes from the write-ahead log", report.torn_bytes_cut);
+    if (storage.options.fsync == raft::FsyncPolicy::kNone && !course_mode) {
+      log->warn("fsync none: acknowledged writes can be lost if this machine loses power");
     }
-  } else {
-    storage = std::make_unique<raft::MemoryStorage>();
   }
   std::vector<std::string> peer_names;
   for (raft::NodeId peer : options.peers) peer_names.push_back(peer.str());
@@ -185,7 +194,6 @@ int main(int argc, char** argv) {
               config_path);
   }
   if (!security_text.empty()) log->info("{}", security_text);
-  actors::Replica replica(io, clock, *storage, actors::Rng(seed), options, log);
   net::UdpBridge bridge(socket, replica, addressing, log, security);
   replica.metrics().render_network = [&bridge](std::string& out) { bridge.render_metrics(out); };
   asio::ip::tcp::acceptor metrics_acceptor(io);

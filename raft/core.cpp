@@ -169,9 +169,10 @@ void RaftCore::tally_votes() {
 
 void RaftCore::on_append(NodeId from, const AppendEntries& request) {
   if (role_ == Role::kLeader) {
-    // Two leaders in one term would break Election Safety; it cannot happen unless a peer is faulty.
-    throw std::logic_error(fmt::format("leader {} got AppendEntries from {} in its own term {}",
-                                       config_.self.str(), from.str(), term_));
+    // A second leader in our term would break Election Safety: no correct replica sends this. Forged, or a faulty
+    // peer: drop it, never act on it.
+    reject(from, "AppendEntries in the term this replica leads");
+    return;
   }
   // Entries must be consecutive after prev_log_index, with terms that never decrease and never exceed the leader's.
   Term previous_term = request.prev_log_term;
@@ -254,14 +255,14 @@ void RaftCore::on_append_reply(NodeId from, const AppendEntriesReply& reply) {
   Progress& progress = peer.progress;
   if (reply.success) {
     if (reply.match_index > log_.last_index()) return;  // cannot match what we never had: malformed
-    if (progress.on_success(reply.match_index, reply.sent_at_us)) maybe_commit();
+    if (progress.on_success(reply.match_index)) maybe_commit();
   } else {
     // Fast backtracking (§5.3, optimisation in the paper's last paragraph): skip a whole conflicting term at once.
     Index hint = reply.conflict_index;
     if (reply.conflict_term != 0) {
       if (auto last = log_.last_index_of_term(reply.conflict_term, reply.rejected_prev)) hint = *last + 1;
     }
-    progress.on_reject(reply.rejected_prev, hint, reply.sent_at_us);
+    progress.on_reject(reply.rejected_prev, hint);
   }
   send_append(peer, false);
   maybe_complete_reads();
@@ -466,14 +467,14 @@ void RaftCore::on_compact(const CompactLog& compact) {
     return;
   }
   compacted_ = log_.compact(snapshot.index, snapshot.term);
-  pending_persist_.snapshot = snapshot;
-  persist_pending_ = true;
+  // Nothing depends on this write: the log's entries stay on disk until the snapshot file is there.
+  emit(SaveSnapshot{snapshot});
 }
 
 void RaftCore::on_install_snapshot(NodeId from, const InstallSnapshot& request) {
   if (role_ == Role::kLeader) {
-    throw std::logic_error(fmt::format("leader {} got InstallSnapshot from {} in its own term {}",
-                                       config_.self.str(), from.str(), term_));
+    reject(from, "InstallSnapshot in the term this replica leads");
+    return;
   }
   if (role_ != Role::kFollower || leader_ != from) become_follower(term_, from);
   votes_held_after_restart_ = false;
@@ -489,12 +490,16 @@ void RaftCore::on_install_snapshot(NodeId from, const InstallSnapshot& request) 
     return;
   }
   auto& in = incoming_snapshot_;
-  if (!in || in->index != request.last_included_index || in->term != request.last_included_term) {
+  if (!in || in->index != request.last_included_index || in->term != request.last_included_term ||
+      in->checksum != request.checksum) {
+    // Chunks of another snapshot (a new leader serializes the same state its own way): never mix them with these.
     if (request.offset != 0) {
+      in.reset();
       send(from, reply);  // next_offset 0: we have nothing of this snapshot, start over
       return;
     }
-    in = IncomingSnapshot{request.last_included_index, request.last_included_term, request.total_bytes, {}};
+    in = IncomingSnapshot{request.last_included_index, request.last_included_term, request.checksum,
+                          request.total_bytes, {}};
   }
   if (request.offset != in->bytes.size() || request.total_bytes != in->total_bytes ||
       in->bytes.size() + request.chunk.size() > in->total_bytes) {
@@ -514,8 +519,15 @@ void RaftCore::on_install_snapshot(NodeId from, const InstallSnapshot& request) 
     send(from, reply);
     return;
   }
-  Snapshot snapshot{in->index, in->term, std::make_shared<const std::string>(std::move(in->bytes))};
+  Snapshot snapshot = make_snapshot(in->index, in->term, std::move(in->bytes));
+  const std::uint32_t expected = in->checksum;
   in.reset();
+  if (snapshot.checksum != expected) {
+    reject(from, fmt::format("snapshot at {} does not match its checksum", snapshot.index));
+    reply.next_offset = 0;  // start over
+    send(from, reply);
+    return;
+  }
   // Figure 13, rules 6-7: keep the entries after the snapshot if our log agrees with it there, otherwise discard
   // the whole log (the snapshot's index is beyond our commit index, so nothing committed is lost).
   if (log_.term_at(snapshot.index) != snapshot.term && log_.last_index() > snapshot.index) {
@@ -593,10 +605,7 @@ void RaftCore::truncate_local(Index index) {
   }
   log_.truncate_from(index);
   durable_index_ = std::min(durable_index_, index - 1);
-  auto& pending = pending_persist_.entries;
-  pending.erase(std::remove_if(pending.begin(), pending.end(), [&](const EntryPtr& e) { return e->index >= index; }),
-                pending.end());
-  pending_persist_.truncate_from = std::min(pending_persist_.truncate_from.value_or(index), index);
+  merge_persist(pending_persist_, Persist{.truncate_from = index});
   persist_pending_ = true;
 }
 
@@ -606,6 +615,8 @@ void RaftCore::set_hard_state(Term term, NodeId voted_for) {
   pending_persist_.hard_state = HardState{term_, voted_for_};
   persist_pending_ = true;
 }
+
+void RaftCore::reject(NodeId from, std::string reason) { emit(MessageRejected{from, std::move(reason)}); }
 
 void RaftCore::send(NodeId to, PeerPayload payload) {
   emit(Send{PeerMessage{config_.self, to, std::move(payload)}});
@@ -665,6 +676,8 @@ std::string describe(const Effect& effect) {
           [](const RestoreSnapshot& e) {
             return fmt::format("RestoreSnapshot {}/{}", e.snapshot.index, e.snapshot.term);
           },
+          [](const SaveSnapshot& e) { return fmt::format("SaveSnapshot {}/{}", e.snapshot.index, e.snapshot.term); },
+          [](const MessageRejected& e) { return fmt::format("MessageRejected from={}: {}", e.from.str(), e.reason); },
       },
       effect);
 }

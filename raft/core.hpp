@@ -4,14 +4,18 @@
 // and the election timer lives outside (actors/election_timer).
 //
 // Ordering contract for whoever executes the effects (the raft node actor, or a test):
-//   * execute them in order;
-//   * a Persist must be durable before any later effect is executed — the core places it before every Send that
-//     depends on it, so no vote and no append reply leaves the replica before the state it rests on is on disk;
-//   * after executing a Persist that carried entries, step(Persisted{last index, its term}) tells the core its own
-//     log is durable that far (a leader counts itself towards a commit only then).
+//   * execute them in order, except that a Send may be held back (never brought forward);
+//   * a Send must not leave the replica before every Persist emitted before it is durable — including Persists of
+//     earlier steps whose writes are still under way: no vote, append reply or snapshot reply may claim state the
+//     disk does not hold yet (Raft Figure 2: "updated on stable storage before responding to RPCs");
+//   * a Transmit (a leader's AppendEntries) need not wait: a leader may send entries before its own copy is durable
+//     (thesis §10.2.1), because it counts itself towards a commit only after step(Persisted{...}) says so;
+//   * after a Persist that carried entries is durable, step(Persisted{last index, its term}).
+// The raft node keeps this contract with actors/durability_gate.hpp.
 
 #include "raft/log.hpp"
 #include "raft/messages.hpp"
+#include "raft/persist.hpp"
 #include "raft/progress.hpp"
 #include "raft/types.hpp"
 
@@ -64,12 +68,6 @@ struct CompactLog {  // the state machine was snapshotted: the log up to the sna
 using Input = std::variant<Receive, ElectionTimeout, Propose, ReadIndex, HeartbeatDue, Persisted, CompactLog>;
 
 // ---- effects ----
-struct Persist {
-  std::optional<Snapshot> snapshot;    // first save this snapshot (the log up to its index then goes)
-  std::optional<HardState> hard_state;
-  std::optional<Index> truncate_from;  // drop durable entries at or after this index
-  std::vector<EntryPtr> entries;       // then append these
-};
 struct Send {  // straight to the network
   PeerMessage message;
 };
@@ -116,16 +114,17 @@ struct SnapshotAck {  // to the replicator of `to`: the follower has the snapsho
 struct RestoreSnapshot {  // to the applier: replace the state machine with this snapshot
   Snapshot snapshot;
 };
-using Effect = std::variant<Persist, Send, Transmit, CommitAdvanced, RoleChanged, ResetElectionTimer, ProposalAccepted,
-                            ProposalRejected, ReadReady, ReadRejected, SendSnapshot, SnapshotAck, RestoreSnapshot>;
-std::string describe(const Effect& effect);
-
-// What storage hands back after a restart.
-struct RecoveredState {
-  HardState hard_state;
-  std::optional<Snapshot> snapshot;  // the newest snapshot, if any
-  std::vector<EntryPtr> entries;     // the log after the snapshot
+struct SaveSnapshot {  // to storage: our own snapshot of the state machine; once on disk the log up to it may go there
+  Snapshot snapshot;   // too. Nothing waits for it: the log's entries stay on disk until then.
 };
+struct MessageRejected {  // a peer message that could not have come from a correct replica: dropped
+  NodeId from;
+  std::string reason;
+};
+using Effect = std::variant<Persist, Send, Transmit, CommitAdvanced, RoleChanged, ResetElectionTimer, ProposalAccepted,
+                            ProposalRejected, ReadReady, ReadRejected, SendSnapshot, SnapshotAck, RestoreSnapshot,
+                            SaveSnapshot, MessageRejected>;
+std::string describe(const Effect& effect);
 
 class RaftCore {
  public:
@@ -200,6 +199,7 @@ class RaftCore {
   void send(NodeId to, PeerPayload payload);
   void emit(Effect effect);
   void flush_persist();
+  void reject(NodeId from, std::string reason);
 
   PeerState* find_peer(NodeId id);
   PeerState& peer_state(NodeId id);  // `id` must be a peer
@@ -221,9 +221,10 @@ class RaftCore {
   std::int64_t now_us_ = 0;
 
   // A snapshot arriving in chunks from the leader.
-  struct IncomingSnapshot {
+  struct IncomingSnapshot {  // identified by index, term and checksum: two leaders may serialize one state differently
     Index index;
     Term term;
+    std::uint32_t checksum;
     std::uint64_t total_bytes;
     std::string bytes;
   };

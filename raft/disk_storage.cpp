@@ -1,120 +1,97 @@
 #include "raft/disk_storage.hpp"
 
+#include "raft/bytes.hpp"
 #include "raft/crc32.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstring>
-#include <fcntl.h>
-#include <filesystem>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace coraft::raft {
 namespace {
 
-namespace fs = std::filesystem;
-
 enum RecordType : std::uint8_t { kHardState = 1, kEntry = 2, kTruncate = 3, kBase = 4 };
 
 constexpr std::string_view kSnapshotMagic = "CRSNAP01";
-
-void put_u8(std::string& out, std::uint8_t v) { out.push_back(static_cast<char>(v)); }
-void put_u16(std::string& out, std::uint16_t v) {
-  for (int i = 0; i < 2; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-void put_u32(std::string& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-void put_u64(std::string& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-
-class Reader {
- public:
-  explicit Reader(std::string_view data) : data_(data) {}
-  bool u8(std::uint8_t& v) { return read(v, 1); }
-  bool u16(std::uint16_t& v) { return read(v, 2); }
-  bool u32(std::uint32_t& v) { return read(v, 4); }
-  bool u64(std::uint64_t& v) { return read(v, 8); }
-  std::string_view rest() const { return data_.substr(pos_); }
-  bool done() const { return pos_ == data_.size(); }
-
- private:
-  template <class T>
-  bool read(T& v, std::size_t bytes) {
-    if (data_.size() - pos_ < bytes) return false;
-    std::uint64_t x = 0;
-    for (std::size_t i = 0; i < bytes; ++i) x |= static_cast<std::uint64_t>(static_cast<unsigned char>(data_[pos_ + i])) << (8 * i);
-    v = static_cast<T>(x);
-    pos_ += bytes;
-    return true;
-  }
-  std::string_view data_;
-  std::size_t pos_ = 0;
-};
+constexpr std::size_t kSnapshotHeaderBytes = 8 + 8 + 8 + 8 + 4;  // magic, index, term, size, crc32c
+constexpr std::string_view kRefusal =
+    "refusing to start (restore this replica from its peers by removing its data directory)";
 
 void add_record(std::string& out, RecordType type, const std::string& payload) {
   std::string body;
   body.reserve(payload.size() + 1);
-  put_u8(body, type);
+  ByteWriter(body).u8(type);
   body += payload;
-  put_u32(out, static_cast<std::uint32_t>(body.size()));
-  put_u32(out, crc32c(body));
+  ByteWriter w(out);
+  w.u32(static_cast<std::uint32_t>(body.size()));
+  w.u32(crc32c(body));
   out += body;
 }
 
-std::string errno_text() { return std::strerror(errno); }
+std::string hard_state_record(const HardState& state) {
+  std::string p, out;
+  ByteWriter w(p);
+  w.u64(state.term);
+  w.u16(state.voted_for.value);
+  add_record(out, kHardState, p);
+  return out;
+}
+
+std::string base_record(Index index, Term term) {
+  std::string p, out;
+  ByteWriter w(p);
+  w.u64(index);
+  w.u64(term);
+  add_record(out, kBase, p);
+  return out;
+}
 
 std::string segment_name(std::uint64_t seq) { return fmt::format("wal-{:016x}.log", seq); }
 std::string snapshot_name(Index index, Term term) { return fmt::format("snapshot-{:016x}-{:016x}.snap", index, term); }
 
-std::string read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw StorageError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-  struct stat st {};
-  ::fstat(fd, &st);
-  std::string data(static_cast<std::size_t>(st.st_size), '\0');
-  std::size_t got = 0;
-  while (got < data.size()) {
-    const ssize_t n = ::read(fd, data.data() + got, data.size() - got);
-    if (n <= 0) {
-      ::close(fd);
-      throw StorageError(fmt::format("cannot read {}: {}", path, n < 0 ? std::strerror(errno) : "short read"));
-    }
-    got += static_cast<std::size_t>(n);
+std::optional<std::uint64_t> segment_seq(std::string_view name) {
+  if (name.size() != 24 || !name.starts_with("wal-") || !name.ends_with(".log")) return std::nullopt;
+  std::uint64_t seq = 0;
+  for (char c : name.substr(4, 16)) {
+    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (digit < 0) return std::nullopt;
+    seq = seq * 16 + static_cast<std::uint64_t>(digit);
   }
-  ::close(fd);
-  return data;
+  return seq;
 }
 
-void sync_directory(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
+bool is_snapshot_name(std::string_view name) {
+  return name.size() == 47 && name.starts_with("snapshot-") && name.ends_with(".snap");
+}
+
+// Figure 13 at recovery: the log held the snapshot's last entry with another term, so what follows it in the log
+// came from another history and must go (a crash between saving a snapshot and cutting the log's suffix).
+void drop_disagreeing_suffix(WalState& state, Term snapshot_term) {
+  if (state.term_at_base && *state.term_at_base != snapshot_term) {
+    state.dropped_suffix += state.entries.size();
+    state.entries.clear();
+  }
 }
 
 }  // namespace
 
 std::string_view fsync_policy_name(FsyncPolicy policy) { return policy == FsyncPolicy::kAlways ? "always" : "none"; }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Reading
+
 Snapshot parse_snapshot_file(std::string_view data, const std::string& path) {
   std::uint64_t index = 0, term = 0, size = 0;
   std::uint32_t crc = 0;
-  const bool header_ok = data.size() >= kSnapshotMagic.size() + 28 && data.substr(0, kSnapshotMagic.size()) == kSnapshotMagic;
-  Reader body(data.substr(header_ok ? kSnapshotMagic.size() : 0));
-  if (!header_ok || !body.u64(index) || !body.u64(term) || !body.u64(size) || !body.u32(crc) ||
-      body.rest().size() != size || crc32c(body.rest()) != crc) {
-    throw StorageError(fmt::format("{}: corrupt snapshot; refusing to start (restore this replica from its peers by "
-                                   "removing its data directory)",
-                                   path));
+  ByteReader body(data.size() >= kSnapshotHeaderBytes ? data.substr(kSnapshotMagic.size()) : std::string_view());
+  if (data.size() < kSnapshotHeaderBytes || data.substr(0, kSnapshotMagic.size()) != kSnapshotMagic ||
+      !body.u64(index) || !body.u64(term) || !body.u64(size) || !body.u32(crc) || body.rest().size() != size ||
+      crc32c(body.rest()) != crc) {
+    throw StorageError(fmt::format("{}: corrupt snapshot; {}", path, kRefusal));
   }
-  return Snapshot{index, term, std::make_shared<const std::string>(body.rest())};
+  return Snapshot{index, term, std::make_shared<const std::string>(body.rest()), crc};
 }
 
 std::size_t read_segment(std::string_view data, std::uint64_t seq, bool newest, const std::string& path,
@@ -129,9 +106,7 @@ std::size_t read_segment(std::string_view data, std::uint64_t seq, bool newest, 
       state.torn_bytes_cut += data.size() - offset;
       return offset;
     }
-    throw StorageError(fmt::format("{}: corrupt record at byte {}: {}; refusing to start (restore this replica from "
-                                   "its peers by removing its data directory)",
-                                   path, offset, what));
+    throw StorageError(fmt::format("{}: corrupt record at byte {}: {}; {}", path, offset, what, kRefusal));
   };
   // Compared a page at a time: the preallocated tail of a fresh segment is tens of megabytes of zeros.
   auto zeros_from = [&](std::size_t from) {
@@ -142,20 +117,18 @@ std::size_t read_segment(std::string_view data, std::uint64_t seq, bool newest, 
     return true;
   };
   while (offset < data.size()) {
-    Reader header(data.substr(offset));
+    // Segments are preallocated with zeros: zeros to the end are simply where the data stops (the caller cuts them
+    // from the newest segment). Zeros followed by data are corruption.
+    if (zeros_from(offset)) return offset;
+    ByteReader header(data.substr(offset));
     std::uint32_t length = 0, crc = 0;
     if (!header.u32(length) || !header.u32(crc)) return bad("truncated record header", true);
-    if (length == 0) {
-      // Segments are preallocated with zeros: zeros to the end are simply where the data stops (the caller cuts
-      // them from the newest segment). Zeros followed by data are corruption.
-      if (zeros_from(offset)) return offset;
-      return bad("empty record", false);
-    }
+    if (length == 0) return bad("empty record", false);
     if (length > data.size() - offset - 8) return bad("record longer than the file", true);
     const std::string_view body = data.substr(offset + 8, length);
     // Torn if nothing but preallocated zeros follows it.
     if (crc32c(body) != crc) return bad("checksum mismatch", zeros_from(offset + 8 + length));
-    Reader r(body);
+    ByteReader r(body);
     std::uint8_t type = 0;
     r.u8(type);
     bool ok = true;
@@ -168,21 +141,26 @@ std::size_t read_segment(std::string_view data, std::uint64_t seq, bool newest, 
       std::uint64_t index = 0, term = 0;
       ok = r.u64(index) && r.u64(term) && r.done();
       if (ok && index > state.base_index) {
-        throw StorageError(fmt::format("{}: the log was compacted up to {} but the newest snapshot ends at {}; "
-                                       "refusing to start",
-                                       path, index, state.base_index));
+        throw StorageError(fmt::format("{}: the log was compacted up to {} but the newest snapshot ends at {}; {}",
+                                       path, index, state.base_index, kRefusal));
+      }
+      if (ok && index == state.base_index && state.base_index > 0) {
+        drop_disagreeing_suffix(state, term);
+        state.base_record_seen = true;
       }
     } else if (type == kTruncate) {
       std::uint64_t from = 0;
       ok = r.u64(from) && r.done();
-      entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const EntryPtr& e) { return e->index >= from; }),
-                    entries.end());
+      drop_from(entries, from);
+      if (from <= state.base_index) state.term_at_base.reset();
     } else if (type == kEntry) {
       auto e = std::make_shared<Entry>();
       std::uint8_t kind = 0;
       ok = r.u64(e->index) && r.u64(e->term) && r.u8(kind) && kind <= 1;
       if (ok && e->index <= state.base_index) {
-        // In the snapshot already (a segment that straddles the snapshot's index).
+        // In the snapshot already (a segment that straddles the snapshot's index); its term tells whether what
+        // follows it belongs to the snapshot's history.
+        if (e->index == state.base_index) state.term_at_base = e->term;
       } else if (ok) {
         e->kind = static_cast<EntryKind>(kind);
         e->data = std::string(r.rest());
@@ -191,15 +169,15 @@ std::size_t read_segment(std::string_view data, std::uint64_t seq, bool newest, 
         auto& highest = state.segment_last_index[seq];
         highest = std::max(highest, e->index);
         if (e->index != expected || e->term < last_term) {
-          throw StorageError(fmt::format("{}: entry {} (term {}) out of order at byte {}; refusing to start", path,
-                                         e->index, e->term, offset));
+          throw StorageError(fmt::format("{}: entry {} (term {}) out of order at byte {}; {}", path, e->index,
+                                         e->term, offset, kRefusal));
         }
         entries.push_back(std::move(e));
       }
     } else {
       ok = false;
     }
-    if (!ok) throw StorageError(fmt::format("{}: malformed record of type {} at byte {}", path, type, offset));
+    if (!ok) throw StorageError(fmt::format("{}: malformed record of type {} at byte {}; {}", path, type, offset, kRefusal));
     ++state.records;
     offset += 8 + length;
   }
@@ -208,188 +186,194 @@ std::size_t read_segment(std::string_view data, std::uint64_t seq, bool newest, 
 
 std::string encode_records(const Persist& change) {
   std::string out;
-  if (change.hard_state) {
-    std::string p;
-    put_u64(p, change.hard_state->term);
-    put_u16(p, change.hard_state->voted_for.value);
-    add_record(out, kHardState, p);
-  }
+  if (change.hard_state) out += hard_state_record(*change.hard_state);
   if (change.truncate_from) {
     std::string p;
-    put_u64(p, *change.truncate_from);
+    ByteWriter(p).u64(*change.truncate_from);
     add_record(out, kTruncate, p);
   }
   for (const EntryPtr& e : change.entries) {
     std::string p;
     p.reserve(e->data.size() + 17);
-    put_u64(p, e->index);
-    put_u64(p, e->term);
-    put_u8(p, static_cast<std::uint8_t>(e->kind));
-    p += e->data;
+    ByteWriter w(p);
+    w.u64(e->index);
+    w.u64(e->term);
+    w.u8(static_cast<std::uint8_t>(e->kind));
+    w.raw(e->data);
     add_record(out, kEntry, p);
   }
   return out;
 }
 
-DiskStorage::DiskStorage(DiskStorageOptions options) : options_(std::move(options)) {
-  std::error_code error;
-  fs::create_directories(options_.dir, error);
-  if (error) throw StorageError(fmt::format("cannot create data directory {}: {}", options_.dir, error.message()));
-  const std::string lock_path = (fs::path(options_.dir) / "LOCK").string();
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) throw StorageError(fmt::format("cannot open {}: {}", lock_path, errno_text()));
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    ::close(lock_fd_);
-    lock_fd_ = -1;
-    throw StorageError(fmt::format("data directory {} is in use by another process (lock {})", options_.dir, lock_path));
-  }
+// ---------------------------------------------------------------------------------------------------------------
+// Opening and recovery
+
+DiskStorage::DiskStorage(FileSystem& fs, DiskStorageOptions options) : fs_(fs), options_(std::move(options)) {
+  fs_.create_directories(options_.dir);
+  lock_ = fs_.lock(options_.dir);
   read_all();
 }
 
 DiskStorage::~DiskStorage() {
-  if (segment_fd_ >= 0) {
-    // A clean shutdown (SIGTERM) leaves everything on the disk, whatever the policy: with fsync none the last
-    // writes would otherwise sit in the page cache until the kernel got round to them.
-    ::fdatasync(segment_fd_);
-    ::close(segment_fd_);
+  // A clean stop leaves everything on the disk whatever the policy: with fsync none the last writes would otherwise
+  // sit in the page cache until the kernel got round to them. Best effort: there is no one left to tell.
+  if (segment_) {
+    try {
+      segment_->sync();
+    } catch (const std::exception&) {
+    }
   }
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
+std::string DiskStorage::path(std::string_view name) const { return join_path(options_.dir, name); }
+
 void DiskStorage::read_snapshot() {
-  std::vector<std::pair<Index, fs::path>> snapshots;
-  for (const auto& item : fs::directory_iterator(options_.dir)) {
-    const std::string name = item.path().filename().string();
-    if (name.rfind("snapshot-", 0) == 0 && item.path().extension() == ".tmp") {
-      fs::remove(item.path());  // a snapshot that was being written when we stopped
+  std::vector<std::pair<Index, std::string>> snapshots;
+  for (const std::string& name : fs_.list(options_.dir)) {
+    if (name.starts_with("snapshot-") && name.ends_with(".tmp")) {
+      fs_.remove(path(name));  // a snapshot that was being written when we stopped
       continue;
     }
-    if (name.size() != 47 || name.rfind("snapshot-", 0) != 0 || item.path().extension() != ".snap") continue;
-    try {
-      snapshots.emplace_back(std::stoull(name.substr(9, 16), nullptr, 16), item.path());
-    } catch (const std::exception&) {
-      throw StorageError(fmt::format("{}: unexpected snapshot file name", item.path().string()));
-    }
+    if (!is_snapshot_name(name)) continue;
+    snapshots.emplace_back(std::stoull(name.substr(9, 16), nullptr, 16), name);
   }
   if (snapshots.empty()) return;
   std::sort(snapshots.begin(), snapshots.end());
-  const std::string path = snapshots.back().second.string();
-  recovered_.snapshot = parse_snapshot_file(read_file(path), path);
+  const std::string file = path(snapshots.back().second);
+  recovered_.snapshot = parse_snapshot_file(fs_.read(file), file);
   base_index_ = recovered_.snapshot->index;
 }
 
 void DiskStorage::read_all() {
   read_snapshot();
-  std::vector<std::pair<std::uint64_t, fs::path>> segments;
-  for (const auto& item : fs::directory_iterator(options_.dir)) {
-    const std::string name = item.path().filename().string();
-    if (name.size() != 24 || name.rfind("wal-", 0) != 0 || name.substr(20) != ".log") continue;
-    try {
-      segments.emplace_back(std::stoull(name.substr(4, 16), nullptr, 16), item.path());
-    } catch (const std::exception&) {
-      throw StorageError(fmt::format("{}: unexpected segment file name", item.path().string()));
-    }
+  std::vector<std::pair<std::uint64_t, std::string>> segments;
+  for (const std::string& name : fs_.list(options_.dir)) {
+    if (auto seq = segment_seq(name)) segments.emplace_back(*seq, name);
   }
   std::sort(segments.begin(), segments.end());
   report_.segments = segments.size();
 
   WalState wal;
   wal.base_index = base_index_;
+  const Term base_term = recovered_.snapshot ? recovered_.snapshot->term : 0;
   for (std::size_t s = 0; s < segments.size(); ++s) {
     const bool last_segment = s + 1 == segments.size();
-    const std::string path = segments[s].second.string();
-    const std::string data = read_file(path);
-    const std::size_t end = read_segment(data, segments[s].first, last_segment, path, wal);
+    const std::string file = path(segments[s].second);
+    const std::string data = fs_.read(file);
+    const std::size_t end = read_segment(data, segments[s].first, last_segment, file, wal);
     // The newest segment is cut where its records end (a torn tail, or preallocated zeros): appends go on from
     // there, and the next append preallocates again.
-    if (last_segment && end < data.size() && ::truncate(path.c_str(), static_cast<off_t>(end)) != 0) {
-      throw StorageError(fmt::format("cannot cut the tail of {}: {}", path, errno_text()));
-    }
+    if (last_segment && end < data.size()) fs_.truncate(file, end);
+  }
+  // The snapshot file took its place, but the base record that follows it never made it to the disk.
+  if (recovered_.snapshot && !wal.base_record_seen) drop_disagreeing_suffix(wal, base_term);
+  if (!wal.entries.empty() && wal.entries.front()->term < base_term) {
+    throw StorageError(fmt::format("{}: the log after the snapshot at {} (term {}) starts with term {}; {}",
+                                   options_.dir, base_index_, base_term, wal.entries.front()->term, kRefusal));
   }
   recovered_.hard_state = wal.hard_state;
   recovered_.entries = std::move(wal.entries);
   segment_last_index_ = std::move(wal.segment_last_index);
   report_.records = wal.records;
   report_.torn_bytes_cut = wal.torn_bytes_cut;
+  report_.suffix_entries_dropped = wal.dropped_suffix;
   hard_state_ = recovered_.hard_state;
-  const std::uint64_t seq = segments.empty() ? 1 : segments.back().first;
-  open_segment_for_append(seq);
+  open_segment_for_append(segments.empty() ? 1 : segments.back().first);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Writing
 
 void DiskStorage::open_segment_for_append(std::uint64_t seq) {
-  if (segment_fd_ >= 0) ::close(segment_fd_);
-  const std::string path = (fs::path(options_.dir) / segment_name(seq)).string();
-  const bool existed = fs::exists(path);
-  segment_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (segment_fd_ < 0) throw StorageError(fmt::format("cannot open {}: {}", path, errno_text()));
-  struct stat st {};
-  ::fstat(segment_fd_, &st);
-  segment_size_ = static_cast<std::size_t>(st.st_size);  // recovery cut any zeros: this is where data ends
+  const std::string file = path(segment_name(seq));
+  const bool existed = fs_.exists(file);
+  segment_ = fs_.open(file, false);
   segment_seq_ = seq;
+  segment_end_ = segment_->size();  // recovery cut any zeros: this is where the data ends
   // Preallocate the rest of the segment with zeros: a sync then writes data blocks only, not the file size too
-  // (about 50 instead of 70 microseconds here). Where the filesystem cannot, appends just grow the file.
-  if (segment_size_ < options_.segment_bytes) {
-    ::fallocate(segment_fd_, 0, static_cast<off_t>(segment_size_),
-                static_cast<off_t>(options_.segment_bytes - segment_size_));
-    if (options_.fsync == FsyncPolicy::kAlways) ::fsync(segment_fd_);
+  // (about 50 instead of 70 microseconds here).
+  if (segment_end_ < options_.segment_bytes) {
+    segment_->preallocate(segment_end_, options_.segment_bytes - segment_end_);
+    if (options_.fsync == FsyncPolicy::kAlways) segment_->sync();
   }
-  if (!existed) sync_directory(options_.dir);  // the new file's name must survive a crash too
+  if (!existed && options_.fsync == FsyncPolicy::kAlways) fs_.sync_dir(options_.dir);  // the new name survives too
 }
 
-void DiskStorage::write_all(const std::string& bytes) {
-  std::size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::pwrite(segment_fd_, bytes.data() + written, bytes.size() - written,
-                               static_cast<off_t>(segment_size_ + written));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw StorageError(fmt::format("write to {} failed: {}", options_.dir, errno_text()));
-    }
-    written += static_cast<std::size_t>(n);
+void DiskStorage::write_records(const std::string& bytes) {
+  if (segment_end_ > 0 && segment_end_ + bytes.size() > options_.segment_bytes) {
+    sync_segment();
+    open_segment_for_append(segment_seq_ + 1);
   }
-  segment_size_ += bytes.size();
+  segment_->write_at(segment_end_, bytes);
+  segment_end_ += bytes.size();
 }
 
 void DiskStorage::sync_segment() {
   if (options_.fsync != FsyncPolicy::kAlways) return;
-  if (::fdatasync(segment_fd_) != 0) {
-    throw StorageError(fmt::format("fdatasync in {} failed: {}", options_.dir, errno_text()));
-  }
+  segment_->sync();
   ++syncs_;
 }
 
-void DiskStorage::save_snapshot(const Snapshot& snapshot) {
-  const fs::path final_path = fs::path(options_.dir) / snapshot_name(snapshot.index, snapshot.term);
-  const fs::path temp_path = fs::path(final_path.string() + ".tmp");
+void DiskStorage::persist(const Persist& change) {
+  if (change.hard_state) hard_state_ = *change.hard_state;
+  if (change.snapshot) {
+    // From the leader. The records that cut a disagreeing suffix are on disk before the snapshot file takes its
+    // place: a crash in between must not bring the suffix back next to the snapshot.
+    Persist before;
+    before.hard_state = change.hard_state;
+    before.truncate_from = change.truncate_from;
+    install(prepare_snapshot(*change.snapshot), encode_records(before));
+    if (change.entries.empty()) return;
+    Persist after;
+    after.entries = change.entries;
+    write_records(encode_records(after));
+  } else {
+    const std::string bytes = encode_records(change);
+    if (bytes.empty()) return;
+    write_records(bytes);
+  }
+  if (!change.entries.empty()) {
+    auto& highest = segment_last_index_[segment_seq_];
+    highest = std::max(highest, change.entries.back()->index);
+  }
+  sync_segment();
+}
+
+PreparedSnapshot DiskStorage::prepare_snapshot(const Snapshot& snapshot) const {
+  const std::string temp = path(snapshot_name(snapshot.index, snapshot.term)) + ".tmp";
   std::string header(kSnapshotMagic);
-  put_u64(header, snapshot.index);
-  put_u64(header, snapshot.term);
-  put_u64(header, snapshot.data->size());
-  put_u32(header, crc32c(*snapshot.data));
-  const int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw StorageError(fmt::format("cannot write {}: {}", temp_path.string(), errno_text()));
-  for (const std::string_view part : {std::string_view(header), std::string_view(*snapshot.data)}) {
-    std::size_t written = 0;
-    while (written < part.size()) {
-      const ssize_t n = ::write(fd, part.data() + written, part.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        ::close(fd);
-        throw StorageError(fmt::format("write to {} failed: {}", temp_path.string(), errno_text()));
-      }
-      written += static_cast<std::size_t>(n);
-    }
+  ByteWriter w(header);
+  w.u64(snapshot.index);
+  w.u64(snapshot.term);
+  w.u64(snapshot.data->size());
+  w.u32(crc32c(*snapshot.data));  // computed here, from the bytes written: the file vouches for itself
+  auto file = fs_.open(temp, true);
+  file->write_at(0, header);
+  file->write_at(header.size(), *snapshot.data);
+  // Durable before the log relies on it; with fsync off, the machine is trusted.
+  if (options_.fsync == FsyncPolicy::kAlways) file->sync();
+  return PreparedSnapshot{snapshot, temp};
+}
+
+void DiskStorage::install(const PreparedSnapshot& prepared, std::string records_before) {
+  if (!records_before.empty()) {
+    write_records(records_before);
+    sync_segment();
   }
-  // The snapshot must be durable before the log records that rely on it; with fsync off, the machine is trusted.
-  if (options_.fsync == FsyncPolicy::kAlways && ::fdatasync(fd) != 0) {
-    ::close(fd);
-    throw StorageError(fmt::format("fdatasync of {} failed: {}", temp_path.string(), errno_text()));
+  adopt_snapshot(prepared);
+}
+
+void DiskStorage::adopt_snapshot(const PreparedSnapshot& prepared) {
+  const Snapshot& snapshot = prepared.snapshot;
+  if (snapshot.index <= base_index_) {
+    fs_.remove(prepared.temp_path);  // a newer snapshot came from the leader meanwhile
+    return;
   }
-  ::close(fd);
-  if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
-    throw StorageError(fmt::format("cannot rename {}: {}", temp_path.string(), errno_text()));
-  }
-  sync_directory(options_.dir);
+  fs_.rename(prepared.temp_path, path(snapshot_name(snapshot.index, snapshot.term)));
+  if (options_.fsync == FsyncPolicy::kAlways) fs_.sync_dir(options_.dir);
+  write_records(base_record(snapshot.index, snapshot.term));
+  sync_segment();
+  compact(snapshot);
 }
 
 void DiskStorage::compact(const Snapshot& snapshot) {
@@ -397,59 +381,24 @@ void DiskStorage::compact(const Snapshot& snapshot) {
   // A fresh segment that starts with the hard state, so that every older segment holding only compacted entries can
   // go without losing the term and vote.
   open_segment_for_append(segment_seq_ + 1);
-  std::string start;
-  std::string p;
-  put_u64(p, hard_state_.term);
-  put_u16(p, hard_state_.voted_for.value);
-  add_record(start, kHardState, p);
-  write_all(start);
+  write_records(hard_state_record(hard_state_));
   sync_segment();
   // Delete the oldest segments while everything they hold is compacted. Stop at the first one that still matters:
   // a later segment's truncate record only makes sense after the entries it cut.
   std::vector<std::uint64_t> older;
-  for (const auto& item : fs::directory_iterator(options_.dir)) {
-    const std::string name = item.path().filename().string();
-    if (item.path().extension() == ".log" && name.size() == 24 && name.rfind("wal-", 0) == 0) {
-      const std::uint64_t seq = std::stoull(name.substr(4, 16), nullptr, 16);
-      if (seq < segment_seq_) older.push_back(seq);
-    }
-    if (item.path().extension() == ".snap" && name != snapshot_name(snapshot.index, snapshot.term)) {
-      fs::remove(item.path());  // older snapshots
-    }
+  for (const std::string& name : fs_.list(options_.dir)) {
+    if (auto seq = segment_seq(name); seq && *seq < segment_seq_) older.push_back(*seq);
+    if (is_snapshot_name(name) && name != snapshot_name(snapshot.index, snapshot.term)) fs_.remove(path(name));
   }
   std::sort(older.begin(), older.end());
   for (std::uint64_t seq : older) {
     auto it = segment_last_index_.find(seq);
     const Index highest = it == segment_last_index_.end() ? 0 : it->second;
     if (highest > snapshot.index) break;
-    fs::remove(fs::path(options_.dir) / segment_name(seq));
+    fs_.remove(path(segment_name(seq)));
     if (it != segment_last_index_.end()) segment_last_index_.erase(it);
   }
-  sync_directory(options_.dir);
-}
-
-void DiskStorage::persist(const Persist& change) {
-  if (change.snapshot) save_snapshot(*change.snapshot);
-  std::string bytes = encode_records(change);
-  if (change.snapshot) {
-    std::string p;
-    put_u64(p, change.snapshot->index);
-    put_u64(p, change.snapshot->term);
-    add_record(bytes, kBase, p);
-  }
-  if (change.hard_state) hard_state_ = *change.hard_state;
-  if (bytes.empty()) return;
-  if (segment_size_ > 0 && segment_size_ + bytes.size() > options_.segment_bytes) {
-    sync_segment();
-    open_segment_for_append(segment_seq_ + 1);
-  }
-  write_all(bytes);
-  if (!change.entries.empty()) {
-    auto& highest = segment_last_index_[segment_seq_];
-    highest = std::max(highest, change.entries.back()->index);
-  }
-  sync_segment();
-  if (change.snapshot) compact(*change.snapshot);
+  if (options_.fsync == FsyncPolicy::kAlways) fs_.sync_dir(options_.dir);
 }
 
 }  // namespace coraft::raft

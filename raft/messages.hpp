@@ -56,6 +56,7 @@ struct InstallSnapshot {
   Term last_included_term = 0;
   std::uint64_t offset = 0;
   std::uint64_t total_bytes = 0;
+  std::uint32_t checksum = 0;  // of the whole snapshot: with index and term, which snapshot the chunk belongs to
   std::string chunk;
   bool done = false;  // this chunk ends the snapshot
 };

@@ -21,15 +21,13 @@ void Progress::on_sent(Index last_index, std::size_t bytes) {
   next_ = last_index + 1;
 }
 
-bool Progress::on_success(Index match_index, std::int64_t sent_at_us) {
-  if (match_index == match_) match_sent_at_us_ = std::max(match_sent_at_us_, sent_at_us);
+bool Progress::on_success(Index match_index) {
   if (match_index <= match_) {
     // Stale or duplicated. In probe mode it still proves the follower is reachable, so the probe may go again.
     if (mode_ == Mode::kProbe) probe_outstanding_ = false;
     return false;
   }
   match_ = match_index;
-  match_sent_at_us_ = sent_at_us;
   next_ = std::max(next_, match_ + 1);
   while (!inflight_.empty() && inflight_.front().last_index <= match_) {
     inflight_bytes_ -= inflight_.front().bytes;
@@ -43,21 +41,11 @@ bool Progress::on_success(Index match_index, std::int64_t sent_at_us) {
   return true;
 }
 
-bool Progress::on_reject(Index rejected_prev, Index hint_next, std::int64_t sent_at_us) {
+bool Progress::on_reject(Index rejected_prev, Index hint_next) {
   if (mode_ == Mode::kSnapshot) return false;  // the snapshot settles where it stands
-  if (hint_next <= match_ && sent_at_us > match_sent_at_us_) {
-    // Newer than what confirmed match_, yet the follower's log ends before it: it lost its data. Start over.
-    match_ = 0;
-    match_sent_at_us_ = std::numeric_limits<std::int64_t>::min();
-    mode_ = Mode::kProbe;
-    probe_outstanding_ = false;
-    inflight_.clear();
-    inflight_bytes_ = 0;
-    next_ = std::max<Index>(hint_next, 1);
-    return true;
-  }
   if (mode_ == Mode::kReplicate) {
-    // A rejection of something at or below what the follower already confirmed is from an older exchange.
+    // A rejection of something at or below what the follower already confirmed is from an older exchange (a
+    // pipelined append that overtook a lost one, say): the follower still holds everything up to match_.
     if (rejected_prev <= match_) return false;
   } else if (rejected_prev + 1 != next_) {
     return false;  // not the answer to the current probe
@@ -66,7 +54,8 @@ bool Progress::on_reject(Index rejected_prev, Index hint_next, std::int64_t sent
   probe_outstanding_ = false;
   inflight_.clear();
   inflight_bytes_ = 0;
-  // Move back, never below what is confirmed, and always strictly below the rejected position.
+  // Move back, never below what is confirmed (match_ never decreases: a follower that acknowledged an entry keeps it
+  // durably), and always strictly below the rejected position.
   next_ = std::clamp(hint_next, match_ + 1, std::max(match_ + 1, rejected_prev));
   return true;
 }

@@ -41,10 +41,10 @@ class Progress {
 
   // A success reply said the follower matches up to `match_index`. Returns true if match moved forward.
   // Stale or duplicated replies (match_index <= match) change nothing: match and next never move backwards.
-  bool on_success(Index match_index, std::int64_t sent_at_us = 0);
+  bool on_success(Index match_index);
   // A rejection of the AppendEntries whose prev_log_index was `rejected_prev`; `hint_next` is where the leader's
   // fast-backtracking rule says to retry. Returns false for a stale rejection, which changes nothing.
-  bool on_reject(Index rejected_prev, Index hint_next, std::int64_t sent_at_us = 0);
+  bool on_reject(Index rejected_prev, Index hint_next);
   // The follower stopped answering: stop pipelining, fall back to probing from just after what it has confirmed.
   void become_probe();
   // It needs entries before the log's start: send the snapshot that ends at `snapshot_index`.
@@ -67,9 +67,6 @@ class Progress {
   std::deque<Inflight> inflight_;
   std::size_t inflight_bytes_ = 0;
   Index snapshot_index_ = 0;
-  // When the AppendEntries that confirmed match_ was sent. A rejection of something sent later that still claims a
-  // log shorter than match_ means the follower lost its data (a wiped disk), not a stale answer.
-  std::int64_t match_sent_at_us_ = std::numeric_limits<std::int64_t>::min();
 };
 
 }  // namespace coraft::raft

@@ -1,5 +1,7 @@
 #include "raft/types.hpp"
 
+#include "raft/crc32.hpp"
+
 #include <fmt/format.h>
 
 namespace coraft::raft {
@@ -28,6 +30,11 @@ std::string_view role_name(Role role) {
     case Role::kLeader: return "leader";
   }
   return "?";
+}
+
+Snapshot make_snapshot(Index index, Term term, std::string bytes) {
+  const std::uint32_t checksum = crc32c(bytes);
+  return Snapshot{index, term, std::make_shared<const std::string>(std::move(bytes)), checksum};
 }
 
 }  // namespace coraft::raft

@@ -42,12 +42,16 @@ struct Entry {
 using EntryPtr = std::shared_ptr<const Entry>;
 
 // A snapshot of the state machine after applying everything up to `index` (whose entry had `term`). The bytes are
-// opaque to Raft (kv::Store::serialize) and shared, never copied, between the actors that hold them.
+// opaque to Raft (kv::Store::serialize) and shared, never copied, between the actors that hold them. `checksum`
+// (CRC-32C of the bytes) travels with every chunk sent to a follower and is checked on the whole at the end.
 struct Snapshot {
   Index index = 0;
   Term term = 0;
   std::shared_ptr<const std::string> data;
+  std::uint32_t checksum = 0;
 };
+// A snapshot of `bytes`, its checksum computed.
+Snapshot make_snapshot(Index index, Term term, std::string bytes);
 
 enum class Role : std::uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
 std::string_view role_name(Role role);

@@ -80,8 +80,8 @@ void codec() {
                            9, -42});
   peer("aer-ok", raft::AppendEntriesReply{5, true, 15, 0, 0, 0, 123456});
   peer("aer-reject", raft::AppendEntriesReply{5, false, 0, 10, 8, 3, 123456});
-  peer("is", raft::InstallSnapshot{6, 40, 5, 0, 120, store_bytes(2, 1).substr(0, 60), false});
-  peer("is-last", raft::InstallSnapshot{6, 40, 5, 60, 62, "\x00\xff", true});
+  peer("is", raft::InstallSnapshot{6, 40, 5, 0, 120, 0x1234ABCDu, store_bytes(2, 1).substr(0, 60), false});
+  peer("is-last", raft::InstallSnapshot{6, 40, 5, 60, 62, 0x1234ABCDu, "\x00\xff", true});
   peer("isr", raft::InstallSnapshotReply{6, 40, 60, false});
 
   // Course mode: what the course simulator sends and expects (get/put with MID, hello), no sessions.
@@ -195,15 +195,18 @@ void wal_and_snapshot() {
   std::vector<std::string> segments;
   std::string snapshot_file;
   {
-    raft::DiskStorage wal(raft::DiskStorageOptions{dir.string(), raft::FsyncPolicy::kNone, 4096});
+    raft::PosixFileSystem files;
+    raft::DiskStorage wal(files, raft::DiskStorageOptions{dir.string(), raft::FsyncPolicy::kNone, 4096});
 
     wal.persist(Persist{std::nullopt, raft::HardState{1, kA}, std::nullopt,
                         {entry(1, 1, "", raft::EntryKind::kNoop), entry(1, 2, command(kv::Op::kPut, "a", "1")),
                          entry(1, 3, command(kv::Op::kPut, "b", "2", {}, {5, 1}))}});
     wal.persist(Persist{std::nullopt, raft::HardState{2, raft::kNoNode}, raft::Index{3},
                         {entry(2, 3, "", raft::EntryKind::kNoop), entry(2, 4, command(kv::Op::kDelete, "a"))}});
-    wal.persist(Persist{raft::Snapshot{3, 2, std::make_shared<const std::string>(store_bytes(2, 1))},
-                        std::nullopt, std::nullopt, {entry(2, 5, command(kv::Op::kCas, "b", "3", std::string("2")))}});
+    const raft::Snapshot snapshot = raft::make_snapshot(3, 2, store_bytes(2, 1));
+    wal.adopt_snapshot(wal.prepare_snapshot(snapshot));
+    wal.persist(Persist{std::nullopt, std::nullopt, std::nullopt,
+                        {entry(2, 5, command(kv::Op::kCas, "b", "3", std::string("2")))}});
     wal.persist(Persist{std::nullopt, raft::HardState{3, kB}, std::nullopt, {entry(3, 6, "", raft::EntryKind::kNoop)}});
   }
   std::vector<fs::path> files;

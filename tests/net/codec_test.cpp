@@ -216,9 +216,10 @@ TEST_CASE("snapshot chunks survive a round trip in base64", "[net][codec][snapsh
   }
   CHECK_FALSE(base64_decode("abc"));
   CHECK_FALSE(base64_decode("ab!d"));
-  auto m = round_trip({kA, kB, raft::InstallSnapshot{4, 100, 3, 64, 300, bytes, true}});
+  auto m = round_trip({kA, kB, raft::InstallSnapshot{4, 100, 3, 64, 300, 0xFEDCBA98u, bytes, true}});
   const auto& is = std::get<raft::InstallSnapshot>(m.payload);
   CHECK(is.chunk == bytes);
+  CHECK(is.checksum == 0xFEDCBA98u);
   CHECK(is.offset == 64);
   CHECK(is.total_bytes == 300);
   CHECK(is.done);

@@ -1,6 +1,7 @@
 // RaftCore's rules, one at a time, on scripted clusters (no actors, no time).
 
 #include "pure_cluster.hpp"
+#include "raft/crc32.hpp"
 #include "raft/quorum.hpp"
 
 #include <catch2/catch.hpp>
@@ -334,7 +335,8 @@ TEST_CASE("a single replica elects itself and commits alone", "[raft]") {
 TEST_CASE("a follower installs a snapshot chunk by chunk and keeps a matching suffix (Figure 13)", "[raft][7]") {
   auto c = follower_with({entry(1, 1), entry(1, 2), entry(2, 3), entry(2, 4), entry(2, 5)}, 2);
   auto chunk = [&](std::uint64_t offset, std::string data, bool done) {
-    return c.step(1, Receive{PeerMessage{c.id(0), c.id(1), InstallSnapshot{3, 4, 2, offset, 6, std::move(data), done}}});
+    return c.step(1, Receive{PeerMessage{c.id(0), c.id(1),
+                                         InstallSnapshot{3, 4, 2, offset, 6, crc32c("abcdef"), std::move(data), done}}});
   };
   auto reply_of = [](const std::vector<Effect>& out) {
     return std::get<InstallSnapshotReply>(effects_of<Send>(out).at(0).message.payload);
@@ -361,7 +363,7 @@ TEST_CASE("a follower installs a snapshot chunk by chunk and keeps a matching su
 
 TEST_CASE("a snapshot that contradicts the follower's log replaces all of it (Figure 13)", "[raft][7]") {
   auto c = follower_with({entry(1, 1), entry(1, 2), entry(1, 3), entry(1, 4), entry(1, 5)}, 1);
-  auto out = c.step(1, Receive{PeerMessage{c.id(0), c.id(1), InstallSnapshot{3, 4, 3, 0, 1, "x", true}}});
+  auto out = c.step(1, Receive{PeerMessage{c.id(0), c.id(1), InstallSnapshot{3, 4, 3, 0, 1, crc32c("x"), "x", true}}});
   CHECK(std::get<InstallSnapshotReply>(effects_of<Send>(out).at(0).message.payload).done);
   CHECK(c.at(1).log().base_index() == 4);
   CHECK(c.at(1).log().last_index() == 4);  // the conflicting entry 5 went too
@@ -376,7 +378,7 @@ TEST_CASE("a leader sends a snapshot to a follower that needs compacted entries"
   for (int i = 0; i < 5; ++i) c.step(0, Propose{1, {"cmd"}});
   c.deliver_all([&](const PeerMessage& m) { return m.to != c.id(2) && m.from != c.id(2); });
   REQUIRE(c.at(0).commit_index() == 6);
-  c.step(0, CompactLog{Snapshot{6, 1, std::make_shared<const std::string>("state")}});
+  c.step(0, CompactLog{make_snapshot(6, 1, "state")});
   CHECK(c.at(0).log().base_index() == 6);
   // The heartbeat tells the leader where follower 2 stands: before the log's start.
   c.effects(0).clear();

@@ -16,6 +16,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+PosixFileSystem posix;
+
 struct TempDir {
   fs::path path;
   TempDir() {
@@ -45,12 +47,12 @@ fs::path only_segment(const TempDir& dir) {
 TEST_CASE("persisted state, truncations included, comes back after a restart", "[raft][wal]") {
   TempDir dir;
   {
-    DiskStorage wal(options(dir));
+    DiskStorage wal(posix, options(dir));
     CHECK(wal.recover().entries.empty());
     wal.persist(Persist{std::nullopt, HardState{3, NodeId{1}}, std::nullopt, {entry(1, 1, "a"), entry(2, 2, "b"), entry(2, 3, "c")}});
     wal.persist(Persist{std::nullopt, HardState{4, kNoNode}, Index{3}, {entry(4, 3, "d"), entry(4, 4, "e")}});
   }
-  DiskStorage again(options(dir));
+  DiskStorage again(posix, options(dir));
   const auto state = again.recover();
   CHECK(state.hard_state == HardState{4, kNoNode});
   REQUIRE(state.entries.size() == 4);
@@ -62,10 +64,10 @@ TEST_CASE("persisted state, truncations included, comes back after a restart", "
 TEST_CASE("segments roll over and are all read back", "[raft][wal]") {
   TempDir dir;
   {
-    DiskStorage wal(options(dir, 256));
+    DiskStorage wal(posix, options(dir, 256));
     for (Index i = 1; i <= 100; ++i) wal.persist(Persist{std::nullopt, std::nullopt, std::nullopt, {entry(1, i, std::string(40, 'x'))}});
   }
-  DiskStorage again(options(dir, 256));
+  DiskStorage again(posix, options(dir, 256));
   CHECK(again.recover().entries.size() == 100);
   CHECK(again.recovery_report().segments > 10);
 }
@@ -74,7 +76,7 @@ TEST_CASE("a torn last write is cut off and recovery goes on", "[raft][wal]") {
   TempDir dir;
   const Persist written{std::nullopt, HardState{1, kNoNode}, std::nullopt, {entry(1, 1, "a"), entry(1, 2, "b")}};
   {
-    DiskStorage wal(options(dir));
+    DiskStorage wal(posix, options(dir));
     wal.persist(written);
   }
   const fs::path segment = only_segment(dir);
@@ -85,7 +87,7 @@ TEST_CASE("a torn last write is cut off and recovery goes on", "[raft][wal]") {
       fs::create_directories(copy.path);
       fs::copy_file(segment, copy.path / segment.filename());
       fs::resize_file(copy.path / segment.filename(), data_end - cut);
-      DiskStorage recovered(options(copy));
+      DiskStorage recovered(posix, options(copy));
       const auto state = recovered.recover();
       CHECK(state.entries.size() == 1);  // the second entry was torn
       CHECK(recovered.recovery_report().torn_bytes_cut > 0);
@@ -100,12 +102,12 @@ TEST_CASE("a torn last write is cut off and recovery goes on", "[raft][wal]") {
       const char zeros[5] = {0, 0, 0, 0, 0};
       f.write(zeros, 5);  // the last record's tail never reached the disk
     }
-    DiskStorage recovered(options(dir));
+    DiskStorage recovered(posix, options(dir));
     CHECK(recovered.recover().entries.size() == 1);
     CHECK(recovered.recovery_report().torn_bytes_cut > 0);
   }
   SECTION("preallocated zeros after complete records are not a tear") {
-    DiskStorage recovered(options(dir));
+    DiskStorage recovered(posix, options(dir));
     CHECK(recovered.recover().entries.size() == 2);
     CHECK(recovered.recovery_report().torn_bytes_cut == 0);
     recovered.persist(Persist{std::nullopt, std::nullopt, std::nullopt, {entry(1, 3, "c")}});
@@ -115,7 +117,7 @@ TEST_CASE("a torn last write is cut off and recovery goes on", "[raft][wal]") {
 TEST_CASE("a corrupted record before the tail refuses to start", "[raft][wal]") {
   TempDir dir;
   {
-    DiskStorage wal(options(dir));
+    DiskStorage wal(posix, options(dir));
     wal.persist(Persist{std::nullopt, HardState{1, kNoNode}, std::nullopt, {entry(1, 1, "aaaa"), entry(1, 2, "bbbb")}});
   }
   const fs::path segment = only_segment(dir);
@@ -125,7 +127,7 @@ TEST_CASE("a corrupted record before the tail refuses to start", "[raft][wal]") 
     f.put('X');
   }
   try {
-    DiskStorage broken(options(dir));
+    DiskStorage broken(posix, options(dir));
     FAIL("corruption was not detected");
   } catch (const StorageError& e) {
     CHECK_THAT(e.what(), Catch::Contains("corrupt record"));
@@ -134,8 +136,8 @@ TEST_CASE("a corrupted record before the tail refuses to start", "[raft][wal]") 
 
 TEST_CASE("two processes never share a data directory", "[raft][wal]") {
   TempDir dir;
-  DiskStorage first(options(dir));
-  CHECK_THROWS_WITH(DiskStorage(options(dir)), Catch::Contains("in use by another process"));
+  DiskStorage first(posix, options(dir));
+  CHECK_THROWS_WITH(DiskStorage(posix, options(dir)), Catch::Contains("in use by another process"));
 }
 
 TEST_CASE("merging a burst of changes equals applying them in order", "[raft][wal]") {
@@ -152,7 +154,7 @@ TEST_CASE("merging a burst of changes equals applying them in order", "[raft][wa
 TEST_CASE("a snapshot compacts the log on disk and comes back after a restart", "[raft][wal][snapshot]") {
   TempDir dir;
   {
-    DiskStorage wal(options(dir, 512));
+    DiskStorage wal(posix, options(dir, 512));
     wal.persist(Persist{std::nullopt, HardState{2, NodeId{1}}, std::nullopt, {}});
     for (Index i = 1; i <= 60; ++i) wal.persist(Persist{std::nullopt, std::nullopt, std::nullopt, {entry(2, i, std::string(30, 'e'))}});
     const Snapshot snapshot{50, 2, std::make_shared<const std::string>("state machine at 50")};
@@ -161,7 +163,7 @@ TEST_CASE("a snapshot compacts the log on disk and comes back after a restart", 
   std::size_t segments = 0;
   for (const auto& item : fs::directory_iterator(dir.path)) segments += item.path().extension() == ".log";
   CHECK(segments <= 3);  // the segments holding only entries up to 50 are gone
-  DiskStorage again(options(dir, 512));
+  DiskStorage again(posix, options(dir, 512));
   const auto state = again.recover();
   REQUIRE(state.snapshot.has_value());
   CHECK(state.snapshot->index == 50);
@@ -175,7 +177,7 @@ TEST_CASE("a snapshot compacts the log on disk and comes back after a restart", 
 TEST_CASE("a corrupt snapshot file refuses to start", "[raft][wal][snapshot]") {
   TempDir dir;
   {
-    DiskStorage wal(options(dir));
+    DiskStorage wal(posix, options(dir));
     wal.persist(Persist{std::nullopt, HardState{1, kNoNode}, std::nullopt, {entry(1, 1, "a"), entry(1, 2, "b")}});
     wal.persist(Persist{Snapshot{2, 1, std::make_shared<const std::string>("snap")}, std::nullopt, std::nullopt, {}});
   }
@@ -185,7 +187,7 @@ TEST_CASE("a corrupt snapshot file refuses to start", "[raft][wal][snapshot]") {
     f.seekp(-1, std::ios::end);
     f.put('X');
   }
-  CHECK_THROWS_WITH(DiskStorage(options(dir)), Catch::Contains("corrupt snapshot"));
+  CHECK_THROWS_WITH(DiskStorage(posix, options(dir)), Catch::Contains("corrupt snapshot"));
 }
 
 TEST_CASE("CRC-32C matches its check value, in hardware and in software", "[raft][wal]") {

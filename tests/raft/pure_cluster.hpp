@@ -1,10 +1,12 @@
 #pragma once
 // A tiny harness for scripted tests of RaftCore alone: no actors, no asio. Cores step in the order the script says;
-// every Send and Transmit lands in a queue the script delivers, drops or inspects. Persist effects go to a
-// MemoryStorage per replica (synced at once), and Persisted is fed back as the node actor would.
+// every Send and Transmit lands in a queue the script delivers, drops or inspects. Persist and SaveSnapshot effects
+// go to the real write-ahead log over an in-memory file system per replica (synced at once), and Persisted is fed
+// back as the node actor would.
 
 #include "raft/core.hpp"
-#include "raft/storage.hpp"
+#include "raft/disk_storage.hpp"
+#include "raft/memory_file_system.hpp"
 
 #include <deque>
 #include <functional>
@@ -19,7 +21,8 @@ class PureCluster {
   explicit PureCluster(int replicas, std::function<void(raft::RaftConfig&)> tweak = {}) : tweak_(std::move(tweak)) {
     for (int i = 0; i < replicas; ++i) ids_.push_back(raft::NodeId{static_cast<std::uint16_t>(i)});
     for (int i = 0; i < replicas; ++i) {
-      storage_.push_back(std::make_unique<raft::MemoryStorage>());
+      disks_.push_back(std::make_unique<raft::MemoryFileSystem>());
+      storage_.push_back(nullptr);
       cores_.push_back(nullptr);
       restart(i);
     }
@@ -27,7 +30,7 @@ class PureCluster {
 
   raft::RaftCore& at(int i) { return *cores_[static_cast<std::size_t>(i)]; }
   raft::NodeId id(int i) const { return ids_[static_cast<std::size_t>(i)]; }
-  raft::MemoryStorage& storage(int i) { return *storage_[static_cast<std::size_t>(i)]; }
+  raft::DiskStorage& storage(int i) { return *storage_[static_cast<std::size_t>(i)]; }
   std::deque<raft::PeerMessage>& queue() { return queue_; }
   std::vector<raft::Effect>& effects(int i) { return effects_[i]; }
 
@@ -37,8 +40,11 @@ class PureCluster {
     for (auto id : ids_)
       if (id != config.self) config.peers.push_back(id);
     if (tweak_) tweak_(config);
-    cores_[static_cast<std::size_t>(i)] =
-        std::make_unique<raft::RaftCore>(config, storage_[static_cast<std::size_t>(i)]->recover());
+    auto& storage = storage_[static_cast<std::size_t>(i)];
+    storage.reset();  // a process restart: what was written stays
+    storage = std::make_unique<raft::DiskStorage>(*disks_[static_cast<std::size_t>(i)],
+                                                  raft::DiskStorageOptions{"data", raft::FsyncPolicy::kAlways, 4096});
+    cores_[static_cast<std::size_t>(i)] = std::make_unique<raft::RaftCore>(config, storage->recover());
   }
 
   // Steps replica i and carries out its effects; returns them.
@@ -53,6 +59,8 @@ class PureCluster {
           auto more = at(i).step(raft::Persisted{p->entries.back()->index, p->entries.back()->term}, now_us);
           for (auto& m : more) out.push_back(std::move(m));
         }
+      } else if (auto* save = std::get_if<raft::SaveSnapshot>(&effect)) {
+        storage(i).adopt_snapshot(storage(i).prepare_snapshot(save->snapshot));
       } else if (auto* s = std::get_if<raft::Send>(&effect)) {
         queue_.push_back(s->message);
       } else if (auto* t = std::get_if<raft::Transmit>(&effect)) {
@@ -92,7 +100,8 @@ class PureCluster {
  private:
   std::function<void(raft::RaftConfig&)> tweak_;
   std::vector<raft::NodeId> ids_;
-  std::vector<std::unique_ptr<raft::MemoryStorage>> storage_;
+  std::vector<std::unique_ptr<raft::MemoryFileSystem>> disks_;
+  std::vector<std::unique_ptr<raft::DiskStorage>> storage_;
   std::vector<std::unique_ptr<raft::RaftCore>> cores_;
   std::deque<raft::PeerMessage> queue_;
   std::map<int, std::vector<raft::Effect>> effects_;

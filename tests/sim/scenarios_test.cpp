@@ -318,26 +318,13 @@ TEST_CASE("a replica restarted from its snapshot and log has everything it had",
     }
   }
   converge(c);
-  for (int i = 0; i < c.size(); ++i) CHECK(c.storage(i).durable_entries().size() < 200);  // compacted on disk too
-  require_safe(c);
-}
-
-TEST_CASE("a follower whose disk was wiped is rebuilt from its peers", "[sim][replication][snapshot]") {
-  const auto seed = test_seed(121);
-  INFO("reproduce with CORAFT_SEED=" << seed);
-  for (std::uint64_t snapshot_every : {std::uint64_t{0}, std::uint64_t{40}}) {
-    SimCluster c({.replicas = 3, .seed = seed, .snapshot_every = snapshot_every});
-    c.start_clients(ClientOptions{.clients = 3, .keys = 8, .think_time = Micros(2000)});
-    REQUIRE(c.run_until([&] { return c.completed_ops() >= 200; }, us(60000ms)));
-    const int victim = any_follower(c, *c.leader());
-    c.wipe(victim);
-    c.run_for(us(300ms));
-    c.restart(victim);
-    c.stop_clients();
-    REQUIRE(c.run_until([&] { return c.all_clients_idle(); }, us(10000ms)));
-    const int leader = *c.leader();
-    REQUIRE(c.run_until([&] { return c.replica(victim)->applied_index() == c.replica(leader)->applied_index(); },
-                        us(10000ms)));
-    CHECK(c.replica(victim)->store().digest() == c.replica(leader)->store().digest());
+  // Compacted on disk too: restarted, each replica reads back a snapshot and a short log after it.
+  for (int i = 0; i < c.size(); ++i) {
+    c.crash(i);
+    c.restart(i);
+    const auto& log = c.replica(i)->core().log();
+    CHECK(log.base_index() > 0);
+    CHECK(log.last_index() - log.base_index() < 200);
   }
+  require_safe(c);
 }

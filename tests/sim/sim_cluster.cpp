@@ -1,5 +1,6 @@
 #include "sim_cluster.hpp"
 
+#include "actors/sim_disk_worker.hpp"
 #include "actors/spawn.hpp"
 #include "sim_client.hpp"
 
@@ -10,9 +11,10 @@ namespace coraft::test {
 
 struct SimCluster::Slot {
   raft::NodeId id;
-  raft::MemoryStorage storage;  // the disk: survives crashes
+  raft::MemoryFileSystem disk;  // survives crashes; power cuts lose what it did not sync
   std::unique_ptr<asio::io_context> io;
   std::unique_ptr<actors::Clock> clock;
+  std::unique_ptr<actors::SimDiskWorker> log_worker, snapshot_worker;
   std::unique_ptr<actors::Replica> replica;
   actors::Rng rng{0};
   int life = 0;
@@ -68,7 +70,7 @@ actors::Replica* SimCluster::replica(int slot) {
   return slots_[static_cast<std::size_t>(slot)]->replica.get();
 }
 
-raft::MemoryStorage& SimCluster::storage(int slot) { return slots_[static_cast<std::size_t>(slot)]->storage; }
+raft::MemoryFileSystem& SimCluster::disk(int slot) { return slots_[static_cast<std::size_t>(slot)]->disk; }
 
 void SimCluster::restart(int slot) {
   Slot& s = *slots_[static_cast<std::size_t>(slot)];
@@ -84,9 +86,19 @@ void SimCluster::restart(int slot) {
   ro.timing = options_.timing;
   ro.lease_reads = options_.lease_reads;
   ro.snapshot_every_entries = options_.snapshot_every;
+  ro.limits = options_.limits;
   auto log = actors::make_logger(s.id.str(), s.clock.get());
-  s.replica = std::make_unique<actors::Replica>(*s.io, *s.clock, s.storage, s.rng.fork(static_cast<std::uint64_t>(s.life)),
-                                                ro, log);
+  const auto life = static_cast<std::uint64_t>(s.life);
+  s.log_worker = std::make_unique<actors::SimDiskWorker>(*s.clock, s.rng.fork(life * 16 + 1), options_.disk_latency_min,
+                                                         options_.disk_latency_max);
+  s.snapshot_worker = std::make_unique<actors::SimDiskWorker>(*s.clock, s.rng.fork(life * 16 + 2),
+                                                              options_.disk_latency_min, options_.disk_latency_max);
+  actors::StorageSetup storage;
+  storage.fs = &s.disk;
+  storage.options = raft::DiskStorageOptions{"data/" + s.id.str(), raft::FsyncPolicy::kAlways, options_.segment_bytes};
+  storage.log_worker = s.log_worker.get();
+  storage.snapshot_worker = s.snapshot_worker.get();
+  s.replica = std::make_unique<actors::Replica>(*s.io, *s.clock, storage, s.rng.fork(life), ro, log);
   s.replica->start();
   spawn_bridge(slot);
 }
@@ -109,24 +121,43 @@ void SimCluster::spawn_bridge(int slot) {
   actors::spawn(s.io->get_executor(), s.id.str() + "/sim-bridge", body(*this, r, slot));
 }
 
-void SimCluster::crash(int slot) {
+void SimCluster::stop_replica(int slot, bool power_lost) {
   Slot& s = *slots_[static_cast<std::size_t>(slot)];
   if (!s.replica) return;
-  s.storage.crash();
+  // The disk job under way stops after a random number of file changes (possibly all of them, possibly none), and
+  // from then on the machine changes nothing: not even the final sync of a clean stop.
+  s.log_worker->interrupt(s.disk, rng_.between(0, 12));
+  s.snapshot_worker->interrupt(s.disk, rng_.between(0, 6));
+  s.disk.stop_after(0);
   s.replica->stop();
   world_.resume(*s.io);
   // Let every actor of this replica see its closed mailbox and return; nothing else runs meanwhile.
   for (int guard = 0; guard < 1000 && s.io->poll() > 0; ++guard) s.io->restart();
   world_.remove_context(*s.io);
   s.replica.reset();
+  s.log_worker.reset();
+  s.snapshot_worker.reset();
   s.clock.reset();
   s.io.reset();
   s.paused = false;
+  if (power_lost) {
+    const auto report = s.disk.power_cut([this](std::uint64_t n) { return rng_.between(0, n); });
+    unsynced_writes_lost_ += report.writes_lost;
+  } else {
+    s.disk.resume();
+  }
 }
 
-void SimCluster::wipe(int slot) {
-  crash(slot);
-  slots_[static_cast<std::size_t>(slot)]->storage = raft::MemoryStorage{};
+void SimCluster::crash(int slot) { stop_replica(slot, false); }
+
+void SimCluster::power_cut(int slot) {
+  ++power_cuts_;
+  stop_replica(slot, true);
+}
+
+void SimCluster::power_cut_all() {
+  ++power_cuts_;
+  for (int i = 0; i < size(); ++i) stop_replica(i, true);
 }
 
 void SimCluster::pause(int slot) {

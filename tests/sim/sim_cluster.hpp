@@ -1,13 +1,16 @@
 #pragma once
 // A whole coraft cluster in one process under simulated time: every replica is the real set of actors on its own
-// io_context, its storage an in-memory disk that survives crashes, joined by a SimNetwork. Clients are simulated
-// actors that talk to the gateways and record a history. An InvariantChecker runs after every step.
+// io_context, joined by a SimNetwork. Its disk is the real write-ahead log over a MemoryFileSystem (a disk behind a
+// page cache, which survives the replica), written by simulated disk workers with their own latency. A crash kills
+// the process (the page cache survives); a power cut also loses what was not synced, at random a torn part of it,
+// and cuts short the disk job under way. Clients are simulated actors that talk to the gateways and record a
+// history. An InvariantChecker runs after every step.
 
 #include "actors/replica.hpp"
 #include "actors/sim_world.hpp"
 #include "history.hpp"
 #include "invariants.hpp"
-#include "raft/storage.hpp"
+#include "raft/memory_file_system.hpp"
 #include "sim_network.hpp"
 
 #include <memory>
@@ -26,6 +29,11 @@ struct SimOptions {
   bool lease_reads = true;
   bool check_invariants = true;
   std::uint64_t snapshot_every = 0;  // entries between snapshots (0: never compact)
+  // Each disk job (a write and its sync, a snapshot file) takes a random time in this range.
+  actors::Micros disk_latency_min{20};
+  actors::Micros disk_latency_max{500};
+  std::size_t segment_bytes = 16 * 1024;  // small, so segments roll over and compaction deletes them
+  raft::ReplicationLimits limits;
 };
 
 struct ClientOptions {
@@ -55,15 +63,20 @@ class SimCluster {
   int slot_of(raft::NodeId id) const;
 
   bool up(int slot) const;
+  // The process dies (SIGKILL): a disk job under way stops part way, but the page cache keeps what it wrote.
   void crash(int slot);
+  // The machine loses power: like crash(), and what was not synced is lost, at random a torn prefix of it kept.
+  void power_cut(int slot);
+  // Every machine at once.
+  void power_cut_all();
   void restart(int slot);
-  // The replica's disk is lost: it comes back empty (an operator rebuilding it from its peers).
-  void wipe(int slot);
   void pause(int slot);
   void resume(int slot);
   bool paused(int slot) const;
   actors::Replica* replica(int slot);
-  raft::MemoryStorage& storage(int slot);
+  raft::MemoryFileSystem& disk(int slot);
+  std::uint64_t power_cuts() const { return power_cuts_; }
+  std::uint64_t unsynced_writes_lost() const { return unsynced_writes_lost_; }
 
   // The live, unpaused replica that leads in the highest term, if any.
   std::optional<int> leader();
@@ -97,6 +110,7 @@ class SimCluster {
   friend class SimClient;
 
   void spawn_bridge(int slot);
+  void stop_replica(int slot, bool power_lost);
   void deliver_reply(actors::ClientReply reply);
 
   SimOptions options_;
@@ -114,6 +128,8 @@ class SimCluster {
   std::vector<std::string> double_answers_;
   InvariantChecker invariants_;
   std::function<void()> step_observer_;
+  std::uint64_t power_cuts_ = 0;
+  std::uint64_t unsynced_writes_lost_ = 0;
 };
 
 }  // namespace coraft::test

@@ -1,0 +1,133 @@
+#include "actors/storage.hpp"
+
+#include <chrono>
+
+namespace coraft::actors {
+namespace {
+
+constexpr Millis kNoticeRetry{1};
+
+}  // namespace
+
+Storage::Storage(StorageMailbox& inbox, NodeMailbox& node, Clock& clock, asio::io_context& io,
+                 const StorageSetup& setup, ReplicaMetrics& metrics, Logger log)
+    : inbox_(inbox),
+      node_(node),
+      metrics_(metrics),
+      log_(std::move(log)),
+      retry_timer_(clock, [this](std::uint64_t generation) { inbox_.try_send(StorageWake{generation}); }) {
+  const auto started = std::chrono::steady_clock::now();
+  disk_ = std::make_unique<raft::DiskStorage>(*setup.fs, setup.options);
+  recovery_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  if (!setup.log_worker) own_log_worker_ = make_thread_worker(io);
+  if (!setup.snapshot_worker) own_snapshot_worker_ = make_thread_worker(io);
+  log_worker_ = setup.log_worker ? setup.log_worker : own_log_worker_.get();
+  snapshot_worker_ = setup.snapshot_worker ? setup.snapshot_worker : own_snapshot_worker_.get();
+}
+
+Storage::~Storage() { retry_timer_.disarm(); }
+
+asio::awaitable<void> Storage::run() {
+  while (auto message = co_await inbox_.receive()) {
+    // A burst at once: everything queued goes into the next job.
+    handle(*message);
+    while (auto more = inbox_.try_receive()) handle(*more);
+    take_finished();
+    start_writing();
+    notify_node();
+  }
+  retry_timer_.disarm();
+}
+
+void Storage::handle(StorageInbox& message) {
+  if (auto* write = std::get_if<StorageWrite>(&message)) {
+    queued_.emplace_back(write->seq, std::move(write->change));
+  } else if (auto* snapshot = std::get_if<StorageSnapshot>(&message)) {
+    // Written beside the log's writes (it may take a while); it joins the log's order once it is on disk.
+    auto prepared = std::make_shared<raft::PreparedSnapshot>();
+    snapshot_worker_->submit(
+        [disk = disk_.get(), prepared, snapshot = std::move(snapshot->snapshot)] {
+          *prepared = disk->prepare_snapshot(snapshot);
+        },
+        [this, prepared](std::exception_ptr failure) {
+          finished_.push_back(Finished{Finished::Kind::kPrepared, 0, 0, 0, prepared, failure});
+          wake();
+        });
+  } else if (auto* discard = std::get_if<StorageDiscard>(&message)) {
+    snapshot_worker_->submit([garbage = std::move(discard->entries)]() mutable { garbage.clear(); },
+                             [](std::exception_ptr) {});
+  }
+}
+
+void Storage::take_finished() {
+  for (auto& done : finished_) {
+    // Never acknowledge what could not be written: the replica stops (kvstore exits with status 3).
+    if (done.failure) std::rethrow_exception(done.failure);
+    if (done.kind == Finished::Kind::kPrepared) {
+      queued_.emplace_back(0, std::move(*done.prepared));
+      continue;
+    }
+    writing_ = false;
+    durable_seq_ = std::max(durable_seq_, done.seq);
+    if (done.last_index != 0) {
+      last_index_ = done.last_index;
+      last_term_ = done.last_term;
+    }
+  }
+  finished_.clear();
+}
+
+void Storage::start_writing() {
+  if (writing_ || queued_.empty()) return;
+  // Consecutive writes merge into one (one sync for all of them); an adoption keeps its place between them.
+  auto steps = std::make_shared<std::vector<Step>>();
+  Finished outcome{Finished::Kind::kWrite, durable_seq_, 0, 0, nullptr, nullptr};
+  auto stats = std::make_shared<WriteStats>();
+  for (auto& [seq, step] : queued_) {
+    if (auto* change = std::get_if<raft::Persist>(&step)) {
+      outcome.seq = seq;
+      stats->entries += change->entries.size();
+      if (!change->entries.empty()) {
+        outcome.last_index = change->entries.back()->index;
+        outcome.last_term = change->entries.back()->term;
+      }
+      if (steps->empty() || !std::holds_alternative<raft::Persist>(steps->back())) steps->emplace_back(raft::Persist{});
+      raft::merge_persist(std::get<raft::Persist>(steps->back()), std::move(*change));
+    } else {
+      steps->push_back(std::move(step));
+    }
+  }
+  queued_.clear();
+  writing_ = true;
+  log_worker_->submit(
+      [disk = disk_.get(), steps, stats] {
+        const auto started = std::chrono::steady_clock::now();
+        for (const Step& step : *steps) {
+          if (const auto* change = std::get_if<raft::Persist>(&step)) disk->persist(*change);
+          else disk->adopt_snapshot(std::get<raft::PreparedSnapshot>(step));
+        }
+        stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      },
+      [this, outcome, stats](std::exception_ptr failure) mutable {
+        outcome.failure = failure;
+        if (!failure) {
+          ++metrics_.storage_writes;
+          metrics_.entries_per_write.observe(static_cast<double>(stats->entries));
+          metrics_.write_seconds.observe(stats->seconds);
+        }
+        finished_.push_back(std::move(outcome));
+        wake();
+      });
+}
+
+void Storage::notify_node() {
+  if (durable_seq_ <= notified_seq_) return;
+  if (node_.try_send(StorageDurable{durable_seq_, last_index_, last_term_})) {
+    notified_seq_ = durable_seq_;
+    retry_timer_.disarm();
+  } else if (!retry_timer_.armed()) {
+    retry_timer_.arm_after(kNoticeRetry);  // the node is busy; it must hear of this write all the same
+  }
+}
+
+}  // namespace coraft::actors
