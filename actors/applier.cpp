@@ -54,7 +54,7 @@ asio::awaitable<void> Applier::run() {
           held_.push_front(ApplyCommitted{{batch->entries.begin() + static_cast<std::ptrdiff_t>(done), batch->entries.end()}});
         }
       } else if (auto* restore_message = std::get_if<RestoreFromSnapshot>(&next)) {
-        restore(restore_message->snapshot);
+        applied.from_snapshot = restore(restore_message->snapshot);
       } else {
         continue;
       }
@@ -94,8 +94,8 @@ std::size_t Applier::apply(const ApplyCommitted& batch, EntriesApplied& applied,
   return done;
 }
 
-void Applier::restore(const raft::Snapshot& snapshot) {
-  if (snapshot.index <= applied_index_) return;  // we are already past it
+bool Applier::restore(const raft::Snapshot& snapshot) {
+  if (snapshot.index <= applied_index_) return false;  // we are already past it
   const auto started = std::chrono::steady_clock::now();
   if (!store_.restore(*snapshot.data)) {
     // The bytes passed a checksum (on disk) or came whole from the leader: failing here is a bug, not bad input.
@@ -107,6 +107,7 @@ void Applier::restore(const raft::Snapshot& snapshot) {
   log_->info("state machine restored from the snapshot at {} (term {}, {} keys) in {} ms", snapshot.index,
              snapshot.term, store_.size(),
              std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+  return true;
 }
 
 void Applier::maybe_snapshot() {

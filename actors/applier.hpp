@@ -37,7 +37,8 @@ class Applier {
   // Applies the first `at_most` entries of `batch` (or all); returns how many it took.
   std::size_t apply(const ApplyCommitted& batch, EntriesApplied& applied, std::size_t at_most);
   static constexpr std::size_t kApplySlice = 16384;  // entries applied between two yields (tens of milliseconds)
-  void restore(const raft::Snapshot& snapshot);
+  // Returns whether the store was replaced.
+  bool restore(const raft::Snapshot& snapshot);
   void maybe_snapshot();
   void snapshot_done();
 

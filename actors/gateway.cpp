@@ -16,6 +16,12 @@ bool is_write(RequestKind kind) {
   return kind == RequestKind::kPut || kind == RequestKind::kDelete || kind == RequestKind::kCas;
 }
 
+// A retry of this request is harmless: a read, or a write whose session lets the store recognise the retry. A client
+// without a session (the course simulator's) re-sends a failed or redirected write with a new MID, so a write of its
+// that may be in the log is answered only with its real outcome, never with `fail` or a redirect: those would invite
+// a second application.
+bool retry_safe(const ClientRequest& request) { return !is_write(request.kind) || request.session.id != 0; }
+
 kv::Command to_command(const ClientRequest& request) {
   kv::Command command;
   command.op = request.kind == RequestKind::kPut      ? kv::Op::kPut
@@ -257,10 +263,25 @@ void Gateway::on_applied(const EntriesApplied& applied) {
     }
     committing_.erase(it);
   }
-  // Anything left at or below the applied index was replaced by an entry that is not a command (a no-op).
+  // Left at or below the applied index: another leader's entry that is not a command (a no-op) took the index, or a
+  // snapshot replaced the store and which commands it took in is not known one by one.
   while (!committing_.empty() && committing_.begin()->first <= applied_index_) {
-    route(std::move(committing_.begin()->second.waiting));
-    committing_.erase(committing_.begin());
+    auto item = committing_.extract(committing_.begin());
+    Waiting& waiting = item.mapped().waiting;
+    if (!applied.from_snapshot) {
+      route(std::move(waiting));
+      continue;
+    }
+    const kv::SessionRef& session = waiting.request.session;
+    if (session.id != 0) {
+      // The session table came with the snapshot: it knows whether this write was applied.
+      if (auto result = store_.session_result(session.id, session.seq)) answer_write(waiting, *result);
+      else route(std::move(waiting));
+    } else {
+      // Applied or not, nothing can tell: silence is the one safe answer (the client counts it unanswered).
+      log_->debug("write {} from {} is covered by a snapshot: left unanswered", waiting.request.mid,
+                  waiting.request.client.str());
+    }
   }
   while (!applying_reads_.empty() && applying_reads_.begin()->first <= applied_index_) {
     answer_read(applying_reads_.begin()->second);
@@ -286,9 +307,10 @@ void Gateway::on_sweep(const GatewaySweep& sweep) {
       ++it;
     }
   }
+  // A write that may be in the log waits for its outcome past its deadline unless a retry of it is harmless.
   for (auto& [id, batch] : proposing_) {
     for (auto& w : batch) {
-      if (w && w->deadline <= now) {
+      if (w && w->deadline <= now && retry_safe(w->request)) {
         give_up(*w);
         w.reset();
       }
@@ -303,7 +325,7 @@ void Gateway::on_sweep(const GatewaySweep& sweep) {
     }
   }
   std::erase_if(committing_, [&](auto& item) {
-    if (item.second.waiting.deadline > now) return false;
+    if (item.second.waiting.deadline > now || !retry_safe(item.second.waiting.request)) return false;
     give_up(item.second.waiting);
     return true;
   });

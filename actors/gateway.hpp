@@ -13,7 +13,8 @@
 //   is held too: the leader we named did not serve it, and sending it round in circles would only storm the network. Leader: writes are proposed in batches (one per
 //   burst of requests) and answered once applied; reads are batched into one ReadIndex request and answered from
 //   the store once applied up to the read index. A request still unanswered at its deadline gets `fail` on the
-//   leader (it could not complete) or a redirect elsewhere.
+//   leader (it could not complete) or a redirect elsewhere — except a write from a client without a session that may
+//   already be in the log: such a client retries with a new MID, so that write is answered only with its outcome.
 //   Shutdown: ends when its inbox is closed.
 
 #include "actors/inboxes.hpp"

@@ -132,6 +132,8 @@ struct EntriesApplied {  // applier -> gateway
   std::vector<AppliedCommand> commands;
   raft::Index applied_index;
   raft::Term applied_term;
+  // The store was replaced by a snapshot up to applied_index: which commands it took in is not known one by one.
+  bool from_snapshot = false;
 };
 struct StatusReady {  // node -> gateway
   ClientRequest request;

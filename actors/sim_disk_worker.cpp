@@ -26,6 +26,7 @@ void SimDiskWorker::start_next() {
 }
 
 void SimDiskWorker::finish() {
+  if (dead_ || !busy_) return;  // interrupted after the deadline had fired but before this ran
   busy_ = false;
   auto [job, done] = std::move(queue_.front());
   queue_.pop_front();

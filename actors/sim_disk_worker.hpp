@@ -26,6 +26,7 @@ class SimDiskWorker final : public DiskWorker {
   void submit(Job job, Done done) override;
   // Returns whether a job was under way (and so was cut short).
   bool interrupt(raft::MemoryFileSystem& fs, std::uint64_t changes);
+  bool busy() const { return busy_; }
 
  private:
   void start_next();

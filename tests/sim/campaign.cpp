@@ -29,7 +29,15 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
 
   // Half the schedules compact their logs often, so that lagging and restarted replicas need InstallSnapshot.
   const std::uint64_t snapshot_every = rng.chance(0.5) ? rng.between(5, 100) : 0;
-  SimCluster c({.replicas = result.replicas, .seed = seed, .faults = faults, .snapshot_every = snapshot_every});
+  // A disk as fast as a good SSD, an ordinary one, or a slow one (each write and its sync).
+  static constexpr std::int64_t kDiskProfiles[][2] = {{10, 100}, {50, 2000}, {500, 20000}};
+  const auto& disk = kDiskProfiles[rng.between(0, 2)];
+  SimCluster c({.replicas = result.replicas,
+                .seed = seed,
+                .faults = faults,
+                .snapshot_every = snapshot_every,
+                .disk_latency_min = Micros(disk[0]),
+                .disk_latency_max = Micros(disk[1])});
   auto now_seconds = [&] { return c.world().now().time_since_epoch().count() / 1e6; };
   std::shared_ptr<Timeline> timeline;
   if (options.record_timeline) {
@@ -64,8 +72,9 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
     if (what.find("stops hearing") != std::string::npos) timeline->open_band(now_seconds(), what, what);
     if (kind != "drop" && result.schedule.size() > 1) timeline->event(now_seconds(), kind, what);
   };
-  note(fmt::format("{} replicas, drop {:.2f}, duplicate {:.2f}, delay {}-{} us, snapshot every {}", result.replicas,
-                   faults.drop, faults.duplicate, faults.min_delay.count(), faults.max_delay.count(), snapshot_every));
+  note(fmt::format("{} replicas, drop {:.2f}, duplicate {:.2f}, delay {}-{} us, snapshot every {}, disk {}-{} us",
+                   result.replicas, faults.drop, faults.duplicate, faults.min_delay.count(), faults.max_delay.count(),
+                   snapshot_every, disk[0], disk[1]));
 
   ClientOptions clients;
   clients.clients = static_cast<int>(rng.between(2, 5));
@@ -73,6 +82,17 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
   clients.read_fraction = rng.unit() * 0.5;
   clients.think_time = Micros(static_cast<std::int64_t>(rng.between(1000, 50000)));
   c.start_clients(clients);
+  if (rng.chance(0.4)) {  // and some clients as the course simulator has them: no sessions, new MID on every retry
+    ClientOptions course = clients;
+    course.sessions = false;
+    course.clients = static_cast<int>(rng.between(1, 3));
+    // It never repeats an unanswered request, so it waits long enough for a replica that knows the outcome to answer:
+    // every operation it gives up stays open to the end of the history, and open writes are what make checking
+    // linearizability expensive.
+    course.attempt_timeout = Micros(4000000);
+    c.start_clients(course);
+    note(fmt::format("{} clients with sessions, {} without", clients.clients, course.clients));
+  }
 
   // Safety phase: a fault every 0.2 - 2 s.
   const auto end_of_faults = c.world().now() + seconds(options.safety_seconds);
@@ -82,16 +102,47 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
     const int victim = static_cast<int>(rng.between(0, static_cast<std::uint64_t>(c.size() - 1)));
     const auto leader = c.leader();
     ++result.faults;
-    switch (rng.between(0, 8)) {
+    switch (rng.between(0, 9)) {
       case 0:
       case 1: {  // crash the leader or anyone; never more than a minority down at once keeps it interesting
         const int target = leader && rng.chance(0.5) ? *leader : victim;
         int down = 0;
         for (int i = 0; i < c.size(); ++i) down += !c.up(i);
         if (down < (c.size() - 1) / 2 || rng.chance(0.2)) {
-          c.crash(target);
-          note(fmt::format("crash {}", c.id(target).str()));
+          // The process dies, or the whole machine loses power (and what its disk had not synced). Power is most
+          // often cut while the disk is writing: the moment that tells whether anything got ahead of the disk.
+          if (rng.chance(0.5)) {
+            c.crash(target);
+            note(fmt::format("crash {}", c.id(target).str()));
+          } else {
+            int busy = -1;
+            if (rng.chance(0.7)) {
+              c.run_until([&] {
+                for (int i = 0; i < c.size(); ++i)
+                  if (c.disk_busy(i)) busy = i;
+                return busy >= 0;
+              }, Micros(50000));
+            }
+            const int cut = busy >= 0 ? busy : target;
+            c.power_cut(cut);
+            note(fmt::format("power cut {}{}", c.id(cut).str(), busy >= 0 ? " while its disk writes" : ""));
+          }
         }
+        break;
+      }
+      case 9: {  // every machine loses power at once, writes and snapshots in flight; all come back soon after
+        if (rng.chance(0.7)) {
+          c.run_until([&] {
+            for (int i = 0; i < c.size(); ++i)
+              if (c.disk_busy(i)) return true;
+            return false;
+          }, Micros(50000));
+        }
+        c.power_cut_all();
+        const auto dark = Micros(static_cast<std::int64_t>(rng.between(1000, 500000)));
+        note(fmt::format("power cut of every replica for {} ms", dark.count() / 1000));
+        c.run_for(dark);
+        for (int i = 0; i < c.size(); ++i) c.restart(i);
         break;
       }
       case 2:
@@ -189,6 +240,8 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
   result.simulated_seconds = c.world().now().time_since_epoch().count() / 1e6;
   result.committed = c.invariants().committed();
   result.operations = c.completed_ops();
+  result.power_cuts = c.power_cuts();
+  result.unsynced_writes_lost = c.unsynced_writes_lost();
   if (timeline) {
     c.set_step_observer({});
     for (const auto& op : history) {

@@ -1,6 +1,7 @@
 #pragma once
 // One randomized fault schedule, driven entirely by a seed (TigerBeetle's VOPR in miniature): a safety phase with
-// faults (drops, duplicates, delays, symmetric and one-way partitions, crashes and restarts, pauses) while clients
+// faults (drops, duplicates, delays, symmetric and one-way partitions, crashes, power cuts of one replica or all of
+// them that lose unsynced writes, restarts, pauses) while clients
 // run, then a liveness phase without faults in which a leader must stand and every client operation must complete.
 // Invariants are checked after every step.
 
@@ -30,6 +31,8 @@ struct SeedResult {
   std::uint64_t committed = 0;    // log entries committed (cluster-wide record)
   std::uint64_t operations = 0;   // client operations completed
   std::uint64_t faults = 0;       // fault events injected
+  std::uint64_t power_cuts = 0;   // of one replica or of all at once
+  std::uint64_t unsynced_writes_lost = 0;  // writes a power cut took from a disk (dropped or torn) before their sync
   Verdict linearizable = Verdict::kUnknown;  // over every client operation of the run
   std::vector<std::string> violations;  // safety, liveness or linearizability
   std::vector<std::string> schedule;    // what happened, for a failing seed's report

@@ -1,5 +1,7 @@
 #include "invariants.hpp"
 
+#include "raft/overloaded.hpp"
+
 #include <fmt/format.h>
 
 namespace coraft::test {
@@ -10,12 +12,57 @@ void InvariantChecker::violation(std::string text) {
   if (violations_.size() < 100) violations_.push_back(std::move(text));
 }
 
+void Claims::sent(const raft::PeerMessage& message) {
+  std::visit(Overloaded{
+                 [&](const raft::RequestVote& m) {
+                   if (!m.pre_vote) term = std::max(term, m.term);  // a PreVote names a term not entered yet
+                 },
+                 [&](const raft::RequestVoteReply& m) {
+                   if (m.pre_vote) {
+                     if (!m.granted) term = std::max(term, m.term);
+                     return;
+                   }
+                   term = std::max(term, m.term);
+                   if (m.granted) {
+                     vote_term = m.term;
+                     voted_for = message.to;
+                   }
+                 },
+                 [&](const raft::AppendEntriesReply& m) {
+                   term = std::max(term, m.term);
+                   if (m.success) acknowledged = m.match_index;
+                 },
+                 [&](const raft::InstallSnapshotReply& m) {
+                   term = std::max(term, m.term);
+                   if (m.done) acknowledged = m.last_included_index;
+                 },
+                 [&](const auto& m) { term = std::max(term, m.term); },
+             },
+             message.payload);
+}
+
+void InvariantChecker::restarted(const raft::RaftCore& core, const Claims& claims) {
+  const std::string who = core.self().str();
+  if (core.term() < claims.term) {
+    violation(fmt::format("{}: restarted in term {} but had spoken in term {}", who, core.term(), claims.term));
+  }
+  if (claims.vote_term != 0 && core.term() == claims.vote_term && core.voted_for() != claims.voted_for) {
+    violation(fmt::format("{}: restarted in term {} with vote {} but had granted its vote to {}", who, core.term(),
+                          core.voted_for().str(), claims.voted_for.str()));
+  }
+  if (core.log().last_index() < claims.acknowledged) {
+    violation(fmt::format("{}: restarted with a log ending at {} but had acknowledged entries up to {}", who,
+                          core.log().last_index(), claims.acknowledged));
+  }
+}
+
 void InvariantChecker::observe(int slot, int life, const raft::RaftCore& core, raft::Index applied_index,
                                std::uint64_t store_digest) {
   Replica& r = replicas_[static_cast<std::size_t>(slot)];
   const std::string who = core.self().str();
-  if (r.life != life) {  // restarted: volatile state starts over
+  if (r.life != life) {  // restarted: volatile state starts over (restarted() checked what must not)
     r.life = life;
+    r.term = 0;
     r.commit = 0;
     r.verified_upto = 0;
     r.leader_verified_upto = 0;

@@ -2,7 +2,10 @@
 // Raft's safety properties, checked on every replica after every simulation step (LogCabin's
 // RaftConsensusInvariants, for a whole cluster):
 //   * Election Safety: at most one leader per term;
-//   * a replica's term never goes back (across restarts too: it is persisted), nor its commit index within one life;
+//   * a replica's term never goes back within one life, nor its commit index;
+//   * a restarted replica still holds what it told its peers before it went down: a term at least as high as any it
+//     sent, the vote it granted in that term, and a log at least as long as its last acknowledgement (Raft Figure 2:
+//     persisted "before responding to RPCs"). It may legitimately lose more than that: state it never spoke of;
 //   * committed prefixes are identical on every replica (Log Matching + State Machine Safety);
 //   * replicas that applied the same index hold the same state machine (nobody applied a different command);
 //   * Leader Completeness: a leader holds every entry committed in its term or earlier.
@@ -17,12 +20,24 @@
 
 namespace coraft::test {
 
+// What a replica has told its peers, as seen leaving it: the state it must still hold after a crash.
+struct Claims {
+  raft::Term term = 0;                      // the highest term it spoke in (PreVote's future terms aside)
+  raft::Term vote_term = 0;                 // its latest granted vote: in this term,
+  raft::NodeId voted_for = raft::kNoNode;   // for this candidate
+  raft::Index acknowledged = 0;             // its latest acknowledgement: it holds the log up to here
+  // Updates the claims with one message the replica sent.
+  void sent(const raft::PeerMessage& message);
+};
+
 class InvariantChecker {
  public:
   explicit InvariantChecker(int replicas);
 
   // One live replica's state. `life` counts restarts.
   void observe(int slot, int life, const raft::RaftCore& core, raft::Index applied_index, std::uint64_t store_digest);
+  // A replica just recovered from its disk, before it has run: does it still hold what it told its peers?
+  void restarted(const raft::RaftCore& core, const Claims& claims);
 
   const std::vector<std::string>& violations() const { return violations_; }
   raft::Index committed() const { return static_cast<raft::Index>(committed_.size()); }

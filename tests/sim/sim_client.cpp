@@ -62,7 +62,7 @@ void SimClient::send_attempt(const Operation& op) {
   request.key = op.key;
   request.value = op.value;
   request.expected = op.expected;
-  if (op.kind != OpKind::kGet) request.session = kv::SessionRef{0x10000u + id_.value, seq_};
+  if (op.kind != OpKind::kGet && options_.sessions) request.session = kv::SessionRef{0x10000u + id_.value, seq_};
   cluster_.send_request(target_, std::move(request));
   timer_.arm_after(options_.attempt_timeout);
 }
@@ -90,6 +90,10 @@ asio::awaitable<void> SimClient::run() {
       if (auto* fired = std::get_if<TimerFired>(&*message)) {
         if (!timer_.is_current(fired->generation)) continue;
         target_ = random_replica();  // silence: try someone else
+        if (!options_.sessions) {
+          in_operation_ = false;  // a client without a session never repeats an unanswered request
+          break;
+        }
         send_attempt(op);
         continue;
       }

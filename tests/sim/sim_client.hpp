@@ -1,7 +1,8 @@
 #pragma once
 // A simulated client actor: performs random operations one at a time against the cluster's gateways, follows
 // redirects, retries on fail or silence with the same session sequence number (so a retried write applies once),
-// and records every operation in a history.
+// and records every operation in a history. Without sessions it behaves as the course simulator's clients do (see
+// ClientOptions::sessions).
 //   Inbox: replies (delivered by the simulated network) and its own timer.
 
 #include "actors/client_protocol.hpp"

@@ -19,6 +19,7 @@ struct SimCluster::Slot {
   actors::Rng rng{0};
   int life = 0;
   bool paused = false;
+  Claims claims;  // what it told its peers, over all its lives
 };
 
 SimCluster::SimCluster(SimOptions options)
@@ -99,6 +100,7 @@ void SimCluster::restart(int slot) {
   storage.log_worker = s.log_worker.get();
   storage.snapshot_worker = s.snapshot_worker.get();
   s.replica = std::make_unique<actors::Replica>(*s.io, *s.clock, storage, s.rng.fork(life), ro, log);
+  if (options_.check_invariants) invariants_.restarted(s.replica->core(), s.claims);
   s.replica->start();
   spawn_bridge(slot);
 }
@@ -110,6 +112,7 @@ void SimCluster::spawn_bridge(int slot) {
   auto body = [](SimCluster& cluster, actors::Replica& replica, int from) -> asio::awaitable<void> {
     while (auto message = co_await replica.outbox().receive()) {
       if (auto* peer = std::get_if<actors::SendPeer>(&*message)) {
+        cluster.slots_[static_cast<std::size_t>(from)]->claims.sent(peer->message);
         const int to = cluster.slot_of(peer->message.to);
         if (to >= 0) cluster.network_->send(from, to, std::move(peer->message));
       } else if (auto* reply = std::get_if<actors::SendClientReply>(&*message)) {
@@ -126,8 +129,10 @@ void SimCluster::stop_replica(int slot, bool power_lost) {
   if (!s.replica) return;
   // The disk job under way stops after a random number of file changes (possibly all of them, possibly none), and
   // from then on the machine changes nothing: not even the final sync of a clean stop.
-  s.log_worker->interrupt(s.disk, rng_.between(0, 12));
-  s.snapshot_worker->interrupt(s.disk, rng_.between(0, 6));
+  // Mostly a few changes in: between a write and its sync is where a disk loses what it was told.
+  auto changes = [this] { return rng_.chance(0.7) ? rng_.between(0, 2) : rng_.between(0, 12); };
+  s.log_worker->interrupt(s.disk, changes());
+  s.snapshot_worker->interrupt(s.disk, changes());
   s.disk.stop_after(0);
   s.replica->stop();
   world_.resume(*s.io);
@@ -149,6 +154,11 @@ void SimCluster::stop_replica(int slot, bool power_lost) {
 }
 
 void SimCluster::crash(int slot) { stop_replica(slot, false); }
+
+bool SimCluster::disk_busy(int slot) const {
+  const Slot& s = *slots_[static_cast<std::size_t>(slot)];
+  return s.replica && s.log_worker->busy();
+}
 
 void SimCluster::power_cut(int slot) {
   ++power_cuts_;
@@ -196,8 +206,8 @@ void SimCluster::check_invariants() {
   for (int i = 0; i < size(); ++i) {
     auto* r = replica(i);
     if (!r) continue;
-    invariants_.observe(i, slots_[static_cast<std::size_t>(i)]->life, r->core(), r->applied_index(),
-                        r->store().digest());
+    const Slot& s = *slots_[static_cast<std::size_t>(i)];
+    invariants_.observe(i, s.life, r->core(), r->applied_index(), r->store().digest());
   }
 }
 

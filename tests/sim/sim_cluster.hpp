@@ -44,6 +44,10 @@ struct ClientOptions {
   double delete_fraction = 0.05;
   actors::Micros think_time{20000};      // pause between a client's operations
   actors::Micros attempt_timeout{500000};  // a silent replica is given up after this
+  // With sessions a client retries a write under the same session number, and after silence tries another replica.
+  // Without (the course simulator's clients) it retries a failed or redirected request with a new MID, and gives an
+  // unanswered one up: its outcome stays unknown.
+  bool sessions = true;
 };
 
 class SimClient;
@@ -69,6 +73,8 @@ class SimCluster {
   void power_cut(int slot);
   // Every machine at once.
   void power_cut_all();
+  // Is the replica's disk writing the log right now (a crash would land in the middle of it)?
+  bool disk_busy(int slot) const;
   void restart(int slot);
   void pause(int slot);
   void resume(int slot);

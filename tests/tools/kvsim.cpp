@@ -61,12 +61,15 @@ int main(int argc, char** argv) {
   bool timeline_ok = true;
   double simulated = 0;
   std::uint64_t committed = 0, operations = 0, faults = 0, violations = 0, failed = 0, linearizable = 0, unknown = 0;
+  std::uint64_t power_cuts = 0, unsynced_lost = 0;
   for (std::uint64_t seed = first_seed; seed < first_seed + seeds; ++seed) {
     const SeedResult r = run_seed(seed, options);
     simulated += r.simulated_seconds;
     committed += r.committed;
     operations += r.operations;
     faults += r.faults;
+    power_cuts += r.power_cuts;
+    unsynced_lost += r.unsynced_writes_lost;
     violations += r.violations.size();
     linearizable += r.linearizable == Verdict::kLinearizable;
     unknown += r.linearizable == Verdict::kUnknown;
@@ -88,9 +91,10 @@ int main(int argc, char** argv) {
   }
   const double real = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print("kvsim: seeds {}..{} ({}), simulated {:.0f} s in {:.1f} s real ({:.0f}x), committed {}, operations {}, "
-             "faults {}, invariant violations {}, linearizable {}/{} (unknown {}), failed seeds {}\n",
+             "faults {}, power cuts {}, unsynced writes lost {}, invariant violations {}, linearizable {}/{} "
+             "(unknown {}), failed seeds {}\n",
              first_seed, first_seed + seeds - 1, seeds, simulated, real, real > 0 ? simulated / real : 0.0, committed,
-             operations, faults, violations, linearizable, seeds, unknown, failed);
+             operations, faults, power_cuts, unsynced_lost, violations, linearizable, seeds, unknown, failed);
   if (!timeline_path.empty() && seeds > 1) {
     if (first_failed) {
       CampaignOptions again = options;
