@@ -1,5 +1,7 @@
 #include "actors/metrics.hpp"
 
+#include "version/version.hpp"
+
 #include <fmt/format.h>
 
 namespace coraft::actors {
@@ -46,6 +48,8 @@ std::string render_prometheus(const ReplicaStatus& s, const ReplicaMetrics& m) {
   std::string out;
   out.reserve(8192);
   const std::string id = fmt::format("replica=\"{}\"", s.id.str());
+  gauge(out, "coraft_build_info", "Always 1; the labels say which coraft build this replica runs",
+        fmt::format("{},version=\"{}\",commit=\"{}\"", id, version(), commit()), 1);
   append_header(out, "coraft_role", "gauge", "1 for the role this replica is in");
   for (auto role : {raft::Role::kFollower, raft::Role::kPreCandidate, raft::Role::kCandidate, raft::Role::kLeader}) {
     append_sample(out, "coraft_role", fmt::format("{},role=\"{}\"", id, raft::role_name(role)), s.role == role);
