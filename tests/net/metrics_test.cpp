@@ -74,6 +74,13 @@ TEST_CASE("metrics: status and counters render as Prometheus text", "[metrics]")
   // Every metric has HELP and TYPE lines before its samples.
   CHECK(text.find("# TYPE coraft_term gauge") < text.find("coraft_term{"));
   CHECK(text.find("# TYPE coraft_elections_started_total counter") != std::string::npos);
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("# TYPE ", 0) != 0) continue;
+    const std::string type = line.substr(line.rfind(' ') + 1);
+    INFO(line);
+    CHECK((type == "gauge" || type == "counter" || type == "histogram"));
+  }
 }
 
 TEST_CASE("metrics: the HTTP endpoint answers GET /metrics and refuses the rest", "[metrics]") {
