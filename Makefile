@@ -1,13 +1,15 @@
 # The two set-up commands (see README.md):
 #   make run   - install what is missing, build, start a local 3-replica cluster
 #   make test  - install what is missing, build, run the whole test suite
+# Further usage (README, "Run it as a service"):
+#   make deb   - build, then the Debian package build/coraft_<version>_<arch>.deb (CPack, from the build tree)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 BUILD_TYPE ?= RelWithDebInfo
 WERROR ?= ON
 SANITIZE ?= OFF
 
-.PHONY: all deps configure build test run clean
+.PHONY: all deps configure build test run deb clean
 
 all: build
 
@@ -26,6 +28,10 @@ test: build
 
 run: build
 	@examples/cluster.sh
+
+deb: build
+	@cmake/install-deps.sh --deb
+	@cd $(BUILD) && cpack -G DEB
 
 clean:
 	rm -rf $(BUILD)

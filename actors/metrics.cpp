@@ -1,5 +1,7 @@
 #include "actors/metrics.hpp"
 
+#include "version/version.hpp"
+
 #include <fmt/format.h>
 
 namespace coraft::actors {
@@ -46,6 +48,8 @@ std::string render_prometheus(const ReplicaStatus& s, const ReplicaMetrics& m) {
   std::string out;
   out.reserve(8192);
   const std::string id = fmt::format("replica=\"{}\"", s.id.str());
+  gauge(out, "coraft_build_info", "Always 1; the labels say which coraft build this replica runs",
+        fmt::format("{},version=\"{}\",commit=\"{}\"", id, version(), commit()), 1);
   append_header(out, "coraft_role", "gauge", "1 for the role this replica is in");
   for (auto role : {raft::Role::kFollower, raft::Role::kPreCandidate, raft::Role::kCandidate, raft::Role::kLeader}) {
     append_sample(out, "coraft_role", fmt::format("{},role=\"{}\"", id, raft::role_name(role)), s.role == role);
@@ -62,12 +66,12 @@ std::string render_prometheus(const ReplicaStatus& s, const ReplicaMetrics& m) {
   gauge(out, "coraft_leader_contact_age_seconds", "Seconds since the leader was last heard from (-1: never)", id,
         s.last_leader_contact_ms < 0 ? -1.0 : s.last_leader_contact_ms / 1000.0);
   if (!s.followers.empty()) {
-    append_header(out, "coraft_follower_match_index", "Leader: highest index known replicated on each follower", "gauge");
+    append_header(out, "coraft_follower_match_index", "gauge", "Leader: highest index known replicated on each follower");
     for (const auto& f : s.followers) {
       append_sample(out, "coraft_follower_match_index", fmt::format("{},follower=\"{}\"", id, f.id.str()),
                     static_cast<double>(f.match_index));
     }
-    append_header(out, "coraft_follower_lag_entries", "Leader: entries each follower is behind the leader's log", "gauge");
+    append_header(out, "coraft_follower_lag_entries", "gauge", "Leader: entries each follower is behind the leader's log");
     for (const auto& f : s.followers) {
       append_sample(out, "coraft_follower_lag_entries", fmt::format("{},follower=\"{}\"", id, f.id.str()),
                     static_cast<double>(s.last_log_index - std::min(f.match_index, s.last_log_index)));

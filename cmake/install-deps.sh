@@ -2,15 +2,19 @@
 # Installs the Debian 12 packages coraft needs, only those missing. Safe to run repeatedly.
 # Used by `make run` and `make test`; needs root (or sudo) only when something is missing.
 #   cmake/install-deps.sh          what building and running need
-#   cmake/install-deps.sh --test   also what the test suite drives: headless Chromium (the timeline rendering test)
-#                                  and iproute2 (the network-namespace test)
+#   cmake/install-deps.sh --test   also what the test suite drives: headless Chromium (the timeline rendering test),
+#                                  iproute2 (the network-namespace test), and what the package test needs: lintian
+#                                  and systemd (systemd-analyze verify), besides what --deb installs
+#   cmake/install-deps.sh --deb    also what `make deb` needs: dpkg-dev (dpkg-shlibdeps) and file, which CPack's
+#                                  shlibdeps support uses to find the programs
 set -euo pipefail
 
 packages=(build-essential cmake g++ pkg-config libasio-dev nlohmann-json3-dev catch2 libspdlog-dev libfmt-dev
           libcli11-dev libssl-dev python3)
-if [ "${1:-}" = "--test" ]; then
-  packages+=(chromium iproute2)
-fi
+case "${1:-}" in
+  --test) packages+=(chromium iproute2 dpkg-dev file lintian systemd) ;;
+  --deb) packages+=(dpkg-dev file) ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -12,6 +12,7 @@
 #include "net/cluster_config.hpp"
 #include "net/codec.hpp"
 #include "net/secret_file.hpp"
+#include "version/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <asio/co_spawn.hpp>
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
   auto* keygen = app.add_subcommand("keygen", "Write a new random secret to PATH (mode 0600; refuses to replace a "
                                               "file), for cluster.json's key_file or client_token_file");
   keygen->add_option("path", keygen_path)->required();
+  app.set_version_flag("--version", version_line("kvctl"));
   CLI11_PARSE(app, argc, argv);
   if (keygen->parsed()) {
     try {

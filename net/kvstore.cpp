@@ -13,6 +13,7 @@
 #include "net/udp_bridge.hpp"
 #include "raft/disk_storage.hpp"
 #include "raft/memory_file_system.hpp"
+#include "version/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
@@ -66,6 +67,7 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-port", metrics_port,
                  "Serve Prometheus metrics over HTTP on this TCP port (GET /metrics; default: off)");
   app.add_option("--metrics-address", metrics_address, "Address for --metrics-port (default 127.0.0.1)");
+  app.set_version_flag("--version", version_line("kvstore"));
   CLI11_PARSE(app, argc, argv);
 
   // A file-size limit (ulimit -f) must fail the write with EFBIG, reported like a full disk, not kill the process.
@@ -185,7 +187,8 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> peer_names;
   for (raft::NodeId peer : options.peers) peer_names.push_back(peer.str());
-  log->info("{} mode, peers {}, storage {}", course_mode ? "course" : "cluster", fmt::join(peer_names, ","), storage_text);
+  log->info("{}; {} mode, peers {}, storage {}", version_line("kvstore"), course_mode ? "course" : "cluster",
+            fmt::join(peer_names, ","), storage_text);
   if (course_mode) {
     log->info("course mode is unauthenticated: the course simulator relays the classic datagrams and cannot sign them");
   } else if (security.peer_key.empty()) {

@@ -16,6 +16,7 @@
 #include "chat/chat_room.hpp"
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
+#include "version/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -256,6 +257,7 @@ int main(int argc, char** argv) {
   app.add_option("--poll-ms", options.poll_ms, "Look for new messages this often, in milliseconds")
       ->check(CLI::Range(10, 60000))
       ->capture_default_str();
+  app.set_version_flag("--version", version_line("kvchat"));
   CLI11_PARSE(app, argc, argv);
   for (const auto& problem : {chat::invalid_room(options.room), chat::invalid_nick(options.nick)}) {
     if (problem) {

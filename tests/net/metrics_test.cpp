@@ -4,8 +4,10 @@
 #include "actors/metrics.hpp"
 #include "net/codec.hpp"
 #include "net/metrics_http.hpp"
+#include "version/version.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <sstream>
 
@@ -51,6 +53,8 @@ TEST_CASE("metrics: status and counters render as Prometheus text", "[metrics]")
   m.render_network = [](std::string& out) { actors::append_sample(out, "coraft_test_network", "", 5); };
   const std::string text = actors::render_prometheus(leader_status(), m);
 
+  const auto build = fmt::format(R"(coraft_build_info{{replica="0001",version="{}",commit="{}"}})", version(), commit());
+  CHECK(sample(text, build) == 1);
   CHECK(sample(text, R"(coraft_term{replica="0001"})") == 7);
   CHECK(sample(text, R"(coraft_role{replica="0001",role="leader"})") == 1);
   CHECK(sample(text, R"(coraft_role{replica="0001",role="follower"})") == 0);
@@ -70,6 +74,13 @@ TEST_CASE("metrics: status and counters render as Prometheus text", "[metrics]")
   // Every metric has HELP and TYPE lines before its samples.
   CHECK(text.find("# TYPE coraft_term gauge") < text.find("coraft_term{"));
   CHECK(text.find("# TYPE coraft_elections_started_total counter") != std::string::npos);
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("# TYPE ", 0) != 0) continue;
+    const std::string type = line.substr(line.rfind(' ') + 1);
+    INFO(line);
+    CHECK((type == "gauge" || type == "counter" || type == "histogram"));
+  }
 }
 
 TEST_CASE("metrics: the HTTP endpoint answers GET /metrics and refuses the rest", "[metrics]") {

@@ -13,6 +13,7 @@
 #include "etcd_client.hpp"
 #include "history_io.hpp"
 #include "net/client.hpp"
+#include "version/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
@@ -152,6 +153,7 @@ int main(int argc, char** argv) {
       ->needs(cluster_opt);
   app.add_flag("--json", json_output, "Print one JSON object at the end (and no progress lines)");
   app.add_flag("-q,--quiet", quiet, "No progress lines");
+  app.set_version_flag("--version", version_line("kvbench"));
   CLI11_PARSE(app, argc, argv);
   if (cluster_path.empty() == etcd_urls.empty()) {
     fmt::print(stderr, "kvbench: give --cluster FILE or --etcd URLS (see --help)\n");

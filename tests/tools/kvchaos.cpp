@@ -5,6 +5,7 @@
 //   --timeline FILE     also draw the run as an HTML timeline
 
 #include "course_sim.hpp"
+#include "version/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -91,6 +92,7 @@ int main(int argc, char** argv) {
   app.add_option("--timeline", timeline_path,
                  "Write an HTML timeline of the run (roles, faults, commit index, latencies) to this file; with "
                  "--all, a folder that gets one <config>.html per config");
+  app.set_version_flag("--version", version_line("kvchaos"));
   CLI11_PARSE(app, argc, argv);
   if (lifetime > 0) options.lifetime = lifetime;
   if (config_path.empty() == all_dir.empty()) {

@@ -19,6 +19,7 @@
 #include "linearizability.hpp"
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
+#include "version/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
@@ -164,6 +165,7 @@ int main(int argc, char** argv) {
   read->add_option("--output", output_path, "Where to write the reads (JSON lines)")->required();
   read->add_option("--timeout", timeout_s, "Give up on a read after this many seconds")->check(CLI::PositiveNumber);
   read->add_option("files", inputs, "History files whose keys to read")->required()->check(CLI::ExistingFile);
+  app.set_version_flag("--version", version_line("kvcheck"));
   CLI11_PARSE(app, argc, argv);
 
   actors::configure_logging(std::nullopt);

@@ -2,6 +2,7 @@
 // seed. Prints one summary line; a failing seed prints the command that reproduces it.
 
 #include "campaign.hpp"
+#include "version/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   app.add_option("--timeline", timeline_path,
                  "Write an HTML timeline (roles, faults, commit index, latencies): of the seed with --seeds 1, "
                  "else of the first failing seed (re-run to record it)");
+  app.set_version_flag("--version", coraft::version_line("kvsim"));
   CLI11_PARSE(app, argc, argv);
   if (!seed_given && seeds == 1) first_seed = 1;
 
