@@ -8,6 +8,8 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include <random>
+
 namespace coraft::net {
 
 std::map<raft::NodeId, asio::ip::udp::endpoint> resolve(asio::io_context& io, const ClusterConfig& config) {
@@ -50,7 +52,11 @@ Client::Client(asio::io_context& io, std::map<raft::NodeId, asio::ip::udp::endpo
   socket_.open(v6 ? asio::ip::udp::v6() : asio::ip::udp::v4());
   socket_.bind(asio::ip::udp::endpoint(v6 ? asio::ip::udp::v6() : asio::ip::udp::v4(), 0));
   client_id_ = raft::NodeId{static_cast<std::uint16_t>(rng_.between(0x1000, 0xFFFE))};
-  session_ = rng_.next() | 1;  // never 0, which means "no session"
+  // A session id must never repeat across runs, whatever seed the caller chose (kvbench --seed): a write under a
+  // reused id and sequence number is answered from the session table instead of being applied.
+  static std::random_device device;
+  const std::uint64_t entropy = static_cast<std::uint64_t>(device()) << 32 | device();
+  session_ = (rng_.next() ^ entropy) | 1;  // never 0, which means "no session"
   target_ = random_replica(raft::kNoNode);
 }
 

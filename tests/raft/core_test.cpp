@@ -390,3 +390,70 @@ TEST_CASE("a leader sends a snapshot to a follower that needs compacted entries"
   CHECK(c.at(0).progress(c.id(2))->match() == 6);
   CHECK(effects_of<SnapshotAck>(done).at(0).done);
 }
+
+TEST_CASE("a rejection sent after a follower confirmed entries never takes them back", "[raft][progress][5.3]") {
+  // The follower acknowledged the whole log; then a pipelined append of the same term is rejected with a hint below
+  // what it confirmed (an answer overtaken by others, or a faulty hint). A follower that acknowledged entries keeps
+  // them durably: match must not go back, nor must the leader forget it for a "wiped" follower.
+  PureCluster c(3);
+  c.elect(0);
+  for (int i = 0; i < 3; ++i) c.step(0, Propose{static_cast<std::uint64_t>(i), {"cmd"}});
+  c.deliver_all();
+  const Index last = c.at(0).log().last_index();
+  REQUIRE(c.at(0).progress(c.id(1))->match() == last);
+  c.now_us = 5'000'000;
+  c.step(0, Receive{PeerMessage{c.id(1), c.id(0),
+                                AppendEntriesReply{c.at(0).term(), false, 0, last, 1, 0, c.now_us}}});
+  CHECK(c.at(0).progress(c.id(1))->match() == last);
+  CHECK(c.at(0).commit_index() == last);
+}
+
+TEST_CASE("a leader drops AppendEntries and InstallSnapshot claiming its own term, and stays leader", "[raft][5.2]") {
+  // No correct replica sends these (one leader per term): a forged datagram must not take the leader down.
+  PureCluster c(3);
+  c.elect(0);
+  const Term term = c.at(0).term();
+  std::vector<Effect> out;
+  REQUIRE_NOTHROW(out = c.step(0, Receive{PeerMessage{c.id(1), c.id(0), AppendEntries{.term = term, .prev_log_index = 0}}}));
+  CHECK(effects_of<MessageRejected>(out).size() == 1);
+  CHECK(effects_of<Send>(out).empty());
+  REQUIRE_NOTHROW(out = c.step(0, Receive{PeerMessage{c.id(2), c.id(0),
+                                                      InstallSnapshot{term, 50, term, 0, 1, crc32c("x"), "x", true}}}));
+  CHECK(effects_of<MessageRejected>(out).size() == 1);
+  CHECK(c.at(0).role() == Role::kLeader);
+  CHECK(c.at(0).term() == term);
+  CHECK(c.at(0).log().base_index() == 0);
+}
+
+TEST_CASE("snapshot chunks from two leaders are never assembled into one snapshot", "[raft][7]") {
+  // Two leaders serialize the same state (index 4, term 2) differently: the checksum tells them apart, so a follower
+  // that got the first half from one and resumes with the other starts over instead of mixing bytes.
+  auto c = follower_with({entry(1, 1), entry(1, 2), entry(2, 3), entry(2, 4)}, 2);
+  const std::string a = "AAAAAA", b = "BBBBBB";
+  auto chunk = [&](int from, Term term, const std::string& whole, std::uint64_t offset, bool done) {
+    return c.step(1, Receive{PeerMessage{c.id(from), c.id(1),
+                                         InstallSnapshot{term, 4, 2, offset, whole.size(), crc32c(whole),
+                                                         whole.substr(offset, 3), done}}});
+  };
+  auto reply_of = [](const std::vector<Effect>& out) {
+    return std::get<InstallSnapshotReply>(effects_of<Send>(out).at(0).message.payload);
+  };
+  CHECK(reply_of(chunk(0, 3, a, 0, false)).next_offset == 3);
+  // A new leader (term 4) resumes at offset 3 with its own bytes: refused, start over.
+  auto resumed = chunk(2, 4, b, 3, true);
+  CHECK(reply_of(resumed).next_offset == 0);
+  CHECK(effects_of<RestoreSnapshot>(resumed).empty());
+  CHECK(reply_of(chunk(2, 4, b, 0, false)).next_offset == 3);
+  auto done = chunk(2, 4, b, 3, true);
+  REQUIRE(effects_of<RestoreSnapshot>(done).size() == 1);
+  CHECK(*effects_of<RestoreSnapshot>(done)[0].snapshot.data == b);
+}
+
+TEST_CASE("a snapshot whose bytes do not match its checksum is not installed", "[raft][7]") {
+  auto c = follower_with({entry(1, 1), entry(1, 2)}, 2);
+  auto out = c.step(1, Receive{PeerMessage{c.id(0), c.id(1), InstallSnapshot{3, 4, 2, 0, 3, crc32c("abc"), "abd", true}}});
+  CHECK(effects_of<RestoreSnapshot>(out).empty());
+  CHECK(effects_of<MessageRejected>(out).size() == 1);
+  CHECK(std::get<InstallSnapshotReply>(effects_of<Send>(out).at(0).message.payload).next_offset == 0);
+  CHECK(c.at(1).log().base_index() == 0);
+}

@@ -156,3 +156,50 @@ TEST_CASE("a leader cut off from the majority never serves a stale read", "[gate
   }
   CHECK(c.double_answers().empty());
 }
+
+TEST_CASE("a write from a client without a session that may be in the log is answered only with its outcome",
+          "[gateway][sim][sessions]") {
+  // The course simulator's clients re-send a failed or redirected write under a new MID, so `fail` or a redirect for
+  // a write that may still commit would apply it twice. A leader cut off from the majority holds such a write past
+  // its deadline; once it learns that another entry took the write's place, it redirects (a retry is then safe).
+  const auto seed = test_seed(107);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 3, .seed = seed});
+  REQUIRE(c.run_until([&] { return c.leader().has_value(); }, us(5000ms)));
+  c.run_for(us(200ms));
+  const int leader = *c.leader();
+  std::vector<int> others;
+  for (int i = 0; i < c.size(); ++i)
+    if (i != leader) others.push_back(i);
+  c.network().partition({leader}, others);
+  const raft::NodeId client{0x2007};
+  c.send_request(leader, request(client.value, "w1", actors::RequestKind::kPut, "k", "v"));
+  c.run_for(us(4000ms));  // past the request timeout (3 s)
+  CHECK(c.replies_to(client).empty());
+  c.network().heal();
+  REQUIRE(c.run_until([&] { return !c.replies_to(client).empty(); }, us(10000ms)));
+  const auto& reply = c.replies_to(client).at(0);
+  CHECK(reply.kind == actors::ReplyKind::kRedirect);  // its entry never committed: another took its index
+  CHECK(c.replies_to(client).size() == 1);
+}
+
+TEST_CASE("a write with a session is given up at its deadline: its retry cannot apply twice",
+          "[gateway][sim][sessions]") {
+  const auto seed = test_seed(108);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 3, .seed = seed});
+  REQUIRE(c.run_until([&] { return c.leader().has_value(); }, us(5000ms)));
+  c.run_for(us(200ms));
+  const int leader = *c.leader();
+  std::vector<int> others;
+  for (int i = 0; i < c.size(); ++i)
+    if (i != leader) others.push_back(i);
+  c.network().partition({leader}, others);
+  const raft::NodeId client{0x2008};
+  auto put = request(client.value, "w1", actors::RequestKind::kPut, "k", "v");
+  put.session = kv::SessionRef{77, 1};
+  c.send_request(leader, put);
+  // The deposed leader gives the write up (fail, or a redirect once it knows it no longer leads) by its deadline.
+  REQUIRE(c.run_until([&] { return !c.replies_to(client).empty(); }, us(3500ms)));
+  CHECK(c.replies_to(client).at(0).kind != actors::ReplyKind::kOk);
+}

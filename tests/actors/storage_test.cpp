@@ -1,0 +1,151 @@
+// The storage actor under simulated time: writes reach the disk in order and in batches, the node hears of every
+// one even when its inbox is full, and a write that fails stops the replica instead of being acknowledged.
+
+#include "actors/log.hpp"
+#include "actors/sim_disk_worker.hpp"
+#include "actors/sim_world.hpp"
+#include "actors/spawn.hpp"
+#include "actors/storage.hpp"
+#include "raft/memory_file_system.hpp"
+
+#include <asio/io_context.hpp>
+#include <catch2/catch.hpp>
+
+using namespace coraft;
+using namespace coraft::actors;
+using namespace std::chrono_literals;
+
+namespace {
+
+raft::EntryPtr entry(raft::Index index) {
+  return std::make_shared<raft::Entry>(raft::Entry{1, index, raft::EntryKind::kCommand, "cmd"});
+}
+
+raft::Persist entries(raft::Index first, raft::Index last) {
+  raft::Persist p;
+  for (raft::Index i = first; i <= last; ++i) p.entries.push_back(entry(i));
+  return p;
+}
+
+// One storage actor on a simulated clock, with a simulated disk that takes 1 ms per job. The test plays the node.
+struct Rig {
+  explicit Rig(std::size_t node_capacity = 64) : node(io.get_executor(), node_capacity, "node") {
+    world.add_context(io);
+    clock = world.make_clock(io);
+    log_worker = std::make_unique<SimDiskWorker>(*clock, Rng(1), Micros(1000), Micros(1000));
+    snapshot_worker = std::make_unique<SimDiskWorker>(*clock, Rng(2), Micros(1000), Micros(1000));
+    StorageSetup setup{&disk, raft::DiskStorageOptions{"data", raft::FsyncPolicy::kAlways, 4096}, log_worker.get(),
+                       snapshot_worker.get()};
+    storage = std::make_unique<Storage>(inbox, node, *clock, io, setup, metrics, make_logger("0001", clock.get()));
+    spawn(io.get_executor(), "storage", storage->run());
+  }
+  ~Rig() {
+    inbox.close();
+    world.run_until_idle();
+  }
+  void write(std::uint64_t seq, raft::Persist change) { REQUIRE(inbox.try_send(StorageWrite{seq, std::move(change)})); }
+  std::vector<StorageDurable> notices() {
+    std::vector<StorageDurable> out;
+    while (auto m = node.try_receive())
+      if (auto* d = std::get_if<StorageDurable>(&*m)) out.push_back(*d);
+    return out;
+  }
+
+  asio::io_context io;
+  SimWorld world;
+  std::unique_ptr<Clock> clock;
+  raft::MemoryFileSystem disk;
+  std::unique_ptr<SimDiskWorker> log_worker, snapshot_worker;
+  StorageMailbox inbox{io.get_executor(), 64, "storage"};
+  NodeMailbox node;
+  ReplicaMetrics metrics;
+  std::unique_ptr<Storage> storage;
+};
+
+}  // namespace
+
+TEST_CASE("writes queued behind one under way go to the disk together, in order", "[actors][storage][wal]") {
+  Rig rig;
+  rig.write(1, entries(1, 2));
+  rig.world.run_until_idle();  // the first job is under way
+  rig.write(2, entries(3, 3));
+  rig.write(3, entries(4, 5));
+  rig.world.run_for(5ms);
+  const auto notices = rig.notices();
+  REQUIRE_FALSE(notices.empty());
+  CHECK(notices.back().seq == 3);
+  CHECK(notices.back().last_index == 5);
+  CHECK(rig.metrics.storage_writes == 2);  // group commit: writes 2 and 3 shared one job and one sync
+  // Durable: a power cut now loses nothing of it.
+  rig.inbox.close();
+  rig.world.run_until_idle();
+  rig.storage.reset();
+  rig.disk.power_cut([](std::uint64_t) { return 0; });
+  raft::DiskStorage reopened(rig.disk, raft::DiskStorageOptions{"data", raft::FsyncPolicy::kAlways, 4096});
+  CHECK(reopened.recover().entries.size() == 5);
+}
+
+TEST_CASE("the node hears of a finished write even when its inbox was full at the time", "[actors][storage]") {
+  Rig rig(1);
+  REQUIRE(rig.node.try_send(AppliedThrough{0}));  // the node is busy: its inbox is full
+  rig.write(1, entries(1, 1));
+  rig.world.run_for(3ms);
+  REQUIRE(rig.notices().empty());  // drained the filler only: the notice was refused
+  rig.world.run_for(3ms);          // the storage actor tries again
+  const auto notices = rig.notices();
+  REQUIRE(notices.size() == 1);
+  CHECK(notices[0].seq == 1);
+  CHECK(notices[0].last_index == 1);
+}
+
+TEST_CASE("a write the disk refuses stops the replica instead of being acknowledged", "[actors][storage]") {
+  // A disk that fills up: every write fails.
+  struct FullDisk final : raft::FileSystem {
+    raft::MemoryFileSystem inner;
+    bool full = false;
+    struct File final : raft::WritableFile {
+      std::unique_ptr<raft::WritableFile> inner;
+      const bool* full;
+      std::uint64_t size() const override { return inner->size(); }
+      void write_at(std::uint64_t offset, std::string_view bytes) override {
+        if (*full) throw raft::StorageError("write to data failed: No space left on device");
+        inner->write_at(offset, bytes);
+      }
+      void preallocate(std::uint64_t offset, std::uint64_t length) override { inner->preallocate(offset, length); }
+      void sync() override { inner->sync(); }
+    };
+    void create_directories(const std::string& d) override { inner.create_directories(d); }
+    std::vector<std::string> list(const std::string& d) override { return inner.list(d); }
+    bool exists(const std::string& p) override { return inner.exists(p); }
+    std::string read(const std::string& p) override { return inner.read(p); }
+    std::unique_ptr<raft::WritableFile> open(const std::string& p, bool t) override {
+      auto f = std::make_unique<File>();
+      f->inner = inner.open(p, t);
+      f->full = &full;
+      return f;
+    }
+    void rename(const std::string& a, const std::string& b) override { inner.rename(a, b); }
+    void remove(const std::string& p) override { inner.remove(p); }
+    void truncate(const std::string& p, std::uint64_t n) override { inner.truncate(p, n); }
+    void sync_dir(const std::string& d) override { inner.sync_dir(d); }
+    std::shared_ptr<void> lock(const std::string& d) override { return inner.lock(d); }
+  } disk;
+
+  asio::io_context io;
+  SimWorld world;
+  world.add_context(io);
+  auto clock = world.make_clock(io);
+  SimDiskWorker log_worker(*clock, Rng(1), Micros(100), Micros(100)), snapshot_worker(*clock, Rng(2), Micros(100), Micros(100));
+  StorageMailbox inbox(io.get_executor(), 8, "storage");
+  NodeMailbox node(io.get_executor(), 8, "node");
+  ReplicaMetrics metrics;
+  Storage storage(inbox, node, *clock, io,
+                  StorageSetup{&disk, raft::DiskStorageOptions{"data", raft::FsyncPolicy::kAlways, 4096}, &log_worker,
+                               &snapshot_worker},
+                  metrics, make_logger("0001", clock.get()));
+  spawn(io.get_executor(), "storage", storage.run());
+  disk.full = true;
+  REQUIRE(inbox.try_send(StorageWrite{1, entries(1, 1)}));
+  CHECK_THROWS_WITH(world.run_for(1ms), Catch::Contains("No space left on device"));
+  CHECK_FALSE(node.try_receive().has_value());  // and nothing was said to the node
+}
