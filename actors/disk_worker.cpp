@@ -31,8 +31,28 @@ class ThreadDiskWorker final : public DiskWorker {
   asio::thread_pool thread_{1};
 };
 
+class InlineDiskWorker final : public DiskWorker {
+ public:
+  explicit InlineDiskWorker(asio::io_context& io) : io_(io) {}
+
+  void submit(Job job, Done done) override {
+    std::exception_ptr failure;
+    try {
+      job();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    asio::post(io_, [done = std::move(done), failure] { done(failure); });
+  }
+
+ private:
+  asio::io_context& io_;
+};
+
 }  // namespace
 
 std::unique_ptr<DiskWorker> make_thread_worker(asio::io_context& io) { return std::make_unique<ThreadDiskWorker>(io); }
+
+std::unique_ptr<DiskWorker> make_inline_worker(asio::io_context& io) { return std::make_unique<InlineDiskWorker>(io); }
 
 }  // namespace coraft::actors

@@ -52,6 +52,9 @@ using NodeInbox = std::variant<PeerReceived, ElectionTimerFired, ProposeCommands
 struct StorageWrite {  // node -> storage: make this change durable, after every write numbered before it
   std::uint64_t seq;
   raft::Persist change;
+  // Written while not leading: what waits for it is this replica's replies, so the write may hold up the replica's
+  // thread (no hand-off to a disk thread). A leader's must not: it keeps replicating meanwhile.
+  bool may_block_replica = false;
 };
 struct StorageSnapshot {  // node -> storage: our own snapshot; once its file is on disk, the log up to it may go
   raft::Snapshot snapshot;

@@ -156,7 +156,7 @@ asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
   DurabilityGate::Plan plan = gate_.plan(std::move(effects));
   if (plan.write) {
     // Handed to storage first, so the disk starts while the rest goes out (a leader's AppendEntries among it).
-    StorageInbox write = StorageWrite{plan.write_seq, std::move(*plan.write)};
+    StorageInbox write = StorageWrite{plan.write_seq, std::move(*plan.write), core_.role() != raft::Role::kLeader};
     co_await out_.storage.send(write);
   }
   for (auto& effect : plan.now) co_await carry_out(effect);

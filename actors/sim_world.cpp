@@ -10,17 +10,31 @@ namespace {
 
 class SimClock final : public Clock {
  public:
-  SimClock(SimWorld& world, asio::io_context& io) : world_(world), io_(io) {}
-  TimePoint now() const override { return world_.now(); }
+  SimClock(SimWorld& world, asio::io_context& io, std::int64_t rate_ppm)
+      : world_(world), io_(io), rate_ppm_(rate_ppm), start_(world.now()) {}
+  // Local time runs at rate_ppm / 10^6 of the world's from start_ (which both clocks agree on).
+  TimePoint now() const override {
+    if (rate_ppm_ == kExact) return world_.now();
+    return start_ + Micros((world_.now() - start_).count() * rate_ppm_ / kExact);
+  }
   TimerId call_at(TimePoint deadline, std::function<void()> fire) override {
-    return world_.schedule(io_, deadline, std::move(fire));
+    TimePoint world_deadline = deadline;
+    if (rate_ppm_ != kExact) {
+      // The first world instant at which now() reaches `deadline` (rounded up, so a timer never fires early).
+      const std::int64_t local = std::max<std::int64_t>(0, (deadline - start_).count());
+      world_deadline = start_ + Micros((local * kExact + rate_ppm_ - 1) / rate_ppm_);
+    }
+    return world_.schedule(io_, world_deadline, std::move(fire));
   }
   void cancel(TimerId id) override { world_.cancel(id); }
   bool simulated() const override { return true; }
 
  private:
+  static constexpr std::int64_t kExact = 1'000'000;
   SimWorld& world_;
   asio::io_context& io_;
+  std::int64_t rate_ppm_;
+  TimePoint start_;
 };
 
 }  // namespace
@@ -51,7 +65,9 @@ void SimWorld::remove_context(asio::io_context& io) {
   }
 }
 
-std::unique_ptr<Clock> SimWorld::make_clock(asio::io_context& io) { return std::make_unique<SimClock>(*this, io); }
+std::unique_ptr<Clock> SimWorld::make_clock(asio::io_context& io, std::int64_t rate_ppm) {
+  return std::make_unique<SimClock>(*this, io, rate_ppm);
+}
 
 TimerId SimWorld::schedule(asio::io_context& io, TimePoint deadline, std::function<void()> fire) {
   const TimerId id = next_id_++;

@@ -21,8 +21,10 @@ Storage::Storage(StorageMailbox& inbox, NodeMailbox& node, Clock& clock, asio::i
   recovery_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   if (!setup.log_worker) own_log_worker_ = make_thread_worker(io);
   if (!setup.snapshot_worker) own_snapshot_worker_ = make_thread_worker(io);
+  if (!setup.log_worker && !setup.inline_worker) own_inline_worker_ = make_inline_worker(io);
   log_worker_ = setup.log_worker ? setup.log_worker : own_log_worker_.get();
   snapshot_worker_ = setup.snapshot_worker ? setup.snapshot_worker : own_snapshot_worker_.get();
+  inline_worker_ = setup.inline_worker ? setup.inline_worker : own_inline_worker_ ? own_inline_worker_.get() : log_worker_;
 }
 
 Storage::~Storage() { retry_timer_.disarm(); }
@@ -41,6 +43,7 @@ asio::awaitable<void> Storage::run() {
 
 void Storage::handle(StorageInbox& message) {
   if (auto* write = std::get_if<StorageWrite>(&message)) {
+    queued_may_block_ = queued_may_block_ && write->may_block_replica;
     queued_.emplace_back(write->seq, std::move(write->change));
   } else if (auto* snapshot = std::get_if<StorageSnapshot>(&message)) {
     // Written beside the log's writes (it may take a while); it joins the log's order once it is on disk.
@@ -98,8 +101,10 @@ void Storage::start_writing() {
     }
   }
   queued_.clear();
+  DiskWorker& worker = queued_may_block_ ? *inline_worker_ : *log_worker_;
+  queued_may_block_ = true;
   writing_ = true;
-  log_worker_->submit(
+  worker.submit(
       [disk = disk_.get(), steps, stats] {
         const auto started = std::chrono::steady_clock::now();
         for (const Step& step : *steps) {

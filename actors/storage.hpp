@@ -24,12 +24,15 @@
 
 namespace coraft::actors {
 
-// How a replica reaches its disk. The workers default to a thread each; the simulator passes simulated disks.
+// How a replica reaches its disk. By default the log is written on a thread of its own (a follower's writes on the
+// replica's thread: see StorageWrite::may_block_replica) and snapshots on another; the simulator passes simulated
+// disks, which answer every job after a simulated time whoever asked.
 struct StorageSetup {
   raft::FileSystem* fs = nullptr;
   raft::DiskStorageOptions options;
   DiskWorker* log_worker = nullptr;
   DiskWorker* snapshot_worker = nullptr;
+  DiskWorker* inline_worker = nullptr;  // unset with log_worker set: the log worker does a follower's writes too
 };
 
 class Storage {
@@ -74,12 +77,14 @@ class Storage {
   std::unique_ptr<raft::DiskStorage> disk_;
   double recovery_ms_ = 0;
   // Declared after disk_, so destroyed first: a thread worker waits for its job, which uses disk_.
-  std::unique_ptr<DiskWorker> own_log_worker_, own_snapshot_worker_;
+  std::unique_ptr<DiskWorker> own_log_worker_, own_snapshot_worker_, own_inline_worker_;
   DiskWorker* log_worker_;
   DiskWorker* snapshot_worker_;
+  DiskWorker* inline_worker_;
   Timer retry_timer_;
 
   std::vector<std::pair<std::uint64_t, Step>> queued_;  // (write number, or 0 for an adoption; step), in order
+  bool queued_may_block_ = true;                          // every queued write came from a replica not leading
   bool writing_ = false;
   std::vector<Finished> finished_;
   std::uint64_t durable_seq_ = 0;

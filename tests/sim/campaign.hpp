@@ -22,6 +22,10 @@ struct CampaignOptions {
   double safety_seconds = 12;     // simulated length of the fault phase
   double liveness_seconds = 40;   // bound for the liveness phase
   bool record_timeline = false;   // fill SeedResult::timeline (costs a sample per step)
+  // Each replica's clock runs up to this many ppm fast or slow; -1: chosen by the seed within the read lease's bound
+  // (under ±45,000 ppm, so no two clocks differ by 10 %). Beyond the bound lease reads may be stale, and must be
+  // caught.
+  std::int64_t clock_skew_ppm = -1;
 };
 
 struct SeedResult {

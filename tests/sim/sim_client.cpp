@@ -30,7 +30,10 @@ Operation SimClient::random_operation() {
   op.client = id_.value;
   op.key = fmt::format("k{}", rng_.between(0, static_cast<std::uint64_t>(options_.keys - 1)));
   const double dice = rng_.unit();
-  if (dice < options_.read_fraction) {
+  if (burst_reads_ > 0) {
+    --burst_reads_;
+    op.kind = OpKind::kGet;
+  } else if (dice < options_.read_fraction) {
     op.kind = OpKind::kGet;
   } else if (dice < options_.read_fraction + options_.cas_fraction) {
     op.kind = OpKind::kCas;
@@ -69,8 +72,8 @@ void SimClient::send_attempt(const Operation& op) {
 
 asio::awaitable<void> SimClient::run() {
   while (!stopping_ && completed_ < max_ops_) {
-    // Think, then invoke the next operation.
-    timer_.arm_after(options_.think_time);
+    // Think, then invoke the next operation (at once in a burst of reads).
+    timer_.arm_after(burst_reads_ > 0 ? actors::Micros(50) : options_.think_time);
     for (;;) {
       auto message = co_await inbox_.receive();
       if (!message) co_return;

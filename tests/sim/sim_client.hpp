@@ -24,6 +24,8 @@ class SimClient {
             std::uint64_t max_ops);
   void start();
   void stop() { stopping_ = true; }
+  // The next `reads` operations are reads, without thinking in between.
+  void read_burst(int reads) { burst_reads_ = reads; }
   bool idle() const { return finished_ || (stopping_ && !in_operation_); }
   void on_reply(actors::ClientReply reply) { inbox_.try_send(std::move(reply)); }
 
@@ -56,6 +58,7 @@ class SimClient {
   std::uint64_t attempt_ = 0;
   std::uint64_t value_counter_ = 0;
   std::uint64_t completed_ = 0;
+  int burst_reads_ = 0;
   int target_ = 0;
   bool stopping_ = false;
   bool in_operation_ = false;

@@ -19,6 +19,7 @@ struct SimCluster::Slot {
   actors::Rng rng{0};
   int life = 0;
   bool paused = false;
+  std::int64_t clock_rate_ppm = 1'000'000;
   Claims claims;  // what it told its peers, over all its lives
 };
 
@@ -39,6 +40,10 @@ SimCluster::SimCluster(SimOptions options)
     auto slot = std::make_unique<Slot>();
     slot->id = raft::NodeId{static_cast<std::uint16_t>(i)};
     slot->rng = rng_.fork(static_cast<std::uint64_t>(i));
+    if (options_.clock_skew_ppm > 0) {
+      const auto skew = static_cast<std::uint64_t>(options_.clock_skew_ppm);
+      slot->clock_rate_ppm = 1'000'000 - options_.clock_skew_ppm + static_cast<std::int64_t>(rng_.between(0, 2 * skew));
+    }
     slots_.push_back(std::move(slot));
   }
   for (int i = 0; i < options_.replicas; ++i) restart(i);
@@ -79,7 +84,7 @@ void SimCluster::restart(int slot) {
   ++s.life;
   s.io = std::make_unique<asio::io_context>(1);
   world_.add_context(*s.io);
-  s.clock = world_.make_clock(*s.io);
+  s.clock = world_.make_clock(*s.io, s.clock_rate_ppm);
   actors::ReplicaOptions ro;
   ro.self = s.id;
   for (const auto& other : slots_)
@@ -241,6 +246,10 @@ void SimCluster::start_clients(const ClientOptions& options, std::uint64_t max_o
     clients_.push_back(std::make_unique<SimClient>(*this, id, kept, rng_.fork(0x5000 + clients_.size()), max_ops_each));
     clients_.back()->start();
   }
+}
+
+void SimCluster::read_burst(int reads) {
+  for (auto& client : clients_) client->read_burst(reads);
 }
 
 void SimCluster::stop_clients() {

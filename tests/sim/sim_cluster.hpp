@@ -34,6 +34,8 @@ struct SimOptions {
   actors::Micros disk_latency_max{500};
   std::size_t segment_bytes = 16 * 1024;  // small, so segments roll over and compaction deletes them
   raft::ReplicationLimits limits;
+  // Each replica's clock runs fast or slow by up to this many parts per million (chosen per replica by the seed).
+  std::int64_t clock_skew_ppm = 0;
 };
 
 struct ClientOptions {
@@ -92,6 +94,8 @@ class SimCluster {
 
   // Clients: start them; each performs operations until stopped (or until `max_ops_each` is reached).
   void start_clients(const ClientOptions& options, std::uint64_t max_ops_each = UINT64_MAX);
+  // Every client's next `reads` operations are reads, one right after another.
+  void read_burst(int reads);
   // Asks clients to stop after their current operation; all_clients_idle() tells when they have.
   void stop_clients();
   bool all_clients_idle() const;

@@ -33,6 +33,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-drop", options.max_drop, "Highest drop rate a schedule may use")->check(CLI::Range(0.0, 0.9));
   app.add_option("--fault-seconds", options.safety_seconds, "Simulated seconds of faults per seed")
       ->check(CLI::PositiveNumber);
+  app.add_option("--clock-skew-ppm", options.clock_skew_ppm,
+                 "Each replica's clock runs up to this many ppm fast or slow (default: chosen per seed, within the "
+                 "10 % the read lease assumes; beyond it, stale lease reads are expected and must be caught)")
+      ->check(CLI::Range(0, 500000));
   app.add_flag("-v,--verbose", verbose, "Print a line per seed");
   app.add_option("--timeline", timeline_path,
                  "Write an HTML timeline (roles, faults, commit index, latencies): of the seed with --seeds 1, "
