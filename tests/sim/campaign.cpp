@@ -26,6 +26,10 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
   faults.duplicate = rng.unit() * 0.1;
   faults.min_delay = Micros(static_cast<std::int64_t>(rng.between(50, 500)));
   faults.max_delay = faults.min_delay + Micros(static_cast<std::int64_t>(rng.between(100, 20000)));
+  if (rng.chance(0.3)) {  // a few datagrams held up for seconds: they arrive after elections, from terms long gone
+    faults.straggler = rng.unit() * 0.05;
+    faults.straggler_delay = Micros(static_cast<std::int64_t>(rng.between(300000, 3000000)));
+  }
 
   // Half the schedules compact their logs often, so that lagging and restarted replicas need InstallSnapshot.
   const std::uint64_t snapshot_every = rng.chance(0.5) ? rng.between(5, 100) : 0;
@@ -87,10 +91,11 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
     if (what.find("stops hearing") != std::string::npos) timeline->open_band(now_seconds(), what, what);
     if (kind != "drop" && result.schedule.size() > 1) timeline->event(now_seconds(), kind, what);
   };
-  note(fmt::format("{} replicas, drop {:.2f}, duplicate {:.2f}, delay {}-{} us, snapshot every {}, disk {}-{} us, "
-                   "{} entries per append, {} in flight, clock skew up to {} ppm",
+  note(fmt::format("{} replicas, drop {:.2f}, duplicate {:.2f}, delay {}-{} us, stragglers {:.3f} up to {} ms, "
+                   "snapshot every {}, disk {}-{} us, {} entries per append, {} in flight, clock skew up to {} ppm",
                    result.replicas, faults.drop, faults.duplicate, faults.min_delay.count(), faults.max_delay.count(),
-                   snapshot_every, disk[0], disk[1], limits.max_append_entries, limits.max_inflight_appends, skew_ppm));
+                   faults.straggler, faults.straggler_delay.count() / 1000, snapshot_every, disk[0], disk[1],
+                   limits.max_append_entries, limits.max_inflight_appends, skew_ppm));
 
   ClientOptions clients;
   clients.clients = static_cast<int>(rng.between(2, 5));
@@ -271,7 +276,7 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
   if (c.invariants().violations().empty()) {
     note("faults stop: heal, restart and resume everyone");
     c.network().heal();
-    c.network().set_faults(NetworkFaults{.min_delay = faults.min_delay, .max_delay = faults.max_delay});
+    c.network().set_faults(NetworkFaults{.min_delay = faults.min_delay, .max_delay = faults.max_delay});  // no stragglers
     for (int i = 0; i < c.size(); ++i) {
       if (!c.up(i)) c.restart(i);
       if (c.paused(i)) c.resume(i);

@@ -41,6 +41,26 @@ void Claims::sent(const raft::PeerMessage& message) {
              message.payload);
 }
 
+void InvariantChecker::check_log_matching(Replica& r, const raft::RaftCore& core) {
+  // Log Matching (§5.3), checked one link at a time: an entry (index, term) follows the same term everywhere. By
+  // induction two logs that share an entry share everything before it.
+  const raft::Log& log = core.log();
+  if (r.linked_upto > log.last_index() || log.term_at(r.linked_upto) != r.linked_term || r.linked_upto < log.base_index()) {
+    r.linked_upto = log.base_index();  // truncated or compacted since: look again from the log's start
+  }
+  for (raft::Index i = r.linked_upto + 1; i <= log.last_index(); ++i) {
+    const raft::Term term = *log.term_at(i);
+    const raft::Term previous = *log.term_at(i - 1);
+    auto [it, inserted] = previous_term_of_.emplace(std::make_pair(i, term), previous);
+    if (!inserted && it->second != previous) {
+      violation(fmt::format("{}: log matching: its entry {} (term {}) follows term {}, elsewhere term {}",
+                            core.self().str(), i, term, previous, it->second));
+    }
+  }
+  r.linked_upto = log.last_index();
+  r.linked_term = log.last_term();
+}
+
 void InvariantChecker::restarted(const raft::RaftCore& core, const Claims& claims) {
   const std::string who = core.self().str();
   if (core.term() < claims.term) {
@@ -67,6 +87,8 @@ void InvariantChecker::observe(int slot, int life, const raft::RaftCore& core, r
     r.verified_upto = 0;
     r.leader_verified_upto = 0;
     r.leader_term = 0;
+    r.linked_upto = 0;
+    r.linked_term = 0;
   }
 
   if (core.term() < r.term) violation(fmt::format("{}: term went back from {} to {}", who, r.term, core.term()));
@@ -83,8 +105,14 @@ void InvariantChecker::observe(int slot, int life, const raft::RaftCore& core, r
     }
   }
 
-  // Committed prefix: compare what this replica committed with what everyone committed before; extend the record.
   const raft::Log& log = core.log();
+  if (core.commit_index() > log.last_index()) {
+    violation(fmt::format("{}: commit index {} is beyond its log's end {}", who, core.commit_index(), log.last_index()));
+    return;
+  }
+  check_log_matching(r, core);
+
+  // Committed prefix: compare what this replica committed with what everyone committed before; extend the record.
   // Entries can be committed, applied and compacted between two observations; the record then skips them (a
   // snapshot's digest is compared through the state machine check below) and goes on comparing what follows.
   while (committed_.size() + 1 < log.first_index() && committed_.size() < core.commit_index()) {

@@ -6,7 +6,8 @@
 //   * a restarted replica still holds what it told its peers before it went down: a term at least as high as any it
 //     sent, the vote it granted in that term, and a log at least as long as its last acknowledgement (Raft Figure 2:
 //     persisted "before responding to RPCs"). It may legitimately lose more than that: state it never spoke of;
-//   * committed prefixes are identical on every replica (Log Matching + State Machine Safety);
+//   * Log Matching: an entry (index, term) follows the same term on every replica that holds it;
+//   * committed prefixes are identical on every replica (State Machine Safety), and commit never passes the log's end;
 //   * replicas that applied the same index hold the same state machine (nobody applied a different command);
 //   * Leader Completeness: a leader holds every entry committed in its term or earlier.
 
@@ -57,14 +58,18 @@ class InvariantChecker {
     raft::Index verified_upto = 0;         // committed prefix compared up to here (this life)
     raft::Index leader_verified_upto = 0;  // as leader in leader_term: committed entries found up to here
     raft::Term leader_term = 0;
+    raft::Index linked_upto = 0;  // log matching checked up to here (this life), where the log held linked_term
+    raft::Term linked_term = 0;
   };
 
   void violation(std::string text);
+  void check_log_matching(Replica& r, const raft::RaftCore& core);
 
   std::vector<Replica> replicas_;
   std::map<raft::Term, raft::NodeId> leader_of_term_;
   std::vector<CommittedEntry> committed_;           // index i+1 at [i]
   std::map<raft::Index, std::uint64_t> digest_at_;  // applied index -> state machine digest
+  std::map<std::pair<raft::Index, raft::Term>, raft::Term> previous_term_of_;  // (index, term) -> term before it
   std::vector<std::string> violations_;
 };
 

@@ -31,7 +31,11 @@ void SimNetwork::send(int from, int to, raft::PeerMessage message) {
   const int copies = rng_.chance(faults_.duplicate) ? 2 : 1;
   if (copies == 2) ++stats_.duplicated;
   for (int i = 0; i < copies; ++i) {
-    world_.schedule(control_, world_.now() + delay(), [this, to, message] {
+    actors::Micros late = delay();
+    if (rng_.chance(faults_.straggler)) {
+      late += actors::Micros(static_cast<std::int64_t>(rng_.between(0, static_cast<std::uint64_t>(faults_.straggler_delay.count()))));
+    }
+    world_.schedule(control_, world_.now() + late, [this, to, message] {
       ++stats_.delivered;
       deliver_(to, message);
     });

@@ -23,6 +23,9 @@ struct NetworkFaults {
   double duplicate = 0;  // probability it is delivered twice
   actors::Micros min_delay{100};
   actors::Micros max_delay{2000};
+  // A straggler is held in some buffer for up to straggler_delay on top: it arrives terms later, stale.
+  double straggler = 0;
+  actors::Micros straggler_delay{0};
 };
 
 struct NetworkStats {

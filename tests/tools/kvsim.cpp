@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
                  "Each replica's clock runs up to this many ppm fast or slow (default: chosen per seed, within the "
                  "10 % the read lease assumes; beyond it, stale lease reads are expected and must be caught)")
       ->check(CLI::Range(0, 500000));
+  bool stop_at_failure = false;
+  app.add_flag("--stop-at-first-failure", stop_at_failure, "Stop after the first failing seed (mutation testing)");
   app.add_flag("-v,--verbose", verbose, "Print a line per seed");
   app.add_option("--timeline", timeline_path,
                  "Write an HTML timeline (roles, faults, commit index, latencies): of the seed with --seeds 1, "
@@ -68,7 +70,9 @@ int main(int argc, char** argv) {
   double simulated = 0;
   std::uint64_t committed = 0, operations = 0, faults = 0, violations = 0, failed = 0, linearizable = 0, unknown = 0;
   std::uint64_t power_cuts = 0, unsynced_lost = 0;
+  std::uint64_t ran = 0;
   for (std::uint64_t seed = first_seed; seed < first_seed + seeds; ++seed) {
+    ++ran;
     const SeedResult r = run_seed(seed, options);
     simulated += r.simulated_seconds;
     committed += r.committed;
@@ -93,8 +97,10 @@ int main(int argc, char** argv) {
       for (const auto& v : r.violations) fmt::print(stderr, "  {}\n", v);
       fmt::print(stderr, "reproduce with: kvsim --seeds 1 --seed {}{}\n", seed,
                  options.replicas ? fmt::format(" --replicas {}", options.replicas) : "");
+      if (stop_at_failure) break;
     }
   }
+  seeds = ran;
   const double real = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print("kvsim: seeds {}..{} ({}), simulated {:.0f} s in {:.1f} s real ({:.0f}x), committed {}, operations {}, "
              "faults {}, power cuts {}, unsynced writes lost {}, invariant violations {}, linearizable {}/{} "
