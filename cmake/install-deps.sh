@@ -10,7 +10,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake g++ pkg-config libasio-dev nlohmann-json3-dev catch2 libspdlog-dev libfmt-dev
-          libcli11-dev libssl-dev python3)
+          libcli11-dev libssl-dev libhttp-parser-dev python3)
 case "${1:-}" in
   --test) packages+=(chromium iproute2 dpkg-dev file lintian systemd) ;;
   --deb) packages+=(dpkg-dev file) ;;

@@ -36,6 +36,7 @@ std::string_view kind_name(actors::RequestKind kind) {
     case actors::RequestKind::kDelete: return "del";
     case actors::RequestKind::kCas: return "cas";
     case actors::RequestKind::kStatus: return "status";
+    case actors::RequestKind::kDeletePrefix: return "del_prefix";
   }
   return "?";
 }
@@ -298,6 +299,8 @@ Decoded decode_request(Fields& f, const Envelope& env, std::string_view type) {
     r.value = std::move(*f.value);
   } else if (type == "del" || type == "delete") {
     r.kind = actors::RequestKind::kDelete;
+  } else if (type == "del_prefix") {
+    r.kind = actors::RequestKind::kDeletePrefix;
   } else {  // cas
     r.kind = actors::RequestKind::kCas;
     if (!f.value) return DropReason::kBadField;
@@ -372,7 +375,8 @@ std::variant<Datagram, DropReason> decode(std::string_view datagram) {
   const Envelope env{*src, *dst, *leader};
   const std::string& t = *f.type;
   const bool peer = t == "rv" || t == "rvr" || t == "ae" || t == "aer" || t == "is" || t == "isr";
-  const bool request = t == "get" || t == "put" || t == "del" || t == "delete" || t == "cas" || t == "status";
+  const bool request =
+      t == "get" || t == "put" || t == "del" || t == "delete" || t == "cas" || t == "status" || t == "del_prefix";
   const bool reply = t == "ok" || t == "fail" || t == "redirect";
   if (t == "hello") return Datagram{HelloDatagram{env}};
   if (!peer && !request && !reply) return DropReason::kUnknownType;

@@ -8,7 +8,7 @@
 #include "actors/spawn.hpp"
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
-#include "net/metrics_http.hpp"
+#include "net/http_server.hpp"
 #include "net/secret_file.hpp"
 #include "net/udp_bridge.hpp"
 #include "raft/disk_storage.hpp"
@@ -67,6 +67,11 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-port", metrics_port,
                  "Serve Prometheus metrics over HTTP on this TCP port (GET /metrics; default: off)");
   app.add_option("--metrics-address", metrics_address, "Address for --metrics-port (default 127.0.0.1)");
+  std::uint16_t http_port = 0;
+  app.add_option("--http-port", http_port,
+                 "Cluster mode: serve the HTTP API (Consul's KV API, and /metrics) on this TCP port, at this "
+                 "replica's \"http\" host in the cluster file, or else its UDP host (default: the cluster file's "
+                 "\"http\" address; none: off)");
   app.set_version_flag("--version", version_line("kvstore"));
   CLI11_PARSE(app, argc, argv);
 
@@ -83,9 +88,11 @@ int main(int argc, char** argv) {
   asio::ip::udp::socket socket(io);
   net::BridgeSecurity security;
   std::string security_text;  // logged at start-up
+  net::HttpServerSettings http;
   try {
     if (course_mode) {
       if (!id_text.empty()) return fail("--id belongs to cluster mode (with --config)");
+      if (http_port != 0) return fail("--http-port belongs to cluster mode (with --config)");
       if (positional.size() < 2) {
         return fail("course mode needs <UDP port> <id> [<other ids>...]; cluster mode needs --config and --id "
                     "(see --help)");
@@ -134,6 +141,21 @@ int main(int argc, char** argv) {
         security_text += fmt::format("{}client requests need the token in {}", security_text.empty() ? "" : "; ",
                                      config.client_token_file);
       }
+      // The HTTP API: where this replica serves it, where the others do (a follower forwards to the leader's), and
+      // the Raft addresses /v1/status/* answer with.
+      http.peers_http = config.http;
+      if (http_port != 0) {
+        auto it = config.http.find(self);
+        http.peers_http[self] = net::HostPort{it != config.http.end() ? it->second.host : config.replicas.at(self).host,
+                                              http_port};
+      }
+      if (auto it = http.peers_http.find(self); it != http.peers_http.end()) http.api = it->second;
+      for (const auto& [id, address] : config.replicas) {
+        http.raft_addresses[id] = fmt::format("{}:{}", address.host, address.port);
+      }
+      http.consul.client_token = security.client_token;
+      http.consul.max_key_bytes = options.max_key_bytes;
+      http.consul.max_value_bytes = options.max_value_bytes;
       const auto& me = addressing.replicas.at(self);
       socket.open(me.protocol());
       asio::error_code error;
@@ -199,36 +221,29 @@ int main(int argc, char** argv) {
   if (!security_text.empty()) log->info("{}", security_text);
   net::UdpBridge bridge(socket, replica, addressing, log, security);
   replica.metrics().render_network = [&bridge](std::string& out) { bridge.render_metrics(out); };
-  asio::ip::tcp::acceptor metrics_acceptor(io);
-  if (metrics_port != 0) {
-    asio::error_code error;
-    const auto address = asio::ip::make_address(metrics_address, error);
-    if (error) return fail(fmt::format("--metrics-address \"{}\" is not an IP address", metrics_address));
-    const asio::ip::tcp::endpoint where(address, metrics_port);
-    metrics_acceptor.open(where.protocol(), error);
-    if (!error) metrics_acceptor.set_option(asio::socket_base::reuse_address(true), error);
-    if (!error) metrics_acceptor.bind(where, error);
-    if (!error) metrics_acceptor.listen(asio::socket_base::max_listen_connections, error);
-    if (error) return fail(fmt::format("cannot serve metrics on {}:{}: {}", metrics_address, metrics_port, error.message()));
-    log->info("metrics at http://{}:{}/metrics", metrics_address, metrics_port);
+  if (metrics_port != 0) http.metrics = net::HostPort{metrics_address, metrics_port};
+  net::HttpServer http_server(io, replica, http, log);
+  try {
+    http_server.listen();
+  } catch (const std::exception& e) {
+    return fail(e.what());
   }
+  if (http.api) log->info("HTTP API (Consul's KV API) at http://{}:{}/v1/kv/", http.api->host, http_server.api_port());
+  if (http.metrics) log->info("metrics at http://{}:{}/metrics", metrics_address, http_server.metrics_port());
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code& error, int signal) {
     if (error) return;
     log->info("signal {}: stopping", signal);
     replica.stop();
+    http_server.stop();
     asio::error_code ignored;
     socket.close(ignored);
-    metrics_acceptor.close(ignored);
   });
 
   if (course_mode) bridge.send_raw(net::encode_hello(options.self), addressing.simulator);
   replica.start();
-  if (metrics_acceptor.is_open()) {
-    actors::spawn(io.get_executor(), options.self.str() + "/metrics",
-                  net::serve_metrics(metrics_acceptor, [&replica] { return replica.prometheus_text(); }));
-  }
+  http_server.start();
   actors::spawn(io.get_executor(), options.self.str() + "/bridge-send", bridge.send_loop());
   actors::spawn(io.get_executor(), options.self.str() + "/bridge-receive", bridge.receive_loop(), [&] {
     signals.cancel();  // the socket is closed: nothing more will arrive, let run() return
