@@ -115,12 +115,13 @@ void Applier::note_change(const kv::Command& command, const kv::Result& result) 
 
 asio::awaitable<bool> Applier::answer_query(ApplierInbox& query) {
   if (auto* read = std::get_if<ReadRange>(&query)) {
-    co_return co_await answer(read->query_id, store_.read(read->range, read->keys_only));
+    kv::RangeRead now = store_.read(read->range, read->keys_only);
+    co_return co_await answer(read->query_id, now);
   }
   if (auto* watch = std::get_if<WatchRange>(&query)) {
     kv::RangeRead now = store_.read(watch->range, watch->keys_only);
     if (now.index > watch->after_index || now.too_large || watches_.contains(watch->query_id)) {
-      co_return co_await answer(watch->query_id, std::move(now));
+      co_return co_await answer(watch->query_id, now);
     }
     watches_.add(watch->query_id, watch->range);
     watch_queries_[watch->query_id] = Watch{watch->keys_only, watch->after_index};
@@ -132,7 +133,7 @@ asio::awaitable<bool> Applier::answer_query(ApplierInbox& query) {
   kv::RangeRead now = store_.read(*range, watch_queries_.at(id).keys_only);
   watches_.remove(id);
   watch_queries_.erase(id);
-  co_return co_await answer(id, std::move(now));
+  co_return co_await answer(id, now);
 }
 
 asio::awaitable<bool> Applier::answer_watches() {
@@ -148,12 +149,12 @@ asio::awaitable<bool> Applier::answer_watches() {
     if (now.index <= watch.after_index && !now.too_large) continue;  // touched, but not past the query's index
     watches_.remove(id);
     watch_queries_.erase(id);
-    if (!co_await answer(id, std::move(now))) co_return false;
+    if (!co_await answer(id, now)) co_return false;
   }
   co_return true;
 }
 
-asio::awaitable<bool> Applier::answer(std::uint64_t query_id, kv::RangeRead read) {
+asio::awaitable<bool> Applier::answer(std::uint64_t query_id, kv::RangeRead& read) {
   KvApiInbox out = RangeAnswered{query_id, std::move(read)};
   co_return co_await kv_api_.send(out);
 }

@@ -52,7 +52,8 @@ class Applier {
   asio::awaitable<bool> answer_query(ApplierInbox& query);
   // Answers the watches the last batch (or restore) may have changed whose range has moved past their index.
   asio::awaitable<bool> answer_watches();
-  asio::awaitable<bool> answer(std::uint64_t query_id, kv::RangeRead read);
+  // Moves `read` out. By reference: see actors/mailbox.hpp on temporaries in co_await expressions.
+  asio::awaitable<bool> answer(std::uint64_t query_id, kv::RangeRead& read);
   void note_change(const kv::Command& command, const kv::Result& result);
 
   ApplierMailbox& inbox_;

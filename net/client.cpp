@@ -200,6 +200,13 @@ asio::awaitable<CallResult> Client::cas(const std::string& key, const std::optio
   co_return co_await call(r);
 }
 
+asio::awaitable<CallResult> Client::del_prefix(const std::string& prefix) {
+  actors::ClientRequest r;
+  r.kind = actors::RequestKind::kDeletePrefix;
+  r.key = prefix;
+  co_return co_await call(r);
+}
+
 asio::awaitable<std::optional<actors::ReplicaStatus>> Client::status(raft::NodeId replica, actors::Millis timeout) {
   actors::ClientRequest r;
   r.kind = actors::RequestKind::kStatus;

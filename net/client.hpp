@@ -59,6 +59,10 @@ class Client {
   asio::awaitable<CallResult> del(const std::string& key);
   asio::awaitable<CallResult> cas(const std::string& key, const std::optional<std::string>& expected,
                                   const std::string& value);
+  // Deletes every key that starts with `prefix` (all of them for ""); the reply's value is how many, in decimal.
+  // Reading a prefix and watching go over the HTTP API instead (net/http_client.hpp): their answers do not fit a
+  // datagram.
+  asio::awaitable<CallResult> del_prefix(const std::string& prefix);
   // Asks one replica about itself (no redirects, no retries beyond the deadline).
   asio::awaitable<std::optional<actors::ReplicaStatus>> status(raft::NodeId replica, actors::Millis timeout);
 

@@ -61,8 +61,9 @@ asio::awaitable<HttpConnection::Exchange> HttpConnection::attempt(const std::str
   s.deadline.arm(timeout);
   if (!s.socket.is_open()) {
     asio::ip::tcp::resolver resolver(s.io);
+    const std::string port = std::to_string(server_.port);  // named: GCC 12 destroys a temporary in co_await twice
     auto [resolve_error, endpoints] =
-        co_await resolver.async_resolve(server_.host, std::to_string(server_.port), as_tuple(asio::use_awaitable));
+        co_await resolver.async_resolve(server_.host, port, as_tuple(asio::use_awaitable));
     if (resolve_error) co_return fail(fmt::format("cannot resolve {}: {}", server_.host, resolve_error.message()));
     auto [connect_error, connected] = co_await asio::async_connect(s.socket, endpoints, as_tuple(asio::use_awaitable));
     if (connect_error) {

@@ -157,14 +157,15 @@ struct HttpServer::State {
       }
       HttpRequest request = parser.take_request();
       const bool keep_alive = request.keep_alive && !parser.upgraded();
-      HttpResponse response = co_await answer(connection, std::move(request));
+      HttpResponse response = co_await answer(connection, request);
       response.keep_alive = keep_alive && response.keep_alive;
       if (!co_await write(connection, response) || !response.keep_alive) co_return;
     }
   }
 
-  // The response to one request: at once, or from the KV API.
-  asio::awaitable<HttpResponse> answer(Connection& connection, HttpRequest request) {
+  // The response to one request: at once, or from the KV API. By reference: see actors/mailbox.hpp on temporaries in
+  // co_await expressions.
+  asio::awaitable<HttpResponse> answer(Connection& connection, HttpRequest& request) {
     auto translated = translate(request, connection.api ? settings.consul : metrics_only);
     if (auto* response = std::get_if<HttpResponse>(&translated)) co_return std::move(*response);
     ConsulCall& call = std::get<ConsulCall>(translated);

@@ -1,6 +1,8 @@
 // kvctl: talk to a coraft cluster from the command line.
 //   kvctl --cluster cluster.json put KEY VALUE | get KEY | del KEY | cas KEY EXPECTED NEW | status [--json]
 //                                | metrics [ID...]
+//                                | get --prefix P | del --prefix P | watch KEY | watch --prefix P [--count N]
+//   get --prefix and watch use the HTTP API ("http" addresses in the cluster file); everything else uses UDP.
 //   kvctl keygen PATH     writes a new secret for key_file or client_token_file (mode 0600)
 // Exit codes: 0 done; 1 the key is missing, or a cas found another value; 2 the cluster could not answer;
 // 3 the cluster refused the request (too large, no valid client token...); CLI11's codes for bad arguments.
@@ -11,11 +13,14 @@
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
 #include "net/codec.hpp"
+#include "net/http_client.hpp"
 #include "net/secret_file.hpp"
 #include "version/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -48,6 +53,61 @@ int report_failure(const net::CallResult& r) {
 
 std::string contact(std::int64_t ms) { return ms < 0 ? "never" : fmt::format("{} ms ago", ms); }
 
+// An HTTP answer that is not what was asked: the exit code, and why on stderr.
+int report_http_failure(const net::ConsulKvClient::Answer& answer) {
+  if (answer.status == 0) {
+    fmt::print(stderr, "kvctl: no replica answered over HTTP: {}\n", answer.error);
+    return kExitUnavailable;
+  }
+  std::string why = answer.body;
+  while (!why.empty() && why.back() == '\n') why.pop_back();
+  fmt::print(stderr, "kvctl: {} ({})\n", why, answer.status);
+  return answer.status >= 500 ? kExitUnavailable : kExitRejected;
+}
+
+// Follows a key or a prefix with blocking queries and prints each change as "[index] put KEY VALUE" or
+// "[index] del KEY": first what is there, then every change as it is applied. Stops after `count` changes (0: never).
+// A replica that does not answer is retried after a pause: a watch outlives elections.
+asio::awaitable<int> watch(net::ConsulKvClient& http, const kv::KeyRange& range, std::uint64_t count) {
+  std::map<std::string, kv::KeyValue> seen;
+  std::uint64_t index = 0, changes = 0;
+  bool first = true;
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  for (;;) {
+    auto answer = co_await http.read(range, index, std::chrono::minutes(5));
+    if (answer.status != 200 && answer.status != 404) {
+      if (answer.status == 403 || answer.status == 400 || answer.status == 413) co_return report_http_failure(answer);
+      fmt::print(stderr, "kvctl: watch: {}; trying again\n",
+                 answer.status == 0 ? answer.error : fmt::format("HTTP {}", answer.status));
+      pause.expires_after(std::chrono::seconds(1));
+      co_await pause.async_wait(asio::use_awaitable);
+      continue;
+    }
+    // Consul's rule: an index that goes back (another replica, a restore) starts the watch afresh.
+    if (answer.index < index) index = 0;
+    std::map<std::string, kv::KeyValue> now;
+    for (auto& entry : answer.entries) now.emplace(entry.key, std::move(entry));
+    std::uint64_t printed = 0;
+    for (const auto& [key, entry] : now) {
+      auto before = seen.find(key);
+      if (before != seen.end() && before->second.modify_index == entry.modify_index) continue;
+      fmt::print("[{}] put {} {}\n", entry.modify_index, key, entry.value);
+      ++printed;
+    }
+    for (const auto& [key, entry] : seen) {
+      if (now.count(key)) continue;
+      fmt::print("[{}] del {}\n", answer.index, key);
+      ++printed;
+    }
+    std::fflush(stdout);
+    if (!first) changes += printed;
+    first = false;
+    seen = std::move(now);
+    index = std::max<std::uint64_t>(answer.index, 1);
+    if (count > 0 && changes >= count) co_return 0;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -60,14 +120,23 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", timeout_s, "Give up after this many seconds")->check(CLI::PositiveNumber);
 
   std::string key, value, expected;
-  bool expect_absent = false, json_output = false;
+  bool expect_absent = false, json_output = false, prefix = false;
+  std::uint64_t watch_count = 0;
   auto* put = app.add_subcommand("put", "Store VALUE under KEY");
   put->add_option("key", key)->required();
   put->add_option("value", value)->required();
-  auto* get = app.add_subcommand("get", "Print the value of KEY (exit 1 if there is none)");
+  auto* get = app.add_subcommand("get", "Print the value of KEY (exit 1 if there is none); with --prefix, every key "
+                                        "under KEY as KEY:VALUE lines (over HTTP)");
   get->add_option("key", key)->required();
-  auto* del = app.add_subcommand("del", "Delete KEY (exit 1 if there was none)");
+  get->add_flag("--prefix", prefix, "KEY is a prefix: print every key that starts with it (\"\" for all)");
+  auto* del = app.add_subcommand("del", "Delete KEY (exit 1 if there was none); with --prefix, every key under KEY");
   del->add_option("key", key)->required();
+  del->add_flag("--prefix", prefix, "KEY is a prefix: delete every key that starts with it, and print how many");
+  auto* watch_cmd = app.add_subcommand("watch", "Print KEY's value, then each change as it happens, as "
+                                                "\"[index] put KEY VALUE\" or \"[index] del KEY\" (over HTTP)");
+  watch_cmd->add_option("key", key)->required();
+  watch_cmd->add_flag("--prefix", prefix, "KEY is a prefix: watch every key that starts with it");
+  watch_cmd->add_option("--count", watch_count, "Stop after this many changes (default: never)");
   auto* cas = app.add_subcommand("cas", "Set KEY to NEW only if it holds EXPECTED (exit 1 otherwise)");
   cas->add_option("key", key)->required();
   auto* expected_opt = cas->add_option("expected", expected, "The value KEY must hold (omit with --absent)");
@@ -115,10 +184,15 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   std::map<raft::NodeId, asio::ip::udp::endpoint> replicas;
   net::ClientSettings settings;
+  std::unique_ptr<net::ConsulKvClient> http;  // get --prefix and watch
   try {
     const net::ClusterConfig config = net::load_cluster_config(cluster_path);
     replicas = net::resolve(io, config);
     settings.token = net::client_token(config);
+    if ((get->parsed() && prefix) || watch_cmd->parsed()) {
+      http = std::make_unique<net::ConsulKvClient>(io, net::http_addresses(config), settings.token);
+      http->timeout = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
+    }
   } catch (const std::exception& e) {
     fmt::print(stderr, "kvctl: {}\n", e.what());
     return kExitUnavailable;
@@ -130,6 +204,33 @@ int main(int argc, char** argv) {
 
   int exit_code = 0;
   auto run = [&]() -> asio::awaitable<void> {
+    if (watch_cmd->parsed()) {
+      const kv::KeyRange watched{key, prefix};  // named: GCC 12 destroys a temporary in co_await twice
+      exit_code = co_await watch(*http, watched, watch_count);
+      co_return;
+    }
+    if (get->parsed() && prefix) {
+      const kv::KeyRange under{key, true};
+      auto answer = co_await http->read(under);
+      if (answer.status == 404) {
+        fmt::print(stderr, "kvctl: no key starts with \"{}\"\n", key);
+        exit_code = kExitMissing;
+      } else if (answer.status != 200) {
+        exit_code = report_http_failure(answer);
+      } else {
+        for (const auto& entry : answer.entries) fmt::print("{}:{}\n", entry.key, entry.value);
+      }
+      co_return;
+    }
+    if (del->parsed() && prefix) {
+      const net::CallResult r = co_await client.del_prefix(key);
+      if (r.outcome != net::Outcome::kOk) {
+        exit_code = report_failure(r);
+      } else {
+        fmt::print("deleted {}\n", r.reply.value.value_or("0"));
+      }
+      co_return;
+    }
     if (metrics->parsed()) {
       int answered = 0;
       for (const auto& [id, endpoint] : replicas) {
