@@ -233,6 +233,21 @@ struct HttpParser::State {
     };
     settings.on_headers_complete = [](http_parser* p) {
       State& s = of(p);
+      // What http-parser lets through but HTTP/1.1 does not: a version other than 1.x (a request line without one is
+      // taken as HTTP/0.9), and a header name with whitespace in it, which RFC 7230 (3.2.4) says a server must
+      // refuse: "Content-Length :" might be read as Content-Length by the next parser on the way.
+      if (p->http_major != 1) {
+        s.refused = HttpParseError::kMalformed;
+        s.error_text = fmt::format("HTTP/{}.{} is not served: HTTP/1.0 and 1.1 only", p->http_major, p->http_minor);
+        return -1;
+      }
+      for (const auto& [name, value] : s.headers) {
+        if (name.empty() || name.find_first_of(" \t") != std::string::npos) {
+          s.refused = HttpParseError::kMalformed;
+          s.error_text = "whitespace in a header name";
+          return -1;
+        }
+      }
       s.keep_alive = http_should_keep_alive(p) != 0;
       if (const std::string* expect = find_header(s.headers, "Expect")) {
         s.continue_wanted = equal_ignoring_case(*expect, "100-continue");

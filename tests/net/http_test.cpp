@@ -103,6 +103,9 @@ TEST_CASE("http: limits, malformed bytes and smuggling attempts are errors with 
   CHECK(parse_error("PUT /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab") == HttpParseError::kMalformed);
   CHECK(parse_error("PUT /x HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n") ==
         HttpParseError::kMalformed);
+  CHECK(parse_error("PUT /x HTTP/1.1\r\nContent-Length :0\r\n\r\n") == HttpParseError::kMalformed);  // RFC 7230 3.2.4
+  CHECK(parse_error("GET /x\r\nHost: h\r\n\r\n") == HttpParseError::kMalformed);  // HTTP/0.9
+  CHECK(parse_error("GET / HTTP/2.0\r\n\r\n") == HttpParseError::kMalformed);
   CHECK(parse_error("GET /" + std::string(20000, 'a') + " HTTP/1.1\r\n\r\n") == HttpParseError::kHeadersTooLarge);
   CHECK(parse_error("GET / HTTP/1.1\r\nX: " + std::string(20000, 'a') + "\r\n\r\n") == HttpParseError::kHeadersTooLarge);
   // A body too large is refused as soon as its length is announced, before it is sent.

@@ -4,6 +4,7 @@
 // The HTTP edge is played by EdgeDouble: it delivers calls, collects answers, and carries forwards to the leader's KV
 // API as calls marked forwarded (a forward to a crashed replica gets no answer, as a broken TCP connection).
 
+#include "seed.hpp"
 #include "sim_cluster.hpp"
 
 #include "actors/spawn.hpp"
@@ -11,21 +12,11 @@
 
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
-
 using namespace coraft;
 using namespace coraft::test;
 using namespace std::chrono_literals;
-using actors::Micros;
 
 namespace {
-
-std::uint64_t test_seed(std::uint64_t fallback) {
-  if (const char* env = std::getenv("CORAFT_SEED")) return std::strtoull(env, nullptr, 10);
-  return fallback;
-}
-
-Micros us(std::chrono::milliseconds ms) { return std::chrono::duration_cast<Micros>(ms); }
 
 class EdgeDouble {
  public:
