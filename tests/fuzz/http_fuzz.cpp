@@ -19,6 +19,8 @@ using namespace coraft;
 
 namespace {
 
+constexpr net::HttpLimits kLimits{2048, 4096};
+
 struct Parsed {
   std::vector<net::HttpRequest> requests;
   net::HttpParseError error = net::HttpParseError::kNone;
@@ -27,7 +29,7 @@ struct Parsed {
 // Feeds `pieces` in order, taking each complete request as the server does, and stopping at an error.
 Parsed parse(const std::vector<std::string_view>& pieces) {
   Parsed out;
-  net::HttpParser parser(net::HttpParser::Kind::kRequests, net::HttpLimits{2048, 4096});
+  net::HttpParser parser(net::HttpParser::Kind::kRequests, kLimits);
   std::string pending;
   for (std::string_view piece : pieces) {
     pending.append(piece);
@@ -95,6 +97,11 @@ void serve(const net::HttpRequest& request) {
     actors::ApiCall sent = call.call;
     if (auto* write = std::get_if<actors::ApiWrite>(&sent)) write->session = kv::SessionRef{5, 1};  // as the KV API sets
     net::HttpRequest forwarded = net::forwarded_request(request, raft::NodeId{2}, sent);
+    // Forwarding adds a few headers (about 100 bytes): a request within that of the limit may then be refused by the
+    // leader (431, passed back to the client), which is no property to check here.
+    std::size_t header_bytes = request.target.size();
+    for (const auto& [name, value] : request.headers) header_bytes += name.size() + value.size() + 4;
+    if (header_bytes + 512 > kLimits.max_header_bytes) continue;
     const std::string wire = net::render(forwarded, "leader:8500");
     Parsed again = parse({wire});
     FUZZ_CHECK(again.error == net::HttpParseError::kNone && again.requests.size() == 1);
