@@ -123,7 +123,7 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
     const int victim = static_cast<int>(rng.between(0, static_cast<std::uint64_t>(c.size() - 1)));
     const auto leader = c.leader();
     ++result.faults;
-    switch (rng.between(0, 13)) {
+    switch (rng.between(0, 15)) {
       case 0:
       case 1: {  // crash the leader or anyone; never more than a minority down at once keeps it interesting
         const int target = leader && rng.chance(0.5) ? *leader : victim;
@@ -265,6 +265,52 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
       case 13:
         c.read_burst(static_cast<int>(rng.between(5, 30)));
         note("a burst of reads");
+        break;
+      case 14: {  // leaders fall one after another, each soon after it took over: entries of many terms, each on a few
+        const int rounds = static_cast<int>(rng.between(3, 8));
+        note(fmt::format("leader churn: {} leaders brought down soon after they take over", rounds));
+        c.network().heal();
+        for (int round = 0; round < rounds; ++round) {
+          if (!c.run_until([&] { return c.leader().has_value(); }, Micros(2000000))) break;
+          c.run_for(Micros(static_cast<std::int64_t>(rng.between(500, 40000))));  // it appends, replicates a little
+          const auto fallen = c.leader();
+          if (!fallen) continue;
+          const auto dark = Micros(static_cast<std::int64_t>(rng.between(5000, 300000)));
+          if (rng.chance(0.5)) {
+            std::vector<int> rest;
+            for (int i = 0; i < c.size(); ++i)
+              if (i != *fallen) rest.push_back(i);
+            c.network().partition({*fallen}, rest);
+            c.run_for(dark);
+            c.network().heal();
+          } else {
+            if (rng.chance(0.5)) c.crash(*fallen);
+            else c.power_cut(*fallen);
+            c.run_for(dark);
+            c.restart(*fallen);
+          }
+        }
+        break;
+      }
+      case 15:
+        if (leader && c.size() >= 3) {
+          // A follower stops hearing the leader; a little later the leader is cut off from everyone. The follower's
+          // election timer started early: only the others' refusal to vote while they still follow a leader keeps
+          // a new leader from arising inside the old one's read lease.
+          int deaf = static_cast<int>(rng.between(0, static_cast<std::uint64_t>(c.size() - 2)));
+          if (deaf >= *leader) ++deaf;
+          c.network().heal();
+          c.network().block(*leader, deaf);
+          const auto gap = Micros(static_cast<std::int64_t>(rng.between(20000, 280000)));
+          c.run_for(gap);
+          std::vector<int> rest;
+          for (int i = 0; i < c.size(); ++i)
+            if (i != *leader) rest.push_back(i);
+          c.network().partition({*leader}, rest);
+          c.read_burst(static_cast<int>(rng.between(10, 40)));
+          note(fmt::format("{} stops hearing leader {}; {} ms later the leader is cut off, then a burst of reads",
+                           c.id(deaf).str(), c.id(*leader).str(), gap.count() / 1000));
+        }
         break;
       default:
         --result.faults;  // a quiet interval

@@ -7,12 +7,14 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 using namespace coraft::test;
 
@@ -37,6 +39,10 @@ int main(int argc, char** argv) {
                  "Each replica's clock runs up to this many ppm fast or slow (default: chosen per seed, within the "
                  "10 % the read lease assumes; beyond it, stale lease reads are expected and must be caught)")
       ->check(CLI::Range(0, 500000));
+  double seed_time_limit = 120;
+  app.add_option("--seed-time-limit", seed_time_limit,
+                 "Real seconds one seed may take before it counts as a hang (it fails, and kvsim stops)")
+      ->check(CLI::PositiveNumber);
   bool stop_at_failure = false;
   app.add_flag("--stop-at-first-failure", stop_at_failure, "Stop after the first failing seed (mutation testing)");
   app.add_flag("-v,--verbose", verbose, "Print a line per seed");
@@ -70,9 +76,34 @@ int main(int argc, char** argv) {
   double simulated = 0;
   std::uint64_t committed = 0, operations = 0, faults = 0, violations = 0, failed = 0, linearizable = 0, unknown = 0;
   std::uint64_t power_cuts = 0, unsynced_lost = 0;
+  // A seed normally takes milliseconds; one that runs for minutes is stuck in a loop that simulated time cannot end
+  // (a livelock in the code under test). A watchdog reports it as that seed's failure.
+  std::atomic<std::uint64_t> running_seed{0};
+  std::atomic<std::int64_t> seed_started_ms{0};
+  const auto wall_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  std::thread watchdog([&] {
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      const std::uint64_t seed = running_seed.load();
+      if (seed == 0) continue;
+      if (seed == UINT64_MAX) return;
+      if (wall_ms() - seed_started_ms.load() > static_cast<std::int64_t>(seed_time_limit * 1000)) {
+        fmt::print(stderr, "seed {} FAILED:\n  hang: still running after {:.0f} s of real time\n", seed, seed_time_limit);
+        fmt::print(stderr, "reproduce with: kvsim --seeds 1 --seed {}{}\n", seed,
+                   options.replicas ? fmt::format(" --replicas {}", options.replicas) : "");
+        std::fflush(stderr);
+        std::_Exit(1);
+      }
+    }
+  });
   std::uint64_t ran = 0;
   for (std::uint64_t seed = first_seed; seed < first_seed + seeds; ++seed) {
     ++ran;
+    seed_started_ms = wall_ms();
+    running_seed = seed;
     const SeedResult r = run_seed(seed, options);
     simulated += r.simulated_seconds;
     committed += r.committed;
@@ -100,6 +131,8 @@ int main(int argc, char** argv) {
       if (stop_at_failure) break;
     }
   }
+  running_seed = UINT64_MAX;
+  watchdog.join();
   seeds = ran;
   const double real = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print("kvsim: seeds {}..{} ({}), simulated {:.0f} s in {:.1f} s real ({:.0f}x), committed {}, operations {}, "
