@@ -47,7 +47,11 @@ std::string syntax_error(const std::string& text, const json::parse_error& e) {
   const auto column_at = what.find("column ");
   const auto colon = what.find(": ", column_at == std::string::npos ? 0 : column_at);
   if (colon != std::string::npos) what = what.substr(colon + 2);
-  return fmt::format("line {}, column {}: not valid JSON: {}", line, column, what);
+  // The two slips that make most of these: a comma left out between members, or one left after the last.
+  std::string hint;
+  if (what.find("unexpected string literal; expected '}'") != std::string::npos) hint = " (a comma missing before it?)";
+  if (what.find("unexpected '}'; expected string literal") != std::string::npos) hint = " (a comma after the last member?)";
+  return fmt::format("line {}, column {}: not valid JSON: {}{}", line, column, what, hint);
 }
 
 }  // namespace

@@ -28,9 +28,25 @@ inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** arg
 }
 
 // The "Exit codes:" paragraph of a program's --help: each code it uses with what it means for that program.
+// Meanings are wrapped to fit a 100-column terminal.
 inline std::string help_footer(std::initializer_list<std::pair<int, std::string_view>> codes) {
+  constexpr std::size_t kWidth = 100, kIndent = 7;
   std::string text = "Exit codes (the same table for every coraft program; README: Exit codes):\n";
-  for (const auto& [code, meaning] : codes) text += fmt::format("  {:>3}  {}\n", code, meaning);
+  for (const auto& [code, meaning] : codes) {
+    std::string line = fmt::format("  {:>3}  ", code);
+    std::size_t at = 0;
+    while (at < meaning.size()) {
+      const std::size_t room = kWidth - line.size();
+      std::size_t end = meaning.size();
+      if (end - at > room) {
+        end = meaning.rfind(' ', at + room);
+        if (end == std::string_view::npos || end <= at) end = at + room;
+      }
+      text += line + std::string(meaning.substr(at, end - at)) + "\n";
+      line = std::string(kIndent, ' ');
+      at = end < meaning.size() && meaning[end] == ' ' ? end + 1 : end;
+    }
+  }
   return text;
 }
 

@@ -84,17 +84,17 @@ int main(int argc, char** argv) {
   std::string key, value, expected;
   bool expect_absent = false, json_output = false;
   auto* put = app.add_subcommand("put", "KEY VALUE: store VALUE under KEY");
-  put->add_option("key", key)->required();
-  put->add_option("value", value)->required();
+  put->add_option("KEY", key)->required();
+  put->add_option("VALUE", value)->required();
   auto* get = app.add_subcommand("get", "KEY: print the value of KEY (exit 1 if there is none)");
-  get->add_option("key", key)->required();
+  get->add_option("KEY", key)->required();
   auto* del = app.add_subcommand("del", "KEY: delete KEY (exit 1 if there was none)");
-  del->add_option("key", key)->required();
+  del->add_option("KEY", key)->required();
   auto* cas = app.add_subcommand("cas", "KEY EXPECTED NEW, or --absent KEY NEW: set KEY to NEW only if it holds "
                                         "EXPECTED (or does not exist); exit 1 otherwise");
-  cas->add_option("key", key)->required();
-  auto* expected_opt = cas->add_option("expected", expected, "The value KEY must hold (omit with --absent)");
-  auto* new_opt = cas->add_option("new", value, "The value to store");
+  cas->add_option("KEY", key)->required();
+  auto* expected_opt = cas->add_option("EXPECTED", expected, "The value KEY must hold (omit with --absent)");
+  auto* new_opt = cas->add_option("NEW", value, "The value to store");
   cas->add_flag("--absent", expect_absent, "Instead of EXPECTED: KEY must not exist");
   auto* status = app.add_subcommand("status", "[--json]: every replica's role, term, commit and applied index, and "
                                               "follower lag");
@@ -103,11 +103,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> metrics_ids;
   auto* metrics = app.add_subcommand("metrics", "[ID...]: replicas' counters in Prometheus text format (all, or the "
                                                 "IDs given)");
-  metrics->add_option("ids", metrics_ids, "Replica ids (default: every replica)");
+  metrics->add_option("ID", metrics_ids, "Replica ids (default: every replica)");
   std::string keygen_path;
   auto* keygen = app.add_subcommand("keygen", "PATH: write a new random secret to PATH (mode 0600; refuses to "
                                               "replace a file), for cluster.json's key_file or client_token_file");
-  keygen->add_option("path", keygen_path)->required();
+  keygen->add_option("PATH", keygen_path)->required();
   app.footer(exit_code::help_footer({
       {exit_code::kDone, "done"},
       {exit_code::kNo, "get, del: no such key; cas: KEY holds another value (or none)"},

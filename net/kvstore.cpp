@@ -274,6 +274,12 @@ int main(int argc, char** argv) {
   });
   try {
     io.run();
+    // A second SIGINT or SIGTERM (a supervisor's, after a terminal's Ctrl-C reached the replica too) must not turn
+    // this clean stop into a kill while the storage syncs and closes on the way out. clear() first: it puts back the
+    // default action, which would undo an earlier SIG_IGN.
+    signals.clear();
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGTERM, SIG_IGN);
   } catch (const raft::StorageError& e) {
     // A full or failing disk: nothing more can be made durable, so nothing more may be acknowledged. Stopping is
     // the safe answer (the peers go on without this replica); the operator frees space and restarts it.
