@@ -596,7 +596,6 @@ void CourseRun::finish(RunReport& report) {
                                 "linearizability: {}", report.operations, report.total_msgs, report.failures,
                                 report.median_latency, test::verdict_name(report.linearizable)));
     for (const auto& p : report.problems) timeline_->note("problem: " + p);
-    timeline_->note("roles are inferred from the replicas' messages: leaders send AppendEntries, candidates votes");
     timeline_->finish(now());
     report.timeline = timeline_;
   }
@@ -613,6 +612,14 @@ RunReport CourseRun::run() {
     std::vector<std::string> names;
     for (const auto& r : replicas_) names.push_back(r.id);
     timeline_ = std::make_shared<test::Timeline>(fmt::format("kvchaos {}", config_.name), names);
+    // kvchaos sees only the datagrams it relays, not the replicas' state: say what follows from that.
+    timeline_->explain(test::Timeline::Panel::kRoles,
+                       "Roles as the replicas' own messages show them: AppendEntries come from a leader, RequestVote "
+                       "from a candidate, a reply in a newer term from a follower. Pre-votes are not drawn, and a "
+                       "replica that sends nothing keeps the role it last showed.");
+    timeline_->explain(test::Timeline::Panel::kCommit,
+                       "Commit indexes travel only on AppendEntries, which only a leader sends: a replica has a line "
+                       "from the first time it led, flat whenever it is not leading, and none if it never led.");
   }
   started_ = Steady::now();
   progress(fmt::format("{} replicas, {} requests over {:.0f} s after {:.0f} s to start, {} faults", config_.replicas,
