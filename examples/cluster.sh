@@ -112,8 +112,9 @@ reap() {
   local status=0
   wait "${pid[$1]}" || status=$?
   unset "pid[$1]"
-  if $stopping; then say "replica $1 $(how_it_ended "$status")"; return; fi
-  say "replica $1 $(how_it_ended "$status"); \`examples/cluster.sh start $1\` starts it again"
+  local hint="; \`examples/cluster.sh start $1\` starts it again"
+  $stopping && hint=""
+  say "replica $1 $(how_it_ended "$status")$hint"
 }
 
 # launch ID: starts the replica and waits until it answers; prints an error and returns 1 if it ends first or
@@ -123,19 +124,20 @@ launch() {
   prefix="$(printf '\033[%sm' "${colours[$index]}")[$id]$(printf '\033[0m') "
   # The log pipeline ignores Ctrl-C: it ends when the replica does, after its last words.
   "${pdeathsig[@]}" "$bin/kvstore" --config "$config" --id "$id" --data-dir "$dir/$id" \
-    --log-level "${CORAFT_LOG:-info}" > >(trap '' INT TERM HUP; tee -a "$dir/$id.log" | sed -u "s/^/$prefix/") 2>&1 &
+    --log-level "${CORAFT_LOG:-info}" 3<&- 5>&- > >(trap '' INT TERM HUP; tee -a "$dir/$id.log" | sed -u "s/^/$prefix/") 2>&1 &
   pid[$id]=$!
   local give_up=$((SECONDS + 30))
-  until "$bin/kvctl" --cluster "$config" metrics "$id" >/dev/null 2>&1; do
+  until "$bin/kvctl" --cluster "$config" metrics "$id" >/dev/null 2>&1 3<&- 5>&-; do
+    [ -n "$stop_requested" ] && return 1
     if ! kill -0 "${pid[$id]}" 2>/dev/null; then
       local status=0
       wait "${pid[$id]}" || status=$?
       unset "pid[$id]"
-      say "replica $id could not start: it $(how_it_ended "$status"); its log above says why" >&2
+      say "replica $id could not start: it $(how_it_ended "$status"); its log above says why" >&5
       return 1
     fi
     if [ $SECONDS -ge $give_up ]; then
-      say "replica $id did not answer within 30 s of starting (its log is in $dir/$id.log)" >&2
+      say "replica $id did not answer within 30 s of starting (its log is in $dir/$id.log)" >&5
       return 1
     fi
     sleep 0.1
@@ -174,13 +176,19 @@ shutdown() {
   rm -f "$control" "$supervisor_pid_file"
   say "stopped. Logs are in $dir/"
 }
-trap 'shutdown INT; exit 0' INT
-trap 'shutdown TERM; exit 0' TERM HUP
-trap 'shutdown TERM' EXIT
-# Bash itself reports a background job killed by a signal, unless the shell traps that signal. KILL cannot really
-# be trapped, but a trap recorded for it silences bash's report, and the supervisor reports every death itself.
-trap ':' KILL
+# The traps only note the request: the main loop acts on it. (A trap that does the work itself can run inside
+# `read -t`, whose time-out jumps out of whatever the trap is doing when it expires.)
+stop_requested=""
+trap 'stop_requested=INT' INT
+trap 'stop_requested=TERM' TERM HUP
+# Also on the way out for any other reason: with set -e, a command that dies of the same Ctrl-C (a `sleep`, the
+# banner's `cat`) ends the script, and that is still a requested stop, so it ends with status 0.
+trap 'shutdown "${stop_requested:-TERM}"; [ -z "$stop_requested" ] || exit 0' EXIT
 
+# Bash reports a background job killed by a signal ("line 113: 2191 Killed ...") on its stderr. The supervisor
+# reports every replica's end itself, in words, so bash's own diagnostics go to a file; the supervisor's errors go to
+# the terminal's stderr, kept as fd 5.
+exec 5>&2 2>>"$dir/supervisor.log"
 rm -f "$control"
 mkfifo -m 600 "$control"
 echo $$ >"$supervisor_pid_file"
@@ -188,9 +196,10 @@ exec 3<>"$control"  # read-write: the FIFO never reads as ended between two comm
 
 for id in "${ids[@]}"; do
   if ! launch "$id"; then
-    say "not every replica started, so the cluster is stopped" >&2
+    [ -n "$stop_requested" ] && { shutdown "$stop_requested"; trap - EXIT; exit 0; }
+    say "not every replica started, so the cluster is stopped" >&5
     trap - EXIT
-    shutdown TERM >&2
+    shutdown TERM >&5
     exit 1
   fi
 done
@@ -252,6 +261,11 @@ while :; do
   if read -t 0.2 -r -u 3 line; then
     # shellcheck disable=SC2086  # the request is words
     handle $line
+  fi
+  if [ -n "$stop_requested" ]; then  # before reaping: replicas that ended on the same Ctrl-C are part of the stop
+    shutdown "$stop_requested"
+    trap - EXIT
+    exit 0
   fi
   for id in "${!pid[@]}"; do
     kill -0 "${pid[$id]}" 2>/dev/null || reap "$id"
