@@ -9,7 +9,7 @@
 #   examples/cluster.sh restart ID   stop replica ID, then start it
 #
 # The supervisor starts each replica, waits until it answers, and only then says the cluster is running; if one
-# cannot start, it says so, stops the others and fails. Afterwards it reports every replica that ends (its exit
+# cannot start, it says so, stops the others and exits with that replica's exit code (README: Exit codes). Afterwards it reports every replica that ends (its exit
 # status or signal) and carries out the control commands, which reach it through a FIFO in the cluster's folder and
 # get their answer back through one of their own. Ctrl-C (or SIGTERM, SIGHUP) stops every replica it started,
 # waits for them, and ends with status 0; each replica has a parent-death signal too, so none outlives a supervisor
@@ -117,8 +117,9 @@ reap() {
   say "replica $1 $(how_it_ended "$status")$hint"
 }
 
-# launch ID: starts the replica and waits until it answers; prints an error and returns 1 if it ends first or
-# does not answer within 30 s.
+# launch ID: starts the replica and waits until it answers; prints an error and returns 1 if it ends first (its
+# status is then in failed_status) or does not answer within 30 s.
+failed_status=70
 launch() {
   local id=$1 index=$((10#$1)) prefix
   prefix="$(printf '\033[%sm' "${colours[$index]}")[$id]$(printf '\033[0m') "
@@ -133,6 +134,7 @@ launch() {
       local status=0
       wait "${pid[$id]}" || status=$?
       unset "pid[$id]"
+      [ "$status" -gt 0 ] && [ "$status" -le 128 ] && failed_status=$status
       say "replica $id could not start: it $(how_it_ended "$status"); its log above says why" >&5
       return 1
     fi
@@ -200,7 +202,7 @@ for id in "${ids[@]}"; do
     say "not every replica started, so the cluster is stopped" >&5
     trap - EXIT
     shutdown TERM >&5
-    exit 1
+    exit "$failed_status"  # the replica's own exit code (README: Exit codes), or 70 if it died otherwise
   fi
 done
 

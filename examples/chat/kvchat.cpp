@@ -117,7 +117,8 @@ class Chat {
       const bool leaving = leaving_;
       co_await show_new();
       if (leaving) {
-        stop(0);
+        fmt::print(stderr, "kvchat: left room {}\n", options_.room);
+        stop(exit_code::kDone);
         co_return;
       }
     }
