@@ -9,14 +9,19 @@
 #   examples/cluster.sh restart ID   stop replica ID, then start it
 #
 # The supervisor starts each replica, waits until it answers, and only then says the cluster is running; if one
-# cannot start, it says so, stops the others and exits with that replica's exit code (README: Exit codes). Afterwards it reports every replica that ends (its exit
-# status or signal) and carries out the control commands, which reach it through a FIFO in the cluster's folder and
-# get their answer back through one of their own. Ctrl-C (or SIGTERM, SIGHUP) stops every replica it started,
-# waits for them, and ends with status 0; each replica has a parent-death signal too, so none outlives a supervisor
-# that is killed. Logs are prefixed and coloured per replica, and kept in DIR/<id>.log across restarts.
+# cannot start, it says so, stops the others and exits with that replica's exit code. Afterwards it reports every
+# replica that ends (its exit status or signal) and carries out the control commands, which reach it through a FIFO
+# in the cluster's folder and get their answer back through one of their own. Ctrl-C (or SIGTERM, SIGHUP) stops
+# every replica it started, waits for them, and ends with status 0; each replica has a parent-death signal too, so
+# none outlives a supervisor that is killed. Logs are prefixed and coloured per replica, and kept in DIR/<id>.log
+# across restarts.
 #
 # Environment: CORAFT_CLUSTER_DIR (default data/local-cluster: cluster.json, secrets, data and logs),
 # CORAFT_BASE_PORT (7000: replicas listen on this port and the next two), CORAFT_LOG (info), CORAFT_BIN (build/bin).
+#
+# Exit codes (README: Exit codes): 0 done; 1 the supervisor refused the command (no such replica, not running);
+# 64 a bad command line; 66 a program is missing (build first); 69 no cluster is running (or, to start one, one
+# already is); 75 the supervisor did not answer; a replica's own code when it cannot start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${CORAFT_CLUSTER_DIR:-data/local-cluster}"
@@ -38,7 +43,7 @@ if [ $# -gt 0 ]; then
   case "$1" in
     kill|stop|restart) [ $# -eq 2 ] || { echo "usage: $0 $1 ID" >&2; exit 64; } ;;
     start) [ $# -le 2 ] || { echo "usage: $0 start [ID]" >&2; exit 64; } ;;
-    -h|--help) sed -n '2,19p' "$0" | cut -c3-; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | cut -c3-; exit 0 ;;
     *) echo "$0: unknown command \"$1\" (kill, stop, start or restart; --help says more)" >&2; exit 64 ;;
   esac
   if ! supervisor_running; then

@@ -150,15 +150,18 @@ std::size_t find_line(const std::vector<std::string>& lines, std::size_t from, c
   return std::string::npos;
 }
 
-// Waits until terminal 1 shows `pattern` at or after line `from`; returns its line.
+// Waits until terminal 1 shows `pattern` at or after line `from`; returns its line, and its groups in `groups`
+// (copied: reading more output may move the lines).
 std::size_t wait_for_line(PtyChild& terminal, std::size_t from, const std::string& pattern, Clock::time_point deadline,
-                          std::smatch* match = nullptr) {
+                          std::vector<std::string>* groups = nullptr) {
   const std::regex re(pattern);
   terminal.read_until([&] { return find_line(terminal.lines(), from, re) != std::string::npos; }, deadline);
-  const std::size_t at = find_line(terminal.lines(), from, re, match);
+  std::smatch match;
+  const std::size_t at = find_line(terminal.lines(), from, re, &match);
   INFO("terminal 1 so far:\n" << fmt::format("{}", fmt::join(terminal.lines(), "\n")));
   INFO("waited for: " << pattern);
   REQUIRE(at != std::string::npos);
+  if (groups) groups->assign(match.begin(), match.end());
   return at;
 }
 
@@ -206,7 +209,9 @@ void stop_cluster(PtyChild& cluster, const std::filesystem::path& dir, Clock::ti
   CHECK(WEXITSTATUS(*status) == 0);
   const std::regex stopped_replica(R"(^coraft: replica \d{4} exited with status 0$)");
   std::size_t reported = 0;
-  for (std::size_t i = from; i < cluster.lines().size(); ++i) reported += std::regex_match(cluster.lines()[i], stopped_replica);
+  for (std::size_t i = from; i < cluster.lines().size(); ++i) {
+    reported += std::regex_match(cluster.lines()[i], stopped_replica);
+  }
   CHECK(reported == 3);
   CHECK(find_line(cluster.lines(), from, std::regex("^coraft: stopped")) != std::string::npos);
   CHECK(replicas_running_in(dir).empty());
@@ -269,19 +274,21 @@ TEST_CASE("the README's tour runs as written and shows what it says", "[net][pro
   // Kill the leader, read, start it again: terminal 1 tells the story.
   const std::size_t before_kill = cluster->lines().size();
   run_block(second, blocks[1], deadline(60s));
-  std::smatch killed;
-  const std::size_t death =
-      wait_for_line(*cluster, before_kill, R"(^coraft: replica (\d{4}) was killed by signal KILL)", deadline(10s), &killed);
+  std::vector<std::string> killed, pre;
+  const std::size_t death = wait_for_line(*cluster, before_kill, R"(^coraft: replica (\d{4}) was killed by signal KILL)",
+                                          deadline(10s), &killed);
   const std::string victim = killed[1];
-  std::smatch pre;
-  const std::size_t pre_vote = wait_for_line(*cluster, death, R"(\[(\d{4})\] info pre-candidate in term (\d+))", deadline(10s), &pre);
+  // PreVote first (the term does not move), then a real election in the next term.
+  const std::size_t pre_vote =
+      wait_for_line(*cluster, death, R"(\[(\d{4})\] info pre-candidate in term (\d+))", deadline(10s), &pre);
   CHECK(pre[1] != victim);
   const std::string next_term = std::to_string(std::stoull(pre[2]) + 1);
   const std::size_t candidate = wait_for_line(*cluster, pre_vote, "info candidate in term " + next_term, deadline(10s));
   wait_for_line(*cluster, candidate, "info leader in term " + next_term, deadline(10s));
+  // Started again inside the supervision: its start line (with the term it kept), then the supervisor's word.
   const std::size_t restarted = wait_for_line(*cluster, death, "^coraft: started replica " + victim, deadline(10s));
-  const std::size_t again = wait_for_line(*cluster, death, fmt::format(R"(\[{0}\] info {0} listening on .*; term [1-9])", victim),
-                                          deadline(10s));
+  const std::size_t again =
+      wait_for_line(*cluster, death, fmt::format(R"(\[{0}\] info {0} listening on .*; term [1-9])", victim), deadline(10s));
   CHECK(again < restarted);
 
   // Chat in terminals 2 and 3, the leader killed from a fourth mid-conversation.
