@@ -99,8 +99,10 @@ std::string Client::address(raft::NodeId replica) const {
 }
 
 std::string Client::addresses(const std::vector<raft::NodeId>& ids) const {
+  std::vector<raft::NodeId> sorted = ids;  // in id order, however they were tried
+  std::sort(sorted.begin(), sorted.end());
   std::string out;
-  for (raft::NodeId id : ids) out += fmt::format("{}{} at {}", out.empty() ? "" : ", ", id.str(), address(id));
+  for (raft::NodeId id : sorted) out += fmt::format("{}{} at {}", out.empty() ? "" : ", ", id.str(), address(id));
   return out;
 }
 

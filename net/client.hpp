@@ -95,7 +95,8 @@ class Client {
   std::uint64_t session() const { return session_; }
   // Replicas whose latest datagram from this client was refused (nothing listens there), until one answers again.
   bool refusing(raft::NodeId replica) const { return refusing_.count(replica) > 0; }
-  // "127.0.0.1:7000"; and "0000 at 127.0.0.1:7000, 0001 at 127.0.0.1:7001", for messages that say where it looked.
+  // "127.0.0.1:7000"; and "0000 at 127.0.0.1:7000, 0001 at 127.0.0.1:7001" (in id order), for messages that say
+  // where it looked.
   std::string address(raft::NodeId replica) const;
   std::string addresses(const std::vector<raft::NodeId>& ids) const;
 
