@@ -1,8 +1,10 @@
 // kvsim: a campaign of randomized fault schedules, each a whole coraft cluster simulated deterministically from one
-// seed. Prints one summary line; a failing seed prints the command that reproduces it.
+// seed. Prints one summary line; a failing seed prints the command that reproduces it. Exit codes:
+// net/exit_codes.hpp (--help lists them).
 
 #include "campaign.hpp"
 #include "version/version.hpp"
+#include "net/command_line.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -19,7 +21,9 @@
 using namespace coraft::test;
 
 int main(int argc, char** argv) {
-  CLI::App app{"kvsim: deterministic whole-cluster simulation of coraft under randomized faults"};
+  CLI::App app{"kvsim: deterministic whole-cluster simulation of coraft under randomized faults.\n"
+               "  kvsim [--seeds N] [--seed S] [--replicas R] [--timeline FILE]"};
+  app.option_defaults()->always_capture_default();
   std::uint64_t seeds = 100;
   std::uint64_t first_seed = 1;
   bool seed_given = false;
@@ -30,7 +34,7 @@ int main(int argc, char** argv) {
   app.add_option_function<std::uint64_t>(
          "--seed", [&](std::uint64_t s) { first_seed = s; seed_given = true; },
          "First seed (with --seeds 1: exactly this seed)");
-  app.add_option("--replicas", options.replicas, "Cluster size (default: 3, 5 or 7, chosen by each seed)")
+  app.add_option("--replicas", options.replicas, "Cluster size (0: 3, 5 or 7, chosen by each seed)")
       ->check(CLI::Range(1, 15));
   app.add_option("--max-drop", options.max_drop, "Highest drop rate a schedule may use")->check(CLI::Range(0.0, 0.9));
   app.add_option("--fault-seconds", options.safety_seconds, "Simulated seconds of faults per seed")
@@ -50,7 +54,14 @@ int main(int argc, char** argv) {
                  "Write an HTML timeline (roles, faults, commit index, latencies): of the seed with --seeds 1, "
                  "else of the first failing seed (re-run to record it)");
   app.set_version_flag("--version", coraft::version_line("kvsim"));
-  CLI11_PARSE(app, argc, argv);
+  app.footer(coraft::exit_code::help_footer({
+      {coraft::exit_code::kDone, "every seed kept every invariant and its history is linearizable"},
+      {coraft::exit_code::kNo, "a seed failed (its schedule and the command that reproduces it are printed)"},
+      {coraft::exit_code::kUsage, "a bad command line"},
+      {coraft::exit_code::kCannotCreate, "the --timeline file cannot be written"},
+      {coraft::exit_code::kUndecided, "the linearizability checker ran out of time on a seed (not a pass)"},
+  }));
+  if (auto code = coraft::exit_code::parse_command_line(app, argc, argv)) return *code;
   if (!seed_given && seeds == 1) first_seed = 1;
 
   const auto started = std::chrono::steady_clock::now();
@@ -149,6 +160,8 @@ int main(int argc, char** argv) {
       fmt::print("timeline: no seed failed, so none written (use --seeds 1 --seed N for one seed's)\n");
     }
   }
+  if (failed > 0) return coraft::exit_code::kNo;
+  if (!timeline_ok) return coraft::exit_code::kCannotCreate;
   // An unknown verdict (the checker's budget ran out) is not a pass.
-  return failed == 0 && unknown == 0 && timeline_ok ? 0 : 1;
+  return unknown == 0 ? coraft::exit_code::kDone : coraft::exit_code::kUndecided;
 }
