@@ -77,7 +77,7 @@ for name in $mutants; do
       # Catch2 lists the failing test cases; a crash counts too.
       out="$work/$name.$t.log"
       if ! (cd "$work/build" && timeout 600 "bin/$t" --reporter compact > "$out" 2>&1); then
-        cases=$(grep -E 'failed:|FAILED' "$out" | sed -E 's/:[0-9]+: (failed|FAILED).*//; s|.*/tests/||' | sort -u | head -3 | tr '\n' ' ')
+        cases=$(grep -oE '[^ ]*\.cpp:[0-9]+: (failed|FAILED)' "$out" | sed -E 's/:[0-9]+: (failed|FAILED)//; s|.*/tests/||' | sort -u | head -3 | tr '\n' ' ')
         failing+=("$t${cases:+ ($cases)}")
       fi
     done
