@@ -19,13 +19,22 @@ deps:
 configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCORAFT_WERROR=$(WERROR) -DCORAFT_SANITIZE=$(SANITIZE) >/dev/null
 
+# Quiet: the build's progress goes to $(BUILD)/build.log; on failure the errors are shown (without progress and
+# directory lines) and the build fails.
 build: configure
-	@cmake --build $(BUILD) -j $(JOBS)
+	@echo "coraft: building into $(BUILD)/ (the first build takes several minutes; progress in $(BUILD)/build.log)"
+	@cmake --build $(BUILD) -j $(JOBS) >$(BUILD)/build.log 2>&1 || { \
+	  grep -Ev '^\[ *[0-9]+%\]|(Entering|Leaving) directory|^Consolidate compiler generated' $(BUILD)/build.log; \
+	  echo "coraft: the build failed (the whole log: $(BUILD)/build.log)"; exit 1; }
 
 test: build
 	@cmake/install-deps.sh --test
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# Supervises the replicas until Ctrl-C, which ends it cleanly (examples/cluster.sh). The recipe is a plain command so
+# that make runs the script itself, not through a shell: a shell in between would die of the Ctrl-C and make would
+# report the run as interrupted.
+run: export CORAFT_BIN = $(abspath $(BUILD))/bin
 run: build
 	@examples/cluster.sh
 

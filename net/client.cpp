@@ -1,6 +1,7 @@
 #include "net/client.hpp"
 
 #include "net/codec.hpp"
+#include "net/exit_codes.hpp"
 #include "net/secret_file.hpp"
 
 #include <asio/experimental/as_tuple.hpp>
@@ -8,6 +9,12 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <random>
 
 namespace coraft::net {
@@ -34,6 +41,21 @@ std::map<raft::NodeId, asio::ip::udp::endpoint> resolve(asio::io_context& io, co
   return out;
 }
 
+ClusterAccess open_cluster(asio::io_context& io, const std::string& path) {
+  try {
+    const ClusterConfig config = load_cluster_config(path);
+    return ClusterAccess{resolve(io, config), client_token(config), config};
+  } catch (const ConfigFileMissing& e) {
+    if (path != kLocalClusterFile) throw;
+    throw ConfigFileMissing(fmt::format("{} (`make run` writes it there; run this from the repository's top folder, or "
+                                        "give --cluster FILE)", e.what()));
+  }
+}
+
+int exit_code_for(const ConfigError& error) {
+  return dynamic_cast<const ConfigFileMissing*>(&error) ? exit_code::kNoInput : exit_code::kConfig;
+}
+
 std::string client_token(const ClusterConfig& config) {
   return config.client_token_file.empty() ? std::string{}
                                           : to_hex(load_secret_file(config.client_token_file, "client_token_file"));
@@ -51,6 +73,11 @@ Client::Client(asio::io_context& io, std::map<raft::NodeId, asio::ip::udp::endpo
   const bool v6 = !replicas_.empty() && replicas_.begin()->second.address().is_v6();
   socket_.open(v6 ? asio::ip::udp::v6() : asio::ip::udp::v4());
   socket_.bind(asio::ip::udp::endpoint(v6 ? asio::ip::udp::v6() : asio::ip::udp::v4(), 0));
+  // Without this, Linux reports ICMP errors only to connected sockets, and a client of a cluster that is not running
+  // would wait out its whole deadline in silence.
+  const int on = 1;
+  if (v6) setsockopt(socket_.native_handle(), SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
+  else setsockopt(socket_.native_handle(), SOL_IP, IP_RECVERR, &on, sizeof on);
   client_id_ = raft::NodeId{static_cast<std::uint16_t>(rng_.between(0x1000, 0xFFFE))};
   // A session id must never repeat across runs, whatever seed the caller chose (kvbench --seed): a write under a
   // reused id and sequence number is answered from the session table instead of being applied.
@@ -70,14 +97,64 @@ raft::NodeId Client::random_replica(raft::NodeId other_than) {
   return replicas_.begin()->first;
 }
 
+std::string Client::address(raft::NodeId replica) const {
+  auto it = replicas_.find(replica);
+  return it == replicas_.end() ? std::string("?")
+                               : fmt::format("{}:{}", it->second.address().to_string(), it->second.port());
+}
+
+std::string Client::addresses(const std::vector<raft::NodeId>& ids) const {
+  std::vector<raft::NodeId> sorted = ids;  // in id order, however they were tried
+  std::sort(sorted.begin(), sorted.end());
+  std::string out;
+  for (raft::NodeId id : sorted) out += fmt::format("{}{} at {}", out.empty() ? "" : ", ", id.str(), address(id));
+  return out;
+}
+
 void Client::send(const actors::ClientRequest& request, raft::NodeId to) {
   auto it = replicas_.find(to);
   if (it == replicas_.end()) return;
-  asio::error_code ignored;
-  socket_.send_to(asio::buffer(encode_request(request, to, target_, settings_.token)), it->second, 0, ignored);
+  const std::string datagram = encode_request(request, to, target_, settings_.token);
+  asio::error_code error;
+  socket_.send_to(asio::buffer(datagram), it->second, 0, error);
+  if (error == asio::error::connection_refused) {
+    // An earlier refusal, still pending on the socket, failed this send instead: note it and send again.
+    note_refusals();
+    socket_.send_to(asio::buffer(datagram), it->second, 0, error);
+  }
 }
 
-asio::awaitable<std::optional<std::string>> Client::receive_until(std::chrono::steady_clock::time_point deadline) {
+void Client::note_refusals() {
+  for (;;) {
+    sockaddr_storage to{};
+    char control[512];
+    msghdr message{};
+    message.msg_name = &to;
+    message.msg_namelen = sizeof to;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    if (recvmsg(socket_.native_handle(), &message, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return;  // drained
+    bool refused = false;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+      if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+          (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
+        sock_extended_err error{};
+        std::memcpy(&error, CMSG_DATA(c), sizeof error);
+        refused = refused || error.ee_errno == ECONNREFUSED;
+      }
+    }
+    // The kernel hands back the destination of the datagram that was refused.
+    asio::ip::udp::endpoint destination;
+    if (!refused || message.msg_namelen > destination.capacity()) continue;
+    std::memcpy(destination.data(), &to, message.msg_namelen);
+    destination.resize(message.msg_namelen);
+    for (const auto& [id, endpoint] : replicas_)
+      if (endpoint == destination) refusing_.insert(id);
+  }
+}
+
+asio::awaitable<Client::Heard> Client::receive_until(std::chrono::steady_clock::time_point deadline,
+                                                     std::string& datagram) {
   // A deadline timer that cancels the receive when it fires. Safe with a socket (unlike a channel): a datagram that
   // arrives as the receive is cancelled stays queued in the socket for the next one. Cheaper than racing two
   // awaitables, which matters for a load generator running many clients on one thread.
@@ -95,9 +172,15 @@ asio::awaitable<std::optional<std::string>> Client::receive_until(std::chrono::s
   const bool timed_out = timed_out_generation_ == generation;
   ++receive_generation_;
   timer_.cancel();
-  if (timed_out) co_return std::nullopt;
-  if (error) co_return std::string{};
-  co_return std::string(buffer_.data(), bytes);
+  if (timed_out) co_return Heard::kSilence;
+  if (error) {
+    // An ICMP error pending on the socket ends the receive (IP_RECVERR); other errors are as good as nothing.
+    note_refusals();
+    datagram.clear();
+    co_return error == asio::error::connection_refused ? Heard::kRefused : Heard::kDatagram;
+  }
+  datagram.assign(buffer_.data(), bytes);
+  co_return Heard::kDatagram;
 }
 
 asio::awaitable<CallResult> Client::call(actors::ClientRequest& request) {
@@ -109,9 +192,20 @@ asio::awaitable<CallResult> Client::call(actors::ClientRequest& request) {
   if (write) request.session = kv::SessionRef{session_, seq};
   const std::string mid_prefix = fmt::format("{:016x}-{}-", session_, seq);
   const auto give_up = clock::now() + settings_.deadline;
+  std::optional<clock::time_point> all_refusing_since;
   auto backoff = std::chrono::milliseconds(5);
   bool pause_before_next = false;
+  std::string datagram;
   while (clock::now() < give_up) {
+    if (refusing_.size() < replicas_.size()) {
+      all_refusing_since.reset();
+    } else if (!all_refusing_since) {
+      all_refusing_since = clock::now();
+    } else if (settings_.give_up_when_refused_for &&
+               clock::now() - *all_refusing_since >= *settings_.give_up_when_refused_for) {
+      result.nothing_listens = true;
+      break;
+    }
     if (pause_before_next) {
       asio::steady_timer pause(io_, std::min(give_up, clock::now() + backoff));
       co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
@@ -120,16 +214,29 @@ asio::awaitable<CallResult> Client::call(actors::ClientRequest& request) {
     pause_before_next = false;
     request.mid = fmt::format("{}{}", mid_prefix, ++attempt_);
     ++result.attempts;
+    if (std::find(result.tried.begin(), result.tried.end(), target_) == result.tried.end()) {
+      result.tried.push_back(target_);
+    }
+    refusing_.erase(target_);  // from here on, a refusal that names it is this attempt's
     send(request, target_);
     const auto attempt_deadline = std::min(give_up, clock::now() + settings_.attempt_timeout);
     bool answered = false;
     while (!answered) {
-      auto datagram = co_await receive_until(attempt_deadline);
-      if (!datagram) break;  // silence: try another replica
-      auto decoded = decode(*datagram);
+      const Heard heard = co_await receive_until(attempt_deadline, datagram);
+      if (heard == Heard::kSilence) {
+        refusing_.erase(target_);  // not refused: it may be alive and slow
+        break;
+      }
+      if (heard == Heard::kRefused) {
+        if (!refusing_.count(target_)) continue;  // an earlier attempt's refusal
+        break;  // nothing listens there: no point waiting for an answer (trying it again later costs little)
+      }
+      auto decoded = decode(datagram);
       auto* d = std::get_if<Datagram>(&decoded);
       auto* reply = d ? std::get_if<ReplyDatagram>(d) : nullptr;
-      if (!reply || reply->reply.mid.rfind(mid_prefix, 0) != 0) continue;  // not an answer to this operation
+      if (!reply) continue;
+      refusing_.erase(reply->envelope.src);
+      if (reply->reply.mid.rfind(mid_prefix, 0) != 0) continue;  // not an answer to this operation
       actors::ClientReply& r = reply->reply;
       if (r.kind == actors::ReplyKind::kOk) {
         if (reply->envelope.leader.valid()) target_ = reply->envelope.leader;
@@ -212,14 +319,24 @@ asio::awaitable<std::optional<actors::ReplicaStatus>> Client::status(raft::NodeI
   r.kind = actors::RequestKind::kStatus;
   r.client = client_id_;
   r.mid = fmt::format("{:016x}-status-{}", session_, ++attempt_);
+  refusing_.erase(replica);
   send(r, replica);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string datagram;
   while (true) {
-    auto datagram = co_await receive_until(deadline);
-    if (!datagram) co_return std::nullopt;
-    auto decoded = decode(*datagram);
+    const Heard heard = co_await receive_until(deadline, datagram);
+    if (heard == Heard::kSilence) {
+      refusing_.erase(replica);
+      co_return std::nullopt;
+    }
+    if (heard == Heard::kRefused) {
+      if (refusing_.count(replica)) co_return std::nullopt;
+      continue;
+    }
+    auto decoded = decode(datagram);
     auto* d = std::get_if<Datagram>(&decoded);
     auto* reply = d ? std::get_if<ReplyDatagram>(d) : nullptr;
+    if (reply) refusing_.erase(reply->envelope.src);
     if (reply && reply->reply.mid == r.mid && reply->reply.replica_status) co_return reply->reply.replica_status;
     if (reply && reply->reply.mid == r.mid && reply->reply.kind == actors::ReplyKind::kFail) co_return std::nullopt;
   }

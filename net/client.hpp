@@ -1,7 +1,8 @@
 #pragma once
 // The coraft client library (kvctl, kvbench, kvchat and the real-process tests use it). One Client is one session:
 // one operation at a time, numbered, so a write retried after a lost answer or a change of leader is applied once.
-// It finds the leader by following redirects, retries with back-off, and gives up at a deadline.
+// It finds the leader by following redirects, retries with back-off, and gives up at a deadline, or sooner when no
+// replica is listening at all (the socket asks the kernel for ICMP errors, which say so at once on a local host).
 
 #include "actors/client_protocol.hpp"
 #include "actors/clock.hpp"
@@ -15,6 +16,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace coraft::net {
@@ -24,7 +26,15 @@ struct ClientSettings {
   actors::Millis deadline{10000};       // give up on an operation after this long
   actors::Millis max_backoff{200};
   std::string token;  // the cluster's client token (hex; see client_token()), sent with every request; empty: none
+  // Give up before the deadline once every replica has refused for this long (CallResult::nothing_listens), for a
+  // person who asks a cluster that is not running. nullopt: wait out the deadline, for programs that start a cluster
+  // and talk to it at once (replicas refuse until they have opened their sockets).
+  std::optional<actors::Millis> give_up_when_refused_for;
 };
+
+// give_up_when_refused_for for the programs a person runs (kvctl, kvchat): they hear within a few seconds that
+// nothing is running, and a supervisor has time to restart a replica that just died.
+inline constexpr actors::Millis kInteractiveRefusalGrace{2000};
 
 enum class Outcome : std::uint8_t {
   kOk,           // done; see reply.status / reply.value
@@ -37,11 +47,30 @@ struct CallResult {
   actors::ClientReply reply;
   int attempts = 0;
   int redirects = 0;
+  std::vector<raft::NodeId> tried;  // the replicas this operation was sent to, in the order first tried
+  // kUnavailable because every replica refused the datagrams for ClientSettings::give_up_when_refused_for (ICMP port
+  // unreachable): nothing listens at any replica's address, so the cluster is not running there. Only a refusal
+  // counts; a replica that stays silent may be alive and slow.
+  bool nothing_listens = false;
 };
 
 // Resolves every replica's host:port (numeric or by name). Throws ConfigError for an unknown host.
 // Two replicas that resolve to one address are refused too.
 std::map<raft::NodeId, asio::ip::udp::endpoint> resolve(asio::io_context& io, const ClusterConfig& config);
+
+// What a client needs from a cluster file: every replica's address and the client token.
+struct ClusterAccess {
+  std::map<raft::NodeId, asio::ip::udp::endpoint> replicas;
+  std::string token;
+  ClusterConfig config;  // the file as loaded (the HTTP API's addresses, for one)
+};
+// Loads `path` for a client. Throws ConfigFileMissing (with a hint when `path` is kLocalClusterFile, the default) or
+// ConfigError.
+ClusterAccess open_cluster(asio::io_context& io, const std::string& path);
+
+// The exit code for a cluster file a program cannot use (net/exit_codes.hpp): kNoInput when it cannot be read,
+// kConfig when what it says is wrong.
+int exit_code_for(const ConfigError& error);
 
 // The client token named by the cluster file's client_token_file, as sent on the wire (hex); empty when the cluster
 // needs none. Throws ConfigError (missing file, readable by others, too short: see net/secret_file.hpp).
@@ -63,17 +92,27 @@ class Client {
   // Reading a prefix and watching go over the HTTP API instead (net/http_client.hpp): their answers do not fit a
   // datagram.
   asio::awaitable<CallResult> del_prefix(const std::string& prefix);
-  // Asks one replica about itself (no redirects, no retries beyond the deadline).
+  // Asks one replica about itself (no redirects, no retries beyond the deadline). nullopt at once when the replica
+  // refuses (see refusing()), else after `timeout` of silence.
   asio::awaitable<std::optional<actors::ReplicaStatus>> status(raft::NodeId replica, actors::Millis timeout);
 
   raft::NodeId leader_guess() const { return target_; }
   std::uint64_t session() const { return session_; }
+  // Replicas whose latest datagram from this client was refused (nothing listens there), until one answers again.
+  bool refusing(raft::NodeId replica) const { return refusing_.count(replica) > 0; }
+  // "127.0.0.1:7000"; and "0000 at 127.0.0.1:7000, 0001 at 127.0.0.1:7001" (in id order), for messages that say
+  // where it looked.
+  std::string address(raft::NodeId replica) const;
+  std::string addresses(const std::vector<raft::NodeId>& ids) const;
 
  private:
+  enum class Heard : std::uint8_t { kDatagram, kSilence, kRefused };
   asio::awaitable<CallResult> call(actors::ClientRequest& request);  // by reference: see Mailbox::send
-  // Waits for a datagram until `deadline`; nullopt on timeout.
-  asio::awaitable<std::optional<std::string>> receive_until(std::chrono::steady_clock::time_point deadline);
+  // Waits until `deadline` for a datagram (into `datagram`) or a refusal (refusing_ then names the replicas).
+  asio::awaitable<Heard> receive_until(std::chrono::steady_clock::time_point deadline, std::string& datagram);
   void send(const actors::ClientRequest& request, raft::NodeId to);
+  // Reads the socket's error queue: every ICMP "port unreachable" names a replica that is not listening.
+  void note_refusals();
   raft::NodeId random_replica(raft::NodeId other_than);
 
   asio::io_context& io_;
@@ -89,6 +128,7 @@ class Client {
   std::uint64_t seq_ = 0;
   std::uint64_t attempt_ = 0;
   raft::NodeId target_;
+  std::set<raft::NodeId> refusing_;
   std::vector<char> buffer_;
 };
 

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -25,6 +27,31 @@ std::uint64_t positive_ms(const json& j, const char* key) {
     throw ConfigError(fmt::format("\"{}\" must be a whole number of milliseconds between 1 and {}", key, kMaxMs));
   }
   return v.get<std::uint64_t>();
+}
+
+// "line 3, column 14: not valid JSON: syntax error while parsing object - unexpected '}'; expected string literal".
+// The position is where the parser stopped, which for a missing comma or quote is just after the mistake.
+std::string syntax_error(const std::string& text, const json::parse_error& e) {
+  const std::size_t at = std::min<std::size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
+  std::size_t line = 1, column = 1;
+  for (std::size_t i = 0; i < at; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  // nlohmann's text: "[json.exception.parse_error.101] parse error at line 3, column 14: <what>"; keep <what>.
+  std::string what = e.what();
+  const auto column_at = what.find("column ");
+  const auto colon = what.find(": ", column_at == std::string::npos ? 0 : column_at);
+  if (colon != std::string::npos) what = what.substr(colon + 2);
+  // The two slips that make most of these: a comma left out between members, or one left after the last.
+  std::string hint;
+  if (what.find("unexpected string literal; expected '}'") != std::string::npos) hint = " (a comma missing before it?)";
+  if (what.find("unexpected '}'; expected string literal") != std::string::npos) hint = " (a comma after the last member?)";
+  return fmt::format("line {}, column {}: not valid JSON: {}{}", line, column, what, hint);
 }
 
 }  // namespace
@@ -82,8 +109,12 @@ ClusterConfig parse_cluster_config(const std::string& text) {
     }
     return true;
   };
-  json j = json::parse(text, watch, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw ConfigError("not valid JSON");
+  json j;
+  try {
+    j = json::parse(text, watch);
+  } catch (const json::parse_error& e) {
+    throw ConfigError(syntax_error(text, e));
+  }
   if (!j.is_object()) throw ConfigError("the top level must be an object");
   if (!duplicate.empty()) throw ConfigError(duplicate);
 
@@ -192,7 +223,7 @@ ClusterConfig parse_cluster_config(const std::string& text) {
 
 ClusterConfig load_cluster_config(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw ConfigError(fmt::format("{}: cannot read the file", path));
+  if (!in) throw ConfigFileMissing(fmt::format("{}: cannot read the file: {}", path, std::strerror(errno)));
   std::stringstream text;
   text << in.rdbuf();
   try {

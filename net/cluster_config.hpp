@@ -41,9 +41,20 @@ class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+// The cluster file itself does not exist or cannot be read (as opposed to saying something wrong).
+class ConfigFileMissing : public ConfigError {
+ public:
+  using ConfigError::ConfigError;
+};
 
+// Where `make run` (examples/cluster.sh) writes its cluster file, relative to the repository's top folder, where the
+// README's commands run: the file a client uses when it is given none.
+inline constexpr const char* kLocalClusterFile = "data/local-cluster/cluster.json";
+
+// Syntax errors name the line and column.
 ClusterConfig parse_cluster_config(const std::string& text);
-ClusterConfig load_cluster_config(const std::string& path);  // throws ConfigError, naming the file
+// Throws ConfigFileMissing or ConfigError, naming the file.
+ClusterConfig load_cluster_config(const std::string& path);
 HostPort parse_host_port(const std::string& text);            // "host:port"; throws ConfigError
 
 }  // namespace coraft::net

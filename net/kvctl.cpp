@@ -1,27 +1,27 @@
-// kvctl: talk to a coraft cluster from the command line.
-//   kvctl --cluster cluster.json put KEY VALUE | get KEY | del KEY | cas KEY EXPECTED NEW | status [--json]
-//                                | metrics [ID...]
-//                                | get --prefix P | del --prefix P | watch KEY | watch --prefix P [--count N]
+// kvctl: talk to a coraft cluster from the command line (--help lists every command, its arguments and the exit
+// codes; the table is net/exit_codes.hpp, the same for every coraft program).
+//   kvctl [--cluster cluster.json] put KEY VALUE | get KEY | del KEY | cas KEY EXPECTED NEW | cas --absent KEY NEW
+//                                  | status [--json] | leader | metrics [ID...]
+//                                  | get --prefix P | del --prefix P | watch KEY | watch --prefix P [--count N]
 //   get --prefix and watch use the HTTP API ("http" addresses in the cluster file); everything else uses UDP.
 //   kvctl keygen PATH     writes a new secret for key_file or client_token_file (mode 0600)
-// Exit codes: 0 done; 1 the key is missing, or a cas found another value; 2 the cluster could not answer;
-// 3 the cluster refused the request (too large, no valid client token...); CLI11's codes for bad arguments.
-// keygen: 0 written; 2 not (the file exists, or cannot be created).
+// Without --cluster it uses data/local-cluster/cluster.json, the file `make run` writes.
 
 #include "actors/log.hpp"
 #include "actors/spawn.hpp"
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
 #include "net/codec.hpp"
+#include "net/command_line.hpp"
 #include "net/http_client.hpp"
 #include "net/secret_file.hpp"
 #include "version/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
-#include <asio/io_context.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -33,36 +33,52 @@ using namespace coraft;
 
 namespace {
 
-constexpr int kExitMissing = 1;
-constexpr int kExitUnavailable = 2;
-constexpr int kExitRejected = 3;
+// How long `status`, `leader` and `metrics` wait for each replica. Refusals (nothing listening) come back at once.
+constexpr std::chrono::milliseconds kStatusTimeout(500);
 
-int report_failure(const net::CallResult& r) {
+// Says why an operation got no definite answer, worded for what it was: a read that timed out changed nothing; a
+// write that timed out may or may not have been applied.
+int report_failure(const net::CallResult& r, const net::Client& client, std::string_view operation,
+                   const std::string& key, bool write, double timeout_s) {
   if (r.outcome == net::Outcome::kRejected) {
     const bool unauthorized = r.reply.reason == net::kUnauthorizedReason;
     fmt::print(stderr, "kvctl: refused: {}{}\n", r.reply.reason,
                unauthorized ? " (the cluster wants a client token: client_token_file in the cluster file, readable "
                               "by this user, holding the cluster's token)"
                             : "");
-    return kExitRejected;
+    return exit_code::kRefused;
   }
-  fmt::print(stderr, "kvctl: the cluster did not answer in time ({} attempts); a write may or may not have been "
-                     "applied\n", r.attempts);
-  return kExitUnavailable;
+  if (r.nothing_listens) {
+    fmt::print(stderr, "kvctl: {} {}: no replica is running: nothing listens at {} (`make run` starts a local "
+                       "cluster)\n", operation, key, client.addresses(r.tried));
+    return exit_code::kNoAnswer;
+  }
+  fmt::print(stderr, "kvctl: {} {}: no answer within {} s from {} ({} attempts); {}. Is a majority of the replicas "
+                     "running? `kvctl status` shows which answer\n",
+             operation, key, timeout_s, client.addresses(r.tried), r.attempts,
+             write ? fmt::format("the write may or may not have been applied (`kvctl get {}` tells)", key)
+                   : "nothing was changed");
+  return exit_code::kNoAnswer;
 }
 
 std::string contact(std::int64_t ms) { return ms < 0 ? "never" : fmt::format("{} ms ago", ms); }
+
+// Why a replica gave no status: nothing listens at its address, or it stayed silent.
+std::string silence(const net::Client& client, raft::NodeId id) {
+  return client.refusing(id) ? fmt::format("not running (nothing listens at {})", client.address(id))
+                             : fmt::format("no answer within {} ms", kStatusTimeout.count());
+}
 
 // An HTTP answer that is not what was asked: the exit code, and why on stderr.
 int report_http_failure(const net::ConsulKvClient::Answer& answer) {
   if (answer.status == 0) {
     fmt::print(stderr, "kvctl: no replica answered over HTTP: {}\n", answer.error);
-    return kExitUnavailable;
+    return exit_code::kNoAnswer;
   }
   std::string why = answer.body;
   while (!why.empty() && why.back() == '\n') why.pop_back();
   fmt::print(stderr, "kvctl: {} ({})\n", why, answer.status);
-  return answer.status >= 500 ? kExitUnavailable : kExitRejected;
+  return answer.status >= 500 ? exit_code::kNoAnswer : exit_code::kRefused;
 }
 
 // Follows a key or a prefix with blocking queries and prints each change as "[index] put KEY VALUE" or
@@ -104,70 +120,91 @@ asio::awaitable<int> watch(net::ConsulKvClient& http, const kv::KeyRange& range,
     first = false;
     seen = std::move(now);
     index = std::max<std::uint64_t>(answer.index, 1);
-    if (count > 0 && changes >= count) co_return 0;
+    if (count > 0 && changes >= count) co_return exit_code::kDone;
   }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"kvctl: a command-line client for a coraft cluster"};
+  CLI::App app{"kvctl: a command-line client for a coraft cluster.\n"
+               "  kvctl [--cluster FILE] [--timeout S] put KEY VALUE | get KEY | del KEY\n"
+               "                                      | cas KEY EXPECTED NEW | cas --absent KEY NEW\n"
+               "                                      | status [--json] | leader | metrics [ID...]\n"
+               "                                      | get --prefix P | del --prefix P\n"
+               "                                      | watch KEY | watch --prefix P [--count N]\n"
+               "  kvctl keygen PATH"};
+  app.option_defaults()->always_capture_default();
   app.require_subcommand(1);
-  std::string cluster_path;
+  std::string cluster_path = net::kLocalClusterFile;
   double timeout_s = 10;
-  app.add_option("--cluster", cluster_path, "The cluster file (as given to kvstore --config); every command but "
-                                            "keygen needs it");
-  app.add_option("--timeout", timeout_s, "Give up after this many seconds")->check(CLI::PositiveNumber);
+  app.add_option("--cluster", cluster_path, "The cluster file (as given to kvstore --config; `make run` writes the "
+                                            "default)");
+  app.add_option("--timeout", timeout_s, "Give up on an operation after this many seconds (sooner when no replica "
+                                         "is running)")
+      ->check(CLI::PositiveNumber);
 
   std::string key, value, expected;
   bool expect_absent = false, json_output = false, prefix = false;
   std::uint64_t watch_count = 0;
-  auto* put = app.add_subcommand("put", "Store VALUE under KEY");
-  put->add_option("key", key)->required();
-  put->add_option("value", value)->required();
-  auto* get = app.add_subcommand("get", "Print the value of KEY (exit 1 if there is none); with --prefix, every key "
-                                        "under KEY as KEY:VALUE lines (over HTTP)");
-  get->add_option("key", key)->required();
+  auto* put = app.add_subcommand("put", "KEY VALUE: store VALUE under KEY");
+  put->add_option("KEY", key)->required();
+  put->add_option("VALUE", value)->required();
+  auto* get = app.add_subcommand("get", "KEY: print the value of KEY (exit 1 if there is none); with --prefix, every "
+                                        "key under KEY as KEY:VALUE lines (over HTTP)");
+  get->add_option("KEY", key)->required();
   get->add_flag("--prefix", prefix, "KEY is a prefix: print every key that starts with it (\"\" for all)");
-  auto* del = app.add_subcommand("del", "Delete KEY (exit 1 if there was none); with --prefix, every key under KEY");
-  del->add_option("key", key)->required();
-  del->add_flag("--prefix", prefix, "KEY is a prefix: delete every key that starts with it, and print how many");
-  auto* watch_cmd = app.add_subcommand("watch", "Print KEY's value, then each change as it happens, as "
+  auto* del = app.add_subcommand("del", "KEY: delete KEY (exit 1 if there was none); with --prefix, every key under "
+                                        "KEY, printing how many");
+  del->add_option("KEY", key)->required();
+  del->add_flag("--prefix", prefix, "KEY is a prefix: delete every key that starts with it");
+  auto* watch_cmd = app.add_subcommand("watch", "KEY: print KEY's value, then each change as it happens, as "
                                                 "\"[index] put KEY VALUE\" or \"[index] del KEY\" (over HTTP)");
-  watch_cmd->add_option("key", key)->required();
+  watch_cmd->add_option("KEY", key)->required();
   watch_cmd->add_flag("--prefix", prefix, "KEY is a prefix: watch every key that starts with it");
   watch_cmd->add_option("--count", watch_count, "Stop after this many changes (default: never)");
-  auto* cas = app.add_subcommand("cas", "Set KEY to NEW only if it holds EXPECTED (exit 1 otherwise)");
-  cas->add_option("key", key)->required();
-  auto* expected_opt = cas->add_option("expected", expected, "The value KEY must hold (omit with --absent)");
-  auto* new_opt = cas->add_option("new", value, "The value to store");
+  auto* cas = app.add_subcommand("cas", "KEY EXPECTED NEW, or --absent KEY NEW: set KEY to NEW only if it holds "
+                                        "EXPECTED (or does not exist); exit 1 otherwise");
+  cas->add_option("KEY", key)->required();
+  auto* expected_opt = cas->add_option("EXPECTED", expected, "The value KEY must hold (omit with --absent)");
+  auto* new_opt = cas->add_option("NEW", value, "The value to store");
   cas->add_flag("--absent", expect_absent, "Instead of EXPECTED: KEY must not exist");
-  auto* status = app.add_subcommand("status", "Show every replica's role, term, commit and applied index");
+  auto* status = app.add_subcommand("status", "[--json]: every replica's role, term, commit and applied index, and "
+                                              "follower lag");
   status->add_flag("--json", json_output, "One JSON object per replica, as an array");
+  auto* leader = app.add_subcommand("leader", "print the id of the replica that leads (exit 2 if none does)");
   std::vector<std::string> metrics_ids;
-  auto* metrics = app.add_subcommand("metrics", "Print replicas' counters in Prometheus text format (all, or the IDs given)");
-  metrics->add_option("ids", metrics_ids, "Replica ids (default: every replica)");
+  auto* metrics = app.add_subcommand("metrics", "[ID...]: replicas' counters in Prometheus text format (all, or the "
+                                                "IDs given)");
+  metrics->add_option("ID", metrics_ids, "Replica ids (default: every replica)");
   std::string keygen_path;
-  auto* keygen = app.add_subcommand("keygen", "Write a new random secret to PATH (mode 0600; refuses to replace a "
-                                              "file), for cluster.json's key_file or client_token_file");
-  keygen->add_option("path", keygen_path)->required();
+  auto* keygen = app.add_subcommand("keygen", "PATH: write a new random secret to PATH (mode 0600; refuses to "
+                                              "replace a file), for cluster.json's key_file or client_token_file");
+  keygen->add_option("PATH", keygen_path)->required();
   app.set_version_flag("--version", version_line("kvctl"));
-  CLI11_PARSE(app, argc, argv);
+  app.footer(exit_code::help_footer({
+      {exit_code::kDone, "done"},
+      {exit_code::kNo, "get, del: no such key (get --prefix: none under it); cas: KEY holds another value (or none)"},
+      {exit_code::kNoAnswer, "no answer in time, or no replica is running (a write may or may not have been applied); "
+                             "status, metrics: a replica asked about did not answer; leader: no replica leads"},
+      {exit_code::kRefused, "the cluster refused the request (too large, or no valid client token)"},
+      {exit_code::kUsage, "a bad command line (also: an ID that is not in the cluster file)"},
+      {exit_code::kNoInput, "the cluster file does not exist or cannot be read"},
+      {exit_code::kCannotCreate, "keygen: PATH exists or cannot be created"},
+      {exit_code::kConfig, "the cluster file, or the client token file it names, is invalid"},
+  }));
+  if (auto code = exit_code::parse_command_line(app, argc, argv)) return *code;
   if (keygen->parsed()) {
     try {
       net::create_secret_file(keygen_path);
     } catch (const std::exception& e) {
       fmt::print(stderr, "kvctl: {}\n", e.what());
-      return kExitUnavailable;
+      return exit_code::kCannotCreate;
     }
     fmt::print("wrote a new {}-bit secret to {} (mode 0600). Copy it to every replica (and, for client_token_file, to "
                "every client) and keep it private.\n",
                net::kNewSecretBytes * 8, keygen_path);
-    return 0;
-  }
-  if (cluster_path.empty()) {
-    fmt::print(stderr, "kvctl: --cluster FILE is required (see --help)\n");
-    return static_cast<int>(CLI::ExitCodes::RequiredError);
+    return exit_code::kDone;
   }
   if (cas->parsed()) {
     // With --absent the positional arguments are KEY NEW.
@@ -176,37 +213,59 @@ int main(int argc, char** argv) {
       value = expected;
     } else if (expect_absent || given != 2) {
       fmt::print(stderr, "kvctl: cas takes KEY EXPECTED NEW, or --absent KEY NEW\n");
-      return static_cast<int>(CLI::ExitCodes::ArgumentMismatch);
+      return exit_code::kUsage;
     }
   }
 
   actors::configure_logging(std::nullopt);
   asio::io_context io(1);
-  std::map<raft::NodeId, asio::ip::udp::endpoint> replicas;
-  net::ClientSettings settings;
-  std::unique_ptr<net::ConsulKvClient> http;  // get --prefix and watch
+  net::ClusterAccess cluster;
   try {
-    const net::ClusterConfig config = net::load_cluster_config(cluster_path);
-    replicas = net::resolve(io, config);
-    settings.token = net::client_token(config);
-    if ((get->parsed() && prefix) || watch_cmd->parsed()) {
-      http = std::make_unique<net::ConsulKvClient>(io, net::http_addresses(config), settings.token);
-      http->timeout = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
-    }
-  } catch (const std::exception& e) {
+    cluster = net::open_cluster(io, cluster_path);
+  } catch (const net::ConfigError& e) {
     fmt::print(stderr, "kvctl: {}\n", e.what());
-    return kExitUnavailable;
+    return net::exit_code_for(e);
   }
+  const auto& replicas = cluster.replicas;
+  std::vector<raft::NodeId> wanted;  // metrics: the replicas asked about, in the order given
+  for (const auto& text : metrics_ids) {
+    const auto id = raft::NodeId::parse(text);
+    if (!id || !id->valid()) {
+      fmt::print(stderr, "kvctl: \"{}\" is not a replica id (4 hex digits, as in the cluster file)\n", text);
+      return exit_code::kUsage;
+    }
+    if (!replicas.count(*id)) {
+      std::vector<std::string> known;
+      for (const auto& [known_id, endpoint] : replicas) known.push_back(known_id.str());
+      fmt::print(stderr, "kvctl: there is no replica {} in {} (its replicas: {})\n", id->str(), cluster_path,
+                 fmt::join(known, ", "));
+      return exit_code::kUsage;
+    }
+    wanted.push_back(*id);
+  }
+  net::ClientSettings settings;
+  settings.token = cluster.token;
+  settings.give_up_when_refused_for = net::kInteractiveRefusalGrace;
   settings.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
   const std::uint64_t seed = std::random_device{}() ^
                              static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   net::Client client(io, replicas, actors::Rng(seed), settings);
+  std::unique_ptr<net::ConsulKvClient> http;  // get --prefix and watch
+  if ((get->parsed() && prefix) || watch_cmd->parsed()) {
+    try {
+      http = std::make_unique<net::ConsulKvClient>(io, net::http_addresses(cluster.config), cluster.token);
+    } catch (const net::ConfigError& e) {
+      fmt::print(stderr, "kvctl: {}\n", e.what());
+      return exit_code::kConfig;
+    }
+    http->timeout = settings.deadline;
+  }
 
-  int exit_code = 0;
+  int code = exit_code::kDone;
   auto run = [&]() -> asio::awaitable<void> {
     if (watch_cmd->parsed()) {
       const kv::KeyRange watched{key, prefix};  // named: GCC 12 destroys a temporary in co_await twice
-      exit_code = co_await watch(*http, watched, watch_count);
+      code = co_await watch(*http, watched, watch_count);
       co_return;
     }
     if (get->parsed() && prefix) {
@@ -214,9 +273,9 @@ int main(int argc, char** argv) {
       auto answer = co_await http->read(under);
       if (answer.status == 404) {
         fmt::print(stderr, "kvctl: no key starts with \"{}\"\n", key);
-        exit_code = kExitMissing;
+        code = exit_code::kNo;
       } else if (answer.status != 200) {
-        exit_code = report_http_failure(answer);
+        code = report_http_failure(answer);
       } else {
         for (const auto& entry : answer.entries) fmt::print("{}:{}\n", entry.key, entry.value);
       }
@@ -225,27 +284,44 @@ int main(int argc, char** argv) {
     if (del->parsed() && prefix) {
       const net::CallResult r = co_await client.del_prefix(key);
       if (r.outcome != net::Outcome::kOk) {
-        exit_code = report_failure(r);
+        code = report_failure(r, client, "del --prefix", key, true, timeout_s);
       } else {
         fmt::print("deleted {}\n", r.reply.value.value_or("0"));
       }
       co_return;
     }
     if (metrics->parsed()) {
+      if (wanted.empty())
+        for (const auto& [id, endpoint] : replicas) wanted.push_back(id);
       int answered = 0;
-      for (const auto& [id, endpoint] : replicas) {
-        if (!metrics_ids.empty() && std::find(metrics_ids.begin(), metrics_ids.end(), id.str()) == metrics_ids.end()) {
-          continue;
-        }
-        auto s = co_await client.status(id, std::chrono::milliseconds(500));
+      for (raft::NodeId id : wanted) {
+        auto s = co_await client.status(id, kStatusTimeout);
         if (!s) {
-          fmt::print("# replica {} unreachable\n", id.str());
+          fmt::print("# replica {}: {}\n", id.str(), silence(client, id));
           continue;
         }
         ++answered;
         fmt::print("{}", s->metrics);
       }
-      if (answered == 0) exit_code = kExitUnavailable;
+      // Asked about some: each must answer. Asked about all: a partial picture is still a picture.
+      if (answered == 0 || (!metrics_ids.empty() && answered < static_cast<int>(wanted.size()))) {
+        code = exit_code::kNoAnswer;
+      }
+      co_return;
+    }
+    if (leader->parsed()) {
+      std::optional<std::pair<raft::Term, raft::NodeId>> newest;
+      for (const auto& [id, endpoint] : replicas) {
+        auto s = co_await client.status(id, kStatusTimeout);
+        if (s && s->role == raft::Role::kLeader && (!newest || s->term > newest->first)) newest = {s->term, id};
+      }
+      if (newest) {
+        fmt::print("{}\n", newest->second.str());
+      } else {
+        fmt::print(stderr, "kvctl: no replica leads right now (an election may be under way, or too few replicas "
+                           "are running: `kvctl status` shows them)\n");
+        code = exit_code::kNoAnswer;
+      }
       co_return;
     }
     if (status->parsed()) {
@@ -256,7 +332,7 @@ int main(int argc, char** argv) {
       }
       int reachable = 0;
       for (const auto& [id, endpoint] : replicas) {
-        auto s = co_await client.status(id, std::chrono::milliseconds(500));
+        auto s = co_await client.status(id, kStatusTimeout);
         if (json_output) {
           nlohmann::json j = {{"id", id.str()}, {"address", fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port())}};
           if (s) {
@@ -278,6 +354,7 @@ int main(int argc, char** argv) {
             j["followers"] = followers;
           } else {
             j["reachable"] = false;
+            j["running"] = !client.refusing(id);  // false: nothing listens at its address
           }
           all.push_back(j);
         } else if (s) {
@@ -293,12 +370,12 @@ int main(int argc, char** argv) {
                      s->term, s->leader.valid() ? s->leader.str() : "-", s->commit_index, s->applied_index,
                      s->last_log_index, s->snapshot_index, s->keys, last);
         } else {
-          fmt::print("{:<6} {}\n", id.str(), "unreachable");
+          fmt::print("{:<6} {}\n", id.str(), silence(client, id));
         }
         reachable += s.has_value();
       }
       if (json_output) fmt::print("{}\n", all.dump(2));
-      if (reachable == 0) exit_code = kExitUnavailable;
+      if (reachable == 0) code = exit_code::kNoAnswer;
       co_return;
     }
     net::CallResult r;
@@ -310,7 +387,8 @@ int main(int argc, char** argv) {
       r = co_await client.cas(key, must_hold, value);
     }
     if (r.outcome != net::Outcome::kOk) {
-      exit_code = report_failure(r);
+      code = report_failure(r, client, put->parsed() ? "put" : get->parsed() ? "get" : del->parsed() ? "del" : "cas",
+                                 key, !get->parsed(), timeout_s);
       co_return;
     }
     switch (r.reply.status) {
@@ -320,20 +398,20 @@ int main(int argc, char** argv) {
         break;
       case kv::Status::kNotFound:
         fmt::print(stderr, "kvctl: no such key: {}\n", key);
-        exit_code = kExitMissing;
+        code = exit_code::kNo;
         break;
       case kv::Status::kCasMismatch:
         if (r.reply.value) fmt::print(stderr, "kvctl: cas failed: {} holds \"{}\"\n", key, *r.reply.value);
         else fmt::print(stderr, "kvctl: cas failed: {} does not exist\n", key);
-        exit_code = kExitMissing;
+        code = exit_code::kNo;
         break;
       case kv::Status::kStaleSession:
         fmt::print(stderr, "kvctl: refused: stale session\n");
-        exit_code = kExitRejected;
+        code = exit_code::kRefused;
         break;
     }
   };
   actors::spawn(io.get_executor(), "kvctl", run);
   io.run();
-  return exit_code;
+  return code;
 }

@@ -1,6 +1,8 @@
 // kvstore: one coraft replica.
 //   course mode:  kvstore <UDP port> <id> <other ids...>   (as the classic course simulator launches it)
 //   cluster mode: kvstore --config cluster.json --id <id>
+// Whatever the log level short of error, it says one line at start (id, address, data directory, term, log), so an
+// operator sees a replica come up; exit codes follow net/exit_codes.hpp.
 
 #include "actors/log.hpp"
 #include "actors/real_clock.hpp"
@@ -8,6 +10,7 @@
 #include "actors/spawn.hpp"
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
+#include "net/command_line.hpp"
 #include "net/http_server.hpp"
 #include "net/secret_file.hpp"
 #include "net/udp_bridge.hpp"
@@ -29,9 +32,19 @@ using namespace coraft;
 
 namespace {
 
-int fail(const std::string& message) {
+int fail(int code, const std::string& message) {
   fmt::print(stderr, "kvstore: {}\n", message);
-  return 2;
+  return code;
+}
+
+// Logs `line` at info level even at the default level (warn): the one line that says a replica is up. Only "error"
+// or "off" silence it. Runs before the replica's threads start, so changing the level for one line is safe.
+void announce(const actors::Logger& log, const std::string& line) {
+  const auto level = log->level();
+  if (level > spdlog::level::warn) return;
+  log->set_level(std::min(level, spdlog::level::info));
+  log->info("{}", line);
+  log->set_level(level);
 }
 
 raft::NodeId parse_id(const std::string& text, const char* what) {
@@ -44,8 +57,10 @@ raft::NodeId parse_id(const std::string& text, const char* what) {
 
 int main(int argc, char** argv) {
   CLI::App app{"kvstore: a coraft replica (a replicated, strongly consistent key-value store on Raft).\n"
-               "Course mode:  kvstore <UDP port> <id> <other ids...>\n"
-               "Cluster mode: kvstore --config cluster.json --id <id>"};
+               "  Cluster mode: kvstore --config cluster.json --id ID [--data-dir DIR] [--fsync always|none]\n"
+               "                        [--http-port N] [--metrics-port N]\n"
+               "  Course mode:  kvstore PORT ID OTHER_ID...   (as the course simulator launches it)"};
+  app.option_defaults()->always_capture_default();
   std::vector<std::string> positional;
   std::string config_path, id_text;
   std::optional<std::string> log_level;
@@ -66,18 +81,31 @@ int main(int argc, char** argv) {
   std::string metrics_address = "127.0.0.1";
   app.add_option("--metrics-port", metrics_port,
                  "Serve Prometheus metrics over HTTP on this TCP port (GET /metrics; default: off)");
-  app.add_option("--metrics-address", metrics_address, "Address for --metrics-port (default 127.0.0.1)");
+  app.add_option("--metrics-address", metrics_address, "Address for --metrics-port");
   std::uint16_t http_port = 0;
   app.add_option("--http-port", http_port,
                  "Cluster mode: serve the HTTP API (Consul's KV API, and /metrics) on this TCP port, at this "
                  "replica's \"http\" host in the cluster file, or else its UDP host (default: the cluster file's "
                  "\"http\" address; none: off)");
   app.set_version_flag("--version", version_line("kvstore"));
-  CLI11_PARSE(app, argc, argv);
+  app.footer(exit_code::help_footer({
+      {exit_code::kDone, "stopped by SIGTERM or SIGINT (everything acknowledged is on disk)"},
+      {exit_code::kUsage, "a bad command line (also: an --id that is not in the cluster file)"},
+      {exit_code::kNoInput, "the cluster file does not exist or cannot be read"},
+      {exit_code::kUnavailable, "cannot listen on its address (another process has it), or serve its HTTP API or "
+                                  "--metrics-port"},
+      {exit_code::kInternal, "an unexpected failure (the reason is in the log)"},
+      {exit_code::kStorage, "the data directory cannot be used (in use by another replica, corrupt, unreadable), or "
+                            "the disk filled up or failed while running"},
+      {exit_code::kConfig, "the cluster file, or the key file it names, is invalid"},
+  }));
+  if (auto code = exit_code::parse_command_line(app, argc, argv)) return *code;
 
   // A file-size limit (ulimit -f) must fail the write with EFBIG, reported like a full disk, not kill the process.
   std::signal(SIGXFSZ, SIG_IGN);
-  if (!actors::configure_logging(log_level)) return fail(fmt::format("unknown log level \"{}\"", log_level.value_or("")));
+  if (!actors::configure_logging(log_level)) {
+    return fail(exit_code::kUsage, fmt::format("unknown log level \"{}\"", log_level.value_or("")));
+  }
   if (seed == 0) seed = std::random_device{}() ^ static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
 
   const bool course_mode = config_path.empty();
@@ -91,11 +119,11 @@ int main(int argc, char** argv) {
   net::HttpServerSettings http;
   try {
     if (course_mode) {
-      if (!id_text.empty()) return fail("--id belongs to cluster mode (with --config)");
-      if (http_port != 0) return fail("--http-port belongs to cluster mode (with --config)");
+      if (!id_text.empty()) return fail(exit_code::kUsage, "--id belongs to cluster mode (with --config)");
+      if (http_port != 0) return fail(exit_code::kUsage, "--http-port belongs to cluster mode (with --config)");
       if (positional.size() < 2) {
-        return fail("course mode needs <UDP port> <id> [<other ids>...]; cluster mode needs --config and --id "
-                    "(see --help)");
+        return fail(exit_code::kUsage, "course mode needs <UDP port> <id> [<other ids>...]; cluster mode needs "
+                                       "--config and --id (see --help)");
       }
       unsigned long port = 0;
       try {
@@ -103,7 +131,7 @@ int main(int argc, char** argv) {
         port = std::stoul(positional[0], &used);
         if (used != positional[0].size() || port == 0 || port > 65535) throw std::invalid_argument("range");
       } catch (const std::exception&) {
-        return fail(fmt::format("UDP port \"{}\" must be a number from 1 to 65535", positional[0]));
+        return fail(exit_code::kUsage, fmt::format("UDP port \"{}\" must be a number from 1 to 65535", positional[0]));
       }
       // The course simulator counts every replica datagram, and its clients are patient: heartbeat less often,
       // with election timeouts to match (heartbeats stay under a third of the shortest timeout).
@@ -113,9 +141,11 @@ int main(int argc, char** argv) {
       options.self = parse_id(positional[1], "id");
       for (std::size_t i = 2; i < positional.size(); ++i) {
         const raft::NodeId peer = parse_id(positional[i], "other id");
-        if (peer == options.self) return fail(fmt::format("other id {} is this replica's own id", positional[i]));
+        if (peer == options.self) {
+          return fail(exit_code::kUsage, fmt::format("other id {} is this replica's own id", positional[i]));
+        }
         if (std::find(options.peers.begin(), options.peers.end(), peer) != options.peers.end()) {
-          return fail(fmt::format("other id {} is given twice", positional[i]));
+          return fail(exit_code::kUsage, fmt::format("other id {} is given twice", positional[i]));
         }
         options.peers.push_back(peer);
       }
@@ -123,12 +153,12 @@ int main(int argc, char** argv) {
       socket.open(asio::ip::udp::v4());
       socket.bind(asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     } else {
-      if (!positional.empty()) return fail("cluster mode (--config) takes no positional arguments");
-      if (id_text.empty()) return fail("cluster mode needs --id <id>");
+      if (!positional.empty()) return fail(exit_code::kUsage, "cluster mode (--config) takes no positional arguments");
+      if (id_text.empty()) return fail(exit_code::kUsage, "cluster mode needs --id <id>");
       const net::ClusterConfig config = net::load_cluster_config(config_path);
       const raft::NodeId self = parse_id(id_text, "--id");
       if (!config.replicas.count(self)) {
-        return fail(fmt::format("id {} is not a replica in {}", self.str(), config_path));
+        return fail(exit_code::kUsage, fmt::format("id {} is not a replica in {}", self.str(), config_path));
       }
       options = config.options_for(self);
       addressing.replicas = net::resolve(io, config);
@@ -160,10 +190,15 @@ int main(int argc, char** argv) {
       socket.open(me.protocol());
       asio::error_code error;
       socket.bind(me, error);
-      if (error) return fail(fmt::format("cannot listen on {}:{}: {}", me.address().to_string(), me.port(), error.message()));
+      if (error) {
+        return fail(exit_code::kUnavailable, fmt::format("cannot listen on {}:{}: {}", me.address().to_string(),
+                                                         me.port(), error.message()));
+      }
     }
-  } catch (const std::exception& e) {
-    return fail(e.what());
+  } catch (const net::ConfigError& e) {
+    return fail(net::exit_code_for(e), e.what());
+  } catch (const std::invalid_argument& e) {  // parse_id
+    return fail(exit_code::kUsage, e.what());
   }
 
   options.background_snapshots = true;
@@ -187,7 +222,7 @@ int main(int argc, char** argv) {
   try {
     replica_holder = std::make_unique<actors::Replica>(io, clock, storage, actors::Rng(seed), options, log);
   } catch (const raft::StorageError& e) {
-    return fail(e.what());
+    return fail(exit_code::kStorage, e.what());
   }
   actors::Replica& replica = *replica_holder;
   std::string storage_text = "in memory only";
@@ -207,10 +242,6 @@ int main(int argc, char** argv) {
       log->warn("fsync none: acknowledged writes can be lost if this machine loses power");
     }
   }
-  std::vector<std::string> peer_names;
-  for (raft::NodeId peer : options.peers) peer_names.push_back(peer.str());
-  log->info("{}; {} mode, peers {}, storage {}", version_line("kvstore"), course_mode ? "course" : "cluster",
-            fmt::join(peer_names, ","), storage_text);
   if (course_mode) {
     log->info("course mode is unauthenticated: the course simulator relays the classic datagrams and cannot sign them");
   } else if (security.peer_key.empty()) {
@@ -219,6 +250,23 @@ int main(int argc, char** argv) {
               config_path);
   }
   if (!security_text.empty()) log->info("{}", security_text);
+  {
+    std::vector<std::string> peer_names;
+    for (raft::NodeId peer : options.peers) peer_names.push_back(peer.str());
+    const auto& raft_log = replica.core().log();
+    const asio::ip::udp::endpoint me = socket.local_endpoint();
+    const std::string mode = course_mode ? fmt::format("course mode, simulator at {}:{}",
+                                                       addressing.simulator.address().to_string(),
+                                                       addressing.simulator.port())
+                                         : "cluster mode";
+    announce(log, fmt::format("{} listening on {}:{} ({}, peers {}); storage {}; term {}, log {} entries{}; {}",
+                              options.self.str(), me.address().to_string(), me.port(), mode, fmt::join(peer_names, ","),
+                              storage_text, replica.core().term(), raft_log.last_index() + 1 - raft_log.first_index(),
+                              raft_log.first_index() > 1
+                                  ? fmt::format(" after a snapshot at {}", raft_log.first_index() - 1)
+                                  : "",
+                              version_line("kvstore")));
+  }
   net::UdpBridge bridge(socket, replica, addressing, log, security);
   replica.metrics().render_network = [&bridge](std::string& out) { bridge.render_metrics(out); };
   if (metrics_port != 0) http.metrics = net::HostPort{metrics_address, metrics_port};
@@ -226,7 +274,7 @@ int main(int argc, char** argv) {
   try {
     http_server.listen();
   } catch (const std::exception& e) {
-    return fail(e.what());
+    return fail(exit_code::kUnavailable, e.what());
   }
   if (http.api) log->info("HTTP API (Consul's KV API) at http://{}:{}/v1/kv/", http.api->host, http_server.api_port());
   if (http.metrics) log->info("metrics at http://{}:{}/metrics", metrics_address, http_server.metrics_port());
@@ -250,15 +298,21 @@ int main(int argc, char** argv) {
   });
   try {
     io.run();
+    // A second SIGINT or SIGTERM (a supervisor's, after a terminal's Ctrl-C reached the replica too) must not turn
+    // this clean stop into a kill while the storage syncs and closes on the way out. clear() first: it puts back the
+    // default action, which would undo an earlier SIG_IGN.
+    signals.clear();
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGTERM, SIG_IGN);
   } catch (const raft::StorageError& e) {
     // A full or failing disk: nothing more can be made durable, so nothing more may be acknowledged. Stopping is
     // the safe answer (the peers go on without this replica); the operator frees space and restarts it.
     log->critical("cannot persist: {}. Stopping rather than acknowledge writes that are not on disk; free space "
                   "or fix the disk, then restart this replica (its log up to the failure is intact)", e.what());
-    return 3;
+    return exit_code::kStorage;
   } catch (const std::exception& e) {
     log->critical("stopping after a failure: {}", e.what());
-    return 1;
+    return exit_code::kInternal;
   }
-  return 0;
+  return exit_code::kDone;
 }

@@ -4,8 +4,9 @@
 // in the same order for everyone. Type a line and press Enter to post it; /quit or the end of input leaves, once what
 // was typed before is posted and shown. Notices go to stderr, so stdout is the transcript. When the leader dies,
 // posting and reading carry on with the next one: nothing is lost or doubled.
-// Exit codes: 0 left the room (also on SIGINT, SIGTERM, SIGHUP); 1 an internal error; 2 the cluster file is unusable
-// or the cluster did not answer on joining; CLI11's codes for bad arguments.
+// Without --cluster it uses data/local-cluster/cluster.json, the file `make run` writes.
+// Exit codes (net/exit_codes.hpp): 0 left the room (also on SIGINT, SIGTERM, SIGHUP); 2 the cluster did not answer on
+// joining; 64 bad arguments; 66 no cluster file; 70 an internal error; 78 the cluster file is invalid.
 //
 // Two coroutines share one thread. The reader prints the next unseen slots, then waits for the poll period or for
 // the writer to say it posted something. The writer reads lines from stdin and posts them one at a time. Each has its
@@ -17,6 +18,7 @@
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
 #include "version/version.hpp"
+#include "net/command_line.hpp"
 
 #include <CLI/CLI.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -41,11 +43,8 @@ using namespace coraft;
 
 namespace {
 
-constexpr int kExitInternal = 1;
-constexpr int kExitUnavailable = 2;
-
 struct Options {
-  std::string cluster_path = "cluster.json";
+  std::string cluster_path = net::kLocalClusterFile;
   std::string room = "lobby";
   std::string nick;
   double timeout_s = 5;
@@ -79,19 +78,27 @@ class Chat {
       : io_(io),
         options_(std::move(options)),
         settings_{.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(options_.timeout_s * 1000)),
-                  .token = options_.token},
+                  .token = options_.token,
+                  .give_up_when_refused_for = net::kInteractiveRefusalGrace},
         reader_(io, replicas, actors::Rng(seed), settings_),
         writer_(io, replicas, actors::Rng(seed ^ 0x9e3779b97f4a7c15ULL), settings_),
-        reader_wait_(io) {}
+        reader_wait_(io) {
+    for (const auto& [id, endpoint] : replicas) replica_ids_.push_back(id);
+  }
 
   int exit_code() const { return exit_code_; }
 
   // Joins (prints the history), starts the writer, then polls for new messages until the writer leaves.
   asio::awaitable<void> read_room() {
     if (co_await show_new() == Progress::kNoAnswer && next_unseen_ == 0) {
-      fmt::print(stderr, "kvchat: the cluster in {} did not answer within {} s\n", options_.cluster_path,
-                 options_.timeout_s);
-      stop(kExitUnavailable);
+      if (std::all_of(replica_ids_.begin(), replica_ids_.end(), [this](raft::NodeId id) { return reader_.refusing(id); })) {
+        fmt::print(stderr, "kvchat: no replica is running: nothing listens at {} (`make run` starts a local "
+                           "cluster)\n", reader_.addresses(replica_ids_));
+      } else {
+        fmt::print(stderr, "kvchat: the cluster in {} did not answer within {} s (is a majority of {} running?)\n",
+                   options_.cluster_path, options_.timeout_s, reader_.addresses(replica_ids_));
+      }
+      stop(exit_code::kNoAnswer);
       co_return;
     }
     fmt::print(stderr, "kvchat: joined room {} as {} ({} earlier messages). Type a message and press Enter; /quit "
@@ -111,7 +118,8 @@ class Chat {
       const bool leaving = leaving_;
       co_await show_new();
       if (leaving) {
-        stop(0);
+        fmt::print(stderr, "kvchat: left room {}\n", options_.room);
+        stop(exit_code::kDone);
         co_return;
       }
     }
@@ -227,6 +235,7 @@ class Chat {
 
   asio::io_context& io_;
   const Options options_;
+  std::vector<raft::NodeId> replica_ids_;
   const net::ClientSettings settings_;
   net::Client reader_;
   net::Client writer_;
@@ -238,50 +247,59 @@ class Chat {
   std::uint64_t next_unseen_ = 0;       // every slot below is taken and printed
   std::uint64_t first_free_known_ = 0;  // every slot below is taken (this writer posted at first_free_known_ - 1)
   std::uint64_t sent_ = 0;
-  int exit_code_ = 0;
+  int exit_code_ = exit_code::kDone;
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"kvchat: a terminal chat room kept in a coraft cluster. Type a line to post it, /quit to leave."};
+  CLI::App app{"kvchat: a terminal chat room kept in a coraft cluster. Type a line to post it, /quit to leave.\n"
+               "  kvchat [--cluster FILE] [--room NAME] [--nick NAME]"};
   Options options;
   options.nick = default_nick();
-  app.add_option("--cluster", options.cluster_path, "The cluster file (as given to kvstore --config)")
-      ->capture_default_str();
-  app.add_option("--room", options.room, "The room to join")->capture_default_str();
+  app.option_defaults()->always_capture_default();
+  app.add_option("--cluster", options.cluster_path, "The cluster file (as given to kvstore --config; `make run` "
+                                                    "writes the default)");
+  app.add_option("--room", options.room, "The room to join");
   app.add_option("--nick", options.nick, "Your name in the room (default: $USER)");
   app.add_option("--timeout", options.timeout_s, "Seconds to wait for the cluster before saying it does not answer")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+      ->check(CLI::PositiveNumber);
   app.add_option("--poll-ms", options.poll_ms, "Look for new messages this often, in milliseconds")
       ->check(CLI::Range(10, 60000))
       ->capture_default_str();
   app.set_version_flag("--version", version_line("kvchat"));
-  CLI11_PARSE(app, argc, argv);
+  app.footer(exit_code::help_footer({
+      {exit_code::kDone, "left the room (/quit, end of input, SIGINT, SIGTERM or SIGHUP)"},
+      {exit_code::kNoAnswer, "the cluster did not answer on joining, or no replica is running"},
+      {exit_code::kUsage, "a bad command line (also: a room or nick it cannot use)"},
+      {exit_code::kNoInput, "the cluster file does not exist or cannot be read"},
+      {exit_code::kInternal, "an unexpected failure"},
+      {exit_code::kConfig, "the cluster file, or the client token file it names, is invalid"},
+  }));
+  if (auto code = exit_code::parse_command_line(app, argc, argv)) return *code;
   for (const auto& problem : {chat::invalid_room(options.room), chat::invalid_nick(options.nick)}) {
     if (problem) {
       fmt::print(stderr, "kvchat: {}\n", *problem);
-      return static_cast<int>(CLI::ExitCodes::ValidationError);
+      return exit_code::kUsage;
     }
   }
 
   actors::configure_logging(std::nullopt);
   asio::io_context io(1);
-  std::map<raft::NodeId, asio::ip::udp::endpoint> replicas;
+  net::ClusterAccess cluster;
   try {
-    const net::ClusterConfig config = net::load_cluster_config(options.cluster_path);
-    replicas = net::resolve(io, config);
-    options.token = net::client_token(config);
-  } catch (const std::exception& e) {
+    cluster = net::open_cluster(io, options.cluster_path);
+  } catch (const net::ConfigError& e) {
     fmt::print(stderr, "kvchat: {}\n", e.what());
-    return kExitUnavailable;
+    return net::exit_code_for(e);
   }
+  const auto& replicas = cluster.replicas;
+  options.token = cluster.token;
 
   const int stdin_flags = fcntl(STDIN_FILENO, F_GETFL);
   const std::uint64_t seed = std::random_device{}() ^
                              static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  int exit_code = 0;
+  int code = exit_code::kDone;
   {
     Chat chat(io, replicas, options, seed);
     asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
@@ -291,12 +309,12 @@ int main(int argc, char** argv) {
     actors::spawn(io.get_executor(), "kvchat-reader", [&chat]() -> asio::awaitable<void> { co_await chat.read_room(); });
     try {
       io.run();
-      exit_code = chat.exit_code();
+      code = chat.exit_code();
     } catch (const std::exception& e) {
       fmt::print(stderr, "kvchat: {}\n", e.what());
-      exit_code = kExitInternal;
+      code = exit_code::kInternal;
     }
   }
   if (stdin_flags >= 0) fcntl(STDIN_FILENO, F_SETFL, stdin_flags);
-  return exit_code;
+  return code;
 }

@@ -12,7 +12,7 @@ http=0
 if [ "${1:-}" = --http ]; then http=1; shift; fi
 duration="${1:-10}"
 bin="$(pwd)/build/bin"
-[ -x "$bin/kvbench" ] && [ -x "$bin/kvstore" ] || { echo "build first: make test (or cmake --build build)" >&2; exit 2; }
+[ -x "$bin/kvbench" ] && [ -x "$bin/kvstore" ] || { echo "build first: make test (or cmake --build build)" >&2; exit 66; }
 if ! command -v etcd >/dev/null 2>&1; then
   echo "installing etcd-server..." >&2
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 keys="${1:-1000000}"
 seconds="${2:-60}"
 bin="$(pwd)/build/bin"
-[ -x "$bin/kvbench" ] && [ -x "$bin/kvstore" ] || { echo "build first: make test (or cmake --build build)" >&2; exit 2; }
+[ -x "$bin/kvbench" ] && [ -x "$bin/kvstore" ] || { echo "build first: make test (or cmake --build build)" >&2; exit 66; }
 work="$(mktemp -d /tmp/coraft-growth.XXXXXX)"
 port=$((20000 + RANDOM % 20000))
 pids=()

@@ -1,5 +1,5 @@
 #pragma once
-// A course-simulator config (the JSON files in shared/sim-configs), plus our extra events. Pure C++.
+// A course-simulator config (the JSON files in tests/chaos/configs; tests/chaos/README.md), plus our extra events. Pure C++.
 
 #include <optional>
 #include <stdexcept>

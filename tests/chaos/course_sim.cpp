@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <future>
 #include <unistd.h>
 #include <csignal>
 #include <cstdlib>
@@ -99,6 +100,10 @@ class CourseRun {
   void kill(int index);
   std::vector<int> alive_replicas() const;
   void finish(RunReport& report);
+  asio::awaitable<void> report_progress();
+  void progress(const std::string& line) const {
+    if (options_.progress) options_.progress(fmt::format("{}: {}", config_.name, line));
+  }
 
   const CourseConfig& config_;
   const RunOptions& options_;
@@ -123,6 +128,8 @@ class CourseRun {
   std::uint64_t mid_counter_ = 0, value_counter_ = 0;
   bool storm_ = false;
   std::shared_ptr<test::Timeline> timeline_;
+  asio::steady_timer progress_timer_{io_};
+  std::size_t events_done_ = 0;
   void observe_role(int replica, const json& j, const std::string& type);
   const bool trace_ = std::getenv("KVCHAOS_TRACE") != nullptr;  // every non-ok answer on stderr, for debugging
   bool done_ = false;
@@ -482,14 +489,31 @@ asio::awaitable<void> CourseRun::schedule() {
         r.alive = false;
       }
     }
-    if (action.kind == 0) new_operation(static_cast<int>(rng_.between(0, clients_.size() - 1)));
-    else apply_event(config_.events[action.index]);
+    if (action.kind == 0) {
+      new_operation(static_cast<int>(rng_.between(0, clients_.size() - 1)));
+    } else {
+      apply_event(config_.events[action.index]);
+      ++events_done_;
+    }
   }
   timer.expires_at(started_ + std::chrono::microseconds(
                                   static_cast<std::int64_t>((config_.start_wait + lifetime_ + config_.end_wait) * 1e6)));
   co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
   done_ = true;
   socket_.cancel();
+  progress_timer_.cancel();
+}
+
+asio::awaitable<void> CourseRun::report_progress() {
+  const double total = config_.start_wait + lifetime_ + config_.end_wait;
+  while (!done_) {
+    progress_timer_.expires_after(kProgressInterval);
+    co_await progress_timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (done_) co_return;
+    const auto answered = std::count_if(requests_.begin(), requests_.end(), [](const auto& r) { return r.second.answered; });
+    progress(fmt::format("{:.0f} s of {:.0f} s: {} requests sent, {} answered; leader {}; {} of {} faults injected",
+                         now(), total, requests_sent_, answered, leader_, events_done_, config_.events.size()));
+  }
 }
 
 void CourseRun::finish(RunReport& report) {
@@ -534,8 +558,13 @@ void CourseRun::finish(RunReport& report) {
     report.problems.push_back(fmt::format("only {} replica messages (at least {:.0f} expected)", report.total_msgs, floor));
   }
 
-  // What the course never checked.
-  const auto lin = test::check_linearizability(history_, std::chrono::seconds(20));
+  // What the course never checked. The check usually takes milliseconds but may use its whole budget, so it runs
+  // beside a progress report.
+  progress(fmt::format("checking the linearizability of {} operations", history_.size()));
+  auto checking = std::async(std::launch::async,
+                             [this] { return test::check_linearizability(history_, std::chrono::seconds(20)); });
+  while (checking.wait_for(kProgressInterval) != std::future_status::ready) progress("still checking linearizability");
+  const auto lin = checking.get();
   report.linearizable = lin.verdict;
   report.linearizability_note = lin.explanation;
   if (lin.verdict != test::Verdict::kLinearizable) {
@@ -567,7 +596,6 @@ void CourseRun::finish(RunReport& report) {
                                 "linearizability: {}", report.operations, report.total_msgs, report.failures,
                                 report.median_latency, test::verdict_name(report.linearizable)));
     for (const auto& p : report.problems) timeline_->note("problem: " + p);
-    timeline_->note("roles are inferred from the replicas' messages: leaders send AppendEntries, candidates votes");
     timeline_->finish(now());
     report.timeline = timeline_;
   }
@@ -584,13 +612,25 @@ RunReport CourseRun::run() {
     std::vector<std::string> names;
     for (const auto& r : replicas_) names.push_back(r.id);
     timeline_ = std::make_shared<test::Timeline>(fmt::format("kvchaos {}", config_.name), names);
+    // kvchaos sees only the datagrams it relays, not the replicas' state: say what follows from that.
+    timeline_->explain(test::Timeline::Panel::kRoles,
+                       "Roles as the replicas' own messages show them: AppendEntries come from a leader, RequestVote "
+                       "from a candidate, a reply in a newer term from a follower. Pre-votes are not drawn, and a "
+                       "replica that sends nothing keeps the role it last showed.");
+    timeline_->explain(test::Timeline::Panel::kCommit,
+                       "Commit indexes travel only on AppendEntries, which only a leader sends: a replica has a line "
+                       "from the first time it led, flat whenever it is not leading, and none if it never led.");
   }
   started_ = Steady::now();
+  progress(fmt::format("{} replicas, {} requests over {:.0f} s after {:.0f} s to start, {} faults", config_.replicas,
+                       config_.requests, lifetime_, config_.start_wait, config_.events.size()));
   for (int i = 0; i < config_.replicas; ++i) launch(i);
   asio::co_spawn(io_, receive_loop(), asio::detached);
-  asio::co_spawn(io_, schedule(), [](std::exception_ptr e) {
+  auto rethrow = [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);
-  });
+  };
+  asio::co_spawn(io_, report_progress(), rethrow);
+  asio::co_spawn(io_, schedule(), rethrow);
   io_.run();
   for (auto& r : replicas_)
     if (r.process) r.process->kill_and_wait(SIGTERM);

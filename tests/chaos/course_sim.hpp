@@ -2,16 +2,17 @@
 // The course simulator's role, played over loopback UDP against real kvstore processes in course mode: it launches
 // the replicas, routes every datagram by `dst` (dropping and partitioning replica-to-replica traffic as the config
 // says), plays the simulated clients, injects the events, and scores the run exactly as
-// shared/docs/course-simulator-protocol.md describes — plus what the course tool never checked: a linearizability
+// tests/chaos/README.md describes — plus what the course tool never checked: a linearizability
 // verdict over the whole history, and the failover time (from a kill to the next acknowledged write).
 
 #include "course_config.hpp"
 #include "linearizability.hpp"
 #include "timeline.hpp"
 
-#include <memory>
-
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,7 +26,10 @@ struct RunOptions {
   std::string log_dir;         // replicas' stderr goes to <log_dir>/<config>-<id>.log when set
   std::vector<std::string> replica_args;  // extra arguments for every kvstore
   bool record_timeline = false;  // fill RunReport::timeline (roles inferred from the replicas' own messages)
+  // Called with a line of progress at least every kProgressInterval while a run lasts (a run takes tens of seconds).
+  std::function<void(const std::string&)> progress;
 };
+inline constexpr std::chrono::seconds kProgressInterval{3};
 
 struct MetricResult {
   std::string name;

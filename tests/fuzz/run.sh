@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 targets_all=(codec config wal snapshot http)
-usage() { echo "usage: $0 {codec|config|wal|snapshot|http|all} SECONDS | $0 build" >&2; exit 2; }
+usage() { echo "usage: $0 {codec|config|wal|snapshot|http|all} SECONDS | $0 build" >&2; exit 64; }
 [ $# -ge 1 ] || usage
 what=$1
 seconds=${2:-}

@@ -10,25 +10,17 @@
 #include "net/client.hpp"
 #include "process.hpp"
 #include "process_helpers.hpp"
+#include "pty_child.hpp"
 
 #include <asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
-#include <cerrno>
 #include <csignal>
-#include <cstring>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <poll.h>
-#include <pty.h>
 #include <regex>
-#include <sys/prctl.h>
 #include <sys/wait.h>
-#include <termios.h>
-#include <unistd.h>
 
 using namespace coraft;
 using namespace std::chrono_literals;
@@ -42,98 +34,6 @@ void run(asio::io_context& io, Body body) {
   io.restart();
   io.run();
 }
-
-// A program on its own pseudo-terminal (canonical mode, echo off so the output is only what it prints); stderr goes
-// to a file. Killed when the object goes away, and when the test process dies.
-class PtyChild {
- public:
-  PtyChild(const std::vector<std::string>& argv, const std::string& stderr_path) {
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const pid_t parent = getpid();
-    pid_ = forkpty(&master_, nullptr, nullptr, nullptr);
-    if (pid_ < 0) throw std::runtime_error(fmt::format("forkpty failed: {}", std::strerror(errno)));
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(127);
-      const int fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) dup2(fd, STDERR_FILENO);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-    // Terminal settings made through the master apply to the program's side. Done before anything is typed, so no
-    // typed line is ever echoed into the output.
-    termios settings{};
-    REQUIRE(tcgetattr(master_, &settings) == 0);
-    settings.c_lflag &= ~static_cast<tcflag_t>(ECHO | ECHONL);
-    REQUIRE(tcsetattr(master_, TCSANOW, &settings) == 0);
-  }
-  ~PtyChild() {
-    if (!exited_) {
-      ::kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    close(master_);
-  }
-  PtyChild(const PtyChild&) = delete;
-  PtyChild& operator=(const PtyChild&) = delete;
-
-  void type(const std::string& line) {
-    const std::string bytes = line + "\n";
-    REQUIRE(write(master_, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
-  }
-
-  // Complete lines printed so far, without the terminal's carriage returns.
-  const std::vector<std::string>& lines() const { return lines_; }
-
-  // Reads output until `done()` holds or `deadline` passes (or the program's side closes); returns done().
-  bool read_until(const std::function<bool()>& done, Clock::time_point deadline) {
-    while (!done()) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0 || closed_) return done();
-      pollfd p{master_, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-      char chunk[4096];
-      const ssize_t n = read(master_, chunk, sizeof chunk);
-      if (n <= 0) {
-        closed_ = true;  // EIO: every descriptor of the terminal's other side is closed
-        continue;
-      }
-      pending_.append(chunk, static_cast<std::size_t>(n));
-      for (std::size_t end; (end = pending_.find('\n')) != std::string::npos;) {
-        std::string line = pending_.substr(0, end);
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        lines_.push_back(line);
-        pending_.erase(0, end + 1);
-      }
-    }
-    return true;
-  }
-
-  // Reads what is left and reaps the program; its wait status, or nullopt if it is still running at `deadline`.
-  std::optional<int> wait_exit(Clock::time_point deadline) {
-    read_until([this] { return closed_; }, deadline);
-    while (Clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        exited_ = true;
-        return status;
-      }
-      pollfd none{-1, 0, 0};
-      poll(&none, 0, 5);  // the terminal is closed; only the exit status is missing, and it is a moment away
-    }
-    return std::nullopt;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int master_ = -1;
-  bool closed_ = false;
-  bool exited_ = false;
-  std::string pending_;
-  std::vector<std::string> lines_;
-};
 
 struct Line {
   std::uint64_t slot = 0;
@@ -173,14 +73,14 @@ TEST_CASE("two chat clients on terminals see the same complete conversation acro
 
   const std::string room = "lobby";
   auto start_chat = [&](const std::string& nick) {
-    return std::make_unique<PtyChild>(
+    return std::make_unique<testing::PtyChild>(
         std::vector<std::string>{CORAFT_KVCHAT_PATH, "--cluster", config_path, "--room", room, "--nick", nick,
                                  "--timeout", "10", "--poll-ms", "50"},
-        (dir / (nick + ".stderr")).string());
+        testing::PtyChild::Options{.stderr_path = (dir / (nick + ".stderr")).string()});
   };
-  auto has_lines = [](const PtyChild& chat, std::size_t n) { return [&chat, n] { return chat.lines().size() >= n; }; };
+  auto has_lines = [](const testing::PtyChild& chat, std::size_t n) { return [&chat, n] { return chat.lines().size() >= n; }; };
   std::map<std::string, std::vector<std::string>> sent;  // nick -> texts, in the order typed
-  auto say = [&](PtyChild& chat, const std::string& nick) {
+  auto say = [&](testing::PtyChild& chat, const std::string& nick) {
     const std::string text = fmt::format("{} says {}", nick, sent[nick].size());
     chat.type(text);
     sent[nick].push_back(text);

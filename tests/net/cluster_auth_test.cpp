@@ -6,6 +6,7 @@
 
 #include "net/client.hpp"
 #include "net/codec.hpp"
+#include "net/exit_codes.hpp"
 #include "net/peer_auth.hpp"
 #include "net/secret_file.hpp"
 #include "process_helpers.hpp"
@@ -191,20 +192,21 @@ TEST_CASE("kvstore refuses to start with an unknown id, duplicates, or a bad sec
                                std::filesystem::perm_options::add);
   struct Case {
     std::string name, config, id, expected;
+    int exit_code;
   };
   const std::vector<Case> cases = {
-      {"unknown-id", fmt::format("{{{}}}", replicas), "0007", "id 0007 is not a replica"},
+      {"unknown-id", fmt::format("{{{}}}", replicas), "0007", "id 0007 is not a replica", exit_code::kUsage},
       {"duplicate-id",
        fmt::format(R"({{"replicas": {{"0000": "127.0.0.1:{}", "0001": "127.0.0.1:{}", "0000": "127.0.0.1:1"}}}})", p0, p1),
-       "0000", "replica id 0000 appears more than once"},
+       "0000", "replica id 0000 appears more than once", exit_code::kConfig},
       {"duplicate-address", fmt::format(R"({{"replicas": {{"0000": "127.0.0.1:{}", "0001": "127.0.0.1:{}"}}}})", p0, p0),
-       "0000", fmt::format("address 127.0.0.1:{} is used twice", p0)},
+       "0000", fmt::format("address 127.0.0.1:{} is used twice", p0), exit_code::kConfig},
       {"missing-key", fmt::format(R"({{{}, "key_file": "absent.key"}})", replicas), "0000",
-       "absent.key: No such file or directory (create one with: kvctl keygen"},
+       "absent.key: No such file or directory (create one with: kvctl keygen", exit_code::kConfig},
       {"open-key", fmt::format(R"({{{}, "key_file": "open.key"}})", replicas), "0000",
-       fmt::format("(mode 0644); a secret must be private to its owner: chmod 600 {}", open_key)},
+       fmt::format("(mode 0644); a secret must be private to its owner: chmod 600 {}", open_key), exit_code::kConfig},
       {"short-token", fmt::format(R"({{{}, "client_token_file": "short.token"}})", replicas), "0000",
-       "client_token_file " + short_token + ": 15 bytes is too short"},
+       "client_token_file " + short_token + ": 15 bytes is too short", exit_code::kConfig},
   };
   for (const Case& c : cases) {
     INFO(c.name);
@@ -216,7 +218,7 @@ TEST_CASE("kvstore refuses to start with an unknown id, duplicates, or a bad sec
                                 log_path);
     REQUIRE(wait_until([&] { return !kvstore.running(); }, 10s));
     CHECK(WIFEXITED(kvstore.exit_status()));
-    CHECK(WEXITSTATUS(kvstore.exit_status()) == 2);
+    CHECK(WEXITSTATUS(kvstore.exit_status()) == c.exit_code);
     CHECK_THAT(read_file(log_path), Catch::Contains(c.expected));
   }
 }

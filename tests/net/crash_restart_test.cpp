@@ -9,6 +9,7 @@
 
 #include "actors/spawn.hpp"
 #include "net/client.hpp"
+#include "net/exit_codes.hpp"
 #include "process.hpp"
 #include "process_helpers.hpp"
 
@@ -262,13 +263,13 @@ TEST_CASE("a replica whose disk fills up stops instead of acknowledging, and the
   INFO(fmt::format("acknowledged {}, ambiguous {}", acknowledged.size(), ambiguous));
   CHECK(acknowledged.size() >= 2400);
 
-  // The replica with the full disk stopped on its own, with exit status 3 and the reason in its log.
+  // The replica with the full disk stopped on its own, with the storage exit status and the reason in its log.
   auto& victim = *cluster.replicas.at(full);
   // By now it has long passed its limit: it must have stopped, or stop within seconds.
   REQUIRE(testing::wait_until([&] { return !victim.running(); }, 10s));
   CHECK(victim.exited_by_itself());
   CHECK(WIFEXITED(victim.exit_status()));
-  CHECK(WEXITSTATUS(victim.exit_status()) == 3);
+  CHECK(WEXITSTATUS(victim.exit_status()) == exit_code::kStorage);
   std::ifstream log(cluster.dir / "0002.full.log");
   const std::string log_text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   CHECK(log_text.find("cannot persist") != std::string::npos);

@@ -40,21 +40,21 @@ while [ $# -gt 0 ]; do
     --duration) DURATION="$2"; shift 2 ;;
     --keep) KEEP=1; shift ;;
     -h|--help) usage; exit 0 ;;
-    *) echo "partition-test: unknown argument $1" >&2; usage >&2; exit 2 ;;
+    *) echo "partition-test: unknown argument $1" >&2; usage >&2; exit 64 ;;
   esac
 done
-if [ -z "$BIN" ]; then echo "partition-test: --bin DIR (where kvstore, kvctl, kvbench, kvcheck are) is required" >&2; exit 2; fi
+if [ -z "$BIN" ]; then echo "partition-test: --bin DIR (where kvstore, kvctl, kvbench, kvcheck are) is required" >&2; exit 64; fi
 BIN="$(cd "$BIN" && pwd)"
 for tool in kvstore kvctl kvbench kvcheck; do
-  [ -x "$BIN/$tool" ] || { echo "partition-test: $BIN/$tool is missing (build it first)" >&2; exit 2; }
+  [ -x "$BIN/$tool" ] || { echo "partition-test: $BIN/$tool is missing (build it first)" >&2; exit 66; }
 done
-case "$REPLICAS" in 3|5) ;; *) echo "partition-test: --replicas must be 3 or 5" >&2; exit 2 ;; esac
-if [ "$DURATION" -lt 20 ]; then echo "partition-test: --duration must be at least 20 (the fault schedule)" >&2; exit 2; fi
+case "$REPLICAS" in 3|5) ;; *) echo "partition-test: --replicas must be 3 or 5" >&2; exit 64 ;; esac
+if [ "$DURATION" -lt 20 ]; then echo "partition-test: --duration must be at least 20 (the fault schedule)" >&2; exit 64; fi
 
 skip() { echo "partition-test: SKIPPED: $*" >&2; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces and veth links (run as root, e.g. sudo)"
 command -v ip >/dev/null 2>&1 || skip "needs iproute2's ip (apt-get install iproute2)"
-command -v python3 >/dev/null 2>&1 || { echo "partition-test: needs python3" >&2; exit 2; }
+command -v python3 >/dev/null 2>&1 || { echo "partition-test: needs python3" >&2; exit 69; }
 
 # Names carry this shell's pid, so that runs never collide and leftovers of a run killed without its trap (SIGKILL)
 # can be told apart: their pid is gone. Only namespaces with our prefix and a dead owner are removed.

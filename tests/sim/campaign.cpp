@@ -26,9 +26,9 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
   faults.duplicate = rng.unit() * 0.1;
   faults.min_delay = Micros(static_cast<std::int64_t>(rng.between(50, 500)));
   faults.max_delay = faults.min_delay + Micros(static_cast<std::int64_t>(rng.between(100, 20000)));
-  if (rng.chance(0.3)) {  // a few datagrams held up for seconds: they arrive after elections, from terms long gone
-    faults.straggler = rng.unit() * 0.05;
-    faults.straggler_delay = Micros(static_cast<std::int64_t>(rng.between(300000, 3000000)));
+  if (rng.chance(0.5)) {  // a few datagrams held up for seconds: they arrive after elections, from terms long gone
+    faults.straggler = rng.unit() * 0.1;
+    faults.straggler_delay = Micros(static_cast<std::int64_t>(rng.between(300000, 5000000)));
   }
 
   // Half the schedules compact their logs often, so that lagging and restarted replicas need InstallSnapshot.
@@ -39,8 +39,8 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
   // Some schedules send entries one or two at a time with little in flight: a leader's entries then reach followers
   // in many small steps, which is where commit rules (Figure 8) and acknowledgements are tested hardest.
   raft::ReplicationLimits limits;
-  if (rng.chance(0.3)) {
-    static constexpr std::size_t kBatches[] = {1, 2, 3, 8};
+  if (rng.chance(0.4)) {
+    static constexpr std::size_t kBatches[] = {1, 1, 2, 8};
     static constexpr std::size_t kWindows[] = {1, 2, 8};
     limits.max_append_entries = kBatches[rng.between(0, 3)];
     limits.max_inflight_appends = kWindows[rng.between(0, 2)];
@@ -123,7 +123,7 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
     const int victim = static_cast<int>(rng.between(0, static_cast<std::uint64_t>(c.size() - 1)));
     const auto leader = c.leader();
     ++result.faults;
-    switch (rng.between(0, 13)) {
+    switch (rng.between(0, 16)) {
       case 0:
       case 1: {  // crash the leader or anyone; never more than a minority down at once keeps it interesting
         const int target = leader && rng.chance(0.5) ? *leader : victim;
@@ -266,6 +266,98 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
         c.read_burst(static_cast<int>(rng.between(5, 30)));
         note("a burst of reads");
         break;
+      case 14: {  // leaders fall one after another, each soon after it took over: entries of many terms, each on a few
+        const int rounds = static_cast<int>(rng.between(3, 8));
+        note(fmt::format("leader churn: {} leaders brought down soon after they take over", rounds));
+        c.network().heal();
+        for (int round = 0; round < rounds; ++round) {
+          if (!c.run_until([&] { return c.leader().has_value(); }, Micros(2000000))) break;
+          c.run_for(Micros(static_cast<std::int64_t>(rng.between(500, 40000))));  // it appends, replicates a little
+          const auto fallen = c.leader();
+          if (!fallen) continue;
+          const auto dark = Micros(static_cast<std::int64_t>(rng.between(5000, 300000)));
+          if (rng.chance(0.5)) {
+            std::vector<int> rest;
+            for (int i = 0; i < c.size(); ++i)
+              if (i != *fallen) rest.push_back(i);
+            c.network().partition({*fallen}, rest);
+            c.run_for(dark);
+            c.network().heal();
+          } else {
+            if (rng.chance(0.5)) c.crash(*fallen);
+            else c.power_cut(*fallen);
+            c.run_for(dark);
+            c.restart(*fallen);
+          }
+        }
+        break;
+      }
+      case 15:
+        if (leader && c.size() >= 3) {
+          // A follower stops hearing the leader while clients only read (so it misses no entry and stays as up to
+          // date as anyone); a little later the leader is cut off from everyone. The follower's election timer
+          // started early, so it campaigns inside the old leader's read lease: only the others' refusal to vote
+          // while they still follow a leader keeps it from winning then. Clients go on reading from the old leader,
+          // while, one by one, some turn to the follower and write there.
+          int deaf = static_cast<int>(rng.between(0, static_cast<std::uint64_t>(c.size() - 2)));
+          if (deaf >= *leader) ++deaf;
+          c.network().heal();
+          c.read_burst(static_cast<int>(rng.between(100, 400)));
+          c.network().block(*leader, deaf);
+          const auto gap = Micros(static_cast<std::int64_t>(rng.between(20000, 600000)));
+          c.run_for(gap);
+          std::vector<int> rest;
+          for (int i = 0; i < c.size(); ++i)
+            if (i != *leader) rest.push_back(i);
+          c.network().partition({*leader}, rest);
+          note(fmt::format("{} stops hearing leader {} while clients read; {} ms later the leader is cut off; clients "
+                           "turn to {} one by one and write",
+                           c.id(deaf).str(), c.id(*leader).str(), gap.count() / 1000, c.id(deaf).str()));
+          for (int wave = 0; wave < 10; ++wave) {
+            c.run_for(Micros(static_cast<std::int64_t>(rng.between(10000, 80000))));
+            c.point_clients_at(deaf, 0.2);
+          }
+        }
+        break;
+      case 16: {  // leaders brought down at the worst moments: holding entries no one else has, or just as their
+                  // commit index moves (what they have just committed is then on a bare majority)
+        // Each fallen leader stays down while the next one takes over, and comes back when that one falls: the
+        // logs of the three then hold entries of different terms at the same indexes (Raft Figure 8).
+        const int rounds = static_cast<int>(rng.between(6, 12));
+        note(fmt::format("precarious leaders: {} brought down the moment they hold entries alone or commit", rounds));
+        const int pattern = static_cast<int>(rng.between(2, 3));  // every pattern-th falls as it commits
+        c.network().heal();
+        std::optional<int> fallen;
+        for (int round = 0; round < rounds; ++round) {
+          if (!c.run_until([&] { return c.leader().has_value(); }, Micros(2000000))) break;
+          const int held = *c.leader();
+          const raft::Term term = c.replica(held)->core().term();
+          // Which moment: it holds entries no one else has; it has just committed; or its own disk is still
+          // writing entries a follower already holds (a power cut then shortens the leader's log below what that
+          // follower acknowledged to it).
+          enum { kAlone, kCommitted, kAheadOfDisk } moment =
+              round % pattern == pattern - 1 ? kCommitted : rng.chance(0.5) ? kAlone : kAheadOfDisk;
+          const raft::Index commit = c.replica(held)->core().commit_index();
+          c.run_until([&] {
+            const auto* r = c.replica(held);
+            if (!r || r->core().term() != term || r->core().role() != raft::Role::kLeader) return true;
+            if (moment == kCommitted) return r->core().commit_index() > commit;
+            const raft::Index last = r->core().log().last_index();
+            bool someone_has_it = false;
+            for (int i = 0; i < c.size(); ++i)
+              if (i != held && c.replica(i) && c.replica(i)->core().log().last_index() >= last) someone_has_it = true;
+            return moment == kAlone ? !someone_has_it : someone_has_it && c.disk_busy(held);
+          }, Micros(300000));
+          if (!c.up(held)) continue;
+          if (moment != kAheadOfDisk && rng.chance(0.5)) c.crash(held);
+          else c.power_cut(held);
+          c.run_for(Micros(static_cast<std::int64_t>(rng.between(1000, 50000))));
+          if (fallen) c.restart(*fallen);
+          fallen = held;
+        }
+        if (fallen) c.restart(*fallen);
+        break;
+      }
       default:
         --result.faults;  // a quiet interval
         break;

@@ -45,8 +45,12 @@ void InvariantChecker::check_log_matching(Replica& r, const raft::RaftCore& core
   // Log Matching (§5.3), checked one link at a time: an entry (index, term) follows the same term everywhere. By
   // induction two logs that share an entry share everything before it.
   const raft::Log& log = core.log();
-  if (r.linked_upto > log.last_index() || log.term_at(r.linked_upto) != r.linked_term || r.linked_upto < log.base_index()) {
-    r.linked_upto = log.base_index();  // truncated or compacted since: look again from the log's start
+  if (r.linked_upto > log.last_index() || log.term_at(r.linked_upto) != r.linked_term ||
+      r.linked_base != std::make_pair(log.base_index(), log.base_term())) {
+    // Truncated, or a snapshot replaced the log's start (which changes what the first entries follow): look again
+    // from the log's start.
+    r.linked_upto = log.base_index();
+    r.linked_base = {log.base_index(), log.base_term()};
   }
   for (raft::Index i = r.linked_upto + 1; i <= log.last_index(); ++i) {
     const raft::Term term = *log.term_at(i);
@@ -59,6 +63,29 @@ void InvariantChecker::check_log_matching(Replica& r, const raft::RaftCore& core
   }
   r.linked_upto = log.last_index();
   r.linked_term = log.last_term();
+}
+
+void InvariantChecker::check_matches(const std::vector<const raft::RaftCore*>& live) {
+  raft::Term highest = 0;
+  for (const auto* core : live) highest = std::max(highest, core->term());
+  for (const auto* leader : live) {
+    if (leader->role() != raft::Role::kLeader || leader->term() != highest) continue;
+    for (const auto* follower : live) {
+      const raft::Progress* progress = follower != leader ? leader->progress(follower->self()) : nullptr;
+      if (!progress || progress->match() == 0) continue;
+      const raft::Index match = progress->match();
+      const auto ours = leader->log().term_at(match);
+      const auto theirs = follower->log().term_at(match);
+      if (!ours || match < follower->log().base_index()) continue;  // compacted: compared before it went
+      if (theirs != ours) {
+        violation(fmt::format("leader {} of term {} counts {} as holding entry {} (term {}), but {} holds {}",
+                              leader->self().str(), leader->term(), follower->self().str(), match, *ours,
+                              follower->self().str(),
+                              theirs ? fmt::format("term {} there", *theirs)
+                                     : fmt::format("a log that ends at {}", follower->log().last_index())));
+      }
+    }
+  }
 }
 
 void InvariantChecker::restarted(const raft::RaftCore& core, const Claims& claims) {
@@ -89,6 +116,7 @@ void InvariantChecker::observe(int slot, int life, const raft::RaftCore& core, r
     r.leader_term = 0;
     r.linked_upto = 0;
     r.linked_term = 0;
+    r.linked_base = {0, 0};
   }
 
   if (core.term() < r.term) violation(fmt::format("{}: term went back from {} to {}", who, r.term, core.term()));

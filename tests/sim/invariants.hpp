@@ -9,7 +9,8 @@
 //   * Log Matching: an entry (index, term) follows the same term on every replica that holds it;
 //   * committed prefixes are identical on every replica (State Machine Safety), and commit never passes the log's end;
 //   * replicas that applied the same index hold the same state machine (nobody applied a different command);
-//   * Leader Completeness: a leader holds every entry committed in its term or earlier.
+//   * Leader Completeness: a leader holds every entry committed in its term or earlier;
+//   * what a leader of the highest term believes a follower holds (its match index), the follower holds.
 
 #include "raft/core.hpp"
 #include "raft/types.hpp"
@@ -39,6 +40,9 @@ class InvariantChecker {
   void observe(int slot, int life, const raft::RaftCore& core, raft::Index applied_index, std::uint64_t store_digest);
   // A replica just recovered from its disk, before it has run: does it still hold what it told its peers?
   void restarted(const raft::RaftCore& core, const Claims& claims);
+  // Across the live replicas: a leader of the highest term counts a follower as holding entry `match` only if the
+  // follower's log holds that very entry (nothing of a term above the leader's could have replaced it).
+  void check_matches(const std::vector<const raft::RaftCore*>& live);
 
   const std::vector<std::string>& violations() const { return violations_; }
   raft::Index committed() const { return static_cast<raft::Index>(committed_.size()); }
@@ -60,6 +64,7 @@ class InvariantChecker {
     raft::Term leader_term = 0;
     raft::Index linked_upto = 0;  // log matching checked up to here (this life), where the log held linked_term
     raft::Term linked_term = 0;
+    std::pair<raft::Index, raft::Term> linked_base{0, 0};  // the log's base when linked_upto was reached
   };
 
   void violation(std::string text);

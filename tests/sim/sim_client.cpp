@@ -23,6 +23,12 @@ void SimClient::start() {
   actors::spawn(cluster_.clients_io_->get_executor(), "client-" + id_.str(), run());
 }
 
+void SimClient::retarget(int slot) {
+  target_ = slot;
+  burst_reads_ = 0;
+  if (in_operation_ && options_.sessions) inbox_.try_send(Resend{});
+}
+
 int SimClient::random_replica() { return static_cast<int>(rng_.between(0, static_cast<std::uint64_t>(cluster_.size() - 1))); }
 
 Operation SimClient::random_operation() {
@@ -90,6 +96,10 @@ asio::awaitable<void> SimClient::run() {
     while (in_operation_) {
       auto message = co_await inbox_.receive();
       if (!message) co_return;
+      if (std::holds_alternative<Resend>(*message)) {
+        send_attempt(op);
+        continue;
+      }
       if (auto* fired = std::get_if<TimerFired>(&*message)) {
         if (!timer_.is_current(fired->generation)) continue;
         target_ = random_replica();  // silence: try someone else

@@ -26,6 +26,9 @@ class SimClient {
   void stop() { stopping_ = true; }
   // The next `reads` operations are reads, without thinking in between.
   void read_burst(int reads) { burst_reads_ = reads; }
+  // Talk to this replica from now on (as a client told of it by someone else would), with writes, not a read burst.
+  // A client with sessions re-sends the operation under way there at once (harmless: the session dedups it).
+  void retarget(int slot);
   bool idle() const { return finished_ || (stopping_ && !in_operation_); }
   void on_reply(actors::ClientReply reply) { inbox_.try_send(std::move(reply)); }
 
@@ -39,7 +42,8 @@ class SimClient {
   struct TimerFired {
     std::uint64_t generation;
   };
-  using Inbox = std::variant<actors::ClientReply, TimerFired>;
+  struct Resend {};
+  using Inbox = std::variant<actors::ClientReply, TimerFired, Resend>;
 
   asio::awaitable<void> run();
   Operation random_operation();

@@ -208,6 +208,10 @@ bool SimCluster::run_until(const std::function<bool()>& done, actors::Micros lim
 }
 
 void SimCluster::check_invariants() {
+  std::vector<const raft::RaftCore*> live;
+  for (int i = 0; i < size(); ++i)
+    if (auto* r = replica(i)) live.push_back(&r->core());
+  invariants_.check_matches(live);
   for (int i = 0; i < size(); ++i) {
     auto* r = replica(i);
     if (!r) continue;
@@ -250,6 +254,11 @@ void SimCluster::start_clients(const ClientOptions& options, std::uint64_t max_o
 
 void SimCluster::read_burst(int reads) {
   for (auto& client : clients_) client->read_burst(reads);
+}
+
+void SimCluster::point_clients_at(int slot, double fraction) {
+  for (auto& client : clients_)
+    if (rng_.chance(fraction)) client->retarget(slot);
 }
 
 void SimCluster::stop_clients() {

@@ -96,6 +96,8 @@ class SimCluster {
   void start_clients(const ClientOptions& options, std::uint64_t max_ops_each = UINT64_MAX);
   // Every client's next `reads` operations are reads, one right after another.
   void read_burst(int reads);
+  // Clients (each with probability `fraction`) send their next attempts to this replica.
+  void point_clients_at(int slot, double fraction);
   // Asks clients to stop after their current operation; all_clients_idle() tells when they have.
   void stop_clients();
   bool all_clients_idle() const;

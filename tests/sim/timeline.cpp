@@ -19,13 +19,18 @@ constexpr std::size_t kMaxCommitPoints = 1500;  // per replica
 constexpr const char* kRenderer = R"JS((() => {
 const D = JSON.parse(document.getElementById('timeline-data').textContent);
 const NS = 'http://www.w3.org/2000/svg';
-const W = 1400, L = 120, R = 24, plotW = W - L - R;
-const laneH = 24, laneGap = 6;
+const container = document.getElementById('timeline');
+// As wide as the window: the SVG scales with the page (width 100%), so it never needs a horizontal scrollbar, and
+// labels are placed by their measured widths, so none runs off the edge or over another.
+const W = Math.max(960, container.clientWidth), L = 120, R = 16, plotW = W - L - R;
+const laneH = 24, laneGap = 6, rowH = 13;
 const colours = {follower: '#cfd8dc', candidate: '#ffb74d', leader: '#43a047', down: '#e53935', paused: '#8e24aa'};
 const lanePalette = ['#1e88e5', '#43a047', '#fb8c00', '#8e24aa', '#00897b', '#e53935', '#6d4c41', '#3949ab',
                      '#c0ca33', '#00acc1', '#d81b60', '#546e7a', '#fdd835', '#5e35b1', '#7cb342'];
 const x = t => L + (D.end > 0 ? Math.max(0, Math.min(t, D.end)) / D.end : 0) * plotW;
 const svg = document.createElementNS(NS, 'svg');
+svg.setAttribute('style', 'width: 100%; height: auto; display: block');
+container.appendChild(svg);  // in the page from the start, so that text can be measured
 function el(name, attrs, parent, tip) {
   const e = document.createElementNS(NS, name);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
@@ -38,58 +43,117 @@ function text(x0, y0, s, attrs, parent) {
   e.textContent = s;
   return e;
 }
+const width = e => e.getComputedTextLength();
+// Writes `s` with its first line's baseline at y0, on as many lines as keep it within maxW; returns the baseline of
+// the line after.
+function wrapped(x0, y0, s, maxW, attrs) {
+  const lineH = rowH + 3;
+  let e = text(x0, y0, '', attrs), line = '';
+  for (const word of s.split(' ')) {
+    e.textContent = line ? line + ' ' + word : word;
+    if (line && width(e) > maxW) {
+      e.textContent = line;
+      y0 += lineH;
+      e = text(x0, y0, word, attrs);
+    }
+    line = e.textContent;
+  }
+  return y0 + lineH;
+}
 const fmt = t => t.toFixed(3) + ' s';
+const captions = D.captions || {};
+// What a panel cannot show, in grey under it; returns the y below.
+function explain(y0, lines) {
+  for (const c of lines || []) y0 = wrapped(8, y0, c, W - 16, {fill: '#666', 'font-style': 'italic', 'font-size': 10});
+  return y0;
+}
 
-// Time axis.
-function niceStep(span, target) {
-  const raw = span / target, p = Math.pow(10, Math.floor(Math.log10(raw)));
+let y = wrapped(8, 20, D.title, W - 16, {'font-size': 15, 'font-weight': 'bold'}) + 4;
+
+// Time axis: tick labels centred on their ticks, kept inside the plot.
+const axisY = y;
+const step = D.end > 0 ? (() => {
+  const raw = D.end / Math.max(4, Math.floor(plotW / 100)), p = Math.pow(10, Math.floor(Math.log10(raw)));
   for (const m of [1, 2, 5, 10]) if (raw <= m * p) return m * p;
   return 10 * p;
-}
-let y = 20;
-text(L, y, D.title, {'font-size': 15, 'font-weight': 'bold'});
-y += 28;
-const axisY = y;
-const step = D.end > 0 ? niceStep(D.end, 12) : 1;
+})() : 1;
 for (let t = 0; t <= D.end + 1e-9; t += step) {
-  el('line', {x1: x(t), x2: x(t), y1: axisY, y2: axisY + 5, stroke: '#555', class: 'tick'});
-  text(x(t) - 8, axisY - 3, (Math.round(t * 1000) / 1000) + 's', {'font-size': 10, fill: '#555'});
+  el('line', {x1: x(t), x2: x(t), y1: axisY + 3, y2: axisY + 8, stroke: '#555', class: 'tick'});
+  const label = text(x(t), axisY, (Math.round(t * 1000) / 1000) + 's', {'font-size': 10, fill: '#555'});
+  const w = width(label);
+  label.setAttribute('x', Math.min(Math.max(x(t) - w / 2, L), W - R - w));
 }
-y += 12;
+y += 22;
 
-// Events strip: one marker per fault, labels staggered over three rows so neighbours do not overlap.
+// Faults: each label goes on the first row where it overlaps no other label: right of its line, or left of it when
+// it would run past the edge.
 const eventsTop = y;
-const lanesTop = eventsTop + 48;
+text(8, eventsTop, 'faults', {'font-weight': 'bold'});
+const rowEnds = [];
+const placed = D.events.map(([t, kind, what]) => {
+  // A white outline keeps a label readable where another fault's line crosses it.
+  const label = text(0, 0, what, {'font-size': 10, fill: '#b71c1c', stroke: 'white', 'stroke-width': 3,
+                                  'paint-order': 'stroke', 'stroke-linejoin': 'round'});
+  const w = width(label);
+  const left = x(t) + 2 + w <= W - R ? x(t) + 2 : x(t) - 2 - w;
+  let row = rowEnds.findIndex(end => end + 6 <= left);
+  if (row < 0) { row = rowEnds.length; rowEnds.push(0); }
+  rowEnds[row] = left + w;
+  label.setAttribute('x', left);
+  label.setAttribute('y', eventsTop + row * rowH);
+  return {t, kind, what, row, label};
+});
+const lanesTop = eventsTop + Math.max(1, rowEnds.length) * rowH;
 const lanesBottom = lanesTop + D.lanes.length * (laneH + laneGap);
-text(8, eventsTop + 14, 'faults', {'font-weight': 'bold'});
 D.bands.forEach(([s, e, what]) => {
   el('rect', {x: x(s), y: lanesTop - 4, width: Math.max(1, x(e) - x(s)), height: lanesBottom - lanesTop + 8,
               fill: '#fff59d', opacity: 0.45, class: 'band'}, null, what + ': ' + fmt(s) + ' – ' + fmt(e));
 });
-D.events.forEach(([t, kind, what], i) => {
-  const row = i % 3;
-  el('line', {x1: x(t), x2: x(t), y1: eventsTop + 4 + row * 14, y2: lanesBottom, stroke: '#b71c1c',
+placed.forEach(({t, kind, what, row}) => {
+  el('line', {x1: x(t), x2: x(t), y1: eventsTop + 3 + row * rowH, y2: lanesBottom, stroke: '#b71c1c',
               'stroke-dasharray': '3,3', 'stroke-width': 1, class: 'event event-' + kind}, null, fmt(t) + ' ' + what);
-  text(x(t) + 2, eventsTop + 13 + row * 14, what, {'font-size': 10, fill: '#b71c1c'});
 });
+placed.forEach(({label}) => svg.appendChild(label));  // over the lines
 
-// Role lanes.
+// Role lanes, then what the colours mean.
 D.lanes.forEach((lane, i) => {
-  const top = lanesTop + i * (laneH + laneGap);
-  text(8, top + laneH / 2 + 4, lane.name, {'font-weight': 'bold', 'font-family': 'monospace'});
+  const laneTop = lanesTop + i * (laneH + laneGap);
+  text(8, laneTop + laneH / 2 + 4, lane.name, {'font-weight': 'bold', 'font-family': 'monospace'});
   lane.spans.forEach(([s, e, state, term]) => {
     const w = Math.max(0.5, x(e) - x(s));
-    el('rect', {x: x(s), y: top, width: w, height: laneH, fill: colours[state] || '#999',
+    el('rect', {x: x(s), y: laneTop, width: w, height: laneH, fill: colours[state] || '#999',
                 class: 'span role-' + state, 'data-term': term},
        null, `${lane.name} ${state}${state === 'down' ? '' : ' term ' + term}: ${fmt(s)} – ${fmt(e)}`);
-    if (state === 'leader' && w > 26) text(x(s) + 3, top + laneH / 2 + 4, 'T' + term, {fill: 'white'});
+    if (state === 'leader') {
+      const label = text(x(s) + 3, laneTop + laneH / 2 + 4, 'T' + term, {fill: 'white'});
+      if (width(label) + 6 > w) label.remove();  // no room inside the span: its tooltip still says it
+    }
   });
 });
+let top = lanesBottom + 12;
+let lx = L;
+for (const [state, colour] of Object.entries(colours)) {
+  el('rect', {x: lx, y: top - 10, width: 12, height: 12, fill: colour});
+  lx += 16 + width(text(lx + 16, top, state)) + 18;
+}
+top = explain(top + 18, (captions.roles || []).concat(captions.faults || []));
 
-// Commit index per replica.
-let top = lanesBottom + 30;
+// Commit index per replica; the legend names every lane, also those the run has no commit index for.
+top += 14;
+text(8, top, 'commit index', {'font-weight': 'bold'});
+lx = L;
+D.lanes.forEach((lane, i) => {
+  const label = text(lx, top, lane.name + (lane.commits.length ? '' : ' (no data)'),
+                     {fill: lane.commits.length ? lanePalette[i % lanePalette.length] : '#999', 'font-size': 10});
+  lx += width(label) + 14;
+});
+const commitCaptions = (captions.commit || []).slice();
+if (D.commit_sample_seconds > 0) {
+  commitCaptions.push(`Each line keeps one change per ${fmt(D.commit_sample_seconds)} at most (and the last): ` +
+                      'quicker steps merge into one.');
+}
+top = explain(top + 16, commitCaptions);
 const chartH = 130;
-text(8, top + 12, 'commit index', {'font-weight': 'bold'});
 let maxCommit = 1;
 D.lanes.forEach(l => l.commits.forEach(([, c]) => { maxCommit = Math.max(maxCommit, c); }));
 el('rect', {x: L, y: top, width: plotW, height: chartH, fill: 'none', stroke: '#ddd'});
@@ -103,13 +167,24 @@ D.lanes.forEach((lane, i) => {
   points += `${x(D.end)},${cy(prev)}`;
   el('polyline', {points, fill: 'none', stroke: lanePalette[i % lanePalette.length], 'stroke-width': 1.5,
                   class: 'commit'}, null, lane.name + ' commit index');
-  text(L + plotW - 60, top + 14 + i * 12, lane.name, {fill: lanePalette[i % lanePalette.length], 'font-size': 10});
 });
+top += chartH;
 
 // Client operations: latency (log scale) against completion time; never-answered ones as crosses on the top edge.
-top += chartH + 40;
+top += 28;
+text(8, top, 'client latency', {'font-weight': 'bold'});
+lx = L;
+for (const [what, colour] of [['● answered ok', '#1e88e5'], ['● answered fail', '#e53935'],
+                              ['× never answered (at the time it was sent)', '#e53935'], ['latency on a log scale', '#555']]) {
+  lx += width(text(lx, top, what, {fill: colour, 'font-size': 10})) + 16;
+}
+const opsCaptions = (captions.ops || []).slice();
+if (D.ops_recorded > D.ops.length) {
+  opsCaptions.push(`${D.ops.length} of ${D.ops_recorded} operations drawn (an even sample, and every one without ` +
+                   'an answer): more would only blur together.');
+}
+top = explain(top + 16, opsCaptions);
 const latH = 150;
-text(8, top + 12, 'client latency', {'font-weight': 'bold'});
 el('rect', {x: L, y: top, width: plotW, height: latH, fill: 'none', stroke: '#ddd'});
 let maxMs = 1;
 D.ops.forEach(([s, e]) => { if (e !== null) maxMs = Math.max(maxMs, (e - s) * 1000); });
@@ -131,24 +206,24 @@ D.ops.forEach(([s, e, kind, ok]) => {
                   class: ok ? 'op op-ok' : 'op op-failed'}, null, `${kind} ${ms.toFixed(2)} ms at ${fmt(e)}`);
   }
 });
-top += latH + 24;
+top += latH + 28;
 
-// Legend and notes.
-let lx = L;
-for (const [state, colour] of Object.entries(colours)) {
-  el('rect', {x: lx, y: top, width: 12, height: 12, fill: colour});
-  text(lx + 16, top + 10, state);
-  lx += 90;
-}
-top += 28;
-D.notes.forEach(n => { text(8, top, n, {'font-family': 'monospace'}); top += 15; });
-svg.setAttribute('width', W);
-svg.setAttribute('height', top + 10);
-svg.setAttribute('viewBox', `0 0 ${W} ${top + 10}`);
-document.getElementById('timeline').appendChild(svg);
+// Notes: the run's own lines (seed, verdict, how to reproduce).
+D.notes.forEach(n => { top = wrapped(8, top, n, W - 16, {'font-family': 'monospace'}); });
+svg.setAttribute('viewBox', `0 0 ${W} ${top}`);
 document.body.setAttribute('data-rendered', 'yes');
 })();
 )JS";
+
+std::string_view panel_name(Timeline::Panel panel) {
+  switch (panel) {
+    case Timeline::Panel::kFaults: return "faults";
+    case Timeline::Panel::kRoles: return "roles";
+    case Timeline::Panel::kCommit: return "commit";
+    case Timeline::Panel::kOperations: return "ops";
+  }
+  return "?";
+}
 
 }  // namespace
 
@@ -211,6 +286,8 @@ void Timeline::operation(double invoked, std::optional<double> completed, std::s
 
 void Timeline::note(std::string line) { notes_.push_back(std::move(line)); }
 
+void Timeline::explain(Panel panel, std::string text) { captions_[panel].push_back(std::move(text)); }
+
 void Timeline::finish(double t) {
   end_ = std::max(end_, t);
   for (std::size_t i = 0; i < lanes_.size(); ++i) {
@@ -252,7 +329,11 @@ std::string Timeline::html() const {
   data["title"] = title_;
   data["end"] = end_;
   data["notes"] = notes_;
+  data["captions"] = json::object();
+  for (const auto& [panel, lines] : captions_) data["captions"][std::string(panel_name(panel))] = lines;
+  data["ops_recorded"] = ops_.size();
   data["lanes"] = json::array();
+  bool commits_thinned = false;
   for (const auto& lane : lanes_) {
     json l;
     l["name"] = lane.name;
@@ -268,8 +349,10 @@ std::string Timeline::html() const {
         last = t;
       }
     }
+    commits_thinned = commits_thinned || l["commits"].size() < lane.commits.size();
     data["lanes"].push_back(std::move(l));
   }
+  data["commit_sample_seconds"] = commits_thinned ? end_ / kMaxCommitPoints : 0.0;
   data["events"] = json::array();
   for (const auto& e : events_) data["events"].push_back({e.t, e.kind, e.text});
   data["bands"] = json::array();

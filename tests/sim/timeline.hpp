@@ -5,7 +5,8 @@
 // JSON and drawn as SVG by a small script in the page, so it opens anywhere without a network.
 //
 // Times are seconds from the start of the run. Recording is cheap (state changes only); rendering thins the commit
-// series and the operations to what a screen can show, always keeping failed operations.
+// series and the operations to what a screen can show, always keeping failed operations, and says so on the page.
+// The page is as wide as the window and places every label by its measured width, so nothing is clipped.
 
 #include <cstdint>
 #include <map>
@@ -37,6 +38,10 @@ class Timeline {
   void commit(double t, int replica, std::uint64_t index);  // recorded only when it changes
   void operation(double invoked, std::optional<double> completed, std::string kind, bool ok);
   void note(std::string line);  // free text shown under the picture (the seed, the verdict, ...)
+  // Says under a panel what it cannot show, and why (a recorder that sees only part of what happened). The page adds
+  // what it leaves out itself (operations thinned to what a screen can show).
+  enum class Panel : std::uint8_t { kFaults, kRoles, kCommit, kOperations };
+  void explain(Panel panel, std::string text);
 
   // Ends every open span at `t`; html() and facts() describe the run up to there.
   void finish(double t);
@@ -90,6 +95,7 @@ class Timeline {
   std::map<std::string, std::size_t> open_bands_;
   std::vector<Op> ops_;
   std::vector<std::string> notes_;
+  std::map<Panel, std::vector<std::string>> captions_;
   double end_ = 0;
 };
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Renders kvsim's and kvchaos's HTML timelines in headless Chromium and checks that the page drew what the run did:
 # the tools print what they recorded (role spans, leader spans, fault events, partitions, operations), and the DOM
-# Chromium produced after running the page's script must hold exactly that many elements of each kind.
+# Chromium produced after running the page's script must hold exactly that many elements of each kind. It also checks
+# the layout in a 1280-pixel window (and a wider one): the page needs no horizontal scrollbar, and no label runs past
+# the picture's edge or over another label. That check is a script of its own, added to a copy of the page.
 #   check-timeline.sh BIN_DIR CHAOS_CONFIG WORK_DIR
 # Exits 77 (ctest: skipped) when Chromium is not installed (cmake/install-deps.sh --test installs it).
 set -euo pipefail
@@ -20,13 +22,35 @@ rm -rf "$work" && mkdir -p "$work"
 # count FILE PATTERN: how many times PATTERN occurs in FILE.
 count() { grep -o -- "$2" "$1" | wc -l; }
 
-# check NAME HTML FACTS_LINE: render, then compare the DOM with the facts line the tool printed.
+# The layout check, run after the page's own script: the result goes into <body data-layout="...">.
+layout_check='<script>(() => {
+  const problems = [], page = document.documentElement, svg = document.querySelector("#timeline svg");
+  if (page.scrollWidth > page.clientWidth) problems.push(`the page is ${page.scrollWidth} px wide in a ${page.clientWidth} px window`);
+  const edge = svg.getBoundingClientRect();
+  const labels = [...svg.querySelectorAll("text")].filter(t => t.textContent).map(t => [t.textContent, t.getBoundingClientRect()]);
+  for (const [s, r] of labels) {
+    if (r.left < edge.left - 0.5 || r.right > edge.right + 0.5) problems.push(`"${s}" runs past the edge`);
+  }
+  const overlap = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+  for (let i = 0; i < labels.length; ++i)
+    for (let j = i + 1; j < labels.length; ++j)
+      if (overlap(labels[i][1], labels[j][1])) problems.push(`"${labels[i][0]}" overlaps "${labels[j][0]}"`);
+  document.body.setAttribute("data-layout", problems.length ? problems.slice(0, 8).join("; ") : "fits");
+})();</script>'
+
+# check NAME HTML FACTS_LINE: render, then compare the DOM with the facts line the tool printed, and check the layout.
 check() {
   local name=$1 html=$2 facts=$3 dom="$work/$1.dom.html"
   timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
     --virtual-time-budget=5000 --dump-dom "file://$html" > "$dom" 2>"$work/$name.chromium.log"
-  timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --hide-scrollbars \
-    --window-size=1400,1000 --screenshot="$work/$name.png" "file://$html" >/dev/null 2>&1 || true
+  sed "s|</body>|$(sed 's/[&|]/\\&/g' <<<"$layout_check" | tr '\n' ' ')</body>|" "$html" > "$work/$name.layout.html"
+  for window in 1280 1920; do
+    timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --window-size=$window,900 \
+      --virtual-time-budget=5000 --dump-dom "file://$work/$name.layout.html" > "$work/$name.layout-$window.html" \
+      2>>"$work/$name.chromium.log"
+  done
+  timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+    --window-size=1280,1000 --screenshot="$work/$name.png" "file://$html" >/dev/null 2>&1 || true
   want() { sed -E "s/.*[ (]([0-9]+) $1.*/\1/" <<<"$facts"; }
   local failed=0
   expect() {  # what, expected, actual
@@ -42,6 +66,12 @@ check() {
   expect "operations without answer" "$(want 'without answer')" "$(count "$dom" 'class="op op-failed"')"
   [ "$(want 'leader spans')" -gt 0 ] || { echo "$name: no leader in the whole run?"; failed=1; }
   [ "$(count "$dom" 'class="commit"')" -gt 0 ] || { echo "$name: no commit index line"; failed=1; }
+  for window in 1280 1920; do
+    local layout
+    layout=$(grep -o 'data-layout="[^"]*"' "$work/$name.layout-$window.html" | head -1)
+    if [ "$layout" = 'data-layout="fits"' ]; then echo "$name: layout in a $window-pixel window: fits"
+    else echo "$name: layout in a $window-pixel window: ${layout:-the check did not run}"; failed=1; fi
+  done
   [ -s "$work/$name.png" ] && echo "$name: screenshot $work/$name.png"
   return $failed
 }

@@ -6,6 +6,7 @@
 // OpenSSL's one-shot HMAC(), which redoes the key schedule each time.
 
 #include "net/codec.hpp"
+#include "net/command_line.hpp"
 #include "net/peer_auth.hpp"
 
 #include <CLI/CLI.hpp>
@@ -56,10 +57,12 @@ std::string append_entries(std::size_t payload_bytes) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"authbench: the cost of sealing and opening peer datagrams"};
+  CLI::App app{"authbench: the cost of sealing and opening peer datagrams.\n  authbench [--ms MS]"};
+  app.option_defaults()->always_capture_default();
   int ms = 300;
   app.add_option("--ms", ms, "Milliseconds per measurement")->check(CLI::PositiveNumber);
-  CLI11_PARSE(app, argc, argv);
+  app.footer(exit_code::help_footer({{exit_code::kDone, "measured"}, {exit_code::kUsage, "a bad command line"}}));
+  if (auto code = exit_code::parse_command_line(app, argc, argv)) return *code;
 
   const std::string key(32, 'k');
   const raft::NodeId a{0}, b{1};

@@ -3,7 +3,7 @@
 //           [--clients 64] [--duration 10] [--ops N] [--warmup 1] [--read-ratio 0] [--keys 100000]
 //           [--key-size 16] [--value-size 32] [--rate OPS] [--timeout 10] [--history FILE] [--json]
 // Every client runs one operation at a time. A progress line every second; a final report with throughput and
-// latency percentiles measured after the warm-up.
+// latency percentiles measured after the warm-up. Exit codes: net/exit_codes.hpp (--help lists them).
 // --history records every operation as a JSON line (tests/sim/history_io.hpp) for kvcheck's linearizability check;
 // then every put writes a value of its own (session and sequence), so that a read says which write it saw.
 // --http drives coraft's HTTP API (Consul's KV API: PUT /v1/kv/KEY, GET /v1/kv/KEY?raw) over kept-alive connections,
@@ -17,6 +17,7 @@
 #include "net/client.hpp"
 #include "net/http_client.hpp"
 #include "version/version.hpp"
+#include "net/command_line.hpp"
 
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
@@ -155,7 +156,9 @@ double percentile(const std::vector<double>& sorted, double p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"kvbench: closed-loop load generator for coraft (and etcd, for comparison)"};
+  CLI::App app{"kvbench: closed-loop load generator for coraft (and etcd, for comparison).\n"
+               "  kvbench --cluster FILE | --etcd URL[,URL...]  [options below]"};
+  app.option_defaults()->always_capture_default();
   Settings s;
   std::string cluster_path, etcd_urls;
   bool json_output = false, quiet = false;
@@ -173,16 +176,16 @@ int main(int argc, char** argv) {
       ->needs(http_flag);
   app.add_option("--clients", s.clients, "Concurrent clients, one operation at a time each")->check(CLI::Range(1, 4096));
   app.add_option("--duration", s.duration_s, "Seconds to run after the warm-up")->check(CLI::PositiveNumber);
-  app.add_option("--ops", s.ops, "Stop after this many operations instead (warm-up included)");
+  app.add_option("--ops", s.ops, "Stop after this many operations instead (warm-up included; 0: run for --duration)");
   app.add_option("--warmup", s.warmup_s, "Seconds of load before measuring")->check(CLI::NonNegativeNumber);
   app.add_option("--read-ratio", s.read_ratio, "Fraction of operations that are reads")->check(CLI::Range(0.0, 1.0));
   app.add_option("--keys", s.keys, "Distinct keys")->check(CLI::PositiveNumber);
   app.add_option("--key-size", s.key_size, "Key length in bytes")->check(CLI::Range(1, 1024));
   app.add_option("--value-size", s.value_size, "Value length in bytes")->check(CLI::Range(0, 16000));
-  app.add_option("--seed", seed, "Seed for keys and values (default: from the OS)");
+  app.add_option("--seed", seed, "Seed for keys and values (0: from the OS)");
   app.add_flag("--fill", s.fill, "Put every one of --keys once (clients take turns over the key space), then stop; "
                                  "loads a store of a known size");
-  app.add_option("--rate", s.rate, "Operations per second over all clients (default: as fast as they go)")
+  app.add_option("--rate", s.rate, "Operations per second over all clients (0: as fast as they go)")
       ->check(CLI::NonNegativeNumber);
   double timeout_s = 10;
   app.add_option("--timeout", timeout_s, "coraft: give up on an operation after this many seconds (its outcome is then "
@@ -196,24 +199,32 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json_output, "Print one JSON object at the end (and no progress lines)");
   app.add_flag("-q,--quiet", quiet, "No progress lines");
   app.set_version_flag("--version", version_line("kvbench"));
-  CLI11_PARSE(app, argc, argv);
+  app.footer(exit_code::help_footer({
+      {exit_code::kDone, "done: the report is printed"},
+      {exit_code::kNoAnswer, "no operation completed: the system under test did not answer"},
+      {exit_code::kUsage, "a bad command line (neither or both of --cluster and --etcd, malformed etcd URLs)"},
+      {exit_code::kNoInput, "the cluster file does not exist or cannot be read"},
+      {exit_code::kCannotCreate, "the --history file cannot be written"},
+      {exit_code::kConfig, "the cluster file, or the client token file it names, is invalid"},
+  }));
+  if (auto code = exit_code::parse_command_line(app, argc, argv)) return *code;
   if (cluster_path.empty() == etcd_urls.empty()) {
     fmt::print(stderr, "kvbench: give --cluster FILE or --etcd URLS (see --help)\n");
-    return 2;
+    return exit_code::kUsage;
   }
   if (s.fill) {  // measured from the first operation to the last, however long that takes
     s.warmup_s = 0;
     s.duration_s = 1e7;
     s.read_ratio = 0;
   }
-    if (seed == 0) seed = std::random_device{}();
+  if (seed == 0) seed = std::random_device{}();
   actors::configure_logging(std::nullopt);
   std::ofstream history;
   if (!history_path.empty()) {
     history.open(history_path, std::ios::trunc);
     if (!history) {
       fmt::print(stderr, "kvbench: cannot write {}\n", history_path);
-      return 2;
+      return exit_code::kCannotCreate;
     }
   }
 
@@ -221,11 +232,12 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Backend>> backends;
   try {
     if (!cluster_path.empty()) {
-      const net::ClusterConfig config = net::load_cluster_config(cluster_path);
-      auto replicas = net::resolve(io, config);
+      const net::ClusterAccess cluster = net::open_cluster(io, cluster_path);
+      const auto& replicas = cluster.replicas;
       net::ClientSettings client_settings;
-      client_settings.token = net::client_token(config);
+      client_settings.token = cluster.token;
       client_settings.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
+      const net::ClusterConfig& config = cluster.config;
       std::vector<net::HostPort> http = over_http ? net::http_addresses(config) : std::vector<net::HostPort>{};
       if (http_to_leader) {
         // Ask the first replica which one leads; its answer is the leader's Raft (UDP) address.
@@ -259,15 +271,15 @@ int main(int argc, char** argv) {
       auto endpoints = bench::parse_etcd_urls(etcd_urls);
       if (!endpoints) {
         fmt::print(stderr, "kvbench: cannot read etcd URLs \"{}\"\n", etcd_urls);
-        return 2;
+        return exit_code::kUsage;
       }
       for (int i = 0; i < s.clients; ++i) {
         backends.push_back(std::make_unique<EtcdBackend>(io, (*endpoints)[static_cast<std::size_t>(i) % endpoints->size()]));
       }
     }
-  } catch (const std::exception& e) {
+  } catch (const net::ConfigError& e) {
     fmt::print(stderr, "kvbench: {}\n", e.what());
-    return 2;
+    return net::exit_code_for(e);
   }
 
   Totals totals;
@@ -397,8 +409,8 @@ int main(int argc, char** argv) {
     history.close();
     if (!history) {
       fmt::print(stderr, "kvbench: writing {} failed\n", history_path);
-      return 2;
+      return exit_code::kCannotCreate;
     }
   }
-  return totals.ops > 0 ? 0 : 1;
+  return totals.all_ops > totals.unknown + totals.rejected ? exit_code::kDone : exit_code::kNoAnswer;
 }

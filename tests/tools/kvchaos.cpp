@@ -3,9 +3,12 @@
 //   kvchaos CONFIG.json [--replica PATH] [--seed N] [--json]
 //   kvchaos --all DIR   one table for every config in DIR; exit 1 if any check fails
 //   --timeline FILE     also draw the run as an HTML timeline
+// A run takes tens of seconds: a progress line goes to stderr every few seconds. Exit codes: net/exit_codes.hpp
+// (--help lists them). tests/chaos/README.md describes the course simulator it plays and the configs.
 
 #include "course_sim.hpp"
 #include "version/version.hpp"
+#include "net/command_line.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -71,7 +74,10 @@ void print_report(const RunReport& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"kvchaos: runs kvstore replicas under the course simulator's configs over loopback UDP"};
+  CLI::App app{"kvchaos: runs kvstore replicas under the course simulator's configs over loopback UDP.\n"
+               "  kvchaos CONFIG.json | --all DIR   [--timeline FILE] [--seed N] [--lifetime S] [--json]\n"
+               "  (the course configs: tests/chaos/configs)"};
+  app.option_defaults()->always_capture_default();
   std::string config_path, all_dir, require_tier = "none";
   RunOptions options;
   options.replica_path = default_replica_path();
@@ -81,7 +87,7 @@ int main(int argc, char** argv) {
   app.add_option("--all", all_dir, "Run every *.json config in this folder and print one table");
   app.add_option("--replica", options.replica_path, "The replica binary (default: kvstore next to kvchaos)");
   app.add_option("--seed", options.seed, "Seed for drops, partitions, clients and victims");
-  app.add_option("--lifetime", lifetime, "Override every config's lifetime (seconds; CI uses short runs)")
+  app.add_option("--lifetime", lifetime, "Override every config's lifetime (seconds; 0: the config's; CI uses short runs)")
       ->check(CLI::PositiveNumber);
   app.add_option("--logs", options.log_dir, "Keep each replica's stderr in this folder");
   app.add_option("--require-tier", require_tier, "Also fail unless every metric reaches this tier")
@@ -93,16 +99,25 @@ int main(int argc, char** argv) {
                  "Write an HTML timeline of the run (roles, faults, commit index, latencies) to this file; with "
                  "--all, a folder that gets one <config>.html per config");
   app.set_version_flag("--version", version_line("kvchaos"));
-  CLI11_PARSE(app, argc, argv);
+  app.footer(exit_code::help_footer({
+      {exit_code::kDone, "every config passed every correctness check (and --require-tier)"},
+      {exit_code::kNo, "a check failed (the report says which)"},
+      {exit_code::kUsage, "a bad command line"},
+      {exit_code::kDataError, "a config is malformed"},
+      {exit_code::kNoInput, "a config, the folder of --all, or the replica binary is missing"},
+      {exit_code::kCannotCreate, "the --timeline file cannot be written"},
+  }));
+  if (auto code = exit_code::parse_command_line(app, argc, argv)) return *code;
   if (lifetime > 0) options.lifetime = lifetime;
   if (config_path.empty() == all_dir.empty()) {
     fmt::print(stderr, "kvchaos: give one CONFIG.json or --all DIR (see --help)\n");
-    return 2;
+    return exit_code::kUsage;
   }
   if (access(options.replica_path.c_str(), X_OK) != 0) {
     fmt::print(stderr, "kvchaos: replica binary {} is not executable (use --replica)\n", options.replica_path);
-    return 2;
+    return exit_code::kNoInput;
   }
+  options.progress = [](const std::string& line) { fmt::print(stderr, "kvchaos: {}\n", line); };
   if (!options.log_dir.empty()) std::filesystem::create_directories(options.log_dir);
   options.record_timeline = !timeline_path.empty();
   if (options.record_timeline && !all_dir.empty()) std::filesystem::create_directories(timeline_path);
@@ -114,7 +129,7 @@ int main(int argc, char** argv) {
       if (entry.path().extension() == ".json") paths.push_back(entry.path().string());
     if (error || paths.empty()) {
       fmt::print(stderr, "kvchaos: no *.json configs in {}\n", all_dir);
-      return 2;
+      return exit_code::kNoInput;
     }
     std::sort(paths.begin(), paths.end());
   } else {
@@ -122,15 +137,19 @@ int main(int argc, char** argv) {
   }
 
   std::vector<RunReport> reports;
-  bool all_good = true;
+  bool all_good = true, timelines_written = true;
   const int needed = tier_rank(require_tier);
   for (const auto& path : paths) {
+    if (!std::ifstream(path)) {
+      fmt::print(stderr, "kvchaos: {}: cannot read the file (the course configs are in tests/chaos/configs)\n", path);
+      return exit_code::kNoInput;
+    }
     CourseConfig config;
     try {
       config = load_course_config(path);
     } catch (const std::exception& e) {
       fmt::print(stderr, "kvchaos: {}\n", e.what());
-      return 2;
+      return exit_code::kDataError;
     }
     RunReport report = run_course(config, options);
     for (const auto& m : report.metrics) {
@@ -149,7 +168,7 @@ int main(int argc, char** argv) {
       out << report.timeline->html();
       if (!out) {
         fmt::print(stderr, "kvchaos: cannot write {}\n", file);
-        all_good = false;
+        timelines_written = false;
       } else {
         const auto f = report.timeline->facts();
         fmt::print(stderr, "timeline: {} ({} role spans, {} leader spans, {} events, {} bands, {} operations drawn, {} "
@@ -181,5 +200,6 @@ int main(int argc, char** argv) {
     for (const auto& r : reports)
       for (const auto& p : r.problems) fmt::print("{}: {}\n", r.config, p);
   }
-  return all_good ? 0 : 1;
+  if (!all_good) return exit_code::kNo;
+  return timelines_written ? exit_code::kDone : exit_code::kCannotCreate;
 }

@@ -4,7 +4,9 @@
 //       the faults have healed and the load has stopped.
 //   kvcheck history [--budget 60] HISTORY...
 //       merges the histories and runs the linearizability checker (tests/sim/linearizability.hpp) over them.
-//       Exit 0: linearizable; 1: a violation (explained); 2: undecided (budget) or unreadable input.
+// Exit codes (net/exit_codes.hpp): history: 0 linearizable, 1 a violation (explained), 75 undecided within the budget;
+// read: 0 every key read, 2 a read went unanswered; both: 64 usage, 65 a malformed history, 66 a missing file,
+// 73 the output cannot be written, 78 an invalid cluster file.
 //
 // Why final reads rather than a separate "no acknowledged write lost" rule: a read invoked after every write has
 // completed or been given up on must return the last write in some linearization of the history. If an acknowledged
@@ -20,6 +22,7 @@
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
 #include "version/version.hpp"
+#include "net/command_line.hpp"
 
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
@@ -35,8 +38,15 @@ using namespace coraft;
 
 namespace {
 
-constexpr int kExitViolation = 1;
-constexpr int kExitUndecided = 2;
+// A file named on the command line that cannot be read, as opposed to one that says something malformed.
+class MissingInput : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+class CannotWrite : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct Loaded {
   test::History history;
@@ -46,6 +56,7 @@ struct Loaded {
 Loaded load_all(const std::vector<std::string>& paths) {
   Loaded loaded;
   for (const auto& path : paths) {
+    if (!std::ifstream(path)) throw MissingInput(fmt::format("{}: cannot read the file", path));
     test::History h = test::load_history(path);
     loaded.history.insert(loaded.history.end(), std::make_move_iterator(h.begin()), std::make_move_iterator(h.end()));
     ++loaded.files;
@@ -59,15 +70,17 @@ int read_keys(const std::string& cluster_path, const std::string& output_path, c
   for (const auto& op : load_all(inputs).history) keys.insert(op.key);
 
   asio::io_context io(1);
-  const auto replicas = net::resolve(io, net::load_cluster_config(cluster_path));
+  const net::ClusterAccess cluster = net::open_cluster(io, cluster_path);
+  const auto& replicas = cluster.replicas;
   net::ClientSettings settings;
+  settings.token = cluster.token;
   settings.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
   const std::uint64_t seed = std::random_device{}() ^
                              static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   net::Client client(io, replicas, actors::Rng(seed), settings);
 
   std::ofstream out(output_path, std::ios::trunc);
-  if (!out) throw test::HistoryFormatError(fmt::format("cannot write {}", output_path));
+  if (!out) throw CannotWrite(fmt::format("cannot write {}", output_path));
   std::size_t unanswered = 0, absent = 0;
   actors::spawn(io.get_executor(), "final-reads", [&]() -> asio::awaitable<void> {
     for (const std::string& key : keys) {
@@ -91,10 +104,10 @@ int read_keys(const std::string& cluster_path, const std::string& output_path, c
   });
   io.run();
   out.close();
-  if (!out) throw test::HistoryFormatError(fmt::format("writing {} failed", output_path));
+  if (!out) throw CannotWrite(fmt::format("writing {} failed", output_path));
   fmt::print("kvcheck: read {} keys ({} absent, {} unanswered) into {}\n", keys.size(), absent, unanswered,
              output_path);
-  return unanswered == 0 ? 0 : kExitUndecided;
+  return unanswered == 0 ? exit_code::kDone : exit_code::kNoAnswer;
 }
 
 int check(const std::vector<std::string>& inputs, double budget_s) {
@@ -136,44 +149,69 @@ int check(const std::vector<std::string>& inputs, double budget_s) {
              r.operations, seconds);
   if (!r.explanation.empty()) fmt::print("{}\n", r.explanation);
   switch (r.verdict) {
-    case test::Verdict::kLinearizable: return 0;
-    case test::Verdict::kViolation: return kExitViolation;
-    case test::Verdict::kUnknown: return kExitUndecided;
+    case test::Verdict::kLinearizable: return exit_code::kDone;
+    case test::Verdict::kViolation: return exit_code::kNo;
+    case test::Verdict::kUnknown: return exit_code::kUndecided;
   }
-  return kExitUndecided;
+  return exit_code::kUndecided;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"kvcheck: linearizability of histories recorded against a real coraft cluster (kvbench --history)"};
+  CLI::App app{"kvcheck: linearizability of histories recorded against a real coraft cluster (kvbench --history).\n"
+               "  kvcheck history [--budget S] HISTORY...\n"
+               "  kvcheck read --cluster FILE --output FILE [--timeout S] HISTORY..."};
+  app.option_defaults()->always_capture_default();
   app.require_subcommand(1);
 
   std::vector<std::string> inputs;
   double budget_s = 60;
-  auto* history = app.add_subcommand("history", "Check the merged HISTORY files for linearizability "
-                                                "(exit 0 linearizable, 1 violation, 2 undecided or bad input)");
-  history->add_option("files", inputs, "History files (JSON lines)")->required()->check(CLI::ExistingFile);
+  auto* history = app.add_subcommand("history", "[--budget S] HISTORY...: check the merged HISTORY files for "
+                                                "linearizability");
+  history->add_option("files", inputs, "History files (JSON lines)")->required();
   history->add_option("--budget", budget_s, "Give up (undecided) after this many seconds of search")
       ->check(CLI::PositiveNumber);
 
   std::string cluster_path, output_path;
   double timeout_s = 10;
-  auto* read = app.add_subcommand("read", "Read every key the HISTORY files touch, recording the reads as a history "
-                                          "(exit 2 if a read went unanswered)");
-  read->add_option("--cluster", cluster_path, "The cluster file")->required()->check(CLI::ExistingFile);
+  auto* read = app.add_subcommand("read", "--cluster FILE --output FILE HISTORY...: read every key the HISTORY files "
+                                          "touch, recording the reads as a history");
+  read->add_option("--cluster", cluster_path, "The cluster file")->required();
   read->add_option("--output", output_path, "Where to write the reads (JSON lines)")->required();
   read->add_option("--timeout", timeout_s, "Give up on a read after this many seconds")->check(CLI::PositiveNumber);
-  read->add_option("files", inputs, "History files whose keys to read")->required()->check(CLI::ExistingFile);
   app.set_version_flag("--version", version_line("kvcheck"));
-  CLI11_PARSE(app, argc, argv);
+  read->add_option("files", inputs, "History files whose keys to read")->required();
+  app.footer(exit_code::help_footer({
+      {exit_code::kDone, "history: linearizable; read: every key read"},
+      {exit_code::kNo, "history: a violation (explained, with the operations involved)"},
+      {exit_code::kNoAnswer, "read: a read went unanswered"},
+      {exit_code::kUsage, "a bad command line"},
+      {exit_code::kDataError, "a history file is malformed"},
+      {exit_code::kNoInput, "a history or cluster file does not exist or cannot be read"},
+      {exit_code::kCannotCreate, "read: the --output file cannot be written"},
+      {exit_code::kUndecided, "history: undecided within --budget (try a larger one)"},
+      {exit_code::kConfig, "read: the cluster file, or the client token file it names, is invalid"},
+  }));
+  if (auto code = exit_code::parse_command_line(app, argc, argv)) return *code;
 
   actors::configure_logging(std::nullopt);
+  auto fail = [](const std::exception& e, int code) {
+    fmt::print(stderr, "kvcheck: {}\n", e.what());
+    return code;
+  };
   try {
     if (history->parsed()) return check(inputs, budget_s);
     return read_keys(cluster_path, output_path, inputs, timeout_s);
+  } catch (const MissingInput& e) {
+    return fail(e, exit_code::kNoInput);
+  } catch (const test::HistoryFormatError& e) {
+    return fail(e, exit_code::kDataError);
+  } catch (const CannotWrite& e) {
+    return fail(e, exit_code::kCannotCreate);
+  } catch (const net::ConfigError& e) {
+    return fail(e, net::exit_code_for(e));
   } catch (const std::exception& e) {
-    fmt::print(stderr, "kvcheck: {}\n", e.what());
-    return kExitUndecided;
+    return fail(e, exit_code::kInternal);
   }
 }

@@ -1,23 +1,29 @@
 // kvsim: a campaign of randomized fault schedules, each a whole coraft cluster simulated deterministically from one
-// seed. Prints one summary line; a failing seed prints the command that reproduces it.
+// seed. Prints one summary line; a failing seed prints the command that reproduces it. Exit codes:
+// net/exit_codes.hpp (--help lists them).
 
 #include "campaign.hpp"
 #include "version/version.hpp"
+#include "net/command_line.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 using namespace coraft::test;
 
 int main(int argc, char** argv) {
-  CLI::App app{"kvsim: deterministic whole-cluster simulation of coraft under randomized faults"};
+  CLI::App app{"kvsim: deterministic whole-cluster simulation of coraft under randomized faults.\n"
+               "  kvsim [--seeds N] [--seed S] [--replicas R] [--timeline FILE]"};
+  app.option_defaults()->always_capture_default();
   std::uint64_t seeds = 100;
   std::uint64_t first_seed = 1;
   bool seed_given = false;
@@ -28,7 +34,7 @@ int main(int argc, char** argv) {
   app.add_option_function<std::uint64_t>(
          "--seed", [&](std::uint64_t s) { first_seed = s; seed_given = true; },
          "First seed (with --seeds 1: exactly this seed)");
-  app.add_option("--replicas", options.replicas, "Cluster size (default: 3, 5 or 7, chosen by each seed)")
+  app.add_option("--replicas", options.replicas, "Cluster size (0: 3, 5 or 7, chosen by each seed)")
       ->check(CLI::Range(1, 15));
   app.add_option("--max-drop", options.max_drop, "Highest drop rate a schedule may use")->check(CLI::Range(0.0, 0.9));
   app.add_option("--fault-seconds", options.safety_seconds, "Simulated seconds of faults per seed")
@@ -37,6 +43,10 @@ int main(int argc, char** argv) {
                  "Each replica's clock runs up to this many ppm fast or slow (default: chosen per seed, within the "
                  "10 % the read lease assumes; beyond it, stale lease reads are expected and must be caught)")
       ->check(CLI::Range(0, 500000));
+  double seed_time_limit = 120;
+  app.add_option("--seed-time-limit", seed_time_limit,
+                 "Real seconds one seed may take before it counts as a hang (it fails, and kvsim stops)")
+      ->check(CLI::PositiveNumber);
   bool stop_at_failure = false;
   app.add_flag("--stop-at-first-failure", stop_at_failure, "Stop after the first failing seed (mutation testing)");
   app.add_flag("-v,--verbose", verbose, "Print a line per seed");
@@ -44,7 +54,14 @@ int main(int argc, char** argv) {
                  "Write an HTML timeline (roles, faults, commit index, latencies): of the seed with --seeds 1, "
                  "else of the first failing seed (re-run to record it)");
   app.set_version_flag("--version", coraft::version_line("kvsim"));
-  CLI11_PARSE(app, argc, argv);
+  app.footer(coraft::exit_code::help_footer({
+      {coraft::exit_code::kDone, "every seed kept every invariant and its history is linearizable"},
+      {coraft::exit_code::kNo, "a seed failed (its schedule and the command that reproduces it are printed)"},
+      {coraft::exit_code::kUsage, "a bad command line"},
+      {coraft::exit_code::kCannotCreate, "the --timeline file cannot be written"},
+      {coraft::exit_code::kUndecided, "the linearizability checker ran out of time on a seed (not a pass)"},
+  }));
+  if (auto code = coraft::exit_code::parse_command_line(app, argc, argv)) return *code;
   if (!seed_given && seeds == 1) first_seed = 1;
 
   const auto started = std::chrono::steady_clock::now();
@@ -70,9 +87,34 @@ int main(int argc, char** argv) {
   double simulated = 0;
   std::uint64_t committed = 0, operations = 0, faults = 0, violations = 0, failed = 0, linearizable = 0, unknown = 0;
   std::uint64_t power_cuts = 0, unsynced_lost = 0;
+  // A seed normally takes milliseconds; one that runs for minutes is stuck in a loop that simulated time cannot end
+  // (a livelock in the code under test). A watchdog reports it as that seed's failure.
+  std::atomic<std::uint64_t> running_seed{0};
+  std::atomic<std::int64_t> seed_started_ms{0};
+  const auto wall_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  std::thread watchdog([&] {
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      const std::uint64_t seed = running_seed.load();
+      if (seed == 0) continue;
+      if (seed == UINT64_MAX) return;
+      if (wall_ms() - seed_started_ms.load() > static_cast<std::int64_t>(seed_time_limit * 1000)) {
+        fmt::print(stderr, "seed {} FAILED:\n  hang: still running after {:.0f} s of real time\n", seed, seed_time_limit);
+        fmt::print(stderr, "reproduce with: kvsim --seeds 1 --seed {}{}\n", seed,
+                   options.replicas ? fmt::format(" --replicas {}", options.replicas) : "");
+        std::fflush(stderr);
+        std::_Exit(1);
+      }
+    }
+  });
   std::uint64_t ran = 0;
   for (std::uint64_t seed = first_seed; seed < first_seed + seeds; ++seed) {
     ++ran;
+    seed_started_ms = wall_ms();
+    running_seed = seed;
     const SeedResult r = run_seed(seed, options);
     simulated += r.simulated_seconds;
     committed += r.committed;
@@ -100,6 +142,8 @@ int main(int argc, char** argv) {
       if (stop_at_failure) break;
     }
   }
+  running_seed = UINT64_MAX;
+  watchdog.join();
   seeds = ran;
   const double real = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print("kvsim: seeds {}..{} ({}), simulated {:.0f} s in {:.1f} s real ({:.0f}x), committed {}, operations {}, "
@@ -116,6 +160,8 @@ int main(int argc, char** argv) {
       fmt::print("timeline: no seed failed, so none written (use --seeds 1 --seed N for one seed's)\n");
     }
   }
+  if (failed > 0) return coraft::exit_code::kNo;
+  if (!timeline_ok) return coraft::exit_code::kCannotCreate;
   // An unknown verdict (the checker's budget ran out) is not a pass.
-  return failed == 0 && unknown == 0 && timeline_ok ? 0 : 1;
+  return unknown == 0 ? coraft::exit_code::kDone : coraft::exit_code::kUndecided;
 }

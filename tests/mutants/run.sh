@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Mutation testing: each patch in tests/mutants/ breaks one rule on purpose. For each, a scratch copy of the tree is
+# patched and built, then the unit and scenario tests and the random kvsim campaign must catch it.
+#
+#   tests/mutants/run.sh check          every patch still applies to the current tree (fast: make test runs it)
+#   tests/mutants/run.sh all            the full table: every mutant built and run
+#   tests/mutants/run.sh daily          check, then the catch for two mutants chosen by the day of the year
+#   tests/mutants/run.sh NAME...        these mutants (file names without .patch)
+#
+# Environment: SEEDS (kvsim seeds a mutant must be caught within, default 2000), WORK (scratch copy and build,
+# default build/mutants), JOBS (build parallelism, default nproc).
+# Prints one table: mutant, the tests that fail, the first kvsim seed that fails (counting from 1), and the verdict.
+# A mutant the random campaign does not catch within SEEDS seeds is "missed"; the exit status is 1 if any mutant
+# is missed or any patch no longer applies.
+set -euo pipefail
+top="$(cd "$(dirname "$0")/../.." && pwd)"
+here="$top/tests/mutants"
+seeds="${SEEDS:-2000}"
+work="${WORK:-$top/build/mutants}"
+jobs="${JOBS:-$(nproc)}"
+mode="${1:-all}"
+
+all_mutants() { for p in "$here"/*.patch; do basename "$p" .patch; done; }
+
+check_all() {  # every patch applies cleanly to the tree as it is
+  local bad=0
+  for name in $(all_mutants); do
+    if ! patch -p1 --dry-run --silent -d "$top" < "$here/$name.patch" > /dev/null 2>&1; then
+      echo "mutant $name: the patch no longer applies; update tests/mutants/$name.patch to the current code" >&2
+      bad=1
+    fi
+  done
+  [ $bad -eq 0 ] && echo "mutants: all $(all_mutants | wc -l) patches apply"
+  return $bad
+}
+
+if [ "$mode" = check ]; then check_all; exit; fi
+check_all
+
+case "$mode" in
+  all) mutants=$(all_mutants) ;;
+  daily)
+    list=($(all_mutants))
+    day=$((10#$(date +%j)))
+    mutants="${list[$((day % ${#list[@]}))]} ${list[$(((day + ${#list[@]} / 2) % ${#list[@]}))]}"
+    ;;
+  *) mutants="$*" ;;
+esac
+
+# The scratch copy: the tracked files of the tree (with any uncommitted edits), refreshed file by file so that the
+# build there only recompiles what changed since the last mutant.
+src="$work/src"
+mkdir -p "$src" "$work/build"
+(cd "$top" && git ls-files -z --cached --others --exclude-standard) | while IFS= read -r -d '' f; do
+  [ -f "$top/$f" ] || continue
+  if ! cmp -s "$top/$f" "$src/$f" 2>/dev/null; then mkdir -p "$src/$(dirname "$f")"; cp "$top/$f" "$src/$f"; fi
+done
+if [ ! -f "$work/build/CMakeCache.txt" ]; then
+  cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DCORAFT_WERROR=OFF > "$work/configure.log"
+fi
+targets=(kvsim sim_test raft_test actors_test kv_test)
+
+results=()
+missed=0
+for name in $mutants; do
+  patch_file="$here/$name.patch"
+  [ -f "$patch_file" ] || { echo "no such mutant: $name" >&2; exit 2; }
+  touched=$(grep '^+++ b/' "$patch_file" | sed 's|^+++ b/||')
+  patch -p1 --silent -d "$src" < "$patch_file"
+  echo "mutant $name: building ($touched)" >&2
+  if ! cmake --build "$work/build" -j "$jobs" --target "${targets[@]}" > "$work/$name.build.log" 2>&1; then
+    results+=("$name|build failed (see $work/$name.build.log)|-|ERROR")
+    missed=1
+  else
+    failing=()
+    for t in sim_test raft_test actors_test kv_test; do
+      # Catch2 lists the failing test cases; a crash counts too.
+      out="$work/$name.$t.log"
+      if ! (cd "$work/build" && timeout 600 "bin/$t" --reporter compact > "$out" 2>&1); then
+        cases=$(grep -oE '[^ ]*\.cpp:[0-9]+: (failed|FAILED)' "$out" | sed -E 's/:[0-9]+: (failed|FAILED)//; s|.*/tests/||' | sort -u | head -3 | tr '\n' ' ')
+        failing+=("$t${cases:+ ($cases)}")
+      fi
+    done
+    kvsim_out="$work/$name.kvsim.log"
+    (cd "$work/build" && timeout 1800 bin/kvsim --seeds "$seeds" --seed 1 --stop-at-first-failure > "$kvsim_out" 2>&1) || true
+    first=$(grep -m1 -oE '^seed [0-9]+ FAILED' "$kvsim_out" | awk '{print $2}' || true)
+    if [ -n "$first" ]; then verdict="caught"; else verdict="MISSED"; missed=1; first="none in $seeds"; fi
+    tests="${failing[*]:-none}"
+    results+=("$name|$tests|$first|$verdict")
+  fi
+  # Back to the tree as it is; a new timestamp, so the next build recompiles these files.
+  for f in $touched; do cp "$top/$f" "$src/$f"; done
+done
+
+printf '\n%-38s %-8s %-8s %s\n' "mutant" "verdict" "seed" "tests that fail"
+for r in "${results[@]}"; do
+  IFS='|' read -r name tests first verdict <<< "$r"
+  printf '%-38s %-8s %-8s %s\n' "$name" "$verdict" "$first" "$tests"
+done
+exit $missed
