@@ -34,12 +34,14 @@ ClientRequest to_request(const ApiCall& call) {
 
 }  // namespace
 
-KvApi::KvApi(KvApiMailbox& inbox, Outboxes out, Clock& clock, Rng rng, const ReplicaOptions& options, Logger log)
+KvApi::KvApi(KvApiMailbox& inbox, Outboxes out, Clock& clock, Rng rng, const ReplicaOptions& options,
+             ReplicaMetrics& metrics, Logger log)
     : inbox_(inbox),
       out_(out),
       clock_(clock),
       rng_(rng),
       options_(options),
+      metrics_(metrics),
       log_(std::move(log)),
       sweep_timer_(clock, [this](std::uint64_t generation) { inbox_.try_send(KvApiSweep{generation}); }) {}
 
@@ -52,6 +54,7 @@ asio::awaitable<void> KvApi::run() {
       handle(*more);
     }
     if (!sweep_timer_.armed() && !calls_.empty()) sweep_timer_.arm_after(kSweepInterval);
+    metrics_.api_calls_open = calls_.size();
     for (auto& out : outgoing_) {
       if (!co_await out_.edge.send(out)) co_return;
     }
@@ -76,6 +79,7 @@ void KvApi::handle(KvApiInbox& message) {
 
 void KvApi::on_call(ApiCallReceived& received) {
   if (calls_.count(received.call_id)) return;  // the edge numbers calls: a repeat is a bug upstream, not a new call
+  ++metrics_.api_calls;
   if (const auto* status = std::get_if<ApiStatusQuery>(&received.call); status && *status == ApiStatusQuery::kPeers) {
     ApiStatusAnswer members;
     members.members = options_.peers;
@@ -138,12 +142,14 @@ void KvApi::ask_applier(std::uint64_t id, Call& call) {
 }
 
 void KvApi::forward(std::uint64_t id, Call& call, raft::NodeId leader) {
+  ++metrics_.api_calls_forwarded;
   call.stage = Stage::kForwarded;
   const auto left = std::chrono::duration_cast<Millis>(call.deadline - clock_.now());
   outgoing_.push_back(ForwardCall{id, leader, call.call, std::max(left, Millis(1))});
 }
 
 void KvApi::retry_later(Call& call, ApiError error, std::string detail) {
+  ++metrics_.api_retries;
   call.stage = Stage::kRetrying;
   call.retry_at = clock_.now() + kRetryDelay;
   call.last_error = error;
@@ -267,6 +273,7 @@ void KvApi::answer(std::uint64_t id, ApiAnswer answer) {
   // The session is free for the next write. Should this one still be on its way (we gave up on it), the next write
   // under the session has a higher sequence number, and the store refuses this one as stale if it comes later.
   if (call.pooled_session) idle_sessions_.push_back(std::get<ApiWrite>(call.call).session);
+  if (std::holds_alternative<ApiFailure>(answer)) ++metrics_.api_failures;
   calls_.erase(it);
   outgoing_.push_back(AnswerCall{id, std::move(answer)});
 }

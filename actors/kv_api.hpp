@@ -25,6 +25,7 @@
 
 #include "actors/inboxes.hpp"
 #include "actors/log.hpp"
+#include "actors/metrics.hpp"
 #include "actors/replica_options.hpp"
 #include "actors/rng.hpp"
 
@@ -41,7 +42,8 @@ class KvApi {
     HttpEdgeMailbox& edge;
   };
 
-  KvApi(KvApiMailbox& inbox, Outboxes out, Clock& clock, Rng rng, const ReplicaOptions& options, Logger log);
+  KvApi(KvApiMailbox& inbox, Outboxes out, Clock& clock, Rng rng, const ReplicaOptions& options,
+        ReplicaMetrics& metrics, Logger log);
   asio::awaitable<void> run();
 
   std::size_t calls() const { return calls_.size(); }
@@ -85,6 +87,7 @@ class KvApi {
   Clock& clock_;
   Rng rng_;
   const ReplicaOptions& options_;
+  ReplicaMetrics& metrics_;
   Logger log_;
   Timer sweep_timer_;
 

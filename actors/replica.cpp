@@ -28,7 +28,7 @@ Replica::Replica(asio::io_context& io, Clock& clock, const StorageSetup& storage
       gateway_(gateway_inbox_, Gateway::Outboxes{node_inbox_, outbox_, kv_api_inbox_}, clock, store_, options_, metrics_,
                log_),
       kv_api_(kv_api_inbox_, KvApi::Outboxes{gateway_inbox_, applier_inbox_, http_outbox_}, clock, rng.fork(2), options_,
-              log_) {}
+              metrics_, log_) {}
 
 void Replica::start() {
   const std::string id = options_.self.str();

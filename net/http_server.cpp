@@ -1,5 +1,6 @@
 #include "net/http_server.hpp"
 
+#include "actors/metrics.hpp"
 #include "actors/spawn.hpp"
 #include "net/http_client.hpp"
 #include "net/socket_deadline.hpp"
@@ -56,7 +57,32 @@ struct HttpServer::State {
   std::map<std::uint64_t, PendingCall> pending;
   std::map<raft::NodeId, std::vector<std::unique_ptr<HttpConnection>>> idle_forwards;
   std::set<HttpConnection*> forwarding;  // connections of the forwards under way (stop() cuts them short)
-  std::uint64_t refused_connections = 0;
+  // Counters for operators (coraft_http_*), rendered into the replica's metrics.
+  std::uint64_t accepted_connections = 0;
+  std::uint64_t refused_connections = 0;  // beyond max_connections
+  std::uint64_t requests = 0;             // parsed whole
+  std::uint64_t bad_requests = 0;         // malformed or beyond a limit: answered 400/413/431 and closed
+  std::uint64_t cut_off = 0;              // a request that did not arrive whole by its deadline
+
+  void render_metrics(std::string& out) const {
+    const std::string id = fmt::format("replica=\"{}\"", replica.options().self.str());
+    const std::pair<const char*, std::uint64_t> counters[] = {
+        {"coraft_http_connections_total", accepted_connections},
+        {"coraft_http_connections_refused_total", refused_connections},
+        {"coraft_http_requests_total", requests},
+        {"coraft_http_bad_requests_total", bad_requests},
+        {"coraft_http_requests_cut_off_total", cut_off},
+    };
+    const char* help[] = {"HTTP connections accepted", "HTTP connections refused: too many open",
+                          "HTTP requests received whole", "HTTP requests refused as malformed or too large",
+                          "HTTP requests cut off: not received whole within their deadline"};
+    for (std::size_t i = 0; i < std::size(counters); ++i) {
+      actors::append_header(out, counters[i].first, "counter", help[i]);
+      actors::append_sample(out, counters[i].first, id, static_cast<double>(counters[i].second));
+    }
+    actors::append_header(out, "coraft_http_connections_open", "gauge", "HTTP connections open");
+    actors::append_sample(out, "coraft_http_connections_open", id, static_cast<double>(connections.size()));
+  }
   std::uint64_t next_connection = 1;
   std::uint64_t next_call = 1;
   bool stopped = false;
@@ -96,6 +122,7 @@ struct HttpServer::State {
         }
         continue;  // closed as `connection` goes
       }
+      ++accepted_connections;
       asio::error_code ignored;
       connection->socket.set_option(tcp::no_delay(true), ignored);
       connections.emplace(connection->id, connection);
@@ -129,6 +156,7 @@ struct HttpServer::State {
           auto [error, n] = co_await connection.socket.async_read_some(asio::buffer(buffer), as_tuple(asio::use_awaitable));
           if (error) {
             if (connection.deadline.passed() && parser.in_progress()) {
+              ++cut_off;
               log->debug("HTTP: a request took longer than {} ms to arrive: connection closed",
                          settings.request_deadline.count());
             }
@@ -150,12 +178,14 @@ struct HttpServer::State {
       }
       connection.deadline.disarm();
       if (parser.error() != HttpParseError::kNone) {
+        ++bad_requests;
         HttpResponse refusal = text_response(status_for(parser.error()), parser.error_text());
         refusal.keep_alive = false;  // where the next request would start is not known
         co_await write(connection, refusal);
         co_return;
       }
       HttpRequest request = parser.take_request();
+      ++requests;
       const bool keep_alive = request.keep_alive && !parser.upgraded();
       HttpResponse response = co_await answer(connection, request);
       response.keep_alive = keep_alive && response.keep_alive;
@@ -256,9 +286,11 @@ struct HttpServer::State {
 };
 
 HttpServer::HttpServer(asio::io_context& io, actors::Replica& replica, HttpServerSettings settings, actors::Logger log)
-    : state_(std::make_unique<State>(io, replica, std::move(settings), std::move(log))) {}
+    : state_(std::make_unique<State>(io, replica, std::move(settings), std::move(log))) {
+  replica.metrics().render_http = [state = state_.get()](std::string& out) { state->render_metrics(out); };
+}
 
-HttpServer::~HttpServer() = default;
+HttpServer::~HttpServer() { state_->replica.metrics().render_http = nullptr; }
 
 void HttpServer::listen() {
   if (state_->settings.api) state_->open(state_->api_acceptor, *state_->settings.api);

@@ -188,9 +188,11 @@ TEST_CASE("the HTTP API: every replica serves every call, followers forward to t
   CHECK(testing::wait_until([&] { return http(cluster.port(follower), "GET", "/v1/kv/app/?recurse&stale").status == 404; },
                             5s));
 
-  // Every replica knows the same leader; /metrics is served on the API port too.
+  // Every replica knows the same leader; /metrics is served on the API port too, and counts the forwards.
   for (int i = 0; i < 3; ++i) CHECK(cluster.leader(i) == leader);
   CHECK(http(cluster.port(leader), "GET", "/metrics").body.find("coraft_role{") != std::string::npos);
+  CHECK(http(cluster.port(follower), "GET", "/metrics").body.find(
+            fmt::format("coraft_api_calls_forwarded_total{{replica=\"000{}\"}} 0\n", follower)) == std::string::npos);
 }
 
 TEST_CASE("the HTTP API: a watch wakes within 10 ms of the change", "[net][process][http][watch]") {
@@ -323,4 +325,15 @@ TEST_CASE("bad HTTP never crashes or blocks a replica", "[net][process][http][ho
   }
   CHECK(cluster.process(leader).running());
   CHECK(http(port, "GET", "/v1/kv/x?raw").body == "ok");
+  // And the replica counted them.
+  const std::string metrics = http(port, "GET", "/metrics").body;
+  auto sample = [&](const std::string& name) {
+    const std::string series = fmt::format("{}{{replica=\"000{}\"}} ", name, leader);
+    const auto at = metrics.find(series);
+    return at == std::string::npos ? -1.0 : std::stod(metrics.substr(at + series.size()));
+  };
+  CHECK(sample("coraft_http_bad_requests_total") >= 6);
+  CHECK(sample("coraft_http_requests_cut_off_total") >= 45);
+  CHECK(sample("coraft_http_connections_refused_total") == 0);
+  CHECK(sample("coraft_api_calls_total") > 0);
 }
