@@ -67,10 +67,10 @@ CORAFT_FUZZ_TARGET(snapshot) {
   FUZZ_CHECK(copy.last_change_index() == store.last_change_index());
   FUZZ_CHECK(copy.serialize().size() == bytes.size());
 
-  // And the restored store goes on: commands in new sessions (evicting old ones) and a retry of each (at indexes
-  // that must increase: not past 2^64).
+  // And the restored store goes on: commands in new sessions (evicting old ones), a retry of each, and now and then a
+  // prefix delete (at indexes that must increase: up to three per session, not past 2^64).
   std::uint64_t index = store.last_index();
-  if (index > std::numeric_limits<std::uint64_t>::max() - 2 * (kMaxSessions + 2)) return 0;
+  if (index > std::numeric_limits<std::uint64_t>::max() - 3 * (kMaxSessions + 2)) return 0;
   bool evicting = false;  // a command ran in a session of its own: the table is then cut to kMaxSessions
   const kv::KeyRange all{"", true}, key{"key", false};
   std::uint64_t all_index = store.index_of(all), key_index = store.index_of(key);
