@@ -259,7 +259,7 @@ handle() {
       if [ -z "${pid[$id]:-}" ]; then answer "$reply" error "replica $id is not running"; return; fi
       local victim=${pid[$id]}
       if [ "$command" = kill ]; then
-        kill -KILL "$victim" 2>/dev/null || true
+        stop_replica "$id" KILL  # reported before the answer: a `start` that follows finds it gone
         answer "$reply" ok "sent SIGKILL to replica $id (pid $victim)"
       else
         stop_replica "$id" TERM
@@ -283,6 +283,10 @@ handle() {
 
 while :; do
   if read -t 0.2 -r -u 3 line; then
+    # A replica that ended since the last pass is reported first, so that `start` right after a `kill` sees it gone.
+    for id in "${!pid[@]}"; do
+      kill -0 "${pid[$id]}" 2>/dev/null || reap "$id"
+    done
     # shellcheck disable=SC2086  # the request is words
     handle $line
   fi
