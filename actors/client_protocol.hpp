@@ -3,6 +3,7 @@
 // simulator's JSON envelope and back. Pure C++.
 
 #include "kv/command.hpp"
+#include "raft/membership.hpp"
 #include "raft/types.hpp"
 
 #include <array>
@@ -23,7 +24,19 @@ struct ReplyAddress {
   bool operator==(const ReplyAddress&) const = default;
 };
 
-enum class RequestKind : std::uint8_t { kGet, kPut, kDelete, kCas, kStatus };
+// Membership requests name the member in `key` (its id) and, to add one, its address in `value`.
+enum class RequestKind : std::uint8_t {
+  kGet,
+  kPut,
+  kDelete,
+  kCas,
+  kStatus,
+  kAddLearner,
+  kPromote,
+  kRemoveMember,
+  kReplaceMember,   // `key` the learner that becomes a voter, `value` the voter that leaves
+  kTransferLeader,  // `key` the replica to hand over to, empty: the most up-to-date voter
+};
 
 struct ClientRequest {
   raft::NodeId client;
@@ -56,6 +69,10 @@ struct ReplicaStatus {
   };
   std::vector<Follower> followers;  // leader only
   std::string metrics;  // every counter, as Prometheus text (actors/metrics.hpp); empty when not asked for
+  // The configuration in effect: members with their addresses, voter or learner, and while joint the voters leaving.
+  std::vector<raft::Member> members;
+  std::vector<raft::NodeId> outgoing_voters;
+  raft::Index membership_index = 0;
 };
 
 struct ClientReply {

@@ -22,6 +22,14 @@ bool is_write(RequestKind kind) {
 // a second application.
 bool retry_safe(const ClientRequest& request) { return !is_write(request.kind) || request.session.id != 0; }
 
+bool is_membership(RequestKind kind) {
+  return kind == RequestKind::kAddLearner || kind == RequestKind::kPromote || kind == RequestKind::kRemoveMember ||
+         kind == RequestKind::kReplaceMember || kind == RequestKind::kTransferLeader;
+}
+
+// A membership change or a handover takes as long as a learner needs to catch up: it gets its own, longer deadline.
+constexpr Millis kChangeTimeout{120000};
+
 kv::Command to_command(const ClientRequest& request) {
   kv::Command command;
   command.op = request.kind == RequestKind::kPut      ? kv::Op::kPut
@@ -48,7 +56,8 @@ Gateway::Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const kv::St
       sweep_timer_(clock, [this](std::uint64_t generation) { inbox_.try_send(GatewaySweep{generation}); }) {}
 
 std::size_t Gateway::waiting() const {
-  std::size_t n = held_.size() + write_batch_.size() + read_batch_.size() + committing_.size() + applying_reads_.size();
+  std::size_t n = held_.size() + write_batch_.size() + read_batch_.size() + committing_.size() + applying_reads_.size() +
+                  changing_.size();
   for (const auto& [id, batch] : proposing_)
     for (const auto& w : batch) n += w.has_value();
   for (const auto& [id, batch] : confirming_)
@@ -91,6 +100,8 @@ void Gateway::handle(GatewayInbox& message) {
                        render_prometheus(*outgoing_.back().replica_status, metrics_);
                  },
                  [&](GatewaySweep& m) { on_sweep(m); },
+                 [&](ChangeAnswered& m) { on_change_answered(m); },
+                 [&](MembershipKnown&) {},
              },
              message);
 }
@@ -145,11 +156,15 @@ void Gateway::on_request(ClientRequest request) {
       return;
     }
   }
-  route(Waiting{std::move(request), clock_.now() + options_.timing.request_timeout});
+  const TimePoint deadline =
+      clock_.now() + (is_membership(request.kind) ? Micros(kChangeTimeout) : Micros(options_.timing.request_timeout));
+  route(Waiting{std::move(request), deadline});
 }
 
 void Gateway::route(Waiting waiting) {
-  if (role_ == raft::Role::kLeader) {
+  if (role_ == raft::Role::kLeader && is_membership(waiting.request.kind)) {
+    ask_for_change(std::move(waiting));
+  } else if (role_ == raft::Role::kLeader) {
     (is_write(waiting.request.kind) ? write_batch_ : read_batch_).push_back(std::move(waiting));
   } else if (leader_.valid() && leader_ != options_.self && !came_back_from_leader(waiting.request.client)) {
     redirect_to_leader(waiting.request);
@@ -157,6 +172,56 @@ void Gateway::route(Waiting waiting) {
     // An election is under way: wait a little for its outcome rather than send the client round in circles.
     waiting.deadline = std::min(waiting.deadline, clock_.now() + options_.timing.hold_timeout);
     held_.push_back(std::move(waiting));
+  }
+}
+
+void Gateway::ask_for_change(Waiting waiting) {
+  const ClientRequest& request = waiting.request;
+  const auto id = raft::NodeId::parse(request.key);
+  const auto other = raft::NodeId::parse(request.value);
+  const bool needs_id = request.kind != RequestKind::kTransferLeader || !request.key.empty();
+  if (needs_id && (!id || !id->valid())) {
+    reply(request, ReplyKind::kFail, leader_, {}, {}, fmt::format("\"{}\" is not a replica id", request.key));
+    return;
+  }
+  const std::uint64_t request_id = next_batch_id_++;
+  NodeInbox ask;
+  switch (request.kind) {
+    case RequestKind::kTransferLeader:
+      ask = TransferRequest{request_id, id.value_or(raft::kNoNode)};
+      break;
+    case RequestKind::kReplaceMember:
+      if (!other || !other->valid()) {
+        reply(request, ReplyKind::kFail, leader_, {}, {}, fmt::format("\"{}\" is not a replica id", request.value));
+        return;
+      }
+      ask = ChangeMembershipRequest{request_id, {raft::MembershipChange::Kind::kReplace, *id, {}, *other}};
+      break;
+    default: {
+      const auto kind = request.kind == RequestKind::kAddLearner ? raft::MembershipChange::Kind::kAddLearner
+                        : request.kind == RequestKind::kPromote  ? raft::MembershipChange::Kind::kPromote
+                                                                 : raft::MembershipChange::Kind::kRemove;
+      ask = ChangeMembershipRequest{request_id, {kind, *id, request.value, raft::kNoNode}};
+    }
+  }
+  if (!out_.node.try_send(std::move(ask))) {
+    reply(request, ReplyKind::kFail, leader_, {}, {}, "overloaded");
+    return;
+  }
+  changing_.emplace(request_id, std::move(waiting));
+}
+
+void Gateway::on_change_answered(const ChangeAnswered& answer) {
+  auto it = changing_.find(answer.request_id);
+  if (it == changing_.end()) return;
+  Waiting waiting = std::move(it->second);
+  changing_.erase(it);
+  if (answer.done) {
+    reply(waiting.request, ReplyKind::kOk, answer.leader.valid() ? answer.leader : leader_);
+  } else if (answer.reason == "not the leader") {
+    route(std::move(waiting));  // leadership moved meanwhile: to the new leader
+  } else {
+    reply(waiting.request, ReplyKind::kFail, answer.leader.valid() ? answer.leader : leader_, {}, {}, answer.reason);
   }
 }
 
@@ -327,6 +392,12 @@ void Gateway::on_sweep(const GatewaySweep& sweep) {
   std::erase_if(committing_, [&](auto& item) {
     if (item.second.waiting.deadline > now || !retry_safe(item.second.waiting.request)) return false;
     give_up(item.second.waiting);
+    return true;
+  });
+  std::erase_if(changing_, [&](auto& item) {
+    if (item.second.deadline > now) return false;
+    reply(item.second.request, ReplyKind::kFail, leader_, {}, {},
+          "timed out; the change may still complete (kvctl member list tells)");
     return true;
   });
   std::erase_if(applying_reads_, [&](auto& item) {

@@ -60,6 +60,8 @@ class Gateway {
   void on_read_outcome(const ReadOutcome& outcome);
   void on_applied(const EntriesApplied& applied);
   void on_sweep(const GatewaySweep& sweep);
+  void on_change_answered(const ChangeAnswered& answer);
+  void ask_for_change(Waiting waiting);
 
   void route(Waiting waiting);
   void flush_batches();
@@ -93,6 +95,7 @@ class Gateway {
   std::map<std::uint64_t, std::vector<std::optional<Waiting>>> proposing_;  // proposal id -> requests, in log order
   std::map<raft::Index, ProposedWrite> committing_;                     // log index -> request
   std::map<std::uint64_t, std::vector<std::optional<Waiting>>> confirming_;  // read id -> requests
+  std::map<std::uint64_t, Waiting> changing_;  // membership change or handover under way, by request id
   std::multimap<raft::Index, Waiting> applying_reads_;                  // read index -> requests
   std::uint64_t next_batch_id_ = 1;
 

@@ -84,6 +84,7 @@ class RaftNode {
   bool heard_from_leader_ = false;
   raft::NodeId last_leader_;
   TimePoint last_rejection_logged_{};
+  TimePoint last_retirement_logged_{};
 };
 
 }  // namespace coraft::actors

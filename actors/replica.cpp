@@ -52,6 +52,8 @@ void Replica::stop() {
   outbox_.close();
 }
 
+void Replica::hand_over() { node_inbox_.try_send(TransferRequest{0, raft::kNoNode}); }
+
 bool Replica::deliver(raft::PeerMessage message) { return node_inbox_.try_send(PeerReceived{std::move(message)}); }
 
 bool Replica::deliver(ClientRequest request) {

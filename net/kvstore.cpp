@@ -16,11 +16,15 @@
 #include "net/udp_bridge.hpp"
 #include "raft/disk_storage.hpp"
 #include "raft/memory_file_system.hpp"
+
+#include <random>
 #include "version/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include <chrono>
@@ -69,6 +73,10 @@ int main(int argc, char** argv) {
   app.add_option("args", positional, "Course mode: the simulator's UDP port, this replica's id, the other ids");
   app.add_option("--config", config_path, "Cluster mode: the cluster file (see README: Configuration)");
   app.add_option("--id", id_text, "Cluster mode: this replica's id in the cluster file");
+  bool join = false;
+  app.add_flag("--join", join,
+               "Cluster mode: this replica is not a member yet; it waits to be added (kvctl member add) and learns the "
+               "configuration from the leader. Its address must be in the cluster file");
   app.add_option("--log-level", log_level, "trace, debug, info, warn (default), error, off; or CORAFT_LOG");
   app.add_option("--seed", seed, "Seed for this replica's randomness (default: from the OS)");
   app.add_option("--data-dir", data_dir,
@@ -195,13 +203,33 @@ int main(int argc, char** argv) {
     storage.options.fsync = raft::FsyncPolicy::kNone;
     storage.options.segment_bytes = 1u << 20;  // preallocation is memory here
   }
+  options.join = join;
   std::unique_ptr<actors::Replica> replica_holder;
   try {
+    if (!course_mode) {
+      // The data directory's identity, to which the cluster pins this replica's id: a wiped directory is new.
+      const auto identity = raft::open_identity(disk_files, data_dir, std::random_device{}() * 0x100000000ull ^
+                                                                          std::random_device{}());
+      options.incarnation = identity.incarnation;
+      if (identity.fresh && !join) {
+        log->info("new data directory {}: founding member of the cluster in {} (a replica whose directory was "
+                  "wiped cannot rejoin so; it needs a new id and --join)",
+                  data_dir, config_path);
+      }
+    }
     replica_holder = std::make_unique<actors::Replica>(io, clock, storage, actors::Rng(seed), options, log);
   } catch (const raft::StorageError& e) {
     return fail(exit_code::kStorage, e.what());
   }
   actors::Replica& replica = *replica_holder;
+  if (!course_mode && !join && !replica.core().membership().contains(options.self)) {
+    return fail(exit_code::kConfig,
+                fmt::format("{} is not a member of the cluster's configuration ({}; recorded at index {}): it was "
+                            "removed, and ids are never reused. Start a new replica under a new id with --join, "
+                            "then add it (kvctl member add)",
+                            options.self.str(), replica.core().membership().describe(),
+                            replica.core().membership_index()));
+  }
   std::string storage_text = "in memory only";
   if (!data_dir.empty()) {
     const auto& report = replica.storage().recovery_report();
@@ -264,13 +292,33 @@ int main(int argc, char** argv) {
   }
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const asio::error_code& error, int signal) {
-    if (error) return;
-    log->info("signal {}: stopping", signal);
+  auto stop = [&] {
     replica.stop();
     asio::error_code ignored;
     socket.close(ignored);
     metrics_acceptor.close(ignored);
+  };
+  signals.async_wait([&](const asio::error_code& error, int signal) {
+    if (error) return;
+    if (course_mode || replica.core().role() != raft::Role::kLeader) {
+      log->info("signal {}: stopping", signal);
+      stop();
+      return;
+    }
+    // A leader hands over first, so the cluster has a leader again at once instead of after an election timeout.
+    log->info("signal {}: handing leadership over, then stopping", signal);
+    replica.hand_over();
+    actors::spawn(io.get_executor(), options.self.str() + "/stop", [&]() -> asio::awaitable<void> {
+      asio::steady_timer tick(io);
+      const auto deadline = std::chrono::steady_clock::now() + 2 * options.timing.election_timeout_max;
+      while (replica.core().role() == raft::Role::kLeader && std::chrono::steady_clock::now() < deadline) {
+        tick.expires_after(std::chrono::milliseconds(5));
+        co_await tick.async_wait(asio::use_awaitable);
+      }
+      log->info("{}: stopping", replica.core().role() == raft::Role::kLeader ? "no one took over in time"
+                                                                            : "handed over");
+      stop();
+    });
   });
 
   if (course_mode) bridge.send_raw(net::encode_hello(options.self), addressing.simulator);

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
 
 namespace coraft::raft {
@@ -203,6 +205,27 @@ std::string encode_records(const Persist& change) {
     add_record(out, kEntry, p);
   }
   return out;
+}
+
+DirectoryIdentity open_identity(FileSystem& fs, const std::string& dir, std::uint64_t candidate) {
+  fs.create_directories(dir);
+  const std::string file = join_path(dir, "IDENTITY");
+  if (fs.exists(file)) {
+    const std::string text = fs.read(file);
+    std::uint64_t incarnation = 0;
+    if (std::sscanf(text.c_str(), "incarnation %" SCNx64, &incarnation) != 1 || incarnation == 0) {
+      throw StorageError(fmt::format("{}: not a data directory identity; {}", file, kRefusal));
+    }
+    return {incarnation, false};
+  }
+  if (candidate == 0) candidate = 1;
+  const std::string temp = file + ".tmp";
+  auto out = fs.open(temp, true);
+  out->write_at(0, fmt::format("incarnation {:016x}\n", candidate));
+  out->sync();
+  fs.rename(temp, file);
+  fs.sync_dir(dir);
+  return {candidate, true};
 }
 
 // ---------------------------------------------------------------------------------------------------------------

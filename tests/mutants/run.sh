@@ -47,13 +47,17 @@ case "$mode" in
   *) mutants="$*" ;;
 esac
 
-# The scratch copy: the tracked files of the tree (with any uncommitted edits), refreshed file by file so that the
-# build there only recompiles what changed since the last mutant.
+# The scratch copy: the tracked files of the tree (with any uncommitted edits) as they are now, kept in $work/base,
+# and the copy that is built, $work/src, refreshed file by file from it so that the build there only recompiles what
+# changed since the last mutant. Each mutant is undone from $work/base, so edits made to the tree while this runs
+# change nothing here.
+base="$work/base"
 src="$work/src"
-mkdir -p "$src" "$work/build"
+mkdir -p "$base" "$src" "$work/build"
 (cd "$top" && git ls-files -z --cached --others --exclude-standard) | while IFS= read -r -d '' f; do
   [ -f "$top/$f" ] || continue
-  if ! cmp -s "$top/$f" "$src/$f" 2>/dev/null; then mkdir -p "$src/$(dirname "$f")"; cp "$top/$f" "$src/$f"; fi
+  if ! cmp -s "$top/$f" "$base/$f" 2>/dev/null; then mkdir -p "$base/$(dirname "$f")"; cp "$top/$f" "$base/$f"; fi
+  if ! cmp -s "$base/$f" "$src/$f" 2>/dev/null; then mkdir -p "$src/$(dirname "$f")"; cp "$base/$f" "$src/$f"; fi
 done
 if [ ! -f "$work/build/CMakeCache.txt" ]; then
   cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DCORAFT_WERROR=OFF > "$work/configure.log"
@@ -88,8 +92,8 @@ for name in $mutants; do
     tests="${failing[*]:-none}"
     results+=("$name|$tests|$first|$verdict")
   fi
-  # Back to the tree as it is; a new timestamp, so the next build recompiles these files.
-  for f in $touched; do cp "$top/$f" "$src/$f"; done
+  # Back to the tree as it was; a new timestamp, so the next build recompiles these files.
+  for f in $touched; do cp "$base/$f" "$src/$f"; done
 done
 
 printf '\n%-38s %-8s %-8s %s\n' "mutant" "verdict" "seed" "tests that fail"
