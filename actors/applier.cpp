@@ -13,12 +13,13 @@
 
 namespace coraft::actors {
 
-Applier::Applier(ApplierMailbox& inbox, GatewayMailbox& gateway, NodeMailbox& node, kv::Store& store,
-                 std::uint64_t snapshot_every_entries, bool background_snapshots, std::uint64_t stagger,
-                 Logger log)
+Applier::Applier(ApplierMailbox& inbox, GatewayMailbox& gateway, NodeMailbox& node, KvApiMailbox& kv_api,
+                 kv::Store& store, std::uint64_t snapshot_every_entries, bool background_snapshots,
+                 std::uint64_t stagger, Logger log)
     : inbox_(inbox),
       gateway_(gateway),
       node_(node),
+      kv_api_(kv_api),
       store_(store),
       snapshot_every_entries_(snapshot_every_entries),
       stagger_(stagger),
@@ -32,6 +33,11 @@ Applier::~Applier() {
 
 asio::awaitable<void> Applier::run() {
   while (auto message = co_await inbox_.receive()) {
+    if (std::holds_alternative<ReadRange>(*message) || std::holds_alternative<WatchRange>(*message) ||
+        std::holds_alternative<EndWatch>(*message)) {
+      if (!co_await answer_query(*message)) co_return;
+      continue;
+    }
     if (std::holds_alternative<SnapshotSerialized>(*message) || (serializing_ && serialized_->load())) snapshot_done();
     if (std::holds_alternative<SnapshotSerialized>(*message)) {
       if (serializing_) continue;
@@ -55,6 +61,7 @@ asio::awaitable<void> Applier::run() {
         }
       } else if (auto* restore_message = std::get_if<RestoreFromSnapshot>(&next)) {
         applied.from_snapshot = restore(restore_message->snapshot);
+        if (applied.from_snapshot) maybe_changed_ = watches_.all();
       } else {
         continue;
       }
@@ -62,6 +69,7 @@ asio::awaitable<void> Applier::run() {
       applied.applied_term = applied_term_;
       GatewayInbox out = std::move(applied);
       if (!co_await gateway_.send(out)) co_return;
+      if (!co_await answer_watches()) co_return;
       node_.try_send(AppliedThrough{applied_index_});
       maybe_snapshot();
       if (!held_.empty()) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
@@ -84,6 +92,7 @@ std::size_t Applier::apply(const ApplyCommitted& batch, EntriesApplied& applied,
     kv::Result result;
     if (auto command = kv::decode(entry->data)) {
       result = store_.apply(entry->index, *command);
+      note_change(*command, result);
     } else {
       // Every replica fails the same way on the same entry, so skipping it keeps them identical.
       log_->error("undecodable command at index {} skipped", entry->index);
@@ -93,6 +102,65 @@ std::size_t Applier::apply(const ApplyCommitted& batch, EntriesApplied& applied,
   }
   return done;
 }
+
+void Applier::note_change(const kv::Command& command, const kv::Result& result) {
+  // Only watches over a range the command may have changed need a look; whether it did is told by the range's index.
+  if (watches_.empty() || result.status != kv::Status::kOk) return;
+  const auto overlapping = watches_.overlapping(kv::KeyRange{command.key, command.op == kv::Op::kDeletePrefix});
+  maybe_changed_.insert(maybe_changed_.end(), overlapping.begin(), overlapping.end());
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Queries from the KV API
+
+asio::awaitable<bool> Applier::answer_query(ApplierInbox& query) {
+  if (auto* read = std::get_if<ReadRange>(&query)) {
+    kv::RangeRead now = store_.read(read->range, read->keys_only);
+    co_return co_await answer(read->query_id, now);
+  }
+  if (auto* watch = std::get_if<WatchRange>(&query)) {
+    kv::RangeRead now = store_.read(watch->range, watch->keys_only);
+    if (now.index > watch->after_index || now.too_large || watches_.contains(watch->query_id)) {
+      co_return co_await answer(watch->query_id, now);
+    }
+    watches_.add(watch->query_id, watch->range);
+    watch_queries_[watch->query_id] = Watch{watch->keys_only, watch->after_index};
+    co_return true;
+  }
+  const std::uint64_t id = std::get<EndWatch>(query).query_id;
+  const kv::KeyRange* range = watches_.range_of(id);
+  if (!range) co_return true;  // answered already: the range changed first
+  kv::RangeRead now = store_.read(*range, watch_queries_.at(id).keys_only);
+  watches_.remove(id);
+  watch_queries_.erase(id);
+  co_return co_await answer(id, now);
+}
+
+asio::awaitable<bool> Applier::answer_watches() {
+  std::vector<std::uint64_t> candidates = std::move(maybe_changed_);
+  maybe_changed_.clear();
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  for (std::uint64_t id : candidates) {
+    const kv::KeyRange* range = watches_.range_of(id);
+    if (!range) continue;
+    const Watch watch = watch_queries_.at(id);
+    kv::RangeRead now = store_.read(*range, watch.keys_only);
+    if (now.index <= watch.after_index && !now.too_large) continue;  // touched, but not past the query's index
+    watches_.remove(id);
+    watch_queries_.erase(id);
+    if (!co_await answer(id, now)) co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> Applier::answer(std::uint64_t query_id, kv::RangeRead& read) {
+  KvApiInbox out = RangeAnswered{query_id, std::move(read)};
+  co_return co_await kv_api_.send(out);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Snapshots
 
 bool Applier::restore(const raft::Snapshot& snapshot) {
   if (snapshot.index <= applied_index_) return false;  // we are already past it

@@ -1,16 +1,22 @@
 #pragma once
 // The applier actor.
 //   Owns: the kv::Store (the state machine) and the applied index. The gateway reads the store directly (same
-//         io_context, read-only) once the applied index covers a read.
+//         io_context, read-only) once the applied index covers a read. Also the blocking queries of the HTTP API
+//         that wait for a key range to change (a WatchTable), since only the applier sees every change.
 //   Inbox: ApplyCommitted from the node — committed entries in log order; RestoreFromSnapshot — a snapshot replaces
-//          the state machine (at start, or one installed from the leader).
+//          the state machine (at start, or one installed from the leader); from the KV API: ReadRange (answered at
+//          once), WatchRange (answered once the range's index passes the query's, at once if it already has),
+//          EndWatch (the query's wait is over: answered now). Queries are answered even while a snapshot is being
+//          serialized: both only read the store.
 //   Outbox: EntriesApplied to the gateway (send: may wait); AppliedThrough and, every snapshot_every_entries,
-//           SnapshotTaken to the node (try_send: a snapshot lost to a full inbox is taken again at the next one).
+//           SnapshotTaken to the node (try_send: a snapshot lost to a full inbox is taken again at the next one);
+//           RangeAnswered to the KV API (send: may wait; the KV API never waits on the applier).
 //   Applies every index exactly once, in order; an index it has already applied is skipped, a gap is a bug.
 //   Shutdown: ends when its inbox is closed.
 
 #include "actors/inboxes.hpp"
 #include "actors/log.hpp"
+#include "actors/watch_table.hpp"
 #include "kv/store.hpp"
 
 #include <atomic>
@@ -26,12 +32,13 @@ namespace coraft::actors {
 
 class Applier {
  public:
-  Applier(ApplierMailbox& inbox, GatewayMailbox& gateway, NodeMailbox& node, kv::Store& store,
+  Applier(ApplierMailbox& inbox, GatewayMailbox& gateway, NodeMailbox& node, KvApiMailbox& kv_api, kv::Store& store,
           std::uint64_t snapshot_every_entries, bool background_snapshots, std::uint64_t stagger, Logger log);
   ~Applier();
   asio::awaitable<void> run();
 
   raft::Index applied_index() const { return applied_index_; }
+  std::size_t watching() const { return watches_.size(); }
 
  private:
   // Applies the first `at_most` entries of `batch` (or all); returns how many it took.
@@ -41,10 +48,18 @@ class Applier {
   bool restore(const raft::Snapshot& snapshot);
   void maybe_snapshot();
   void snapshot_done();
+  // Queries from the KV API. Return false once the KV API's mailbox is closed.
+  asio::awaitable<bool> answer_query(ApplierInbox& query);
+  // Answers the watches the last batch (or restore) may have changed whose range has moved past their index.
+  asio::awaitable<bool> answer_watches();
+  // Moves `read` out. By reference: see actors/mailbox.hpp on temporaries in co_await expressions.
+  asio::awaitable<bool> answer(std::uint64_t query_id, kv::RangeRead& read);
+  void note_change(const kv::Command& command, const kv::Result& result);
 
   ApplierMailbox& inbox_;
   GatewayMailbox& gateway_;
   NodeMailbox& node_;
+  KvApiMailbox& kv_api_;
   kv::Store& store_;
   std::uint64_t snapshot_every_entries_;
   std::uint64_t stagger_;  // this replica's turn (its id), so replicas do not all snapshot at the same index
@@ -59,6 +74,14 @@ class Applier {
   std::chrono::steady_clock::time_point serialize_started_;
   raft::Index applied_index_ = 0;
   raft::Term applied_term_ = 0;
+
+  struct Watch {
+    bool keys_only = false;
+    std::uint64_t after_index = 0;
+  };
+  WatchTable watches_;
+  std::map<std::uint64_t, Watch> watch_queries_;  // query id -> what it asked; the same ids as in watches_
+  std::vector<std::uint64_t> maybe_changed_;      // watches the batch being applied may have changed
 };
 
 }  // namespace coraft::actors

@@ -24,19 +24,25 @@ struct ReplyAddress {
   bool operator==(const ReplyAddress&) const = default;
 };
 
-// Membership requests name the member in `key` (its id) and, to add one, its address in `value`.
+// Membership requests name the member in `key` (its id) and, to add one, its address in `value`. kDeletePrefix
+// deletes every key that starts with `key`.
 enum class RequestKind : std::uint8_t {
   kGet,
   kPut,
   kDelete,
   kCas,
   kStatus,
+  kDeletePrefix,
   kAddLearner,
   kPromote,
   kRemoveMember,
   kReplaceMember,   // `key` the learner that becomes a voter, `value` the voter that leaves
   kTransferLeader,  // `key` the replica to hand over to, empty: the most up-to-date voter
 };
+
+// Where the gateway sends a request's answer: to the UDP bridge (a client datagram) or to the KV API actor (a request
+// the HTTP API made on a client's behalf).
+enum class ReplyVia : std::uint8_t { kBridge, kKvApi };
 
 struct ClientRequest {
   raft::NodeId client;
@@ -47,6 +53,9 @@ struct ClientRequest {
   std::optional<std::string> expected;  // cas
   kv::SessionRef session;
   ReplyAddress reply_to;
+  std::uint64_t flags = 0;                      // put: kv::Command::flags
+  std::optional<std::uint64_t> expected_index;  // put, delete: kv::Command::expected_index
+  ReplyVia reply_via = ReplyVia::kBridge;
 };
 
 enum class ReplyKind : std::uint8_t { kOk, kFail, kRedirect };
@@ -85,6 +94,7 @@ struct ClientReply {
   std::optional<std::string> value;  // get: the value (absent: no such key); cas mismatch: what was there
   std::string reason;                // fail: why
   std::optional<ReplicaStatus> replica_status;
+  raft::Index applied_index = 0;  // the answering replica's applied index when it answered (not sent over UDP)
 };
 
 }  // namespace coraft::actors

@@ -13,7 +13,8 @@ constexpr std::size_t kRecentMids = 1u << 16;    // remembered (client, MID) pai
 constexpr Millis kSweepInterval{10};
 
 bool is_write(RequestKind kind) {
-  return kind == RequestKind::kPut || kind == RequestKind::kDelete || kind == RequestKind::kCas;
+  return kind == RequestKind::kPut || kind == RequestKind::kDelete || kind == RequestKind::kCas ||
+         kind == RequestKind::kDeletePrefix;
 }
 
 // A retry of this request is harmless: a read, or a write whose session lets the store recognise the retry. A client
@@ -32,13 +33,16 @@ constexpr Millis kChangeTimeout{120000};
 
 kv::Command to_command(const ClientRequest& request) {
   kv::Command command;
-  command.op = request.kind == RequestKind::kPut      ? kv::Op::kPut
-               : request.kind == RequestKind::kDelete ? kv::Op::kDelete
-                                                      : kv::Op::kCas;
+  command.op = request.kind == RequestKind::kPut            ? kv::Op::kPut
+               : request.kind == RequestKind::kDelete       ? kv::Op::kDelete
+               : request.kind == RequestKind::kDeletePrefix ? kv::Op::kDeletePrefix
+                                                            : kv::Op::kCas;
   command.key = request.key;
   command.value = request.value;
   command.expected = request.expected;
   command.session = request.session;
+  command.flags = request.flags;
+  command.expected_index = request.expected_index;
   return command;
 }
 
@@ -75,9 +79,14 @@ asio::awaitable<void> Gateway::run() {
     }
     flush_batches();
     keep_sweeping();
-    for (auto& reply_message : outgoing_) {
-      BridgeInbox out = SendClientReply{std::move(reply_message)};
-      if (!co_await out_.bridge.send(out)) co_return;
+    for (auto& [via, reply_message] : outgoing_) {
+      if (via == ReplyVia::kKvApi) {
+        KvApiInbox out = ApiClientReplied{std::move(reply_message)};
+        if (!co_await out_.kv_api.send(out)) co_return;
+      } else {
+        BridgeInbox out = SendClientReply{std::move(reply_message)};
+        if (!co_await out_.bridge.send(out)) co_return;
+      }
     }
     outgoing_.clear();
   }
@@ -93,11 +102,11 @@ void Gateway::handle(GatewayInbox& message) {
                  [&](EntriesApplied& m) { on_applied(m); },
                  [&](StatusReady& m) {
                    reply(m.request, ReplyKind::kOk, leader_);
-                   outgoing_.back().replica_status = m.status;
-                   outgoing_.back().replica_status->applied_index = applied_index_;
-                   outgoing_.back().replica_status->keys = store_.size();
-                   outgoing_.back().replica_status->metrics =
-                       render_prometheus(*outgoing_.back().replica_status, metrics_);
+                   ClientReply& status_reply = outgoing_.back().second;
+                   status_reply.replica_status = m.status;
+                   status_reply.replica_status->applied_index = applied_index_;
+                   status_reply.replica_status->keys = store_.size();
+                   status_reply.replica_status->metrics = render_prometheus(*status_reply.replica_status, metrics_);
                  },
                  [&](GatewaySweep& m) { on_sweep(m); },
                  [&](ChangeAnswered& m) { on_change_answered(m); },
@@ -166,6 +175,8 @@ void Gateway::route(Waiting waiting) {
     ask_for_change(std::move(waiting));
   } else if (role_ == raft::Role::kLeader) {
     (is_write(waiting.request.kind) ? write_batch_ : read_batch_).push_back(std::move(waiting));
+  } else if (leader_.valid() && leader_ != options_.self && waiting.request.reply_via == ReplyVia::kKvApi) {
+    redirect(waiting.request);  // the KV API forwards it to the leader and bounds the hops itself
   } else if (leader_.valid() && leader_ != options_.self && !came_back_from_leader(waiting.request.client)) {
     redirect_to_leader(waiting.request);
   } else {
@@ -439,7 +450,8 @@ void Gateway::reply(const ClientRequest& request, ReplyKind kind, raft::NodeId l
   r.status = status;
   r.value = std::move(value);
   r.reason = std::move(reason);
-  outgoing_.push_back(std::move(r));
+  r.applied_index = applied_index_;
+  outgoing_.emplace_back(request.reply_via, std::move(r));
   ++answered_;
 }
 

@@ -6,11 +6,12 @@
 //          EntriesApplied (applier); GatewaySweep (its own deadline timer).
 //   Outbox: ProposeCommands, RequestRead, StatusRequest to the node (try_send: the node sends to us with send(), so
 //           we must not wait on it; a full node inbox answers the client "fail: overloaded"); SendClientReply to the
-//           bridge (send: may wait).
+//           bridge, or ApiClientReplied to the KV API for the requests it made (send: may wait).
 //   Reads the kv::Store directly (read-only, same io_context) once the applier has passed a read's index.
 //   Follower: redirect to the leader; while no leader is known, hold the request up to hold_timeout and redirect as
 //   soon as one is known (never `fail` where a redirect will do). A client that comes straight back after a redirect
-//   is held too: the leader we named did not serve it, and sending it round in circles would only storm the network. Leader: writes are proposed in batches (one per
+//   is held too: the leader we named did not serve it, and sending it round in circles would only storm the network
+//   (not a request of the KV API's, which forwards it to the leader itself and bounds the hops). Leader: writes are proposed in batches (one per
 //   burst of requests) and answered once applied; reads are batched into one ReadIndex request and answered from
 //   the store once applied up to the read index. A request still unanswered at its deadline gets `fail` on the
 //   leader (it could not complete) or a redirect elsewhere — except a write from a client without a session that may
@@ -34,6 +35,7 @@ class Gateway {
   struct Outboxes {
     NodeMailbox& node;
     BridgeMailbox& bridge;
+    KvApiMailbox& kv_api;
   };
 
   Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const kv::Store& store, const ReplicaOptions& options,
@@ -110,7 +112,7 @@ class Gateway {
   };
   std::map<raft::NodeId, Redirected> redirected_;
 
-  std::vector<ClientReply> outgoing_;
+  std::vector<std::pair<ReplyVia, ClientReply>> outgoing_;
   std::uint64_t answered_ = 0;
 };
 

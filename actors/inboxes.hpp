@@ -2,6 +2,7 @@
 // Every message one actor sends another, grouped by the inbox that accepts it. One std::variant per actor lists
 // exactly what it accepts. See ARCHITECTURE.md for who sends what, and which sends may wait.
 
+#include "actors/api_protocol.hpp"
 #include "actors/client_protocol.hpp"
 #include "actors/mailbox.hpp"
 #include "kv/command.hpp"
@@ -111,7 +112,23 @@ struct RestoreFromSnapshot {  // node -> applier: replace the state machine (a s
   raft::Snapshot snapshot;
 };
 struct SnapshotSerialized {};  // the applier's own background serialization finished
-using ApplierInbox = std::variant<ApplyCommitted, RestoreFromSnapshot, SnapshotSerialized>;
+struct ReadRange {  // kv api -> applier: what `range` holds now (answered with RangeAnswered)
+  std::uint64_t query_id;
+  kv::KeyRange range;
+  bool keys_only = false;
+};
+struct WatchRange {  // kv api -> applier: answer (RangeAnswered) once the range's index passes after_index; at once
+                     // if it already has
+  std::uint64_t query_id;
+  kv::KeyRange range;
+  bool keys_only = false;
+  std::uint64_t after_index = 0;
+};
+struct EndWatch {  // kv api -> applier: the query's wait is over: answer now with what the range holds (if still held)
+  std::uint64_t query_id;
+};
+using ApplierInbox =
+    std::variant<ApplyCommitted, RestoreFromSnapshot, SnapshotSerialized, ReadRange, WatchRange, EndWatch>;
 
 // ---- client gateway ----
 struct ClientRequestReceived {  // bridge -> gateway
@@ -166,6 +183,42 @@ struct MembershipKnown {  // node -> gateway: the configuration in effect (clien
 using GatewayInbox = std::variant<ClientRequestReceived, LeaderChanged, ProposalOutcome, ReadOutcome, EntriesApplied,
                                   StatusReady, GatewaySweep, ChangeAnswered, MembershipKnown>;
 
+// ---- KV API (the typed side of the HTTP API) ----
+struct ApiCallReceived {  // http edge -> kv api: a client's call, or one another replica forwarded (`forwarded`)
+  std::uint64_t call_id;
+  ApiCall call;
+  bool forwarded = false;
+};
+struct ApiClientReplied {  // gateway -> kv api: the answer to a ClientRequest the kv api made
+  ClientReply reply;
+};
+struct RangeAnswered {  // applier -> kv api
+  std::uint64_t query_id;
+  kv::RangeRead read;
+};
+struct ForwardAnswered {  // http edge -> kv api: the leader's answer to a forwarded call; nullopt: none came
+  std::uint64_t call_id;
+  std::optional<ForwardedResponse> response;
+  std::string error;  // why none came
+};
+struct KvApiSweep {  // the kv api's own deadline check
+  std::uint64_t generation;
+};
+using KvApiInbox = std::variant<ApiCallReceived, ApiClientReplied, RangeAnswered, ForwardAnswered, KvApiSweep>;
+
+// ---- http edge (outbound side of the kv api) ----
+struct AnswerCall {
+  std::uint64_t call_id;
+  ApiAnswer answer;
+};
+struct ForwardCall {  // send the call to the leader's HTTP API; the answer comes back as ForwardAnswered
+  std::uint64_t call_id;
+  raft::NodeId leader;
+  ApiCall call;
+  Millis timeout;
+};
+using HttpEdgeInbox = std::variant<AnswerCall, ForwardCall>;
+
 // ---- bridge (outbound side) ----
 struct SendPeer {
   raft::PeerMessage message;
@@ -188,5 +241,7 @@ using ReplicatorMailbox = Mailbox<ReplicatorInbox>;
 using ApplierMailbox = Mailbox<ApplierInbox>;
 using GatewayMailbox = Mailbox<GatewayInbox>;
 using BridgeMailbox = Mailbox<BridgeInbox>;
+using KvApiMailbox = Mailbox<KvApiInbox>;
+using HttpEdgeMailbox = Mailbox<HttpEdgeInbox>;
 
 }  // namespace coraft::actors

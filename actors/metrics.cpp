@@ -98,7 +98,19 @@ std::string render_prometheus(const ReplicaStatus& s, const ReplicaMetrics& m) {
   append_histogram(out, "coraft_entries_per_write", "Log entries per write", id, m.entries_per_write);
   append_histogram(out, "coraft_storage_write_seconds", "Time to write (and fsync, when on) one burst", id,
                    m.write_seconds);
+  counter(out, "coraft_api_calls_total", "HTTP API calls received (from clients, and forwarded by other replicas)", id,
+          static_cast<double>(m.api_calls));
+  counter(out, "coraft_api_calls_forwarded_total", "HTTP API calls sent on to the leader", id,
+          static_cast<double>(m.api_calls_forwarded));
+  counter(out, "coraft_api_retries_total",
+          "HTTP API calls tried again (no leader known, a full mailbox, a forward without an answer)", id,
+          static_cast<double>(m.api_retries));
+  counter(out, "coraft_api_failures_total", "HTTP API calls answered with an error", id,
+          static_cast<double>(m.api_failures));
+  gauge(out, "coraft_api_calls_open", "HTTP API calls not answered yet (blocking queries among them)", id,
+        static_cast<double>(m.api_calls_open));
   if (m.render_network) m.render_network(out);
+  if (m.render_http) m.render_http(out);
   return out;
 }
 

@@ -48,8 +48,17 @@ struct ReplicaMetrics {
   Histogram<11> entries_per_write{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};
   Histogram<12> write_seconds{{0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5}};
 
-  // The UDP bridge adds its datagram counters here (net/ owns those); called while rendering.
+  // The HTTP API's calls (actors/kv_api.hpp).
+  std::uint64_t api_calls = 0;            // calls received: from clients, and forwarded by other replicas
+  std::uint64_t api_calls_forwarded = 0;  // sent on to the leader
+  std::uint64_t api_retries = 0;          // tried again: no leader known, a full mailbox, a forward without an answer
+  std::uint64_t api_failures = 0;         // answered with an error (no leader, timed out, overloaded, too large...)
+  std::uint64_t api_calls_open = 0;       // not answered yet, blocking queries among them
+
+  // The UDP bridge adds its datagram counters here, the HTTP edge its connection counters (net/ owns those); called
+  // while rendering.
   std::function<void(std::string& out)> render_network;
+  std::function<void(std::string& out)> render_http;
 };
 
 // The replica's status and counters in the Prometheus text exposition format (version 0.0.4).

@@ -16,31 +16,30 @@ Replica::Replica(asio::io_context& io, Clock& clock, const StorageSetup& storage
       applier_inbox_(io.get_executor(), options_.mailbox_capacity, "applier"),
       gateway_inbox_(io.get_executor(), options_.mailbox_capacity, "gateway"),
       storage_inbox_(io.get_executor(), options_.mailbox_capacity, "storage"),
+      kv_api_inbox_(io.get_executor(), options_.mailbox_capacity, "kv-api"),
       outbox_(io.get_executor(), options_.mailbox_capacity, "bridge"),
+      http_outbox_(io.get_executor(), options_.mailbox_capacity, "http-edge"),
       storage_(storage_inbox_, node_inbox_, clock, io, storage, metrics_, log_),
       node_(node_inbox_, RaftNode::Outboxes{timer_inbox_, applier_inbox_, gateway_inbox_, outbox_, storage_inbox_}, clock,
             storage_.recovered(), options_, metrics_, log_),
       timer_(timer_inbox_, node_inbox_, clock, rng.fork(1), options_.timing, log_),
-      applier_(applier_inbox_, gateway_inbox_, node_inbox_, store_, options_.snapshot_every_entries,
+      applier_(applier_inbox_, gateway_inbox_, node_inbox_, kv_api_inbox_, store_, options_.snapshot_every_entries,
                options_.background_snapshots, options_.self.value, log_),
-      gateway_(gateway_inbox_, Gateway::Outboxes{node_inbox_, outbox_}, clock, store_, options_, metrics_, log_) {}
-
-std::string Replica::prometheus_text() const {
-  ReplicaStatus status = node_.status();
-  status.applied_index = applier_.applied_index();
-  status.keys = store_.size();
-  return render_prometheus(status, metrics_);
-}
+      gateway_(gateway_inbox_, Gateway::Outboxes{node_inbox_, outbox_, kv_api_inbox_}, clock, store_, options_, metrics_,
+               log_),
+      kv_api_(kv_api_inbox_, KvApi::Outboxes{gateway_inbox_, applier_inbox_, http_outbox_}, clock, rng.fork(2), options_,
+              metrics_, log_) {}
 
 void Replica::start() {
   const std::string id = options_.self.str();
   auto on_exit = [this] { --live_actors_; };
-  live_actors_ = 5;
+  live_actors_ = 6;
   spawn(io_.get_executor(), id + "/storage", storage_.run(), on_exit);
   spawn(io_.get_executor(), id + "/node", node_.run(), on_exit);
   spawn(io_.get_executor(), id + "/election-timer", timer_.run(), on_exit);
   spawn(io_.get_executor(), id + "/applier", applier_.run(), on_exit);
   spawn(io_.get_executor(), id + "/gateway", gateway_.run(), on_exit);
+  spawn(io_.get_executor(), id + "/kv-api", kv_api_.run(), on_exit);
 }
 
 void Replica::stop() {
@@ -49,7 +48,9 @@ void Replica::stop() {
   applier_inbox_.close();
   gateway_inbox_.close();
   storage_inbox_.close();
+  kv_api_inbox_.close();
   outbox_.close();
+  http_outbox_.close();
 }
 
 void Replica::hand_over() { node_inbox_.try_send(TransferRequest{0, raft::kNoNode}); }
@@ -59,5 +60,9 @@ bool Replica::deliver(raft::PeerMessage message) { return node_inbox_.try_send(P
 bool Replica::deliver(ClientRequest request) {
   return gateway_inbox_.try_send(ClientRequestReceived{std::move(request)});
 }
+
+bool Replica::deliver(ApiCallReceived call) { return kv_api_inbox_.try_send(std::move(call)); }
+
+bool Replica::deliver(ForwardAnswered answered) { return kv_api_inbox_.try_send(std::move(answered)); }
 
 }  // namespace coraft::actors

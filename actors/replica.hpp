@@ -1,7 +1,8 @@
 #pragma once
 // One replica: the actors of ARCHITECTURE.md wired together on one io_context. It owns every mailbox and actor and
 // their lifetimes; the network side (UDP bridge or simulated network) is attached from outside: it delivers inbound
-// messages with deliver() and drains outbox(). The disk is reached through `storage` (a file system and, in the
+// messages with deliver() and drains outbox(). The HTTP edge (net/http_server) is attached the same way: it delivers
+// calls and forwarded answers into the KV API with deliver() and drains http_outbox(). The disk is reached through `storage` (a file system and, in the
 // simulator, simulated disk workers); opening it reads the data directory back, and throws raft::StorageError if
 // it cannot.
 
@@ -9,6 +10,7 @@
 #include "actors/election_timer.hpp"
 #include "actors/gateway.hpp"
 #include "actors/inboxes.hpp"
+#include "actors/kv_api.hpp"
 #include "actors/log.hpp"
 #include "actors/raft_node.hpp"
 #include "actors/replica_options.hpp"
@@ -29,7 +31,7 @@ class Replica {
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;
 
-  // Spawns the node, election timer, applier and gateway (replicators come and go with leadership).
+  // Spawns the storage, node, election timer, applier, gateway and KV API (replicators come and go with leadership).
   void start();
   // Closes every mailbox; each actor returns at its next wait. Run the io_context until idle afterwards.
   void stop();
@@ -41,8 +43,12 @@ class Replica {
   // Ingress from the network. False when the message was dropped (mailbox full or closed).
   bool deliver(raft::PeerMessage message);
   bool deliver(ClientRequest request);
+  bool deliver(ApiCallReceived call);
+  bool deliver(ForwardAnswered answered);
   // Egress: peer messages and client replies for the bridge to send.
   BridgeMailbox& outbox() { return outbox_; }
+  // Egress of the KV API: answers to HTTP calls, and calls to forward to the leader.
+  HttpEdgeMailbox& http_outbox() { return http_outbox_; }
 
   const ReplicaOptions& options() const { return options_; }
   const raft::RaftCore& core() const { return node_.core(); }
@@ -51,11 +57,13 @@ class Replica {
   const RaftNode& node() const { return node_; }
   const Storage& storage() const { return storage_; }
   const Gateway& gateway() const { return gateway_; }
+  const KvApi& kv_api() const { return kv_api_; }
+  const Applier& applier() const { return applier_; }
   const Logger& log() const { return log_; }
   ReplicaMetrics& metrics() { return metrics_; }
-  // Status and counters as Prometheus text, read on the replica's thread (the metrics endpoint).
-  std::string prometheus_text() const;
-  std::uint64_t dropped_inbound() const { return node_inbox_.dropped() + gateway_inbox_.dropped(); }
+  std::uint64_t dropped_inbound() const {
+    return node_inbox_.dropped() + gateway_inbox_.dropped() + kv_api_inbox_.dropped();
+  }
 
  private:
   asio::io_context& io_;
@@ -68,12 +76,15 @@ class Replica {
   ApplierMailbox applier_inbox_;
   GatewayMailbox gateway_inbox_;
   StorageMailbox storage_inbox_;
+  KvApiMailbox kv_api_inbox_;
   BridgeMailbox outbox_;
+  HttpEdgeMailbox http_outbox_;
   Storage storage_;
   RaftNode node_;
   ElectionTimer timer_;
   Applier applier_;
   Gateway gateway_;
+  KvApi kv_api_;
   std::size_t live_actors_ = 0;
 };
 

@@ -17,7 +17,9 @@
 # across restarts.
 #
 # Environment: CORAFT_CLUSTER_DIR (default data/local-cluster: cluster.json, secrets, data and logs),
-# CORAFT_BASE_PORT (7000: replicas listen on this port and the next two), CORAFT_LOG (info), CORAFT_BIN (build/bin).
+# CORAFT_BASE_PORT (7000: replicas listen on this port and the next two), CORAFT_HTTP_PORT (each replica's HTTP API,
+# Consul's KV API, on this port and the next two: 8500 by default, none when CORAFT_BASE_PORT moves the cluster and
+# this does not say where its HTTP API goes), CORAFT_LOG (info), CORAFT_BIN (build/bin).
 #
 # Exit codes (README: Exit codes): 0 done; 1 the supervisor refused the command (no such replica, not running);
 # 64 a bad command line; 66 a program is missing (build first); 69 no cluster is running (or, to start one, one
@@ -75,6 +77,16 @@ for tool in kvstore kvctl; do
   [ -x "$bin/$tool" ] || { say "$bin/$tool is missing (\`make run\` builds it)" >&2; exit 66; }
 done
 base_port="${CORAFT_BASE_PORT:-7000}"
+http_port="${CORAFT_HTTP_PORT:-}"
+[ -z "$http_port" ] && [ -z "${CORAFT_BASE_PORT:-}" ] && http_port=8500
+# address ID OFFSET: a replica's entry in the cluster file, with its HTTP address when the HTTP API is on.
+address() {
+  if [ -n "$http_port" ]; then
+    echo "\"$1\": {\"udp\": \"127.0.0.1:$((base_port + $2))\", \"http\": \"127.0.0.1:$((http_port + $2))\"}"
+  else
+    echo "\"$1\": \"127.0.0.1:$((base_port + $2))\""
+  fi
+}
 # Peer datagrams are signed with a cluster secret and clients present a token (both made once, mode 0600).
 [ -f "$dir/cluster.key" ] || "$bin/kvctl" keygen "$dir/cluster.key" >/dev/null
 [ -f "$dir/client.token" ] || "$bin/kvctl" keygen "$dir/client.token" >/dev/null
@@ -83,9 +95,9 @@ cat > "$config" <<JSON
   "key_file": "cluster.key",
   "client_token_file": "client.token",
   "replicas": {
-    "0000": "127.0.0.1:$base_port",
-    "0001": "127.0.0.1:$((base_port + 1))",
-    "0002": "127.0.0.1:$((base_port + 2))"
+    $(address 0000 0),
+    $(address 0001 1),
+    $(address 0002 2)
   }
 }
 JSON
@@ -211,14 +223,19 @@ for id in "${ids[@]}"; do
   fi
 done
 
+http_line="" curl_line=""
+if [ -n "$http_port" ]; then
+  http_line=$',\n'"its HTTP API (Consul's KV API) on http://127.0.0.1:$http_port-$((http_port + 2))"
+  curl_line="  curl -s -H \"X-Consul-Token: \$(cat $dir/client.token)\" http://127.0.0.1:$http_port/v1/kv/greeting?raw"$'\n'
+fi
 cat <<MSG
 
-coraft: a 3-replica cluster is running on 127.0.0.1:$base_port-$((base_port + 2)) (config: $config)
+coraft: a 3-replica cluster is running on 127.0.0.1:$base_port-$((base_port + 2)) (config: $config)$http_line
 Try, in another terminal:
   build/bin/kvctl put greeting hello
   build/bin/kvctl get greeting
   build/bin/kvctl status
-  build/bin/kvchat --room lobby --nick alice      # and bob in a third terminal
+$curl_line  build/bin/kvchat --room lobby --nick alice      # and bob in a third terminal
   examples/cluster.sh kill \$(build/bin/kvctl leader)   # then watch the others take over
   examples/cluster.sh start                      # and it comes back
 Press Ctrl-C to stop every replica.
@@ -242,7 +259,7 @@ handle() {
       if [ -z "${pid[$id]:-}" ]; then answer "$reply" error "replica $id is not running"; return; fi
       local victim=${pid[$id]}
       if [ "$command" = kill ]; then
-        kill -KILL "$victim" 2>/dev/null || true
+        stop_replica "$id" KILL  # reported before the answer: a `start` that follows finds it gone
         answer "$reply" ok "sent SIGKILL to replica $id (pid $victim)"
       else
         stop_replica "$id" TERM
@@ -266,6 +283,10 @@ handle() {
 
 while :; do
   if read -t 0.2 -r -u 3 line; then
+    # A replica that ended since the last pass is reported first, so that `start` right after a `kill` sees it gone.
+    for id in "${!pid[@]}"; do
+      kill -0 "${pid[$id]}" 2>/dev/null || reap "$id"
+    done
     # shellcheck disable=SC2086  # the request is words
     handle $line
   fi

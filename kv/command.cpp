@@ -36,6 +36,12 @@ class Reader {
     return true;
   }
   bool done() const { return pos_ == text_.size(); }
+  // Consumes `marker` if it comes next.
+  bool take(char marker) {
+    if (pos_ >= text_.size() || text_[pos_] != marker) return false;
+    ++pos_;
+    return true;
+  }
 
  private:
   std::string_view text_;
@@ -64,18 +70,34 @@ std::size_t json_quoted_size(std::string_view text) {
   return n;
 }
 
+namespace {
+
+char op_letter(Op op) {
+  switch (op) {
+    case Op::kPut: return 'P';
+    case Op::kDelete: return 'D';
+    case Op::kCas: return 'C';
+    case Op::kDeletePrefix: return 'R';
+  }
+  return '?';
+}
+
+bool has_flags(Op op) { return op == Op::kPut || op == Op::kCas; }
+bool has_expected_index(Op op) { return op == Op::kPut || op == Op::kDelete; }
+
+}  // namespace
+
 std::string encode(const Command& command) {
   std::string out;
   out.reserve(command.key.size() + command.value.size() + 32);
-  out += command.op == Op::kPut ? 'P' : command.op == Op::kDelete ? 'D' : 'C';
+  out += op_letter(command.op);
   out += ' ';
   out += std::to_string(command.session.id);
   out += ' ';
   out += std::to_string(command.session.seq);
   out += ' ';
   put_field(out, command.key);
-  if (command.op == Op::kDelete) return out;
-  put_field(out, command.value);
+  if (command.op == Op::kPut || command.op == Op::kCas) put_field(out, command.value);
   if (command.op == Op::kCas) {
     if (command.expected) {
       out += 'E';
@@ -83,6 +105,16 @@ std::string encode(const Command& command) {
     } else {
       out += 'N';
     }
+  }
+  if (has_flags(command.op) && command.flags != 0) {
+    out += 'F';
+    out += std::to_string(command.flags);
+    out += ';';
+  }
+  if (has_expected_index(command.op) && command.expected_index) {
+    out += 'I';
+    out += std::to_string(*command.expected_index);
+    out += ';';
   }
   return out;
 }
@@ -95,10 +127,11 @@ std::optional<Command> decode(std::string_view text) {
   if (op == 'P') command.op = Op::kPut;
   else if (op == 'D') command.op = Op::kDelete;
   else if (op == 'C') command.op = Op::kCas;
+  else if (op == 'R') command.op = Op::kDeletePrefix;
   else return std::nullopt;
   if (!in.number(command.session.id, ' ') || !in.number(command.session.seq, ' ')) return std::nullopt;
   if (!in.field(command.key)) return std::nullopt;
-  if (command.op != Op::kDelete && !in.field(command.value)) return std::nullopt;
+  if ((command.op == Op::kPut || command.op == Op::kCas) && !in.field(command.value)) return std::nullopt;
   if (command.op == Op::kCas) {
     char marker = 0;
     if (!in.character(marker)) return std::nullopt;
@@ -108,6 +141,12 @@ std::optional<Command> decode(std::string_view text) {
     } else if (marker != 'N') {
       return std::nullopt;
     }
+  }
+  // Only what encode() writes: flags other than 0, each part once, in order, and only where the operation has it.
+  if (has_flags(command.op) && in.take('F') && (!in.number(command.flags, ';') || command.flags == 0)) return std::nullopt;
+  if (has_expected_index(command.op) && in.take('I')) {
+    command.expected_index.emplace();
+    if (!in.number(*command.expected_index, ';')) return std::nullopt;
   }
   if (!in.done()) return std::nullopt;
   return command;

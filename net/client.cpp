@@ -44,7 +44,7 @@ std::map<raft::NodeId, asio::ip::udp::endpoint> resolve(asio::io_context& io, co
 ClusterAccess open_cluster(asio::io_context& io, const std::string& path) {
   try {
     const ClusterConfig config = load_cluster_config(path);
-    return ClusterAccess{resolve(io, config), client_token(config)};
+    return ClusterAccess{resolve(io, config), client_token(config), config};
   } catch (const ConfigFileMissing& e) {
     if (path != kLocalClusterFile) throw;
     throw ConfigFileMissing(fmt::format("{} (`make run` writes it there; run this from the repository's top folder, or "
@@ -333,6 +333,13 @@ asio::awaitable<CallResult> Client::cas(const std::string& key, const std::optio
   r.key = key;
   r.expected = expected;
   r.value = value;
+  co_return co_await call(r);
+}
+
+asio::awaitable<CallResult> Client::del_prefix(const std::string& prefix) {
+  actors::ClientRequest r;
+  r.kind = actors::RequestKind::kDeletePrefix;
+  r.key = prefix;
   co_return co_await call(r);
 }
 

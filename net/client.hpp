@@ -62,6 +62,7 @@ std::map<raft::NodeId, asio::ip::udp::endpoint> resolve(asio::io_context& io, co
 struct ClusterAccess {
   std::map<raft::NodeId, asio::ip::udp::endpoint> replicas;
   std::string token;
+  ClusterConfig config;  // the file as loaded (the HTTP API's addresses, for one)
 };
 // Loads `path` for a client. Throws ConfigFileMissing (with a hint when `path` is kLocalClusterFile, the default) or
 // ConfigError.
@@ -90,6 +91,10 @@ class Client {
   // Membership changes and leadership transfer (RequestKind::kAddLearner ... kTransferLeader; `id` and `value` as in
   // actors/client_protocol.hpp). A refusal is final (Outcome::kRejected, reply.reason says why).
   asio::awaitable<CallResult> change(actors::RequestKind kind, const std::string& id, const std::string& value);
+  // Deletes every key that starts with `prefix` (all of them for ""); the reply's value is how many, in decimal.
+  // Reading a prefix and watching go over the HTTP API instead (net/http_client.hpp): their answers do not fit a
+  // datagram.
+  asio::awaitable<CallResult> del_prefix(const std::string& prefix);
   // Asks one replica about itself (no redirects, no retries beyond the deadline). nullopt at once when the replica
   // refuses (see refusing()), else after `timeout` of silence. Members the answer names that this client did not know
   // are added to the replicas it talks to.

@@ -131,14 +131,39 @@ ClusterConfig parse_cluster_config(const std::string& text) {
   if (replicas == j.end() || !replicas->is_object() || replicas->empty()) {
     throw ConfigError("\"replicas\" must be a non-empty object of id -> \"host:port\"");
   }
-  std::set<std::pair<std::string, std::uint16_t>> addresses;
+  std::set<std::pair<std::string, std::uint16_t>> addresses, http_addresses;
   for (auto it = replicas->begin(); it != replicas->end(); ++it) {
     auto id = raft::NodeId::parse(it.key());
     if (!id || !id->valid()) {
       throw ConfigError(fmt::format("replica id \"{}\" must be 4 hex digits other than FFFF", it.key()));
     }
-    if (!it->is_string()) throw ConfigError(fmt::format("replica {}: address must be a \"host:port\" string", it.key()));
-    HostPort hp = parse_host_port(it->get<std::string>());
+    // "host:port" (UDP), or {"udp": "host:port", "http": "host:port"} for a replica that also serves the HTTP API.
+    const json* udp = &*it;
+    if (it->is_object()) {
+      for (auto field = it->begin(); field != it->end(); ++field) {
+        if (field.key() != "udp" && field.key() != "http") {
+          throw ConfigError(fmt::format("replica {}: unknown key \"{}\" (expected \"udp\" and \"http\")", it.key(),
+                                        field.key()));
+        }
+        if (!field->is_string()) {
+          throw ConfigError(fmt::format("replica {}: \"{}\" must be a \"host:port\" string", it.key(), field.key()));
+        }
+      }
+      if (!it->contains("udp")) throw ConfigError(fmt::format("replica {}: \"udp\" is missing", it.key()));
+      udp = &it->at("udp");
+      if (it->contains("http")) {
+        HostPort http = parse_host_port(it->at("http").get<std::string>());
+        if (!http_addresses.insert({http.host, http.port}).second) {
+          throw ConfigError(fmt::format("replica {}: HTTP address {}:{} is used twice", it.key(), http.host, http.port));
+        }
+        config.http.emplace(*id, std::move(http));
+      }
+    } else if (!it->is_string()) {
+      throw ConfigError(fmt::format("replica {}: address must be a \"host:port\" string, or {{\"udp\": \"host:port\", "
+                                    "\"http\": \"host:port\"}}",
+                                    it.key()));
+    }
+    HostPort hp = parse_host_port(udp->get<std::string>());
     if (!addresses.insert({hp.host, hp.port}).second) {
       throw ConfigError(fmt::format("replica {}: address {}:{} is used twice", it.key(), hp.host, hp.port));
     }

@@ -4,6 +4,7 @@
 //    "election_timeout_ms": [300, 600], "heartbeat_ms": 100, "request_timeout_ms": 3000, "hold_timeout_ms": 1000,
 //    "lease_reads": true, "max_key_bytes": 1024, "max_value_bytes": 16384, "snapshot_entries": 100000,
 //    "key_file": "cluster.key", "client_token_file": "client.token"}
+// A replica may also serve the HTTP API (Consul's KV API): its entry is then {"udp": "host:port", "http": "host:port"}.
 // Everything is validated on load; any problem is an error that says what and where (duplicate ids or keys
 // included). Secret files are named here but read only by those who need them (net/secret_file.hpp): replicas read
 // key_file, clients read client_token_file. Pure: no sockets.
@@ -24,7 +25,8 @@ struct HostPort {
 };
 
 struct ClusterConfig {
-  std::map<raft::NodeId, HostPort> replicas;
+  std::map<raft::NodeId, HostPort> replicas;  // UDP: peers and clients
+  std::map<raft::NodeId, HostPort> http;      // the HTTP API, for the replicas that give one
   actors::ReplicaOptions tuning;  // self and peers unset: filled in for one replica by options_for()
   // Peer authentication (net/peer_auth.hpp); empty: replica-to-replica datagrams are not authenticated.
   std::string key_file;

@@ -41,6 +41,7 @@ std::string_view kind_name(actors::RequestKind kind) {
     case actors::RequestKind::kRemoveMember: return "member_remove";
     case actors::RequestKind::kReplaceMember: return "member_replace";
     case actors::RequestKind::kTransferLeader: return "transfer";
+    case actors::RequestKind::kDeletePrefix: return "del_prefix";
   }
   return "?";
 }
@@ -358,6 +359,8 @@ Decoded decode_request(Fields& f, const Envelope& env, std::string_view type) {
     r.value = std::move(*f.value);
   } else if (type == "del" || type == "delete") {
     r.kind = actors::RequestKind::kDelete;
+  } else if (type == "del_prefix") {
+    r.kind = actors::RequestKind::kDeletePrefix;
   } else {  // cas
     r.kind = actors::RequestKind::kCas;
     if (!f.value) return DropReason::kBadField;
@@ -438,8 +441,8 @@ std::variant<Datagram, DropReason> decode(std::string_view datagram) {
   const bool peer =
       t == "rv" || t == "rvr" || t == "ae" || t == "aer" || t == "is" || t == "isr" || t == "tn" || t == "ref";
   const bool request = t == "get" || t == "put" || t == "del" || t == "delete" || t == "cas" || t == "status" ||
-                       t == "member_add" || t == "member_promote" || t == "member_remove" || t == "member_replace" ||
-                       t == "transfer";
+                       t == "del_prefix" || t == "member_add" || t == "member_promote" || t == "member_remove" ||
+                       t == "member_replace" || t == "transfer";
   const bool reply = t == "ok" || t == "fail" || t == "redirect";
   if (t == "hello") return Datagram{HelloDatagram{env}};
   if (!peer && !request && !reply) return DropReason::kUnknownType;

@@ -2,6 +2,8 @@
 // codes; the table is net/exit_codes.hpp, the same for every coraft program).
 //   kvctl [--cluster cluster.json] put KEY VALUE | get KEY | del KEY | cas KEY EXPECTED NEW | cas --absent KEY NEW
 //                                  | status [--json] | leader | metrics [ID...]
+//                                  | get --prefix P | del --prefix P | watch KEY | watch --prefix P [--count N]
+//   get --prefix and watch use the HTTP API ("http" addresses in the cluster file); everything else uses UDP.
 //   kvctl keygen PATH     writes a new secret for key_file or client_token_file (mode 0600)
 // Without --cluster it uses data/local-cluster/cluster.json, the file `make run` writes.
 
@@ -11,6 +13,7 @@
 #include "net/cluster_config.hpp"
 #include "net/codec.hpp"
 #include "net/command_line.hpp"
+#include "net/http_client.hpp"
 #include "net/secret_file.hpp"
 #include "version/version.hpp"
 
@@ -164,6 +167,61 @@ std::string silence(const net::Client& client, raft::NodeId id) {
                              : fmt::format("no answer within {} ms", kStatusTimeout.count());
 }
 
+// An HTTP answer that is not what was asked: the exit code, and why on stderr.
+int report_http_failure(const net::ConsulKvClient::Answer& answer) {
+  if (answer.status == 0) {
+    fmt::print(stderr, "kvctl: no replica answered over HTTP: {}\n", answer.error);
+    return exit_code::kNoAnswer;
+  }
+  std::string why = answer.body;
+  while (!why.empty() && why.back() == '\n') why.pop_back();
+  fmt::print(stderr, "kvctl: {} ({})\n", why, answer.status);
+  return answer.status >= 500 ? exit_code::kNoAnswer : exit_code::kRefused;
+}
+
+// Follows a key or a prefix with blocking queries and prints each change as "[index] put KEY VALUE" or
+// "[index] del KEY": first what is there, then every change as it is applied. Stops after `count` changes (0: never).
+// A replica that does not answer is retried after a pause: a watch outlives elections.
+asio::awaitable<int> watch(net::ConsulKvClient& http, const kv::KeyRange& range, std::uint64_t count) {
+  std::map<std::string, kv::KeyValue> seen;
+  std::uint64_t index = 0, changes = 0;
+  bool first = true;
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  for (;;) {
+    auto answer = co_await http.read(range, index, std::chrono::minutes(5));
+    if (answer.status != 200 && answer.status != 404) {
+      if (answer.status == 403 || answer.status == 400 || answer.status == 413) co_return report_http_failure(answer);
+      fmt::print(stderr, "kvctl: watch: {}; trying again\n",
+                 answer.status == 0 ? answer.error : fmt::format("HTTP {}", answer.status));
+      pause.expires_after(std::chrono::seconds(1));
+      co_await pause.async_wait(asio::use_awaitable);
+      continue;
+    }
+    // Consul's rule: an index that goes back (another replica, a restore) starts the watch afresh.
+    if (answer.index < index) index = 0;
+    std::map<std::string, kv::KeyValue> now;
+    for (auto& entry : answer.entries) now.emplace(entry.key, std::move(entry));
+    std::uint64_t printed = 0;
+    for (const auto& [key, entry] : now) {
+      auto before = seen.find(key);
+      if (before != seen.end() && before->second.modify_index == entry.modify_index) continue;
+      fmt::print("[{}] put {} {}\n", entry.modify_index, key, entry.value);
+      ++printed;
+    }
+    for (const auto& [key, entry] : seen) {
+      if (now.count(key)) continue;
+      fmt::print("[{}] del {}\n", answer.index, key);
+      ++printed;
+    }
+    std::fflush(stdout);
+    if (!first) changes += printed;
+    first = false;
+    seen = std::move(now);
+    index = std::max<std::uint64_t>(answer.index, 1);
+    if (count > 0 && changes >= count) co_return exit_code::kDone;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -171,6 +229,8 @@ int main(int argc, char** argv) {
                "  kvctl [--cluster FILE] [--timeout S] put KEY VALUE | get KEY | del KEY\n"
                "                                      | cas KEY EXPECTED NEW | cas --absent KEY NEW\n"
                "                                      | status [--json] | leader | metrics [ID...]\n"
+               "                                      | get --prefix P | del --prefix P\n"
+               "                                      | watch KEY | watch --prefix P [--count N]\n"
                "                                      | member list [--json] | member add ID HOST:PORT [--learner]\n"
                "                                      | member promote ID | member remove ID | transfer-leader [ID]\n"
                "  kvctl keygen PATH"};
@@ -185,14 +245,24 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
 
   std::string key, value, expected;
-  bool expect_absent = false, json_output = false;
+  bool expect_absent = false, json_output = false, prefix = false;
+  std::uint64_t watch_count = 0;
   auto* put = app.add_subcommand("put", "KEY VALUE: store VALUE under KEY");
   put->add_option("KEY", key)->required();
   put->add_option("VALUE", value)->required();
-  auto* get = app.add_subcommand("get", "KEY: print the value of KEY (exit 1 if there is none)");
+  auto* get = app.add_subcommand("get", "KEY: print the value of KEY (exit 1 if there is none); with --prefix, every "
+                                        "key under KEY as KEY:VALUE lines (over HTTP)");
   get->add_option("KEY", key)->required();
-  auto* del = app.add_subcommand("del", "KEY: delete KEY (exit 1 if there was none)");
+  get->add_flag("--prefix", prefix, "KEY is a prefix: print every key that starts with it (\"\" for all)");
+  auto* del = app.add_subcommand("del", "KEY: delete KEY (exit 1 if there was none); with --prefix, every key under "
+                                        "KEY, printing how many");
   del->add_option("KEY", key)->required();
+  del->add_flag("--prefix", prefix, "KEY is a prefix: delete every key that starts with it");
+  auto* watch_cmd = app.add_subcommand("watch", "KEY: print KEY's value, then each change as it happens, as "
+                                                "\"[index] put KEY VALUE\" or \"[index] del KEY\" (over HTTP)");
+  watch_cmd->add_option("KEY", key)->required();
+  watch_cmd->add_flag("--prefix", prefix, "KEY is a prefix: watch every key that starts with it");
+  watch_cmd->add_option("--count", watch_count, "Stop after this many changes (default: never)");
   auto* cas = app.add_subcommand("cas", "KEY EXPECTED NEW, or --absent KEY NEW: set KEY to NEW only if it holds "
                                         "EXPECTED (or does not exist); exit 1 otherwise");
   cas->add_option("KEY", key)->required();
@@ -234,7 +304,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", version_line("kvctl"));
   app.footer(exit_code::help_footer({
       {exit_code::kDone, "done"},
-      {exit_code::kNo, "get, del: no such key; cas: KEY holds another value (or none)"},
+      {exit_code::kNo, "get, del: no such key (get --prefix: none under it); cas: KEY holds another value (or none)"},
       {exit_code::kNoAnswer, "no answer in time, or no replica is running (a write may or may not have been applied); "
                              "status, metrics: a replica asked about did not answer; leader: no replica leads"},
       {exit_code::kRefused, "the cluster refused the request (too large, or no valid client token; member, "
@@ -301,9 +371,46 @@ int main(int argc, char** argv) {
   const std::uint64_t seed = std::random_device{}() ^
                              static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   net::Client client(io, replicas, actors::Rng(seed), settings);
+  std::unique_ptr<net::ConsulKvClient> http;  // get --prefix and watch
+  if ((get->parsed() && prefix) || watch_cmd->parsed()) {
+    try {
+      http = std::make_unique<net::ConsulKvClient>(io, net::http_addresses(cluster.config), cluster.token);
+    } catch (const net::ConfigError& e) {
+      fmt::print(stderr, "kvctl: {}\n", e.what());
+      return exit_code::kConfig;
+    }
+    http->timeout = settings.deadline;
+  }
 
   int code = exit_code::kDone;
   auto run = [&]() -> asio::awaitable<void> {
+    if (watch_cmd->parsed()) {
+      const kv::KeyRange watched{key, prefix};  // named: GCC 12 destroys a temporary in co_await twice
+      code = co_await watch(*http, watched, watch_count);
+      co_return;
+    }
+    if (get->parsed() && prefix) {
+      const kv::KeyRange under{key, true};
+      auto answer = co_await http->read(under);
+      if (answer.status == 404) {
+        fmt::print(stderr, "kvctl: no key starts with \"{}\"\n", key);
+        code = exit_code::kNo;
+      } else if (answer.status != 200) {
+        code = report_http_failure(answer);
+      } else {
+        for (const auto& entry : answer.entries) fmt::print("{}:{}\n", entry.key, entry.value);
+      }
+      co_return;
+    }
+    if (del->parsed() && prefix) {
+      const net::CallResult r = co_await client.del_prefix(key);
+      if (r.outcome != net::Outcome::kOk) {
+        code = report_failure(r, client, "del --prefix", key, true, timeout_s);
+      } else {
+        fmt::print("deleted {}\n", r.reply.value.value_or("0"));
+      }
+      co_return;
+    }
     if (metrics->parsed()) {
       if (wanted.empty())
         for (const auto& [id, endpoint] : replicas) wanted.push_back(id);

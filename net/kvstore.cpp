@@ -11,7 +11,7 @@
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
 #include "net/command_line.hpp"
-#include "net/metrics_http.hpp"
+#include "net/http_server.hpp"
 #include "net/secret_file.hpp"
 #include "net/udp_bridge.hpp"
 #include "raft/disk_storage.hpp"
@@ -62,7 +62,7 @@ raft::NodeId parse_id(const std::string& text, const char* what) {
 int main(int argc, char** argv) {
   CLI::App app{"kvstore: a coraft replica (a replicated, strongly consistent key-value store on Raft).\n"
                "  Cluster mode: kvstore --config cluster.json --id ID [--data-dir DIR] [--fsync always|none]\n"
-               "                        [--metrics-port N]\n"
+               "                        [--http-port N] [--metrics-port N]\n"
                "  Course mode:  kvstore PORT ID OTHER_ID...   (as the course simulator launches it)"};
   app.option_defaults()->always_capture_default();
   std::vector<std::string> positional;
@@ -90,12 +90,18 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-port", metrics_port,
                  "Serve Prometheus metrics over HTTP on this TCP port (GET /metrics; default: off)");
   app.add_option("--metrics-address", metrics_address, "Address for --metrics-port");
+  std::uint16_t http_port = 0;
+  app.add_option("--http-port", http_port,
+                 "Cluster mode: serve the HTTP API (Consul's KV API, and /metrics) on this TCP port, at this "
+                 "replica's \"http\" host in the cluster file, or else its UDP host (default: the cluster file's "
+                 "\"http\" address; none: off)");
   app.set_version_flag("--version", version_line("kvstore"));
   app.footer(exit_code::help_footer({
       {exit_code::kDone, "stopped by SIGTERM or SIGINT (everything acknowledged is on disk)"},
       {exit_code::kUsage, "a bad command line (also: an --id that is not in the cluster file)"},
       {exit_code::kNoInput, "the cluster file does not exist or cannot be read"},
-      {exit_code::kUnavailable, "cannot listen on its address (another process has it), or serve --metrics-port"},
+      {exit_code::kUnavailable, "cannot listen on its address (another process has it), or serve its HTTP API or "
+                                  "--metrics-port"},
       {exit_code::kInternal, "an unexpected failure (the reason is in the log)"},
       {exit_code::kStorage, "the data directory cannot be used (in use by another replica, corrupt, unreadable), or "
                             "the disk filled up or failed while running"},
@@ -118,9 +124,11 @@ int main(int argc, char** argv) {
   asio::ip::udp::socket socket(io);
   net::BridgeSecurity security;
   std::string security_text;  // logged at start-up
+  net::HttpServerSettings http;
   try {
     if (course_mode) {
       if (!id_text.empty()) return fail(exit_code::kUsage, "--id belongs to cluster mode (with --config)");
+      if (http_port != 0) return fail(exit_code::kUsage, "--http-port belongs to cluster mode (with --config)");
       if (positional.size() < 2) {
         return fail(exit_code::kUsage, "course mode needs <UDP port> <id> [<other ids>...]; cluster mode needs "
                                        "--config and --id (see --help)");
@@ -171,6 +179,21 @@ int main(int argc, char** argv) {
         security_text += fmt::format("{}client requests need the token in {}", security_text.empty() ? "" : "; ",
                                      config.client_token_file);
       }
+      // The HTTP API: where this replica serves it, where the others do (a follower forwards to the leader's), and
+      // the Raft addresses /v1/status/* answer with.
+      http.peers_http = config.http;
+      if (http_port != 0) {
+        auto it = config.http.find(self);
+        http.peers_http[self] = net::HostPort{it != config.http.end() ? it->second.host : config.replicas.at(self).host,
+                                              http_port};
+      }
+      if (auto it = http.peers_http.find(self); it != http.peers_http.end()) http.api = it->second;
+      for (const auto& [id, address] : config.replicas) {
+        http.raft_addresses[id] = fmt::format("{}:{}", address.host, address.port);
+      }
+      http.consul.client_token = security.client_token;
+      http.consul.max_key_bytes = options.max_key_bytes;
+      http.consul.max_value_bytes = options.max_value_bytes;
       const auto& me = addressing.replicas.at(self);
       socket.open(me.protocol());
       asio::error_code error;
@@ -274,29 +297,22 @@ int main(int argc, char** argv) {
   }
   net::UdpBridge bridge(socket, replica, addressing, log, security);
   replica.metrics().render_network = [&bridge](std::string& out) { bridge.render_metrics(out); };
-  asio::ip::tcp::acceptor metrics_acceptor(io);
-  if (metrics_port != 0) {
-    asio::error_code error;
-    const auto address = asio::ip::make_address(metrics_address, error);
-    if (error) return fail(exit_code::kUsage, fmt::format("--metrics-address \"{}\" is not an IP address", metrics_address));
-    const asio::ip::tcp::endpoint where(address, metrics_port);
-    metrics_acceptor.open(where.protocol(), error);
-    if (!error) metrics_acceptor.set_option(asio::socket_base::reuse_address(true), error);
-    if (!error) metrics_acceptor.bind(where, error);
-    if (!error) metrics_acceptor.listen(asio::socket_base::max_listen_connections, error);
-    if (error) {
-      return fail(exit_code::kUnavailable,
-                  fmt::format("cannot serve metrics on {}:{}: {}", metrics_address, metrics_port, error.message()));
-    }
-    log->info("metrics at http://{}:{}/metrics", metrics_address, metrics_port);
+  if (metrics_port != 0) http.metrics = net::HostPort{metrics_address, metrics_port};
+  net::HttpServer http_server(io, replica, http, log);
+  try {
+    http_server.listen();
+  } catch (const std::exception& e) {
+    return fail(exit_code::kUnavailable, e.what());
   }
+  if (http.api) log->info("HTTP API (Consul's KV API) at http://{}:{}/v1/kv/", http.api->host, http_server.api_port());
+  if (http.metrics) log->info("metrics at http://{}:{}/metrics", metrics_address, http_server.metrics_port());
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   auto stop = [&] {
     replica.stop();
+    http_server.stop();
     asio::error_code ignored;
     socket.close(ignored);
-    metrics_acceptor.close(ignored);
   };
   signals.async_wait([&](const asio::error_code& error, int signal) {
     if (error) return;
@@ -323,10 +339,7 @@ int main(int argc, char** argv) {
 
   if (course_mode) bridge.send_raw(net::encode_hello(options.self), addressing.simulator);
   replica.start();
-  if (metrics_acceptor.is_open()) {
-    actors::spawn(io.get_executor(), options.self.str() + "/metrics",
-                  net::serve_metrics(metrics_acceptor, [&replica] { return replica.prometheus_text(); }));
-  }
+  http_server.start();
   actors::spawn(io.get_executor(), options.self.str() + "/bridge-send", bridge.send_loop());
   actors::spawn(io.get_executor(), options.self.str() + "/bridge-receive", bridge.receive_loop(), [&] {
     signals.cancel();  // the socket is closed: nothing more will arrive, let run() return

@@ -3,9 +3,13 @@
 # with matching durability: first both syncing every write, then neither (etcd 3.4 has no --unsafe-no-fsync, so its
 # data directories go on tmpfs, where fsync costs nothing; coraft runs with --fsync none).
 #   tests/bench/compare-etcd.sh [SECONDS_PER_RUN]
+#   tests/bench/compare-etcd.sh --http [SECONDS_PER_RUN]   puts and gets at 64 clients: etcd's JSON gateway, coraft
+#       over UDP, over its HTTP API with clients spread over the replicas (followers forward), and all to the leader
 # Installs Debian's etcd-server if it is missing. Every process it starts is stopped on every exit path.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+http=0
+if [ "${1:-}" = --http ]; then http=1; shift; fi
 duration="${1:-10}"
 bin="$(pwd)/build/bin"
 [ -x "$bin/kvbench" ] && [ -x "$bin/kvstore" ] || { echo "build first: make test (or cmake --build build)" >&2; exit 66; }
@@ -46,7 +50,9 @@ start_etcd() {  # $1: parent directory for data
 
 start_coraft() {  # $1: fsync policy
   cat >"$work/cluster.json" <<JSON
-{"replicas": {"0000": "127.0.0.1:17100", "0001": "127.0.0.1:17101", "0002": "127.0.0.1:17102"}}
+{"replicas": {"0000": {"udp": "127.0.0.1:17100", "http": "127.0.0.1:18100"},
+              "0001": {"udp": "127.0.0.1:17101", "http": "127.0.0.1:18101"},
+              "0002": {"udp": "127.0.0.1:17102", "http": "127.0.0.1:18102"}}}
 JSON
   local i
   for i in 0 1 2; do
@@ -70,12 +76,15 @@ stop_all() {
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
 declare -A result
+workloads=(puts64 gets90 seq1)
+[ "$http" = 1 ] && workloads=(puts64 gets64)
 run_workloads() {  # $1: label, $2: kvbench target arguments
   local name args
-  for name in puts64 gets90 seq1; do
+  for name in "${workloads[@]}"; do
     case $name in
       puts64) args="--clients 64 --read-ratio 0" ;;
       gets90) args="--clients 64 --read-ratio 0.9" ;;
+      gets64) args="--clients 64 --read-ratio 1" ;;
       seq1) args="--clients 1 --read-ratio 0" ;;
     esac
     # shellcheck disable=SC2086
@@ -91,8 +100,29 @@ for mode in sync nosync; do
   stop_all
   if [ "$mode" = sync ]; then start_coraft always; else start_coraft none; fi
   run_workloads "coraft-$mode" "--cluster $work/cluster.json"
+  if [ "$http" = 1 ]; then
+    run_workloads "http-$mode" "--cluster $work/cluster.json --http"
+    run_workloads "http-leader-$mode" "--cluster $work/cluster.json --http --http-leader"
+  fi
   stop_all
 done
+
+if [ "$http" = 1 ]; then
+  printf '\n%-8s %-18s %-30s %12s %10s %10s\n' durability workload system ops/s p50 p99
+  for mode in sync nosync; do
+    for name in "${workloads[@]}"; do
+      for system in etcd coraft http http-leader; do
+        r="${result["$system-$mode/$name"]}"
+        printf '%-8s %-18s %-30s %12.0f %8.3fms %8.3fms\n' "$mode" \
+          "$(case $name in puts64) echo 'puts, 64 clients';; gets64) echo 'gets, 64 clients';; esac)" \
+          "$(case $system in etcd) echo "etcd (JSON gateway)";; coraft) echo "coraft UDP";;
+             http) echo "coraft HTTP (any replica)";; http-leader) echo "coraft HTTP (the leader)";; esac)" \
+          "$(field "$r" ops_per_sec)" "$(field "$r" p50_ms)" "$(field "$r" p99_ms)"
+      done
+    done
+  done
+  exit 0
+fi
 
 printf '\n%-8s %-22s %12s %12s %8s %10s %10s %10s %10s\n' durability workload "etcd ops/s" "coraft ops/s" ratio \
   "etcd p50" "coraft p50" "etcd p99" "coraft p99"

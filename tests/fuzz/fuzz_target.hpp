@@ -34,6 +34,7 @@ int codec(const std::uint8_t* data, std::size_t size);
 int config(const std::uint8_t* data, std::size_t size);
 int wal(const std::uint8_t* data, std::size_t size);
 int snapshot(const std::uint8_t* data, std::size_t size);
+int http(const std::uint8_t* data, std::size_t size);
 
 }  // namespace coraft::fuzz
 

@@ -1,11 +1,14 @@
 // Writes the fuzz targets' seed corpus (tests/fuzz/corpus/<target>/) from the real encoders: datagrams of every
-// message type from net/codec, configurations, and WAL segments and snapshot files written by DiskStorage itself.
+// message type from net/codec, configurations, WAL segments and snapshot files written by DiskStorage itself, and
+// what HTTP clients send (the README's curl examples, Consul's clients, and the refusals' causes).
 // The corpus is committed; run this again only when a format changes:
 //   build/bin/fuzz_make_corpus tests/fuzz/corpus
 
 #include "kv/command.hpp"
 #include "kv/store.hpp"
 #include "net/codec.hpp"
+#include "net/consul_http.hpp"
+#include "net/http_message.hpp"
 #include "raft/disk_storage.hpp"
 
 #include <fmt/format.h>
@@ -58,6 +61,11 @@ std::string store_bytes(std::size_t keys, std::size_t sessions) {
   for (std::size_t s = 1; s <= sessions; ++s) {
     store.apply(++index, kv::Command{kv::Op::kCas, "key0", "x", std::string("nope"), {s, 3}});
   }
+  if (keys > 2) {  // flags, a tombstone, a deleted prefix
+    store.apply(++index, kv::Command{kv::Op::kPut, "key1", "flagged", {}, {}, 42});
+    store.apply(++index, kv::Command{kv::Op::kDelete, "key0", {}, {}, {}});
+    store.apply(++index, kv::Command{kv::Op::kDeletePrefix, "key2", {}, {}, {}});
+  }
   return store.serialize();
 }
 
@@ -76,7 +84,9 @@ void codec() {
                            {entry(5, 11, command(kv::Op::kPut, "k", "v")), entry(5, 12, "", raft::EntryKind::kNoop),
                             entry(5, 13, command(kv::Op::kDelete, "k", {}, {}, {42, 7})),
                             entry(5, 14, command(kv::Op::kCas, "k", "new", std::string("old"), {42, 8})),
-                            entry(5, 15, command(kv::Op::kCas, "q\"uote\\ \n\x01 é", "v", std::nullopt))},
+                            entry(5, 15, command(kv::Op::kCas, "q\"uote\\ \n\x01 é", "v", std::nullopt)),
+                            entry(5, 16, kv::encode(kv::Command{kv::Op::kPut, "k", "v", {}, {42, 9}, 7, 0})),
+                            entry(5, 17, kv::encode(kv::Command{kv::Op::kDeletePrefix, "dir/", {}, {}, {42, 10}}))},
                            9, -42});
   peer("aer-ok", raft::AppendEntriesReply{5, true, 15, 0, 0, 0, 123456});
   peer("aer-reject", raft::AppendEntriesReply{5, false, 0, 10, 8, 3, 123456});
@@ -106,6 +116,7 @@ void codec() {
   request("cas-absent", actors::RequestKind::kCas, "greeting", "hi", std::nullopt);
   request("put-session", actors::RequestKind::kPut, "k\u00e9y", "v\t\"", {}, {0xFFFFFFFFFFFFFFFFull, 1});
   request("status", actors::RequestKind::kStatus, {});
+  request("del-prefix", actors::RequestKind::kDeletePrefix, "dir/", {}, {}, {9, 3});
   write("codec", "delete-course",
         R"({"src":"0100","dst":"0001","leader":"FFFF","type":"delete","MID":"m1","key":"a"})");
 
@@ -142,6 +153,48 @@ void codec() {
   reply("status-reply", actors::ReplyKind::kOk, kv::Status::kOk, std::nullopt, {}, status);
 }
 
+void http() {
+  // Input: a split byte, then what a client sends on one connection.
+  auto stream = [&](const std::string& name, std::uint8_t split, const std::string& bytes) {
+    write("http", name, std::string(1, static_cast<char>(split)) + bytes);
+  };
+  auto request = [](std::string method, std::string target, std::string body = {}, net::HttpHeaders headers = {}) {
+    headers.emplace_back("X-Consul-Token", "00ff");
+    return net::render(net::HttpRequest{std::move(method), std::move(target), std::move(headers), std::move(body), true},
+                       "127.0.0.1:8500");
+  };
+  stream("put", 7, request("PUT", "/v1/kv/greeting", "hello"));
+  stream("get-raw", 3, request("GET", "/v1/kv/greeting?raw"));
+  stream("put-flags-cas", 40, request("PUT", "/v1/kv/web/port?flags=7&cas=0", "80"));
+  stream("keys", 9, request("GET", "/v1/kv/web/?keys&separator=%2F"));
+  stream("recurse-stale", 0, request("GET", "/v1/kv/a%2Fb/?recurse&stale"));
+  stream("blocking", 22, request("GET", "/v1/kv/greeting?index=12&wait=1m30.5s&consistent"));
+  stream("delete-recurse", 5, request("DELETE", "/v1/kv/web/?recurse"));
+  stream("delete-cas", 5, request("DELETE", "/v1/kv/web/port?cas=12"));
+  stream("status", 1, request("GET", "/v1/status/leader") + request("GET", "/v1/status/peers") +
+                          request("GET", "/metrics"));
+  stream("bearer", 30, net::render(net::HttpRequest{"GET", "/v1/kv/k", {{"Authorization", "Bearer 00FF"}}, {}, true},
+                                   "h"));
+  stream("forwarded-write", 60,
+         request("PUT", "/v1/kv/k?cas=3", "v", {{std::string(net::kForwardedHeader), "0001"},
+                                               {std::string(net::kSessionHeader), "77.3"}}));
+  stream("pipelined", 100, request("PUT", "/v1/kv/a", "1") + request("GET", "/v1/kv/a") +
+                               "GET /v1/kv/a HTTP/1.1\r\nConnection: close\r\n\r\n");
+  stream("chunked", 50, "PUT /v1/kv/c HTTP/1.1\r\nX-Consul-Token: 00ff\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "3\r\nabc\r\n0\r\n\r\n");
+  stream("expect-continue", 70, "PUT /v1/kv/e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok");
+  stream("http10", 4, "GET /v1/kv/x HTTP/1.0\r\n\r\n");
+  stream("upgrade", 12, "GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\nPRI * HTTP/2.0\r\n");
+  // Refused: each for another reason, so that the fuzzer starts from every check.
+  stream("no-token", 2, "GET /v1/kv/k HTTP/1.1\r\n\r\n");
+  stream("acquire", 2, request("PUT", "/v1/kv/k?acquire=s", "v"));
+  stream("bad-wait", 2, request("GET", "/v1/kv/k?index=1&wait=5x"));
+  stream("conflict", 2, request("DELETE", "/v1/kv/k?recurse&cas=1"));
+  stream("unknown-path", 2, request("GET", "/v1/agent/self") + request("POST", "/v1/kv/k"));
+  stream("smuggling", 2, "PUT /v1/kv/x HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  stream("garbage", 0, "GARBAGE\r\n\r\n");
+}
+
 void config() {
   write("config", "minimal.json", R"({"replicas": {"0000": "127.0.0.1:7000"}})");
   write("config", "readme.json", R"({
@@ -164,6 +217,10 @@ void config() {
   write("config", "duplicate-id.json", R"({"replicas": {"0001": "h:1", "0001": "h:2"}})");
   write("config", "bad-timing.json", R"({"replicas": {"0001": "h:1"}, "heartbeat_ms": 400})");
   write("config", "unknown-key.json", R"({"replicas": {"0001": "h:1"}, "max_value_bytes": 40000, "x": [1, 2.5, null]})");
+  write("config", "http.json",
+        R"({"replicas": {"0000": {"udp": "127.0.0.1:7000", "http": "127.0.0.1:8500"}, "0001": "127.0.0.1:7001"}})");
+  write("config", "http-duplicate.json",
+        R"({"replicas": {"0000": {"udp": "h:1", "http": "h:2"}, "0001": {"udp": "h:3", "http": "h:2", "x": 1}}})");
 }
 
 // WAL target input: flags, snapshot index, u16 split, then the segment bytes.
@@ -260,6 +317,7 @@ int main(int argc, char** argv) {
   }
   out_dir = argv[1];
   codec();
+  http();
   config();
   wal_and_snapshot();
   return 0;

@@ -49,3 +49,4 @@ TEST_CASE("fuzz corpus and regressions: codec", "[fuzz]") { replay_all("codec", 
 TEST_CASE("fuzz corpus and regressions: config", "[fuzz]") { replay_all("config", coraft::fuzz::config); }
 TEST_CASE("fuzz corpus and regressions: wal", "[fuzz]") { replay_all("wal", coraft::fuzz::wal); }
 TEST_CASE("fuzz corpus and regressions: snapshot", "[fuzz]") { replay_all("snapshot", coraft::fuzz::snapshot); }
+TEST_CASE("fuzz corpus and regressions: http", "[fuzz]") { replay_all("http", coraft::fuzz::http); }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) in build-fuzz/ and runs them against the seed corpus.
-#   tests/fuzz/run.sh TARGET SECONDS    TARGET: codec, config, wal, snapshot, or all (one after another)
+#   tests/fuzz/run.sh TARGET SECONDS    TARGET: codec, config, wal, snapshot, http, or all (one after another)
 #   tests/fuzz/run.sh build             only build
 # Installs clang and libFuzzer (Debian: clang, libclang-rt-14-dev) if missing. Each target reads the committed seeds
 # (tests/fuzz/corpus/<target>/) and regressions (tests/fuzz/regressions/<target>/) and writes what it finds to
@@ -11,8 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-targets_all=(codec config wal snapshot)
-usage() { echo "usage: $0 {codec|config|wal|snapshot|all} SECONDS | $0 build" >&2; exit 64; }
+targets_all=(codec config wal snapshot http)
+usage() { echo "usage: $0 {codec|config|wal|snapshot|http|all} SECONDS | $0 build" >&2; exit 64; }
 [ $# -ge 1 ] || usage
 what=$1
 seconds=${2:-}

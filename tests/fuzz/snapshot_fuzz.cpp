@@ -4,7 +4,8 @@
 //   byte 0, bit 0: fix the header first (magic, size and CRC-32C of the bytes after the 36-byte header), so that
 //                  Store::restore behind the checksum gets explored.
 // Properties: a bad file is a StorageError; restore() either fails leaving the store empty or gives a store that
-// serializes and restores to the same contents, and that goes on applying commands with sessions soundly.
+// serializes and restores to the same contents (indexes, flags and tombstones included), and that goes on applying
+// commands with sessions soundly, its ranges' indexes never going back.
 
 #include "fuzz_target.hpp"
 
@@ -50,7 +51,7 @@ CORAFT_FUZZ_TARGET(snapshot) {
 
   kv::Store store(kMaxSessions);
   if (!store.restore(*snapshot.data)) {
-    FUZZ_CHECK(store.size() == 0 && store.sessions() == 0 && store.last_index() == 0);
+    FUZZ_CHECK(store.size() == 0 && store.sessions() == 0 && store.last_index() == 0 && store.tombstones() == 0);
     return 0;
   }
 
@@ -62,19 +63,27 @@ CORAFT_FUZZ_TARGET(snapshot) {
   FUZZ_CHECK(copy.sessions() == store.sessions());
   FUZZ_CHECK(copy.last_index() == store.last_index());
   FUZZ_CHECK(copy.digest() == store.digest());
+  FUZZ_CHECK(copy.tombstones() == store.tombstones());
+  FUZZ_CHECK(copy.last_change_index() == store.last_change_index());
   FUZZ_CHECK(copy.serialize().size() == bytes.size());
 
-  // And the restored store goes on: commands in new sessions (evicting old ones) and a retry of each (at indexes
-  // that must increase: not past 2^64).
+  // And the restored store goes on: commands in new sessions (evicting old ones), a retry of each, and now and then a
+  // prefix delete (at indexes that must increase: up to three per session, not past 2^64).
   std::uint64_t index = store.last_index();
-  if (index > std::numeric_limits<std::uint64_t>::max() - 2 * (kMaxSessions + 2)) return 0;
+  if (index > std::numeric_limits<std::uint64_t>::max() - 3 * (kMaxSessions + 2)) return 0;
   bool evicting = false;  // a command ran in a session of its own: the table is then cut to kMaxSessions
+  const kv::KeyRange all{"", true}, key{"key", false};
+  std::uint64_t all_index = store.index_of(all), key_index = store.index_of(key);
   for (std::uint64_t session = 1; session <= kMaxSessions + 2; ++session) {
     const kv::Command put{kv::Op::kPut, "key", std::to_string(session), std::nullopt, kv::SessionRef{session, 1}};
     evicting = evicting || store.session_seq(session) == 0;
     const kv::Result first = store.apply(++index, put);
     FUZZ_CHECK(store.apply(++index, put) == first);  // a retry is answered as the first time
     FUZZ_CHECK(store.session_seq(session) >= 1);
+    if (session % 2 == 0) store.apply(++index, kv::Command{kv::Op::kDeletePrefix, "k", {}, {}, {}});
+    FUZZ_CHECK(store.index_of(all) >= all_index && store.index_of(key) >= key_index);
+    all_index = store.index_of(all);
+    key_index = store.index_of(key);
   }
   if (evicting) FUZZ_CHECK(store.sessions() <= kMaxSessions);
   return 0;

@@ -66,13 +66,24 @@ TEST_CASE("the session table is bounded, evicting the least recently used", "[kv
 
 TEST_CASE("replicas that applied the same commands have the same digest", "[kv][store]") {
   Store a, b;
-  a.apply(1, Command{Op::kPut, "x", "1"});
-  a.apply(2, Command{Op::kPut, "y", "2"});
-  b.apply(1, Command{Op::kPut, "y", "2"});
-  b.apply(2, Command{Op::kPut, "x", "1"});
+  for (Store* s : {&a, &b}) {
+    s->apply(1, Command{Op::kPut, "x", "1", std::nullopt, SessionRef{5, 1}});
+    s->apply(2, Command{Op::kPut, "y", "2"});
+    s->apply(3, Command{Op::kDelete, "x"});
+  }
   CHECK(a.digest() == b.digest());
-  b.apply(3, Command{Op::kPut, "x", "3"});
+  Store restored;
+  REQUIRE(restored.restore(a.serialize()));
+  CHECK(restored.digest() == a.digest());
+  b.apply(4, Command{Op::kPut, "x", "3"});
   CHECK(a.digest() != b.digest());
+  // The same keys and values written at other indexes are another state.
+  Store c, d;
+  c.apply(1, Command{Op::kPut, "x", "1"});
+  c.apply(2, Command{Op::kPut, "y", "2"});
+  d.apply(1, Command{Op::kPut, "y", "2"});
+  d.apply(2, Command{Op::kPut, "x", "1"});
+  CHECK(c.digest() != d.digest());
 }
 
 TEST_CASE("a store survives serialization with its sessions; malformed bytes are refused", "[kv][snapshot]") {
@@ -162,4 +173,210 @@ TEST_CASE("restore refuses snapshot bytes that no store could have written", "[k
   CHECK(ok.session_seq(3) == 1);
   CHECK(ok.session_seq(1) == 0);
   CHECK(ok.session_seq(2) == 3);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Ordered keys, indexes, flags and tombstones (what the HTTP API reads)
+
+TEST_CASE("flags and expected indexes survive encoding; commands without them encode as before", "[kv][command]") {
+  Command put{Op::kPut, "k", "v", std::nullopt, SessionRef{7, 3}};
+  CHECK(encode(put) == "P 7 3 1:k1:v");
+  put.flags = 42;
+  put.expected_index = 0;
+  CHECK(encode(put) == "P 7 3 1:k1:vF42;I0;");
+  CHECK(decode(encode(put)) == put);
+  Command del{Op::kDelete, "k", "", std::nullopt, SessionRef{}, 0, 17};
+  CHECK(decode(encode(del)) == del);
+  Command prefix{Op::kDeletePrefix, "dir/", "", std::nullopt, SessionRef{1, 2}};
+  CHECK(encode(prefix) == "R 1 2 4:dir/");
+  CHECK(decode(encode(prefix)) == prefix);
+  Command cas{Op::kCas, "k", "new", std::string("old"), SessionRef{}, 5};
+  CHECK(decode(encode(cas)) == cas);
+  // Only what encode() writes: no zero flags, no flags on a delete, no index on a cas, parts in order and once.
+  for (const char* bad : {"P 0 0 1:k1:vF0;", "D 0 0 1:kF1;", "C 0 0 1:k1:vNI3;", "P 0 0 1:k1:vI3;F1;",
+                          "P 0 0 1:k1:vF1;F1;", "R 0 0 1:k1:v", "P 0 0 1:k1:vI;", "P 0 0 1:k1:vF1"}) {
+    INFO(bad);
+    CHECK_FALSE(decode(bad));
+  }
+}
+
+TEST_CASE("keys keep the index that created them and the one that last modified them, and flags", "[kv][store]") {
+  Store s;
+  s.apply(3, Command{Op::kPut, "a", "1", std::nullopt, {}, 9});
+  s.apply(5, Command{Op::kPut, "a", "2"});
+  s.apply(6, Command{Op::kCas, "b", "x", std::nullopt, {}, 4});
+  CHECK(s.entry("a") == KeyValue{"a", "2", 3, 5, 0});
+  CHECK(s.entry("b") == KeyValue{"b", "x", 6, 6, 4});
+  CHECK(s.last_change_index() == 6);
+  // A failed cas changes nothing, not even the index of the last change.
+  CHECK(s.apply(7, Command{Op::kCas, "b", "y", std::string("nope")}).status == Status::kCasMismatch);
+  CHECK(s.last_change_index() == 6);
+}
+
+TEST_CASE("put and delete with an expected modify index (Consul's ?cas)", "[kv][store]") {
+  Store s;
+  auto put_if = [&](std::uint64_t index, const char* value, std::uint64_t expected) {
+    return s.apply(index, Command{Op::kPut, "k", value, std::nullopt, {}, 0, expected}).status;
+  };
+  CHECK(put_if(2, "a", 5) == Status::kCasMismatch);  // absent, but an index was expected
+  CHECK(put_if(3, "a", 0) == Status::kOk);           // 0: only if absent
+  CHECK(put_if(4, "b", 0) == Status::kCasMismatch);
+  CHECK(put_if(5, "b", 2) == Status::kCasMismatch);
+  CHECK(put_if(6, "b", 3) == Status::kOk);
+  CHECK(s.entry("k") == KeyValue{"k", "b", 3, 6, 0});
+  auto delete_if = [&](std::uint64_t index, std::uint64_t expected) {
+    return s.apply(index, Command{Op::kDelete, "k", "", std::nullopt, {}, 0, expected}).status;
+  };
+  CHECK(delete_if(7, 3) == Status::kCasMismatch);
+  CHECK(delete_if(8, 6) == Status::kOk);
+  CHECK(delete_if(9, 6) == Status::kNotFound);
+}
+
+TEST_CASE("a prefix is one range: read, listed by key, deleted at once", "[kv][store]") {
+  Store s;
+  std::uint64_t index = 0;
+  for (const std::string key : {"app/b", "app/a", "apple", "app", "b", "ap", "app\xff"}) {
+    s.apply(++index, Command{Op::kPut, key, "v-" + key});
+  }
+  auto keys = [](const RangeRead& read) {
+    std::vector<std::string> out;
+    for (const auto& e : read.entries) out.push_back(e.key);
+    return out;
+  };
+  CHECK(keys(s.read(KeyRange{"app", true}, false)) ==
+        std::vector<std::string>{"app", "app/a", "app/b", "apple", "app\xff"});  // bytes compare unsigned
+  CHECK(keys(s.read(KeyRange{"app/", true}, true)) == std::vector<std::string>{"app/a", "app/b"});
+  CHECK(s.read(KeyRange{"app/", true}, true).entries[0].value.empty());  // keys only
+  CHECK(keys(s.read(KeyRange{"", true}, true)).size() == 7);
+  CHECK(keys(s.read(KeyRange{"app", false}, false)) == std::vector<std::string>{"app"});
+  CHECK(s.read(KeyRange{"zzz", true}, false).entries.empty());
+  CHECK(s.read(KeyRange{"app", true}, false, RangeLimits{4, 1 << 20}).too_large);
+  CHECK(s.read(KeyRange{"app", true}, false, RangeLimits{100, 20}).too_large);
+
+  const Result deleted = s.apply(++index, Command{Op::kDeletePrefix, "app/"});
+  CHECK(deleted == Result{Status::kOk, "2"});
+  CHECK(s.size() == 5);
+  CHECK(s.tombstones() == 2);
+  CHECK(s.apply(++index, Command{Op::kDeletePrefix, "nothing/"}) == Result{Status::kOk, "0"});
+  CHECK(s.last_change_index() == index - 1);  // deleting nothing changes nothing
+}
+
+TEST_CASE("a range's index is the newest change inside it, deletions included", "[kv][store]") {
+  Store s;
+  s.apply(2, Command{Op::kPut, "dir/a", "1"});
+  s.apply(3, Command{Op::kPut, "dir/b", "1"});
+  s.apply(4, Command{Op::kPut, "other", "1"});
+  CHECK(s.index_of(KeyRange{"dir/", true}) == 3);
+  CHECK(s.index_of(KeyRange{"dir/a", false}) == 2);
+  // A range that never held a key reads as the store's newest change (Consul's table index).
+  CHECK(s.index_of(KeyRange{"never", false}) == 4);
+  CHECK(s.index_of(KeyRange{"never/", true}) == 4);
+  s.apply(5, Command{Op::kDelete, "dir/a"});
+  CHECK(s.index_of(KeyRange{"dir/", true}) == 5);      // the tombstone
+  CHECK(s.index_of(KeyRange{"dir/a", false}) == 5);
+  CHECK(s.index_of(KeyRange{"other", false}) == 4);   // unchanged
+  s.apply(6, Command{Op::kPut, "dir/a", "2"});          // created again: the tombstone goes
+  CHECK(s.tombstones() == 0);
+  CHECK(s.entry("dir/a")->create_index == 6);
+  CHECK(s.read(KeyRange{"dir/", true}, false).index == 6);
+  CHECK(Store().index_of(KeyRange{"x", false}) == 1);  // never 0: Consul's clients take 0 as "no index"
+}
+
+TEST_CASE("tombstones are bounded; a range's index never goes back when the oldest go", "[kv][store]") {
+  Store s(16, 2);
+  s.apply(1, Command{Op::kPut, "a", "1"});
+  s.apply(2, Command{Op::kPut, "b", "1"});
+  s.apply(3, Command{Op::kPut, "c", "1"});
+  s.apply(4, Command{Op::kPut, "keep", "1"});
+  s.apply(5, Command{Op::kDelete, "a"});
+  s.apply(6, Command{Op::kDelete, "b"});
+  CHECK(s.index_of(KeyRange{"a", false}) == 5);
+  s.apply(7, Command{Op::kDelete, "c"});  // a's tombstone goes, the floor rises to 5
+  CHECK(s.tombstones() == 2);
+  CHECK(s.tombstone_floor() == 5);
+  CHECK(s.index_of(KeyRange{"a", false}) == 7);     // no key, no tombstone: the newest change
+  CHECK(s.index_of(KeyRange{"keep", false}) == 5);  // at least the floor: a dropped tombstone may have been here
+  CHECK(s.index_of(KeyRange{"b", false}) == 6);
+}
+
+namespace {
+
+struct RawKey {
+  std::string key, value;
+  std::uint64_t create, modify, flags;
+};
+
+// Store::serialize's format 2, written by hand so that it can say what serialize never would.
+std::string snapshot_v2(std::uint64_t last_index, std::uint64_t last_change, std::uint64_t floor,
+                        const std::vector<RawKey>& keys,
+                        const std::vector<std::pair<std::string, std::uint64_t>>& tombstones) {
+  std::string out;
+  put_u64(out, 2);
+  put_u64(out, last_index);
+  put_u64(out, last_change);
+  put_u64(out, floor);
+  put_u64(out, keys.size());
+  for (const RawKey& k : keys) {
+    put_bytes(out, k.key);
+    put_bytes(out, k.value);
+    put_u64(out, k.create);
+    put_u64(out, k.modify);
+    put_u64(out, k.flags);
+  }
+  put_u64(out, tombstones.size());
+  for (const auto& [key, index] : tombstones) {
+    put_bytes(out, key);
+    put_u64(out, index);
+  }
+  put_u64(out, 0);  // sessions
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("snapshots keep indexes, flags and tombstones, and refuse what serialize never writes", "[kv][snapshot]") {
+  Store s(16, 4);
+  s.apply(1, Command{Op::kPut, "a", "1", std::nullopt, {}, 3});
+  s.apply(2, Command{Op::kPut, "b", "2"});
+  s.apply(3, Command{Op::kPut, "a", "x"});
+  s.apply(4, Command{Op::kDelete, "b"});
+  Store copy(16, 4);
+  REQUIRE(copy.restore(s.serialize()));
+  CHECK(copy.digest() == s.digest());
+  CHECK(copy.entry("a") == KeyValue{"a", "x", 1, 3, 0});
+  CHECK(copy.index_of(KeyRange{"b", false}) == 4);
+  CHECK(copy.serialize() == s.serialize());
+
+  REQUIRE(Store().restore(snapshot_v2(9, 7, 2, {{"a", "1", 3, 7, 0}}, {{"b", 5}})));
+  const auto refused = [](const std::string& bytes) {
+    Store st(16, 1);
+    const bool restored = st.restore(bytes);
+    CHECK(st.size() == 0);
+    CHECK(st.tombstones() == 0);
+    return !restored;
+  };
+  CHECK(refused(snapshot_v2(9, 7, 2, {{"b", "1", 3, 7, 0}, {"a", "1", 3, 3, 0}}, {})));  // keys out of order
+  CHECK(refused(snapshot_v2(9, 7, 2, {{"a", "1", 3, 7, 0}, {"a", "1", 3, 3, 0}}, {})));  // a key twice
+  CHECK(refused(snapshot_v2(9, 7, 2, {{"a", "1", 0, 7, 0}}, {})));                       // created at 0
+  CHECK(refused(snapshot_v2(9, 7, 2, {{"a", "1", 5, 4, 0}}, {})));                       // modified before created
+  CHECK(refused(snapshot_v2(9, 7, 2, {{"a", "1", 3, 8, 0}}, {})));                       // past the last change
+  CHECK(refused(snapshot_v2(9, 8, 2, {{"a", "1", 3, 7, 0}}, {})));                       // the last change is none
+  CHECK(refused(snapshot_v2(6, 7, 2, {{"a", "1", 3, 7, 0}}, {})));                       // change after last index
+  CHECK(refused(snapshot_v2(9, 7, 2, {{"a", "1", 3, 7, 0}}, {{"a", 5}})));               // a key and its tombstone
+  CHECK(refused(snapshot_v2(9, 7, 6, {{"a", "1", 3, 7, 0}}, {{"b", 5}})));               // tombstone below the floor
+  CHECK(refused(snapshot_v2(9, 7, 2, {}, {{"b", 5}, {"c", 7}})));                        // more tombstones than kept
+  CHECK(refused(snapshot_v2(9, 7, 2, {}, {{"c", 5}, {"b", 7}})));                        // tombstones out of order
+}
+
+TEST_CASE("a snapshot from before indexes restores with every key changed at its index", "[kv][snapshot]") {
+  Store s;
+  REQUIRE(s.restore(snapshot_bytes(10, {{"b", "2"}, {"a", "1"}}, {})));
+  CHECK(s.entry("a") == KeyValue{"a", "1", 10, 10, 0});
+  CHECK(s.tombstone_floor() == 10);
+  CHECK(s.index_of(KeyRange{"zzz", false}) == 10);
+  CHECK(s.apply(11, Command{Op::kPut, "a", "3"}).status == Status::kOk);
+  CHECK(s.index_of(KeyRange{"a", false}) == 11);
+  Store copy;
+  REQUIRE(copy.restore(s.serialize()));  // and it is written in the new format
+  CHECK(copy.digest() == s.digest());
 }

@@ -28,14 +28,14 @@ std::string http_get(std::uint16_t port, const std::string& path) {
   asio::error_code error;
   socket.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), error);
   if (error) return "connect failed: " + error.message();
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
   asio::write(socket, asio::buffer(request), error);
   std::string response;
   char buffer[4096];
   for (;;) {
     const std::size_t n = socket.read_some(asio::buffer(buffer), error);
     response.append(buffer, n);
-    if (error) break;  // eof: the server closes after one response
+    if (error) break;  // eof: the server closes after the response, as asked
   }
   return response;
 }

@@ -3,7 +3,8 @@
 
 #include "actors/metrics.hpp"
 #include "net/codec.hpp"
-#include "net/metrics_http.hpp"
+#include "net/consul_http.hpp"
+#include "net/http_message.hpp"
 #include "version/version.hpp"
 
 #include <catch2/catch.hpp>
@@ -83,22 +84,42 @@ TEST_CASE("metrics: status and counters render as Prometheus text", "[metrics]")
   }
 }
 
-TEST_CASE("metrics: the HTTP endpoint answers GET /metrics and refuses the rest", "[metrics]") {
-  auto text = [] { return std::string("coraft_term 1\n"); };
-  auto ok = net::answer_http("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", text);
-  CHECK(ok.status == 200);
-  CHECK(ok.body == "coraft_term 1\n");
-  CHECK(ok.content_type.rfind("text/plain; version=0.0.4", 0) == 0);
-  CHECK(net::answer_http("GET /metrics?x=1 HTTP/1.0\r\n\r\n", text).status == 200);
-  CHECK(net::answer_http("GET /nope HTTP/1.1\r\n\r\n", text).status == 404);
-  CHECK(net::answer_http("POST /metrics HTTP/1.1\r\n\r\n", text).status == 405);
-  CHECK(net::answer_http("garbage\r\n\r\n", text).status == 400);
-  CHECK(net::answer_http("", text).status == 400);
-  CHECK(net::answer_http("GET /metrics SMTP\r\n\r\n", text).status == 400);
-  const std::string wire = net::serialize(ok);
-  CHECK(wire.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
-  CHECK(wire.find("Content-Length: 14\r\n") != std::string::npos);
-  CHECK(wire.substr(wire.size() - 14) == "coraft_term 1\n");
+namespace {
+
+// What the HTTP server answers for `wire` when the replica's metrics are `text`: the parser, then Consul's API (the
+// metrics listener's routes when `metrics_only`), then the answer as the KV API would give it.
+net::HttpResponse answer_http(std::string_view wire, const std::string& text, bool metrics_only = false) {
+  net::HttpParser parser(net::HttpParser::Kind::kRequests, net::HttpLimits{});
+  parser.feed(wire);
+  if (!parser.complete()) return net::text_response(net::status_for(parser.error()), parser.error_text());
+  net::ConsulSettings settings;
+  settings.kv_routes = !metrics_only;
+  auto translated = net::translate(parser.take_request(), settings);
+  if (auto* response = std::get_if<net::HttpResponse>(&translated)) return *response;
+  actors::ApiStatusAnswer status;
+  status.metrics = text;
+  return net::render_answer(status, std::get<net::ConsulCall>(translated).presentation, {});
+}
+
+}  // namespace
+
+TEST_CASE("metrics: the HTTP server answers GET /metrics and refuses the rest", "[metrics]") {
+  const std::string text = "coraft_term 1\n";
+  for (bool metrics_only : {false, true}) {
+    auto ok = answer_http("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", text, metrics_only);
+    CHECK(ok.status == 200);
+    CHECK(ok.body == "coraft_term 1\n");
+    CHECK(ok.header("Content-Type")->rfind("text/plain; version=0.0.4", 0) == 0);
+    CHECK(answer_http("GET /metrics?x=1 HTTP/1.0\r\n\r\n", text, metrics_only).status == 200);
+    CHECK(answer_http("GET /nope HTTP/1.1\r\n\r\n", text, metrics_only).status == 404);
+    CHECK(answer_http("POST /metrics HTTP/1.1\r\n\r\n", text, metrics_only).status == 405);
+    CHECK(answer_http("garbage\r\n\r\n", text, metrics_only).status == 400);
+    CHECK(answer_http("GET /metrics SMTP\r\n\r\n", text, metrics_only).status == 400);
+    const std::string wire = net::render(ok);
+    CHECK(wire.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(wire.find("Content-Length: 14\r\n") != std::string::npos);
+    CHECK(wire.substr(wire.size() - 14) == "coraft_term 1\n");
+  }
 }
 
 TEST_CASE("metrics: a status reply carries the snapshot index and the metrics text", "[metrics][codec]") {

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -38,6 +39,22 @@ inline std::string write_test_cluster(const std::filesystem::path& dir, const st
       R"({{"replicas": {{"0000": "127.0.0.1:{}", "0001": "127.0.0.1:{}", "0002": "127.0.0.1:{}"}},
            "election_timeout_ms": [150, 300], "heartbeat_ms": 50{}}})",
       free_udp_port(), free_udp_port(), free_udp_port(), extra);
+  return path;
+}
+
+// Like write_test_cluster, with the HTTP API on every replica ({"udp": ..., "http": ...}); their HTTP ports, for
+// 0000-0002, go to `http_ports`.
+inline std::string write_http_test_cluster(const std::filesystem::path& dir, std::vector<std::uint16_t>& http_ports,
+                                           const std::string& extra = "") {
+  const std::string path = (dir / "cluster.json").string();
+  http_ports = {free_tcp_port(), free_tcp_port(), free_tcp_port()};
+  std::string replicas;
+  for (int i = 0; i < 3; ++i) {
+    replicas += fmt::format(R"({}"000{}": {{"udp": "127.0.0.1:{}", "http": "127.0.0.1:{}"}})", i ? ", " : "", i,
+                            free_udp_port(), http_ports[static_cast<std::size_t>(i)]);
+  }
+  std::ofstream(path) << fmt::format(
+      R"({{"replicas": {{{}}}, "election_timeout_ms": [150, 300], "heartbeat_ms": 50{}}})", replicas, extra);
   return path;
 }
 

@@ -128,13 +128,23 @@ class Shell {
   PtyChild terminal_;
 };
 
-void run_block(Shell& shell, const Block& block, Clock::time_point deadline) {
-  for (const Step& step : block) {
-    const auto printed = shell.run(step.command, deadline);
-    INFO("$ " << step.command << "\nprinted:\n" << fmt::format("{}", fmt::join(printed, "\n")) << "\nthe README says:\n"
-              << fmt::format("{}", fmt::join(step.expected, "\n")));
-    CHECK(lines_match(step.expected, 0, printed, 0));
+// Runs one step and checks it printed what the README says; on a mismatch the report shows both, and the last lines
+// of terminal 1 (the cluster), where the reason usually is.
+void run_step(Shell& shell, const Step& step, Clock::time_point deadline, const PtyChild* cluster = nullptr) {
+  const auto printed = shell.run(step.command, deadline);
+  std::string cluster_tail;
+  if (cluster != nullptr) {
+    const auto& lines = cluster->lines();
+    const std::size_t from = lines.size() > 30 ? lines.size() - 30 : 0;
+    cluster_tail = fmt::format("{}", fmt::join(lines.begin() + static_cast<long>(from), lines.end(), "\n"));
   }
+  INFO("$ " << step.command << "\nprinted:\n" << fmt::format("{}", fmt::join(printed, "\n")) << "\nthe README says:\n"
+            << fmt::format("{}", fmt::join(step.expected, "\n")) << "\nterminal 1's last lines:\n" << cluster_tail);
+  CHECK(lines_match(step.expected, 0, printed, 0));
+}
+
+void run_block(Shell& shell, const Block& block, Clock::time_point deadline, const PtyChild* cluster = nullptr) {
+  for (const Step& step : block) run_step(shell, step, deadline, cluster);
 }
 
 // The first line at or after `from` that matches `pattern` (searched), or npos.
@@ -269,11 +279,11 @@ TEST_CASE("the README's tour runs as written and shows what it says", "[net][pro
   }
 
   Shell second(dir, env);
-  run_block(second, blocks[0], deadline(60s));
+  run_block(second, blocks[0], deadline(60s), cluster.get());
 
   // Kill the leader, read, start it again: terminal 1 tells the story.
   const std::size_t before_kill = cluster->lines().size();
-  run_block(second, blocks[1], deadline(60s));
+  run_block(second, blocks[1], deadline(60s), cluster.get());
   std::vector<std::string> killed, pre;
   const std::size_t death = wait_for_line(*cluster, before_kill, R"(^coraft: replica (\d{4}) was killed by signal KILL)",
                                           deadline(10s), &killed);
@@ -317,7 +327,7 @@ TEST_CASE("the README's tour runs as written and shows what it says", "[net][pro
   REQUIRE(bob.read_until(has(bob, "[0] alice: hello, anyone here?"), deadline(10s)));
   const Step& kill_leader = blocks[1][0];
   const Step& start_again = blocks[1][2];
-  CHECK(lines_match(kill_leader.expected, 0, fourth.run(kill_leader.command, deadline(30s)), 0));
+  run_step(fourth, kill_leader, deadline(30s), cluster.get());
   bob.type("hi alice");
   alice.type("still here");
   for (PtyChild* chat : {&alice, &bob}) {
@@ -328,7 +338,7 @@ TEST_CASE("the README's tour runs as written and shows what it says", "[net][pro
         },
         deadline(20s)));
   }
-  CHECK(lines_match(start_again.expected, 0, fourth.run(start_again.command, deadline(30s)), 0));
+  run_step(fourth, start_again, deadline(30s), cluster.get());
   alice.type("/quit");
   bob.type("/quit");
   REQUIRE(alice.read_until(has(alice, "kvchat: left room lobby"), deadline(10s)));

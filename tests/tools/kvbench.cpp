@@ -1,11 +1,13 @@
 // kvbench: closed-loop load against a coraft cluster or an etcd cluster, from one process.
-//   kvbench --cluster cluster.json | --etcd http://127.0.0.1:2379[,...]
+//   kvbench --cluster cluster.json [--http] | --etcd http://127.0.0.1:2379[,...]
 //           [--clients 64] [--duration 10] [--ops N] [--warmup 1] [--read-ratio 0] [--keys 100000]
 //           [--key-size 16] [--value-size 32] [--rate OPS] [--timeout 10] [--history FILE] [--json]
 // Every client runs one operation at a time. A progress line every second; a final report with throughput and
 // latency percentiles measured after the warm-up. Exit codes: net/exit_codes.hpp (--help lists them).
 // --history records every operation as a JSON line (tests/sim/history_io.hpp) for kvcheck's linearizability check;
 // then every put writes a value of its own (session and sequence), so that a read says which write it saw.
+// --http drives coraft's HTTP API (Consul's KV API: PUT /v1/kv/KEY, GET /v1/kv/KEY?raw) over kept-alive connections,
+// client i to replica i mod n, as the etcd clients are spread over etcd's members.
 
 #include "actors/log.hpp"
 #include "actors/rng.hpp"
@@ -13,6 +15,7 @@
 #include "etcd_client.hpp"
 #include "history_io.hpp"
 #include "net/client.hpp"
+#include "net/http_client.hpp"
 #include "version/version.hpp"
 #include "net/command_line.hpp"
 
@@ -97,6 +100,36 @@ class EtcdBackend final : public Backend {
   bench::EtcdClient client_;
 };
 
+// coraft's HTTP API: a put is answered "true"; a get 200 (the value) or 404 (no such key).
+class CoraftHttpBackend final : public Backend {
+ public:
+  CoraftHttpBackend(asio::io_context& io, net::HostPort replica, std::string token, std::chrono::milliseconds timeout)
+      : connection_(io, std::move(replica)), token_(std::move(token)), timeout_(timeout) {}
+  asio::awaitable<Result> put(const std::string& key, const std::string& value) override {
+    net::HttpRequest request{"PUT", "/v1/kv/" + net::percent_encode(key, true), headers(), value, true};
+    auto exchange = co_await connection_.exchange(request, timeout_);
+    co_return Result{exchange.response && exchange.response->status == 200 && exchange.response->body == "true", 0};
+  }
+  asio::awaitable<Result> get(const std::string& key) override {
+    net::HttpRequest request{"GET", "/v1/kv/" + net::percent_encode(key, true) + "?raw", headers(), {}, true};
+    auto exchange = co_await connection_.exchange(request, timeout_);
+    Result r;
+    r.ok = exchange.response && (exchange.response->status == 200 || exchange.response->status == 404);
+    if (r.ok && exchange.response->status == 200) r.read = std::move(exchange.response->body);
+    if (r.ok && exchange.response->status == 404) r.status = kv::Status::kNotFound;
+    co_return r;
+  }
+
+ private:
+  net::HttpHeaders headers() const {
+    if (token_.empty()) return {};
+    return {{"X-Consul-Token", token_}};
+  }
+  net::HttpConnection connection_;
+  std::string token_;
+  std::chrono::milliseconds timeout_;
+};
+
 struct Totals {
   std::uint64_t ops = 0;          // completed after the warm-up
   std::uint64_t all_ops = 0;      // including the warm-up
@@ -133,6 +166,14 @@ int main(int argc, char** argv) {
   auto* cluster_opt = app.add_option("--cluster", cluster_path, "A coraft cluster file");
   auto* etcd_opt = app.add_option("--etcd", etcd_urls, "etcd client URLs, comma separated");
   cluster_opt->excludes(etcd_opt);
+  bool over_http = false;
+  auto* http_flag =
+      app.add_flag("--http", over_http, "Drive the cluster's HTTP API (its replicas' \"http\" addresses) instead of UDP")
+          ->needs(cluster_opt);
+  bool http_to_leader = false;
+  app.add_flag("--http-leader", http_to_leader, "With --http: every client talks to the leader's HTTP API (no "
+                                               "forwarding by followers)")
+      ->needs(http_flag);
   app.add_option("--clients", s.clients, "Concurrent clients, one operation at a time each")->check(CLI::Range(1, 4096));
   app.add_option("--duration", s.duration_s, "Seconds to run after the warm-up")->check(CLI::PositiveNumber);
   app.add_option("--ops", s.ops, "Stop after this many operations instead (warm-up included; 0: run for --duration)");
@@ -153,7 +194,8 @@ int main(int argc, char** argv) {
   app.add_option("--history", history_path,
                  "Record every operation as a JSON line in FILE, for kvcheck; puts then write unique values "
                  "(session-sequence, padded to --value-size)")
-      ->needs(cluster_opt);
+      ->needs(cluster_opt)
+      ->excludes(http_flag);
   app.add_flag("--json", json_output, "Print one JSON object at the end (and no progress lines)");
   app.add_flag("-q,--quiet", quiet, "No progress lines");
   app.set_version_flag("--version", version_line("kvbench"));
@@ -195,7 +237,33 @@ int main(int argc, char** argv) {
       net::ClientSettings client_settings;
       client_settings.token = cluster.token;
       client_settings.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
+      const net::ClusterConfig& config = cluster.config;
+      std::vector<net::HostPort> http = over_http ? net::http_addresses(config) : std::vector<net::HostPort>{};
+      if (http_to_leader) {
+        // Ask the first replica which one leads; its answer is the leader's Raft (UDP) address.
+        net::HttpConnection probe(io, http.front());
+        std::string leader;
+        actors::spawn(io.get_executor(), "find-leader", [&]() -> asio::awaitable<void> {
+          net::HttpRequest request{"GET", "/v1/status/leader", {}, {}, true};
+          auto exchange = co_await probe.exchange(request, std::chrono::seconds(5));
+          if (exchange.response) leader = exchange.response->body;
+        });
+        io.run();
+        io.restart();
+        std::size_t i = 0;
+        for (const auto& [id, address] : config.replicas) {
+          if (leader == fmt::format("\"{}:{}\"", address.host, address.port)) http = {http[i]};
+          ++i;
+        }
+        if (http.size() != 1) throw std::runtime_error("no leader known: " + (leader.empty() ? "no answer" : leader));
+      }
       for (int i = 0; i < s.clients; ++i) {
+        if (over_http) {
+          backends.push_back(std::make_unique<CoraftHttpBackend>(
+              io, http[static_cast<std::size_t>(i) % http.size()], client_settings.token,
+              std::chrono::duration_cast<std::chrono::milliseconds>(client_settings.deadline)));
+          continue;
+        }
         backends.push_back(
             std::make_unique<CoraftBackend>(io, replicas, seed + static_cast<std::uint64_t>(i) * 7919, client_settings));
       }
@@ -312,7 +380,7 @@ int main(int argc, char** argv) {
   const auto& l = totals.latencies_ms;
   const double throughput = seconds > 0 ? static_cast<double>(totals.ops) / seconds : 0;
   nlohmann::json report = {
-      {"system", cluster_path.empty() ? "etcd" : "coraft"},
+      {"system", cluster_path.empty() ? "etcd" : over_http ? "coraft-http" : "coraft"},
       {"clients", s.clients},
       {"read_ratio", s.read_ratio},
       {"seconds", seconds},
