@@ -420,8 +420,10 @@ void RaftCore::become_follower(Term term, NodeId leader) {
     if (transfer_) transferred_ = std::exchange(transfer_, std::nullopt);  // answered once we see who leads
     heard_incarnations_.clear();
   }
-  // Proposals held for a handover go to whoever leads now.
-  for (const Propose& held : std::exchange(held_proposals_, {})) emit(ProposalRejected{held.proposal_id, leader_});
+  // Proposals held for a handover go to whoever leads now: most likely, while its election is under way, the
+  // replica we handed over to.
+  const NodeId next_leader = leader_.valid() || !transferred_ ? leader_ : transferred_->target;
+  for (const Propose& held : std::exchange(held_proposals_, {})) emit(ProposalRejected{held.proposal_id, next_leader});
   if (transferred_ && leader_.valid()) {
     const bool done = leader_ == transferred_->target;
     emit(ChangeOutcome{transferred_->request_id, done,
@@ -471,8 +473,18 @@ void RaftCore::become_leader() {
     p.acked_sent_at_us = std::numeric_limits<std::int64_t>::min();  // acks from earlier terms prove nothing now
   }
   note_role();
-  // §5.4.2 and §8: a no-op of our own term lets earlier entries commit and lets reads be served.
-  append_local(std::make_shared<Entry>(Entry{term_, log_.last_index() + 1, EntryKind::kNoop, {}}));
+  // §5.4.2 and §8: an entry of our own term lets earlier entries commit and lets reads be served. Usually a no-op;
+  // the first leader of a new cluster writes the configuration it started from (cluster.json's) instead, so from
+  // then on the log, not a file that may be edited, says who the members are. That is no change of membership (every
+  // member started from the same one), so it may come before an entry of this term commits.
+  if (membership_in_log_) {
+    append_local(std::make_shared<Entry>(Entry{term_, log_.last_index() + 1, EntryKind::kNoop, {}}));
+  } else {
+    Membership initial = config_.incarnation != 0 ? membership_.with_incarnation(config_.self, config_.incarnation)
+                                                  : membership_;
+    append_local(std::make_shared<Entry>(
+        Entry{term_, log_.last_index() + 1, EntryKind::kConfig, initial.encode()}));
+  }
   broadcast_append();
   maybe_commit();
 }
@@ -544,15 +556,21 @@ void RaftCore::maybe_commit() {
   }
 }
 
-void RaftCore::advance_commit(Index index) {
-  if (index <= commit_) return;
-  commit_ = index;
-  emit(CommitAdvanced{commit_});
-  if (membership_index_ <= commit_ && !membership_.contains(config_.self) && !retired_) {
+void RaftCore::maybe_retire() {
+  // A committed configuration that removed us: we are out for good. (Not merely one without us: a replica that
+  // joins receives, before the entry that adds it, the configurations from before it was added.)
+  if (membership_index_ <= commit_ && membership_.was_removed(config_.self) && !retired_) {
     retired_ = true;
     emit(Retired{fmt::format("removed from the cluster (configuration at index {}: {})", membership_index_,
                              membership_.describe())});
   }
+}
+
+void RaftCore::advance_commit(Index index) {
+  if (index <= commit_) return;
+  commit_ = index;
+  emit(CommitAdvanced{commit_});
+  maybe_retire();
   if (role_ == Role::kLeader) {
     maybe_finish_change();
     maybe_hand_over();
@@ -657,9 +675,10 @@ void RaftCore::on_install_snapshot(NodeId from, const InstallSnapshot& request) 
   // The configuration: the snapshot's, then whatever configuration entries survive after it.
   base_membership_ = std::move(*snapshot_membership);
   std::erase_if(log_memberships_, [&](const auto& item) { return item.first <= snapshot.index; });
-  if (log_memberships_.empty()) adopt_membership(base_membership_, 0);
+  if (log_memberships_.empty()) adopt_membership(base_membership_, snapshot.index);
   commit_ = snapshot.index;
   emit(RestoreSnapshot{snapshot});
+  maybe_retire();
   reply.done = true;
   send(from, reply);
 }
@@ -714,7 +733,9 @@ void RaftCore::sync_peers() {
   for (const Member& member : membership_.members()) {
     if (member.id == config_.self || peers_.contains(member.id)) continue;
     PeerState& peer = peers_.emplace(member.id, PeerState{member.id}).first->second;
-    peer.progress = Progress(log_.last_index() + 1);
+    // A leader that just appended the entry adding it starts there (the append that follows carries it, and the
+    // new member's answer says how far back to go); otherwise past the log.
+    peer.progress = Progress(role_ == Role::kLeader ? std::max<Index>(log_.last_index(), 1) : log_.last_index() + 1);
   }
 }
 
@@ -811,11 +832,13 @@ void RaftCore::maybe_promote() {
 
 void RaftCore::maybe_pin_incarnations() {
   // Members are pinned to the data directory they first spoke from, so one that was wiped cannot return under its
-  // id having forgotten its votes and acknowledgements. A configuration entry of its own, when there is news. The
-  // first leader of a new cluster also records the configuration it started from (cluster.json's): from then on the
-  // log, not a file that may be edited, says who the members are.
+  // id having forgotten its votes and acknowledgements. A configuration entry of its own, when there is news.
   Membership pinned = membership_;
-  bool news = !membership_in_log_;
+  bool news = false;
+  if (const Member* me = membership_.find(config_.self); me && me->incarnation == 0 && config_.incarnation != 0) {
+    pinned = pinned.with_incarnation(config_.self, config_.incarnation);
+    news = true;
+  }
   for (const auto& [id, incarnation] : heard_incarnations_) {
     const Member* member = membership_.find(id);
     if (member && member->incarnation == 0) {

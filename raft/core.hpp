@@ -258,6 +258,7 @@ class RaftCore {
   void broadcast_heartbeat();
   void maybe_commit();
   void advance_commit(Index index);
+  void maybe_retire();
   void maybe_complete_reads();
   void reject_reads();
   bool in_leader_lease() const;
