@@ -458,7 +458,7 @@ int main(int argc, char** argv) {
       // The configuration names members the cluster file may not list (added since): they are shown too.
       const auto view = co_await cluster_view(client);
       auto config_role = [&](raft::NodeId id) -> std::string {
-        if (!view) return "?";
+        if (!view) return "unknown";
         for (const auto& m : view->members)
           if (m.id == id) return member_role(*view, m) == "voter (leaving)" ? "leaving" : member_role(*view, m);
         return "not member";
