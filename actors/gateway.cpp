@@ -110,7 +110,7 @@ void Gateway::handle(GatewayInbox& message) {
                  },
                  [&](GatewaySweep& m) { on_sweep(m); },
                  [&](ChangeAnswered& m) { on_change_answered(m); },
-                 [&](MembershipKnown&) {},
+                 [&](MembershipKnown& m) { membership_ = std::move(m.membership); },
              },
              message);
 }
@@ -179,6 +179,8 @@ void Gateway::route(Waiting waiting) {
     redirect(waiting.request);  // the KV API forwards it to the leader and bounds the hops itself
   } else if (leader_.valid() && leader_ != options_.self && !came_back_from_leader(waiting.request.client)) {
     redirect_to_leader(waiting.request);
+  } else if (!leader_.valid() && leader_or_voter().valid()) {
+    redirect(waiting.request);  // out of the configuration: no election here will tell us a leader
   } else {
     // An election is under way: wait a little for its outcome rather than send the client round in circles.
     waiting.deadline = std::min(waiting.deadline, clock_.now() + options_.timing.hold_timeout);
@@ -276,6 +278,14 @@ bool Gateway::came_back_from_leader(raft::NodeId client) {
   if (it->second.leader == leader_ && clock_.now() - it->second.at < options_.timing.election_timeout_max) return true;
   redirected_.erase(it);
   return false;
+}
+
+raft::NodeId Gateway::leader_or_voter() const {
+  if (leader_.valid() || membership_.members().empty() || membership_.is_voter(options_.self)) return leader_;
+  // Spread such clients over the voters rather than send them all to one.
+  const std::vector<raft::NodeId> voters = membership_.voters();
+  if (voters.empty()) return leader_;
+  return voters[static_cast<std::size_t>(clock_.now().time_since_epoch().count()) % voters.size()];
 }
 
 void Gateway::redirect_to_leader(const ClientRequest& request) {

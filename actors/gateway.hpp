@@ -71,7 +71,10 @@ class Gateway {
   void answer_write(const Waiting& waiting, const kv::Result& result);
   void reply(const ClientRequest& request, ReplyKind kind, raft::NodeId leader, kv::Status status = kv::Status::kOk,
              std::optional<std::string> value = std::nullopt, std::string reason = {});
-  void redirect(const ClientRequest& request) { reply(request, ReplyKind::kRedirect, leader_); }
+  // To the leader if known. A replica that no longer votes (removed, or refused under its id) names a voter instead:
+  // it will not learn of a new leader, and its clients would otherwise wait on it for nothing.
+  void redirect(const ClientRequest& request) { reply(request, ReplyKind::kRedirect, leader_or_voter()); }
+  raft::NodeId leader_or_voter() const;
   void redirect_to_leader(const ClientRequest& request);
   bool came_back_from_leader(raft::NodeId client);
   void give_up(const Waiting& waiting);
@@ -90,6 +93,7 @@ class Gateway {
   raft::Role role_ = raft::Role::kFollower;
   raft::Term term_ = 0;
   raft::NodeId leader_;
+  raft::Membership membership_;  // the configuration in effect here (MembershipKnown)
   raft::Index applied_index_ = 0;
 
   std::deque<Waiting> held_;                                            // no leader known yet

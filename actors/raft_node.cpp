@@ -285,6 +285,10 @@ asio::awaitable<void> RaftNode::carry_out(raft::Effect& effect) {
               last_retirement_logged_ = now;
               log_->error("{}", retired.reason);
             }
+            if (options_.on_retired && !retired_reported_) {
+              retired_reported_ = true;
+              options_.on_retired(retired.reason);
+            }
             co_return;
           },
           [&](raft::MessageRejected& rejected) -> asio::awaitable<void> {

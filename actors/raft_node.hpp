@@ -68,6 +68,7 @@ class RaftNode {
   Outboxes out_;
   Clock& clock_;
   const ReplicaOptions& options_;
+  bool retired_reported_ = false;
   ReplicaMetrics& metrics_;
   Logger log_;
   std::optional<raft::Snapshot> latest_snapshot_;  // what a follower behind the log's start is sent

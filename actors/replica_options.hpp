@@ -6,6 +6,7 @@
 #include "raft/progress.hpp"
 #include "raft/types.hpp"
 
+#include <functional>
 #include <vector>
 
 namespace coraft::actors {
@@ -24,6 +25,9 @@ struct ReplicaOptions {
   // The configuration a new cluster starts from (with each member's address); empty: self and peers, all voters.
   // A replica that joins an existing cluster starts from an empty one and learns the configuration from the leader.
   raft::Membership initial_membership;
+  // Called once when this replica learns it is out of the cluster for good (removed, or refused under its id because
+  // its data directory was replaced), with the reason. Unset: it stays up, silent, following no one.
+  std::function<void(const std::string&)> on_retired;
   // This replica's data directory identity (net/identity.hpp), sent with every peer message; 0 where nothing checks
   // it (course mode, and simulations that do not wipe disks).
   std::uint64_t incarnation = 0;

@@ -117,15 +117,30 @@ asio::awaitable<int> membership_command(net::Client& client, std::string_view wh
     if (json_output) fmt::print("{}\n", all.dump(2));
     co_return exit_code::kDone;
   }
+  // Refusals that say "not now" (another change, or the cluster's own bookkeeping entry, is committing; a new leader
+  // has not committed its first entry; a handover is under way) are retried until the timeout; the others are final.
+  const auto give_up_at =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
+  auto transient = [](const std::string& reason) {
+    return reason.find("in progress") != std::string::npos || reason.find("try again") != std::string::npos ||
+           reason.find("being handed over") != std::string::npos;
+  };
   auto ask = [&](actors::RequestKind kind, const std::string& value) -> asio::awaitable<std::optional<int>> {
     const std::string target = id;
-    auto r = co_await client.change(kind, target, value);
-    if (r.outcome == net::Outcome::kOk) co_return std::nullopt;
-    if (r.outcome == net::Outcome::kRejected) {
-      fmt::print(stderr, "kvctl: {}: {}\n", what, r.reply.reason);
-      co_return exit_code::kRefused;
+    for (;;) {
+      auto r = co_await client.change(kind, target, value);
+      if (r.outcome == net::Outcome::kOk) co_return std::nullopt;
+      if (r.outcome == net::Outcome::kRejected) {
+        if (transient(r.reply.reason) && std::chrono::steady_clock::now() < give_up_at) {
+          asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
+          co_await pause.async_wait(asio::use_awaitable);
+          continue;
+        }
+        fmt::print(stderr, "kvctl: {}: {}\n", what, r.reply.reason);
+        co_return exit_code::kRefused;
+      }
+      co_return report_failure(r, client, std::string(what), id, true, timeout_s);
     }
-    co_return report_failure(r, client, std::string(what), id, true, timeout_s);
   };
   if (what == "add") {
     if (auto failed = co_await ask(actors::RequestKind::kAddLearner, address)) co_return *failed;
@@ -440,10 +455,19 @@ int main(int argc, char** argv) {
       co_return;
     }
     if (leader->parsed()) {
+      // Every replica the client knows of, including members it learns of from the answers (added since the
+      // cluster file was written).
       std::optional<std::pair<raft::Term, raft::NodeId>> newest;
-      for (const auto& [id, endpoint] : replicas) {
-        auto s = co_await client.status(id, kStatusTimeout);
-        if (s && s->role == raft::Role::kLeader && (!newest || s->term > newest->first)) newest = {s->term, id};
+      std::set<raft::NodeId> asked;
+      for (bool more = true; more;) {
+        more = false;
+        const auto known = client.replicas();
+        for (const auto& [id, endpoint] : known) {
+          if (!asked.insert(id).second) continue;
+          more = true;
+          auto s = co_await client.status(id, kStatusTimeout);
+          if (s && s->role == raft::Role::kLeader && (!newest || s->term > newest->first)) newest = {s->term, id};
+        }
       }
       if (newest) {
         fmt::print("{}\n", newest->second.str());

@@ -22,6 +22,7 @@
 
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -29,6 +30,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <iostream>
 #include <random>
 
@@ -58,6 +60,8 @@ raft::NodeId parse_id(const std::string& text, const char* what) {
 }
 
 }  // namespace
+
+constexpr std::chrono::seconds kRetirementGrace{5};
 
 int main(int argc, char** argv) {
   CLI::App app{"kvstore: a coraft replica (a replicated, strongly consistent key-value store on Raft).\n"
@@ -105,6 +109,8 @@ int main(int argc, char** argv) {
       {exit_code::kInternal, "an unexpected failure (the reason is in the log)"},
       {exit_code::kStorage, "the data directory cannot be used (in use by another replica, corrupt, unreadable), or "
                             "the disk filled up or failed while running"},
+      {exit_code::kNotAMember, "not a member of the cluster's configuration: removed, or refused because its data "
+                               "directory was wiped or replaced (start a new replica under a new id with --join)"},
       {exit_code::kConfig, "the cluster file, or the key file it names, is invalid"},
   }));
   if (auto code = exit_code::parse_command_line(app, argc, argv)) return *code;
@@ -227,6 +233,23 @@ int main(int argc, char** argv) {
     storage.options.segment_bytes = 1u << 20;  // preallocation is memory here
   }
   options.join = join;
+  // Out of the cluster for good (removed while it was away, or refused because its data directory was replaced):
+  // it stops with its own exit status, which a supervisor does not restart (README: Exit codes).
+  bool retired = false;
+  std::function<void()> stop_now;  // set once everything it stops exists
+  // For a few seconds first it answers clients with the address of a member, so that those that knew of no other
+  // replica (their cluster file predates the change) find the cluster again.
+  asio::steady_timer retirement(io);
+  options.on_retired = [&](const std::string&) {
+    retired = true;
+    log->error("this replica is no longer a member of the cluster: stopping in {} s (exit status {}); until then it "
+               "sends clients to the members",
+               std::chrono::duration_cast<std::chrono::seconds>(kRetirementGrace).count(), exit_code::kNotAMember);
+    retirement.expires_after(kRetirementGrace);
+    retirement.async_wait([&](const asio::error_code& error) {
+      if (!error && stop_now) stop_now();
+    });
+  };
   std::unique_ptr<actors::Replica> replica_holder;
   try {
     if (!course_mode) {
@@ -246,7 +269,7 @@ int main(int argc, char** argv) {
   }
   actors::Replica& replica = *replica_holder;
   if (!course_mode && !join && !replica.core().membership().contains(options.self)) {
-    return fail(exit_code::kConfig,
+    return fail(exit_code::kNotAMember,
                 fmt::format("{} is not a member of the cluster's configuration ({}; recorded at index {}): it was "
                             "removed, and ids are never reused. Start a new replica under a new id with --join, "
                             "then add it (kvctl member add)",
@@ -309,11 +332,13 @@ int main(int argc, char** argv) {
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   auto stop = [&] {
+    retirement.cancel();
     replica.stop();
     http_server.stop();
     asio::error_code ignored;
     socket.close(ignored);
   };
+  stop_now = stop;
   signals.async_wait([&](const asio::error_code& error, int signal) {
     if (error) return;
     if (course_mode || replica.core().role() != raft::Role::kLeader) {
@@ -362,5 +387,5 @@ int main(int argc, char** argv) {
     log->critical("stopping after a failure: {}", e.what());
     return exit_code::kInternal;
   }
-  return exit_code::kDone;
+  return retired ? exit_code::kNotAMember : exit_code::kDone;
 }

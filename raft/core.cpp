@@ -90,8 +90,18 @@ void RaftCore::on_message(const PeerMessage& message) {
                              std::holds_alternative<InstallSnapshot>(message.payload) ||
                              std::holds_alternative<TimeoutNow>(message.payload);
   if (auto* refused = std::get_if<Refused>(&message.payload)) {
-    // Possibly forged where peers are not authenticated: it changes nothing here, it is only reported.
-    emit(Retired{fmt::format("{} refuses this replica: {}", message.from.str(), refused->reason)});
+    // It stops campaigning (it would only be ignored) but follows a leader that still sends it the log: where peers
+    // are not authenticated the refusal may be forged, and must not take a member out of the cluster.
+    if (!retired_) emit(Retired{fmt::format("{} refuses this replica: {}", message.from.str(), refused->reason)});
+    retired_ = true;
+    return;
+  }
+  if (!member && !from_a_leader && membership_.was_removed(message.from)) {
+    // A removed replica that did not see its removal commit still thinks it is a voter: tell it, once per message
+    // (it sends one every election timeout at most), instead of leaving it campaigning for good.
+    send(message.from, Refused{term_, fmt::format("replica {} was removed from the cluster (configuration at index "
+                                                  "{}) and takes no further part; its id is never used again",
+                                                  message.from.str(), membership_index_)});
     return;
   }
   if (!member && !from_a_leader) return;
@@ -343,7 +353,7 @@ void RaftCore::on_election_timeout() {
     return;
   }
   // Only voters campaign: a learner or a replica no longer in the configuration waits to hear from a leader.
-  if (!membership_.is_voter(config_.self)) return;
+  if (!membership_.is_voter(config_.self) || retired_) return;
   if (config_.pre_vote) become_pre_candidate();
   else become_candidate();
 }
@@ -757,10 +767,15 @@ void RaftCore::on_change(const ChangeMembership& request) {
   if (transfer_) return refuse("leadership is being handed over");
   const MembershipChange& change = request.change;
   const Member* target = membership_.find(change.id);
+  // A request whose effect is already in the committed configuration is answered done: a client that retries one
+  // whose answer it lost (the leader that removed itself stepped down before its reply went out) must not be told
+  // it failed.
+  auto already = [&] { emit(ChangeOutcome{request.request_id, true, "already done", leader_}); };
   switch (change.kind) {
     case MembershipChange::Kind::kAddLearner:
       if (!change.id.valid()) return refuse("not a replica id");
-      if (target) return refuse(fmt::format("{} is a member already", change.id.str()));
+      if (target && target->address == change.address) return already();
+      if (target) return refuse(fmt::format("{} is a member already, at {}", change.id.str(), target->address));
       if (membership_.was_removed(change.id)) {
         return refuse(fmt::format("{} was a member once and was removed: ids are never reused, choose a new one",
                                   change.id.str()));
@@ -769,11 +784,13 @@ void RaftCore::on_change(const ChangeMembership& request) {
       propose_membership(membership_.with_learner(Member{change.id, change.address, false, 0}));
       return;
     case MembershipChange::Kind::kPromote:
-      if (!target || target->voter) return refuse(fmt::format("{} is not a learner", change.id.str()));
+      if (target && target->voter) return already();
+      if (!target) return refuse(fmt::format("{} is not a member", change.id.str()));
       promotion_ = PendingPromotion{request.request_id, change.id, now_us_ + config_.promotion_timeout_us};
       maybe_promote();
       return;
     case MembershipChange::Kind::kRemove: {
+      if (!target && membership_.was_removed(change.id)) return already();
       if (!target) return refuse(fmt::format("{} is not a member", change.id.str()));
       if (!target->voter) {
         change_ = PendingChange{request.request_id, log_.last_index() + 1};
@@ -789,6 +806,7 @@ void RaftCore::on_change(const ChangeMembership& request) {
     }
     case MembershipChange::Kind::kReplace: {
       const Member* leaving = membership_.find(change.replaced);
+      if (target && target->voter && !leaving && membership_.was_removed(change.replaced)) return already();
       if (!target || target->voter) return refuse(fmt::format("{} is not a learner", change.id.str()));
       if (!leaving || !leaving->voter) return refuse(fmt::format("{} is not a voter", change.replaced.str()));
       std::vector<NodeId> voters = membership_.voters();
