@@ -283,7 +283,7 @@ asio::awaitable<void> RaftNode::carry_out(raft::Effect& effect) {
             const TimePoint now = clock_.now();
             if (now - last_retirement_logged_ >= kRejectionLogInterval || last_retirement_logged_ == TimePoint{}) {
               last_retirement_logged_ = now;
-              log_->error("{}", retired.reason);
+              log_->info("{}", retired.reason);  // kvstore says it at error level as it stops
             }
             if (options_.on_retired && !retired_reported_) {
               retired_reported_ = true;

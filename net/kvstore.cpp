@@ -240,11 +240,12 @@ int main(int argc, char** argv) {
   // For a few seconds first it answers clients with the address of a member, so that those that knew of no other
   // replica (their cluster file predates the change) find the cluster again.
   asio::steady_timer retirement(io);
-  options.on_retired = [&](const std::string&) {
+  options.on_retired = [&](const std::string& reason) {
     retired = true;
-    log->error("this replica is no longer a member of the cluster: stopping in {} s (exit status {}); until then it "
-               "sends clients to the members",
-               std::chrono::duration_cast<std::chrono::seconds>(kRetirementGrace).count(), exit_code::kNotAMember);
+    log->error("{}. This replica is no longer a member of the cluster: stopping in {} s (exit status {}); until then "
+               "it sends clients to the members",
+               reason, std::chrono::duration_cast<std::chrono::seconds>(kRetirementGrace).count(),
+               exit_code::kNotAMember);
     retirement.expires_after(kRetirementGrace);
     retirement.async_wait([&](const asio::error_code& error) {
       if (!error && stop_now) stop_now();

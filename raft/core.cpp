@@ -17,6 +17,7 @@ RaftCore::RaftCore(RaftConfig config, RecoveredState recovered)
       log_(std::move(recovered.entries), recovered.snapshot ? recovered.snapshot->index : 0,
            recovered.snapshot ? recovered.snapshot->term : 0),
       commit_(log_.base_index()) {
+  if (config_.join) config_.initial = Membership{};  // only the leader's log says whom it joins
   if (config_.initial.members().empty() && !config_.join) {
     std::vector<Member> members{Member{config_.self}};
     for (NodeId peer : config_.peers)
@@ -29,6 +30,7 @@ RaftCore::RaftCore(RaftConfig config, RecoveredState recovered)
     if (auto m = Membership::decode(recovered.snapshot->membership)) {
       base_membership_ = std::move(*m);
       membership_in_log_ = true;
+      membership_index_ = recovered.snapshot->index;
     }
   }
   membership_ = base_membership_;
@@ -722,7 +724,7 @@ void RaftCore::membership_after_truncation(Index from) {
   // A configuration entry cut from the log takes its configuration with it: back to the one before.
   if (log_memberships_.empty() || log_memberships_.back().first < from) return;
   std::erase_if(log_memberships_, [&](const auto& item) { return item.first >= from; });
-  if (log_memberships_.empty()) adopt_membership(base_membership_, 0);
+  if (log_memberships_.empty()) adopt_membership(base_membership_, log_.base_index());
   else adopt_membership(log_memberships_.back().second, log_memberships_.back().first);
 }
 
