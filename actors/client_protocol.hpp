@@ -3,6 +3,7 @@
 // simulator's JSON envelope and back. Pure C++.
 
 #include "kv/command.hpp"
+#include "raft/membership.hpp"
 #include "raft/types.hpp"
 
 #include <array>
@@ -23,8 +24,21 @@ struct ReplyAddress {
   bool operator==(const ReplyAddress&) const = default;
 };
 
-// kDeletePrefix deletes every key that starts with `key`.
-enum class RequestKind : std::uint8_t { kGet, kPut, kDelete, kCas, kStatus, kDeletePrefix };
+// Membership requests name the member in `key` (its id) and, to add one, its address in `value`. kDeletePrefix
+// deletes every key that starts with `key`.
+enum class RequestKind : std::uint8_t {
+  kGet,
+  kPut,
+  kDelete,
+  kCas,
+  kStatus,
+  kDeletePrefix,
+  kAddLearner,
+  kPromote,
+  kRemoveMember,
+  kReplaceMember,   // `key` the learner that becomes a voter, `value` the voter that leaves
+  kTransferLeader,  // `key` the replica to hand over to, empty: the most up-to-date voter
+};
 
 // Where the gateway sends a request's answer: to the UDP bridge (a client datagram) or to the KV API actor (a request
 // the HTTP API made on a client's behalf).
@@ -64,6 +78,10 @@ struct ReplicaStatus {
   };
   std::vector<Follower> followers;  // leader only
   std::string metrics;  // every counter, as Prometheus text (actors/metrics.hpp); empty when not asked for
+  // The configuration in effect: members with their addresses, voter or learner, and while joint the voters leaving.
+  std::vector<raft::Member> members;
+  std::vector<raft::NodeId> outgoing_voters;
+  raft::Index membership_index = 0;
 };
 
 struct ClientReply {

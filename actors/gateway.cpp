@@ -23,6 +23,14 @@ bool is_write(RequestKind kind) {
 // a second application.
 bool retry_safe(const ClientRequest& request) { return !is_write(request.kind) || request.session.id != 0; }
 
+bool is_membership(RequestKind kind) {
+  return kind == RequestKind::kAddLearner || kind == RequestKind::kPromote || kind == RequestKind::kRemoveMember ||
+         kind == RequestKind::kReplaceMember || kind == RequestKind::kTransferLeader;
+}
+
+// A membership change or a handover takes as long as a learner needs to catch up: it gets its own, longer deadline.
+constexpr Millis kChangeTimeout{120000};
+
 kv::Command to_command(const ClientRequest& request) {
   kv::Command command;
   command.op = request.kind == RequestKind::kPut            ? kv::Op::kPut
@@ -52,7 +60,8 @@ Gateway::Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const kv::St
       sweep_timer_(clock, [this](std::uint64_t generation) { inbox_.try_send(GatewaySweep{generation}); }) {}
 
 std::size_t Gateway::waiting() const {
-  std::size_t n = held_.size() + write_batch_.size() + read_batch_.size() + committing_.size() + applying_reads_.size();
+  std::size_t n = held_.size() + write_batch_.size() + read_batch_.size() + committing_.size() + applying_reads_.size() +
+                  changing_.size();
   for (const auto& [id, batch] : proposing_)
     for (const auto& w : batch) n += w.has_value();
   for (const auto& [id, batch] : confirming_)
@@ -100,6 +109,8 @@ void Gateway::handle(GatewayInbox& message) {
                    status_reply.replica_status->metrics = render_prometheus(*status_reply.replica_status, metrics_);
                  },
                  [&](GatewaySweep& m) { on_sweep(m); },
+                 [&](ChangeAnswered& m) { on_change_answered(m); },
+                 [&](MembershipKnown& m) { membership_ = std::move(m.membership); },
              },
              message);
 }
@@ -154,20 +165,76 @@ void Gateway::on_request(ClientRequest request) {
       return;
     }
   }
-  route(Waiting{std::move(request), clock_.now() + options_.timing.request_timeout});
+  const TimePoint deadline =
+      clock_.now() + (is_membership(request.kind) ? Micros(kChangeTimeout) : Micros(options_.timing.request_timeout));
+  route(Waiting{std::move(request), deadline});
 }
 
 void Gateway::route(Waiting waiting) {
-  if (role_ == raft::Role::kLeader) {
+  if (role_ == raft::Role::kLeader && is_membership(waiting.request.kind)) {
+    ask_for_change(std::move(waiting));
+  } else if (role_ == raft::Role::kLeader) {
     (is_write(waiting.request.kind) ? write_batch_ : read_batch_).push_back(std::move(waiting));
   } else if (leader_.valid() && leader_ != options_.self && waiting.request.reply_via == ReplyVia::kKvApi) {
     redirect(waiting.request);  // the KV API forwards it to the leader and bounds the hops itself
   } else if (leader_.valid() && leader_ != options_.self && !came_back_from_leader(waiting.request.client)) {
     redirect_to_leader(waiting.request);
+  } else if (!leader_.valid() && leader_or_voter().valid()) {
+    redirect(waiting.request);  // out of the configuration: no election here will tell us a leader
   } else {
     // An election is under way: wait a little for its outcome rather than send the client round in circles.
     waiting.deadline = std::min(waiting.deadline, clock_.now() + options_.timing.hold_timeout);
     held_.push_back(std::move(waiting));
+  }
+}
+
+void Gateway::ask_for_change(Waiting waiting) {
+  const ClientRequest& request = waiting.request;
+  const auto id = raft::NodeId::parse(request.key);
+  const auto other = raft::NodeId::parse(request.value);
+  const bool needs_id = request.kind != RequestKind::kTransferLeader || !request.key.empty();
+  if (needs_id && (!id || !id->valid())) {
+    reply(request, ReplyKind::kFail, leader_, {}, {}, fmt::format("\"{}\" is not a replica id", request.key));
+    return;
+  }
+  const std::uint64_t request_id = next_batch_id_++;
+  NodeInbox ask;
+  switch (request.kind) {
+    case RequestKind::kTransferLeader:
+      ask = TransferRequest{request_id, id.value_or(raft::kNoNode)};
+      break;
+    case RequestKind::kReplaceMember:
+      if (!other || !other->valid()) {
+        reply(request, ReplyKind::kFail, leader_, {}, {}, fmt::format("\"{}\" is not a replica id", request.value));
+        return;
+      }
+      ask = ChangeMembershipRequest{request_id, {raft::MembershipChange::Kind::kReplace, *id, {}, *other}};
+      break;
+    default: {
+      const auto kind = request.kind == RequestKind::kAddLearner ? raft::MembershipChange::Kind::kAddLearner
+                        : request.kind == RequestKind::kPromote  ? raft::MembershipChange::Kind::kPromote
+                                                                 : raft::MembershipChange::Kind::kRemove;
+      ask = ChangeMembershipRequest{request_id, {kind, *id, request.value, raft::kNoNode}};
+    }
+  }
+  if (!out_.node.try_send(std::move(ask))) {
+    reply(request, ReplyKind::kFail, leader_, {}, {}, "overloaded");
+    return;
+  }
+  changing_.emplace(request_id, std::move(waiting));
+}
+
+void Gateway::on_change_answered(const ChangeAnswered& answer) {
+  auto it = changing_.find(answer.request_id);
+  if (it == changing_.end()) return;
+  Waiting waiting = std::move(it->second);
+  changing_.erase(it);
+  if (answer.done) {
+    reply(waiting.request, ReplyKind::kOk, answer.leader.valid() ? answer.leader : leader_);
+  } else if (answer.reason == "not the leader") {
+    route(std::move(waiting));  // leadership moved meanwhile: to the new leader
+  } else {
+    reply(waiting.request, ReplyKind::kFail, answer.leader.valid() ? answer.leader : leader_, {}, {}, answer.reason);
   }
 }
 
@@ -211,6 +278,14 @@ bool Gateway::came_back_from_leader(raft::NodeId client) {
   if (it->second.leader == leader_ && clock_.now() - it->second.at < options_.timing.election_timeout_max) return true;
   redirected_.erase(it);
   return false;
+}
+
+raft::NodeId Gateway::leader_or_voter() const {
+  if (leader_.valid() || membership_.members().empty() || membership_.is_voter(options_.self)) return leader_;
+  // Spread such clients over the voters rather than send them all to one.
+  const std::vector<raft::NodeId> voters = membership_.voters();
+  if (voters.empty()) return leader_;
+  return voters[static_cast<std::size_t>(clock_.now().time_since_epoch().count()) % voters.size()];
 }
 
 void Gateway::redirect_to_leader(const ClientRequest& request) {
@@ -338,6 +413,12 @@ void Gateway::on_sweep(const GatewaySweep& sweep) {
   std::erase_if(committing_, [&](auto& item) {
     if (item.second.waiting.deadline > now || !retry_safe(item.second.waiting.request)) return false;
     give_up(item.second.waiting);
+    return true;
+  });
+  std::erase_if(changing_, [&](auto& item) {
+    if (item.second.deadline > now) return false;
+    reply(item.second.request, ReplyKind::kFail, leader_, {}, {},
+          "timed out; the change may still complete (kvctl member list tells)");
     return true;
   });
   std::erase_if(applying_reads_, [&](auto& item) {

@@ -62,6 +62,8 @@ class Gateway {
   void on_read_outcome(const ReadOutcome& outcome);
   void on_applied(const EntriesApplied& applied);
   void on_sweep(const GatewaySweep& sweep);
+  void on_change_answered(const ChangeAnswered& answer);
+  void ask_for_change(Waiting waiting);
 
   void route(Waiting waiting);
   void flush_batches();
@@ -69,7 +71,10 @@ class Gateway {
   void answer_write(const Waiting& waiting, const kv::Result& result);
   void reply(const ClientRequest& request, ReplyKind kind, raft::NodeId leader, kv::Status status = kv::Status::kOk,
              std::optional<std::string> value = std::nullopt, std::string reason = {});
-  void redirect(const ClientRequest& request) { reply(request, ReplyKind::kRedirect, leader_); }
+  // To the leader if known. A replica that no longer votes (removed, or refused under its id) names a voter instead:
+  // it will not learn of a new leader, and its clients would otherwise wait on it for nothing.
+  void redirect(const ClientRequest& request) { reply(request, ReplyKind::kRedirect, leader_or_voter()); }
+  raft::NodeId leader_or_voter() const;
   void redirect_to_leader(const ClientRequest& request);
   bool came_back_from_leader(raft::NodeId client);
   void give_up(const Waiting& waiting);
@@ -88,6 +93,7 @@ class Gateway {
   raft::Role role_ = raft::Role::kFollower;
   raft::Term term_ = 0;
   raft::NodeId leader_;
+  raft::Membership membership_;  // the configuration in effect here (MembershipKnown)
   raft::Index applied_index_ = 0;
 
   std::deque<Waiting> held_;                                            // no leader known yet
@@ -95,6 +101,7 @@ class Gateway {
   std::map<std::uint64_t, std::vector<std::optional<Waiting>>> proposing_;  // proposal id -> requests, in log order
   std::map<raft::Index, ProposedWrite> committing_;                     // log index -> request
   std::map<std::uint64_t, std::vector<std::optional<Waiting>>> confirming_;  // read id -> requests
+  std::map<std::uint64_t, Waiting> changing_;  // membership change or handover under way, by request id
   std::multimap<raft::Index, Waiting> applying_reads_;                  // read index -> requests
   std::uint64_t next_batch_id_ = 1;
 

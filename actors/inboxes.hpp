@@ -41,13 +41,22 @@ struct StatusRequest {  // gateway -> node
 struct SnapshotTaken {  // applier -> node: the state machine as of snapshot.index; the log before it may go
   raft::Snapshot snapshot;
 };
+struct ChangeMembershipRequest {  // gateway -> node
+  std::uint64_t request_id;
+  raft::MembershipChange change;
+};
+struct TransferRequest {  // gateway (or a replica stopping) -> node: hand leadership over
+  std::uint64_t request_id;
+  raft::NodeId target;  // kNoNode: the most up-to-date voter
+};
 struct StorageDurable {  // storage -> node: every write up to `seq` is on disk
   std::uint64_t seq;
   raft::Index last_index;  // the newest log entry written so far, and its term (0: none yet)
   raft::Term last_term;
 };
 using NodeInbox = std::variant<PeerReceived, ElectionTimerFired, ProposeCommands, RequestRead, HeartbeatDue,
-                               AppliedThrough, StatusRequest, SnapshotTaken, StorageDurable>;
+                               AppliedThrough, StatusRequest, SnapshotTaken, StorageDurable, ChangeMembershipRequest,
+                               TransferRequest>;
 
 // ---- storage ----
 struct StorageWrite {  // node -> storage: make this change durable, after every write numbered before it
@@ -162,8 +171,17 @@ struct StatusReady {  // node -> gateway
 struct GatewaySweep {  // the gateway's own deadline check
   std::uint64_t generation;
 };
+struct ChangeAnswered {  // node -> gateway: the outcome of a membership change or a leadership transfer
+  std::uint64_t request_id;
+  bool done;
+  std::string reason;
+  raft::NodeId leader;
+};
+struct MembershipKnown {  // node -> gateway: the configuration in effect (clients learn members and addresses)
+  raft::Membership membership;
+};
 using GatewayInbox = std::variant<ClientRequestReceived, LeaderChanged, ProposalOutcome, ReadOutcome, EntriesApplied,
-                                  StatusReady, GatewaySweep>;
+                                  StatusReady, GatewaySweep, ChangeAnswered, MembershipKnown>;
 
 // ---- KV API (the typed side of the HTTP API) ----
 struct ApiCallReceived {  // http edge -> kv api: a client's call, or one another replica forwarded (`forwarded`)
@@ -211,7 +229,10 @@ struct SendClientReply {
 struct AnnounceLeader {  // node -> bridge: the `leader` field to stamp on every outgoing peer message
   raft::NodeId leader;
 };
-using BridgeInbox = std::variant<SendPeer, SendClientReply, AnnounceLeader>;
+struct AnnounceMembers {  // node -> bridge: who is in the configuration now, and where (cluster mode addresses peers)
+  std::vector<raft::Member> members;
+};
+using BridgeInbox = std::variant<SendPeer, SendClientReply, AnnounceLeader, AnnounceMembers>;
 
 using NodeMailbox = Mailbox<NodeInbox>;
 using StorageMailbox = Mailbox<StorageInbox>;

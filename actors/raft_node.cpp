@@ -18,6 +18,11 @@ raft::RaftConfig raft_config(const ReplicaOptions& options) {
   raft::RaftConfig config;
   config.self = options.self;
   config.peers = options.peers;
+  config.initial = options.initial_membership;
+  config.incarnation = options.incarnation;
+  config.join = options.join;
+  const auto election_min = std::chrono::duration_cast<Micros>(options.timing.election_timeout_min).count();
+  config.transfer_timeout_us = 2 * election_min;
   config.pre_vote = options.pre_vote;
   config.check_quorum = options.check_quorum;
   config.limits = options.limits;
@@ -54,6 +59,10 @@ asio::awaitable<void> RaftNode::run() {
   }
   ElectionTimerInbox arm = ArmElectionTimer{++timer_epoch_};
   co_await out_.timer.send(arm);
+  {  // The network and the gateway learn the configuration we start from.
+    raft::Effect known = raft::MembershipChanged{core_.membership(), core_.membership_index()};
+    co_await carry_out(known);
+  }
   while (auto message = co_await inbox_.receive()) {
     // A burst of messages is stepped together and its effects carried out together, so that one write and one
     // sync cover every change the burst made (group commit).
@@ -143,6 +152,12 @@ std::optional<raft::Input> RaftNode::to_input(NodeInbox& message) {
           },
           [&](StatusRequest&) -> std::optional<raft::Input> { return std::nullopt; },
           [&](StorageDurable&) -> std::optional<raft::Input> { return std::nullopt; },
+          [&](ChangeMembershipRequest& m) -> std::optional<raft::Input> {
+            return raft::ChangeMembership{m.request_id, std::move(m.change)};
+          },
+          [&](TransferRequest& m) -> std::optional<raft::Input> {
+            return raft::TransferLeadership{m.request_id, m.target};
+          },
       },
       message);
 }
@@ -251,6 +266,31 @@ asio::awaitable<void> RaftNode::carry_out(raft::Effect& effect) {
             StorageInbox out = StorageSnapshot{std::move(save.snapshot)};
             co_await out_.storage.send(out);
           },
+          [&](raft::MembershipChanged& changed) -> asio::awaitable<void> {
+            log_->info("configuration at {}: {}", changed.index, changed.membership.describe());
+            if (core_.role() == raft::Role::kLeader) start_replicators(core_.term());  // new members, gone members
+            BridgeInbox book = AnnounceMembers{changed.membership.members()};
+            co_await out_.bridge.send(book);
+            GatewayInbox news = MembershipKnown{std::move(changed.membership)};
+            co_await out_.gateway.send(news);
+          },
+          [&](raft::ChangeOutcome& outcome) -> asio::awaitable<void> {
+            GatewayInbox answer = ChangeAnswered{outcome.request_id, outcome.done, std::move(outcome.reason),
+                                                 outcome.leader};
+            co_await out_.gateway.send(answer);
+          },
+          [&](raft::Retired& retired) -> asio::awaitable<void> {
+            const TimePoint now = clock_.now();
+            if (now - last_retirement_logged_ >= kRejectionLogInterval || last_retirement_logged_ == TimePoint{}) {
+              last_retirement_logged_ = now;
+              log_->info("{}", retired.reason);  // kvstore says it at error level as it stops
+            }
+            if (options_.on_retired && !retired_reported_) {
+              retired_reported_ = true;
+              options_.on_retired(retired.reason);
+            }
+            co_return;
+          },
           [&](raft::MessageRejected& rejected) -> asio::awaitable<void> {
             ++metrics_.peer_messages_rejected;
             const TimePoint now = clock_.now();
@@ -269,11 +309,21 @@ asio::awaitable<void> RaftNode::carry_out(raft::Effect& effect) {
 }
 
 void RaftNode::start_replicators(raft::Term term) {
-  if (!replicators_.empty() && replicators_term_ == term) return;
-  stop_replicators();
+  // One per member of the configuration but us, for this term: kept while they stay, closed when they go.
+  if (replicators_term_ != term) stop_replicators();
   replicators_term_ = term;
+  for (auto it = replicators_.begin(); it != replicators_.end();) {
+    if (core_.membership().contains(it->first)) {
+      ++it;
+    } else {
+      it->second.inbox->close();
+      it = replicators_.erase(it);
+    }
+  }
   const Micros heartbeat = std::chrono::duration_cast<Micros>(options_.timing.heartbeat_interval);
-  for (raft::NodeId peer : options_.peers) {
+  for (const raft::Member& member : core_.membership().members()) {
+    const raft::NodeId peer = member.id;
+    if (peer == options_.self || replicators_.contains(peer)) continue;
     auto inbox = std::make_shared<ReplicatorMailbox>(executor_, options_.mailbox_capacity,
                                                      options_.self.str() + "/replicator-" + peer.str());
     auto actor = std::make_shared<Replicator>(*inbox, inbox_, out_.bridge, clock_, options_.self, peer, term,
@@ -303,10 +353,13 @@ ReplicaStatus RaftNode::status() const {
   s.applied_index = applied_index_;
   s.last_log_index = core_.log().last_index();
   s.snapshot_index = core_.log().first_index() - 1;
+  s.members = core_.membership().members();
+  s.outgoing_voters = core_.membership().outgoing_voters();
+  s.membership_index = core_.membership_index();
   if (core_.role() == raft::Role::kLeader) {
     s.last_leader_contact_ms = 0;
-    for (raft::NodeId peer : options_.peers) {
-      if (const auto* progress = core_.progress(peer)) s.followers.push_back({peer, progress->match()});
+    for (const raft::Member& member : core_.membership().members()) {
+      if (const auto* progress = core_.progress(member.id)) s.followers.push_back({member.id, progress->match()});
     }
   } else if (heard_from_leader_) {
     s.last_leader_contact_ms = std::chrono::duration_cast<Millis>(clock_.now() - last_leader_contact_).count();

@@ -2,9 +2,11 @@
 // Everything that shapes one replica's behaviour, with defaults that suit a LAN cluster. Pure C++.
 
 #include "actors/clock.hpp"
+#include "raft/membership.hpp"
 #include "raft/progress.hpp"
 #include "raft/types.hpp"
 
+#include <functional>
 #include <vector>
 
 namespace coraft::actors {
@@ -20,6 +22,17 @@ struct Timing {
 struct ReplicaOptions {
   raft::NodeId self;
   std::vector<raft::NodeId> peers;
+  // The configuration a new cluster starts from (with each member's address); empty: self and peers, all voters.
+  // A replica that joins an existing cluster starts from an empty one and learns the configuration from the leader.
+  raft::Membership initial_membership;
+  // Called once when this replica learns it is out of the cluster for good (removed, or refused under its id because
+  // its data directory was replaced), with the reason. Unset: it stays up, silent, following no one.
+  std::function<void(const std::string&)> on_retired;
+  // This replica's data directory identity (net/identity.hpp), sent with every peer message; 0 where nothing checks
+  // it (course mode, and simulations that do not wipe disks).
+  std::uint64_t incarnation = 0;
+  // Started with --join: not a member yet; it waits for the leader to add it (and learns the configuration then).
+  bool join = false;
   Timing timing;
   raft::ReplicationLimits limits;
   bool pre_vote = true;

@@ -246,11 +246,13 @@ asio::awaitable<CallResult> Client::call(actors::ClientRequest& request) {
       }
       if (r.mid != request.mid) continue;  // a stale redirect or fail from an earlier attempt
       answered = true;
+      const bool membership = request.kind >= actors::RequestKind::kAddLearner;
       if (r.kind == actors::ReplyKind::kFail) {
         // Too large, a stale session, or no valid client token: retrying cannot help. Anything else (timed out,
-        // overloaded) may.
+        // overloaded) may. A membership change's refusal says why it cannot be done (or that it timed out and may
+        // still complete): the caller decides.
         if (r.status == kv::Status::kStaleSession || r.reason.find("too large") != std::string::npos ||
-            r.reason == kUnauthorizedReason) {
+            r.reason == kUnauthorizedReason || (membership && r.reason != "overloaded")) {
           result.outcome = Outcome::kRejected;
           result.reply = std::move(r);
           co_return result;
@@ -258,6 +260,11 @@ asio::awaitable<CallResult> Client::call(actors::ClientRequest& request) {
         pause_before_next = true;
       } else {
         ++result.redirects;
+        if (r.leader.valid() && !replicas_.count(r.leader)) {
+          // A leader this client never heard of (added after its cluster file was written): the replica that named
+          // it knows its address.
+          co_await status(reply->envelope.src, settings_.attempt_timeout);
+        }
         if (r.leader.valid() && replicas_.count(r.leader) && r.leader != target_) {
           target_ = r.leader;  // go straight there
         } else {
@@ -273,6 +280,28 @@ asio::awaitable<CallResult> Client::call(actors::ClientRequest& request) {
   }
   result.outcome = Outcome::kUnavailable;
   co_return result;
+}
+
+asio::awaitable<CallResult> Client::change(actors::RequestKind kind, const std::string& id, const std::string& value) {
+  actors::ClientRequest r;
+  r.kind = kind;
+  r.key = id;
+  r.value = value;
+  co_return co_await call(r);
+}
+
+void Client::learn_members(const actors::ReplicaStatus& status) {
+  for (const raft::Member& member : status.members) {
+    if (replicas_.count(member.id) || member.address.empty()) continue;
+    try {
+      const HostPort where = parse_host_port(member.address);
+      asio::ip::udp::resolver resolver(io_);
+      const auto found = resolver.resolve(asio::ip::udp::v4(), where.host, std::to_string(where.port));
+      if (!found.empty()) replicas_.emplace(member.id, found.begin()->endpoint());
+    } catch (const std::exception&) {
+      // An address this machine cannot resolve: that member stays unknown here.
+    }
+  }
 }
 
 asio::awaitable<CallResult> Client::put(const std::string& key, const std::string& value) {
@@ -337,7 +366,10 @@ asio::awaitable<std::optional<actors::ReplicaStatus>> Client::status(raft::NodeI
     auto* d = std::get_if<Datagram>(&decoded);
     auto* reply = d ? std::get_if<ReplyDatagram>(d) : nullptr;
     if (reply) refusing_.erase(reply->envelope.src);
-    if (reply && reply->reply.mid == r.mid && reply->reply.replica_status) co_return reply->reply.replica_status;
+    if (reply && reply->reply.mid == r.mid && reply->reply.replica_status) {
+      learn_members(*reply->reply.replica_status);
+      co_return reply->reply.replica_status;
+    }
     if (reply && reply->reply.mid == r.mid && reply->reply.kind == actors::ReplyKind::kFail) co_return std::nullopt;
   }
 }

@@ -88,13 +88,19 @@ class Client {
   asio::awaitable<CallResult> del(const std::string& key);
   asio::awaitable<CallResult> cas(const std::string& key, const std::optional<std::string>& expected,
                                   const std::string& value);
+  // Membership changes and leadership transfer (RequestKind::kAddLearner ... kTransferLeader; `id` and `value` as in
+  // actors/client_protocol.hpp). A refusal is final (Outcome::kRejected, reply.reason says why).
+  asio::awaitable<CallResult> change(actors::RequestKind kind, const std::string& id, const std::string& value);
   // Deletes every key that starts with `prefix` (all of them for ""); the reply's value is how many, in decimal.
   // Reading a prefix and watching go over the HTTP API instead (net/http_client.hpp): their answers do not fit a
   // datagram.
   asio::awaitable<CallResult> del_prefix(const std::string& prefix);
   // Asks one replica about itself (no redirects, no retries beyond the deadline). nullopt at once when the replica
-  // refuses (see refusing()), else after `timeout` of silence.
+  // refuses (see refusing()), else after `timeout` of silence. Members the answer names that this client did not know
+  // are added to the replicas it talks to.
   asio::awaitable<std::optional<actors::ReplicaStatus>> status(raft::NodeId replica, actors::Millis timeout);
+  // Every replica this client knows of: the cluster file's, and members it learned of since.
+  const std::map<raft::NodeId, asio::ip::udp::endpoint>& replicas() const { return replicas_; }
 
   raft::NodeId leader_guess() const { return target_; }
   std::uint64_t session() const { return session_; }
@@ -114,6 +120,7 @@ class Client {
   // Reads the socket's error queue: every ICMP "port unreachable" names a replica that is not listening.
   void note_refusals();
   raft::NodeId random_replica(raft::NodeId other_than);
+  void learn_members(const actors::ReplicaStatus& status);
 
   asio::io_context& io_;
   asio::ip::udp::socket socket_;

@@ -243,8 +243,14 @@ actors::ReplicaOptions ClusterConfig::options_for(raft::NodeId self) const {
   actors::ReplicaOptions options = tuning;
   options.self = self;
   options.peers.clear();
-  for (const auto& [id, address] : replicas)
+  std::vector<raft::Member> members;
+  for (const auto& [id, address] : replicas) {
     if (id != self) options.peers.push_back(id);
+    members.push_back(raft::Member{id, fmt::format("{}:{}", address.host, address.port), true, 0});
+  }
+  // What a new cluster starts from; once the first leader has recorded it in the log, the log says who the members
+  // are and this file is only an address book.
+  options.initial_membership = raft::Membership::of_voters(members);
   return options;
 }
 

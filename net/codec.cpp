@@ -36,6 +36,11 @@ std::string_view kind_name(actors::RequestKind kind) {
     case actors::RequestKind::kDelete: return "del";
     case actors::RequestKind::kCas: return "cas";
     case actors::RequestKind::kStatus: return "status";
+    case actors::RequestKind::kAddLearner: return "member_add";
+    case actors::RequestKind::kPromote: return "member_promote";
+    case actors::RequestKind::kRemoveMember: return "member_remove";
+    case actors::RequestKind::kReplaceMember: return "member_replace";
+    case actors::RequestKind::kTransferLeader: return "transfer";
     case actors::RequestKind::kDeletePrefix: return "del_prefix";
   }
   return "?";
@@ -54,11 +59,18 @@ struct Fields {
   std::optional<std::string> src, dst, leader, type, mid, key, value, data, status, reason, token;
   std::optional<std::string> expected;
   std::optional<std::uint64_t> term, lli, llt, prev, pterm, commit, match, rprev, ci, ct, idx, iterm, off, total, crc, next,
-      session, seq;
+      session, seq, inc;
+  std::optional<std::string> conf;
   std::optional<std::int64_t> sent;
-  std::optional<bool> pre, granted, ok, done;
+  std::optional<bool> pre, granted, ok, done, xfer;
   bool has_entries = false;
-  std::vector<std::pair<raft::Term, std::optional<std::string>>> entries;  // (term, data); no data: a no-op
+  // (term, data, config?): no data is a no-op; a configuration entry's data is base64 and marked by a third element
+  struct WireEntry {
+    raft::Term term;
+    std::optional<std::string> data;
+    bool config;
+  };
+  std::vector<WireEntry> entries;
   std::optional<actors::ReplicaStatus> replica;
   bool bad = false;  // a known field had the wrong type
 };
@@ -121,27 +133,29 @@ void read_entries(JsonReader& in, Fields& f) {
     return;
   }
   in.array([&] {
-    std::optional<std::uint64_t> term;
+    std::optional<std::uint64_t> term, kind;
     std::optional<std::string> data;
     int position = 0;
     in.array([&] {
       if (position == 0) read_uint(in, term, f.bad);
       else if (position == 1) read_string(in, data, f.bad);
+      else if (position == 2) read_uint(in, kind, f.bad);
       else {
         f.bad = true;
         in.skip();
       }
       ++position;
     });
-    if (!term) f.bad = true;
-    else f.entries.emplace_back(*term, std::move(data));
+    const bool config = kind == std::uint64_t{2};
+    if (!term || (kind && !config) || (config && !data)) f.bad = true;
+    else f.entries.push_back({*term, std::move(data), config});
   });
 }
 
 void read_replica(JsonReader& in, Fields& f) {
   actors::ReplicaStatus s;
   std::optional<std::string> role, leader;
-  std::optional<std::uint64_t> term, commit, applied, last, keys, snapshot;
+  std::optional<std::uint64_t> term, commit, applied, last, keys, snapshot, config_index;
   std::optional<std::int64_t> contact;
   std::optional<std::string> metrics;
   in.object([&](std::string_view key) {
@@ -154,6 +168,25 @@ void read_replica(JsonReader& in, Fields& f) {
     else if (key == "keys") read_uint(in, keys, f.bad);
     else if (key == "snapshot") read_uint(in, snapshot, f.bad);
     else if (key == "metrics") read_string(in, metrics, f.bad);
+    else if (key == "config_index") read_uint(in, config_index, f.bad);
+    else if (key == "members") {
+      in.array([&] {
+        std::optional<std::string> id_text, member_role, address;
+        in.object([&](std::string_view field) {
+          if (field == "id") read_string(in, id_text, f.bad);
+          else if (field == "role") read_string(in, member_role, f.bad);
+          else if (field == "address") read_string(in, address, f.bad);
+          else in.skip();
+        });
+        auto id = id_text ? raft::NodeId::parse(*id_text) : std::nullopt;
+        if (!id || !member_role || !address) {
+          f.bad = true;
+          return;
+        }
+        s.members.push_back(raft::Member{*id, std::move(*address), *member_role == "voter", 0});
+        if (*member_role == "leaving") s.outgoing_voters.push_back(*id);
+      });
+    }
     else if (key == "last_leader_contact_ms") read_int(in, contact, f.bad);
     else if (key == "followers") {
       in.object([&](std::string_view id_text) {
@@ -184,6 +217,7 @@ void read_replica(JsonReader& in, Fields& f) {
   s.last_leader_contact_ms = *contact;
   s.keys = *keys;
   s.snapshot_index = snapshot.value_or(0);
+  s.membership_index = config_index.value_or(0);
   if (metrics) s.metrics = std::move(*metrics);
   f.replica = std::move(s);
 }
@@ -223,6 +257,9 @@ void read_field(JsonReader& in, std::string_view key, Fields& f) {
   else if (key == "off") read_uint(in, f.off, bad);
   else if (key == "total") read_uint(in, f.total, bad);
   else if (key == "crc") read_uint(in, f.crc, bad);
+  else if (key == "inc") read_uint(in, f.inc, bad);
+  else if (key == "xfer") read_bool(in, f.xfer, bad);
+  else if (key == "conf") read_string(in, f.conf, bad);
   else if (key == "next") read_uint(in, f.next, bad);
   else if (key == "done") read_bool(in, f.done, bad);
   else if (key == "data") read_string(in, f.data, bad);
@@ -235,12 +272,16 @@ void read_field(JsonReader& in, std::string_view key, Fields& f) {
 using Decoded = std::variant<Datagram, DropReason>;
 
 Decoded decode_peer(Fields& f, const Envelope& env, std::string_view type) {
-  raft::PeerMessage message{env.src, env.dst, {}};
+  raft::PeerMessage message{env.src, env.dst, {}, f.inc.value_or(0)};
   if (!f.term) return DropReason::kBadField;
   const raft::Term term = *f.term;
   if (type == "rv") {
     if (!f.lli || !f.llt || !f.pre) return DropReason::kBadField;
-    message.payload = raft::RequestVote{term, *f.lli, *f.llt, *f.pre};
+    message.payload = raft::RequestVote{term, *f.lli, *f.llt, *f.pre, f.xfer.value_or(false)};
+  } else if (type == "tn") {
+    message.payload = raft::TimeoutNow{term};
+  } else if (type == "ref") {
+    message.payload = raft::Refused{term, f.reason.value_or("")};
   } else if (type == "rvr") {
     if (!f.granted || !f.pre) return DropReason::kBadField;
     message.payload = raft::RequestVoteReply{term, *f.granted, *f.pre};
@@ -249,13 +290,18 @@ Decoded decode_peer(Fields& f, const Envelope& env, std::string_view type) {
     raft::AppendEntries ae{term, *f.prev, *f.pterm, {}, *f.commit, *f.sent};
     ae.entries.reserve(f.entries.size());
     raft::Index index = *f.prev;
-    for (auto& [entry_term, data] : f.entries) {
+    for (auto& wire : f.entries) {
       auto entry = std::make_shared<raft::Entry>();
-      entry->term = entry_term;
+      entry->term = wire.term;
       entry->index = ++index;
-      if (data) {
+      if (wire.config) {
+        auto bytes = base64_decode(*wire.data);
+        if (!bytes) return DropReason::kBadField;
+        entry->kind = raft::EntryKind::kConfig;
+        entry->data = std::move(*bytes);
+      } else if (wire.data) {
         entry->kind = raft::EntryKind::kCommand;
-        entry->data = std::move(*data);
+        entry->data = std::move(*wire.data);
       } else {
         entry->kind = raft::EntryKind::kNoop;
       }
@@ -268,8 +314,10 @@ Decoded decode_peer(Fields& f, const Envelope& env, std::string_view type) {
     }
     auto chunk = base64_decode(*f.data);
     if (!chunk) return DropReason::kBadField;
+    std::optional<std::string> membership = f.conf ? base64_decode(*f.conf) : std::optional<std::string>("");
+    if (!membership) return DropReason::kBadField;
     message.payload = raft::InstallSnapshot{term,     *f.idx, *f.iterm, *f.off, *f.total, static_cast<std::uint32_t>(*f.crc),
-                                            std::move(*chunk), *f.done};
+                                            std::move(*chunk), *f.done, std::move(*membership)};
   } else if (type == "isr") {
     if (!f.idx || !f.next || !f.done) return DropReason::kBadField;
     message.payload = raft::InstallSnapshotReply{term, *f.idx, *f.next, *f.done};
@@ -291,6 +339,18 @@ Decoded decode_request(Fields& f, const Envelope& env, std::string_view type) {
   }
   if (!f.key) return DropReason::kBadField;
   r.key = std::move(*f.key);
+  if (type == "member_add" || type == "member_replace") {
+    if (!f.value) return DropReason::kBadField;
+    r.kind = type == "member_add" ? actors::RequestKind::kAddLearner : actors::RequestKind::kReplaceMember;
+    r.value = std::move(*f.value);
+    return Datagram{RequestDatagram{env, std::move(r), f.token.value_or("")}};
+  }
+  if (type == "member_promote" || type == "member_remove" || type == "transfer") {
+    r.kind = type == "member_promote"  ? actors::RequestKind::kPromote
+             : type == "member_remove" ? actors::RequestKind::kRemoveMember
+                                       : actors::RequestKind::kTransferLeader;
+    return Datagram{RequestDatagram{env, std::move(r), f.token.value_or("")}};
+  }
   if (type == "get") {
     r.kind = actors::RequestKind::kGet;
   } else if (type == "put") {
@@ -341,6 +401,10 @@ void append_entry(std::string& out, const raft::Entry& entry) {
   if (entry.kind == raft::EntryKind::kCommand) {
     out += ',';
     append_json_string(out, entry.data);
+  } else if (entry.kind == raft::EntryKind::kConfig) {
+    out += ",\"";
+    out += base64_encode(entry.data);
+    out += "\",2";
   }
   out += ']';
 }
@@ -374,9 +438,11 @@ std::variant<Datagram, DropReason> decode(std::string_view datagram) {
   if (!src || !dst || !leader || !f.type) return DropReason::kBadEnvelope;
   const Envelope env{*src, *dst, *leader};
   const std::string& t = *f.type;
-  const bool peer = t == "rv" || t == "rvr" || t == "ae" || t == "aer" || t == "is" || t == "isr";
-  const bool request =
-      t == "get" || t == "put" || t == "del" || t == "delete" || t == "cas" || t == "status" || t == "del_prefix";
+  const bool peer =
+      t == "rv" || t == "rvr" || t == "ae" || t == "aer" || t == "is" || t == "isr" || t == "tn" || t == "ref";
+  const bool request = t == "get" || t == "put" || t == "del" || t == "delete" || t == "cas" || t == "status" ||
+                       t == "del_prefix" || t == "member_add" || t == "member_promote" || t == "member_remove" ||
+                       t == "member_replace" || t == "transfer";
   const bool reply = t == "ok" || t == "fail" || t == "redirect";
   if (t == "hello") return Datagram{HelloDatagram{env}};
   if (!peer && !request && !reply) return DropReason::kUnknownType;
@@ -388,12 +454,18 @@ std::variant<Datagram, DropReason> decode(std::string_view datagram) {
 
 std::vector<std::string> encode_peer(const raft::PeerMessage& message, raft::NodeId leader, std::size_t max_bytes) {
   std::vector<std::string> out;
+  // The envelope of a replica's message, and (cluster mode) the identity of its data directory.
+  auto envelope = [&](raft::NodeId from, raft::NodeId to, raft::NodeId stamped, std::string_view type) {
+    std::string s = coraft::net::envelope(from, to, stamped, type);
+    if (message.incarnation != 0) fmt::format_to(std::back_inserter(s), ",\"inc\":{}", message.incarnation);
+    return s;
+  };
   std::visit(
       Overloaded{
           [&](const raft::RequestVote& m) {
             std::string s = envelope(message.from, message.to, leader, "rv");
-            fmt::format_to(std::back_inserter(s), ",\"term\":{},\"lli\":{},\"llt\":{},\"pre\":{}}}", m.term,
-                           m.last_log_index, m.last_log_term, m.pre_vote);
+            fmt::format_to(std::back_inserter(s), ",\"term\":{},\"lli\":{},\"llt\":{},\"pre\":{}{}}}", m.term,
+                           m.last_log_index, m.last_log_term, m.pre_vote, m.transfer ? ",\"xfer\":true" : "");
             out.push_back(std::move(s));
           },
           [&](const raft::RequestVoteReply& m) {
@@ -417,7 +489,21 @@ std::vector<std::string> encode_peer(const raft::PeerMessage& message, raft::Nod
                            m.term, m.last_included_index, m.last_included_term, m.offset, m.total_bytes, m.checksum,
                            m.done);
             s += base64_encode(m.chunk);
-            s += "\"}";
+            s += '"';
+            if (!m.membership.empty()) s += ",\"conf\":\"" + base64_encode(m.membership) + '"';
+            s += '}';
+            out.push_back(std::move(s));
+          },
+          [&](const raft::TimeoutNow& m) {
+            std::string s = envelope(message.from, message.to, leader, "tn");
+            fmt::format_to(std::back_inserter(s), ",\"term\":{}}}", m.term);
+            out.push_back(std::move(s));
+          },
+          [&](const raft::Refused& m) {
+            std::string s = envelope(message.from, message.to, leader, "ref");
+            fmt::format_to(std::back_inserter(s), ",\"term\":{},\"reason\":", m.term);
+            append_json_string(s, m.reason);
+            s += '}';
             out.push_back(std::move(s));
           },
           [&](const raft::InstallSnapshotReply& m) {
@@ -489,7 +575,17 @@ std::string encode_reply(const actors::ClientReply& reply, raft::NodeId src) {
                      st.followers[i].match_index);
     }
     s += '}';
-    fmt::format_to(std::back_inserter(s), ",\"snapshot\":{}", st.snapshot_index);
+    fmt::format_to(std::back_inserter(s), ",\"snapshot\":{},\"config_index\":{},\"members\":[", st.snapshot_index,
+                   st.membership_index);
+    for (std::size_t i = 0; i < st.members.size(); ++i) {
+      const raft::Member& m = st.members[i];
+      const bool leaving = std::find(st.outgoing_voters.begin(), st.outgoing_voters.end(), m.id) != st.outgoing_voters.end();
+      fmt::format_to(std::back_inserter(s), "{}{{\"id\":\"{}\",\"role\":\"{}\",\"address\":", i ? "," : "",
+                     m.id.str(), m.voter ? "voter" : leaving ? "leaving" : "learner");
+      append_json_string(s, m.address);
+      s += '}';
+    }
+    s += ']';
     if (!st.metrics.empty()) {
       s += ",\"metrics\":";
       append_json_string(s, st.metrics);
@@ -509,7 +605,8 @@ std::string encode_request(const actors::ClientRequest& request, raft::NodeId ds
     s += ",\"key\":";
     append_json_string(s, request.key);
   }
-  if (request.kind == actors::RequestKind::kPut || request.kind == actors::RequestKind::kCas) {
+  if (request.kind == actors::RequestKind::kPut || request.kind == actors::RequestKind::kCas ||
+      request.kind == actors::RequestKind::kAddLearner || request.kind == actors::RequestKind::kReplaceMember) {
     s += ",\"value\":";
     append_json_string(s, request.value);
   }

@@ -23,6 +23,7 @@ inline constexpr int kInternal = 70;     // EX_SOFTWARE: an unexpected failure (
 inline constexpr int kCannotCreate = 73; // EX_CANTCREAT: an output file cannot be written (or already exists)
 inline constexpr int kStorage = 74;      // EX_IOERR: kvstore's data directory cannot be used, or its disk failed
 inline constexpr int kUndecided = 75;    // EX_TEMPFAIL: a check ran out of its time budget; try again with more
+inline constexpr int kNotAMember = 77;  // EX_NOPERM: kvstore's replica is not (or no longer) in the cluster's configuration
 inline constexpr int kConfig = 78;       // EX_CONFIG: the cluster file, or a secret file it names, is invalid
 
 }  // namespace coraft::exit_code

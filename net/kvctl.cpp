@@ -21,6 +21,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -62,6 +63,118 @@ int report_failure(const net::CallResult& r, const net::Client& client, std::str
 }
 
 std::string contact(std::int64_t ms) { return ms < 0 ? "never" : fmt::format("{} ms ago", ms); }
+
+// The leader's view of the cluster (its status names every member and how far each has come), else any replica's.
+asio::awaitable<std::optional<actors::ReplicaStatus>> cluster_view(net::Client& client) {
+  std::optional<actors::ReplicaStatus> any;
+  for (int round = 0; round < 2; ++round) {  // a second round reaches members the first one named
+    const auto known = client.replicas();
+    for (const auto& [id, endpoint] : known) {
+      auto s = co_await client.status(id, kStatusTimeout);
+      if (!s) continue;
+      if (s->role == raft::Role::kLeader) co_return s;
+      if (!any || s->membership_index > any->membership_index) any = s;
+      if (s->leader.valid() && !known.count(s->leader)) break;  // learned of a leader we did not know: ask it
+    }
+  }
+  co_return any;
+}
+
+std::string member_role(const actors::ReplicaStatus& view, const raft::Member& m) {
+  const auto& leaving = view.outgoing_voters;
+  if (m.voter) return "voter";
+  return std::find(leaving.begin(), leaving.end(), m.id) != leaving.end() ? "voter (leaving)" : "learner";
+}
+
+// member list / add / promote / remove, and transfer-leader.
+asio::awaitable<int> membership_command(net::Client& client, std::string_view what, const std::string& id,
+                                        const std::string& address, bool learner_only, bool json_output,
+                                        double timeout_s) {
+  if (what == "list") {
+    auto view = co_await cluster_view(client);
+    if (!view) {
+      fmt::print(stderr, "kvctl: no replica answered (`kvctl status` shows which run)\n");
+      co_return exit_code::kNoAnswer;
+    }
+    nlohmann::json all = nlohmann::json::array();
+    if (!json_output) fmt::print("{:<6} {:<22} {:<16} {}\n", "ID", "ADDRESS", "ROLE", "LAG");
+    for (const raft::Member& m : view->members) {
+      std::optional<raft::Index> lag;
+      if (m.id == view->id) lag = 0;
+      for (const auto& f : view->followers)
+        if (f.id == m.id) lag = view->last_log_index - std::min(f.match_index, view->last_log_index);
+      const std::string role = member_role(*view, m) + (m.id == view->leader ? ", leader" : "");
+      if (json_output) {
+        nlohmann::json j = {{"id", m.id.str()}, {"address", m.address}, {"role", member_role(*view, m)},
+                            {"leader", m.id == view->leader}};
+        if (lag && view->role == raft::Role::kLeader) j["lag"] = *lag;
+        all.push_back(j);
+      } else {
+        fmt::print("{:<6} {:<22} {:<16} {}\n", m.id.str(), m.address.empty() ? "-" : m.address, role,
+                   lag && view->role == raft::Role::kLeader ? std::to_string(*lag) : "-");
+      }
+    }
+    if (json_output) fmt::print("{}\n", all.dump(2));
+    co_return exit_code::kDone;
+  }
+  // Refusals that say "not now" (another change, or the cluster's own bookkeeping entry, is committing; a new leader
+  // has not committed its first entry; a handover is under way) are retried until the timeout; the others are final.
+  const auto give_up_at =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
+  auto transient = [](const std::string& reason) {
+    return reason.find("in progress") != std::string::npos || reason.find("try again") != std::string::npos ||
+           reason.find("being handed over") != std::string::npos;
+  };
+  auto ask = [&](actors::RequestKind kind, const std::string& value) -> asio::awaitable<std::optional<int>> {
+    const std::string target = id;
+    for (;;) {
+      auto r = co_await client.change(kind, target, value);
+      if (r.outcome == net::Outcome::kOk) co_return std::nullopt;
+      if (r.outcome == net::Outcome::kRejected) {
+        if (transient(r.reply.reason) && std::chrono::steady_clock::now() < give_up_at) {
+          asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
+          co_await pause.async_wait(asio::use_awaitable);
+          continue;
+        }
+        fmt::print(stderr, "kvctl: {}: {}\n", what, r.reply.reason);
+        co_return exit_code::kRefused;
+      }
+      co_return report_failure(r, client, std::string(what), id, true, timeout_s);
+    }
+  };
+  if (what == "add") {
+    if (auto failed = co_await ask(actors::RequestKind::kAddLearner, address)) co_return *failed;
+    fmt::print("{} added as a learner\n", id);
+    if (learner_only) co_return exit_code::kDone;
+    if (auto failed = co_await ask(actors::RequestKind::kPromote, "")) co_return *failed;
+    fmt::print("{} caught up and is a voter\n", id);
+    co_return exit_code::kDone;
+  }
+  if (what == "promote") {
+    if (auto failed = co_await ask(actors::RequestKind::kPromote, "")) co_return *failed;
+    fmt::print("{} caught up and is a voter\n", id);
+    co_return exit_code::kDone;
+  }
+  if (what == "remove") {
+    // A leader that removes itself keeps leading until the change commits, then hands over (raft/core.cpp).
+    if (auto failed = co_await ask(actors::RequestKind::kRemoveMember, "")) co_return *failed;
+    fmt::print("{} removed\n", id);
+    co_return exit_code::kDone;
+  }
+  // transfer-leader: the old leader says done once it sees the new one lead; confirm from the new leader itself.
+  if (auto failed = co_await ask(actors::RequestKind::kTransferLeader, "")) co_return *failed;
+  for (int round = 0; round < 50; ++round) {
+    auto view = co_await cluster_view(client);
+    if (view && view->role == raft::Role::kLeader && (id.empty() || view->id.str() == id)) {
+      fmt::print("{} leads (term {})\n", view->id.str(), view->term);
+      co_return exit_code::kDone;
+    }
+    asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(20));
+    co_await pause.async_wait(asio::use_awaitable);
+  }
+  fmt::print(stderr, "kvctl: transfer-leader: handed over, but no replica confirmed it leads\n");
+  co_return exit_code::kNoAnswer;
+}
 
 // Why a replica gave no status: nothing listens at its address, or it stayed silent.
 std::string silence(const net::Client& client, raft::NodeId id) {
@@ -133,6 +246,8 @@ int main(int argc, char** argv) {
                "                                      | status [--json] | leader | metrics [ID...]\n"
                "                                      | get --prefix P | del --prefix P\n"
                "                                      | watch KEY | watch --prefix P [--count N]\n"
+               "                                      | member list [--json] | member add ID HOST:PORT [--learner]\n"
+               "                                      | member promote ID | member remove ID | transfer-leader [ID]\n"
                "  kvctl keygen PATH"};
   app.option_defaults()->always_capture_default();
   app.require_subcommand(1);
@@ -177,6 +292,26 @@ int main(int argc, char** argv) {
   auto* metrics = app.add_subcommand("metrics", "[ID...]: replicas' counters in Prometheus text format (all, or the "
                                                 "IDs given)");
   metrics->add_option("ID", metrics_ids, "Replica ids (default: every replica)");
+  auto* member = app.add_subcommand("member", "list, add, promote or remove members (the configuration lives in the "
+                                             "log: see README, Membership)");
+  member->require_subcommand(1);
+  std::string member_id, member_address;
+  bool learner_only = false;
+  auto* member_list = member->add_subcommand("list", "[--json]: every member: id, address, voter or learner, lag");
+  member_list->add_flag("--json", json_output, "A JSON array");
+  auto* member_add = member->add_subcommand("add", "ID HOST:PORT [--learner]: add a replica (started with kvstore "
+                                                   "--join) as a learner, then make it a voter once it caught up");
+  member_add->add_option("ID", member_id)->required();
+  member_add->add_option("HOST:PORT", member_address)->required();
+  member_add->add_flag("--learner", learner_only, "Leave it a learner (promote it later)");
+  auto* member_promote = member->add_subcommand("promote", "ID: make the learner ID a voter, once it caught up");
+  member_promote->add_option("ID", member_id)->required();
+  auto* member_remove = member->add_subcommand("remove", "ID: remove ID (a leader hands over first); its id is never "
+                                                         "used again");
+  member_remove->add_option("ID", member_id)->required();
+  auto* transfer = app.add_subcommand("transfer-leader", "[ID]: hand leadership to ID (default: the most up-to-date "
+                                                         "voter); returns once it leads");
+  transfer->add_option("ID", member_id, "The replica to lead next");
   std::string keygen_path;
   auto* keygen = app.add_subcommand("keygen", "PATH: write a new random secret to PATH (mode 0600; refuses to "
                                               "replace a file), for cluster.json's key_file or client_token_file");
@@ -187,7 +322,8 @@ int main(int argc, char** argv) {
       {exit_code::kNo, "get, del: no such key (get --prefix: none under it); cas: KEY holds another value (or none)"},
       {exit_code::kNoAnswer, "no answer in time, or no replica is running (a write may or may not have been applied); "
                              "status, metrics: a replica asked about did not answer; leader: no replica leads"},
-      {exit_code::kRefused, "the cluster refused the request (too large, or no valid client token)"},
+      {exit_code::kRefused, "the cluster refused the request (too large, or no valid client token; member, "
+                            "transfer-leader: the change cannot be made, and why)"},
       {exit_code::kUsage, "a bad command line (also: an ID that is not in the cluster file)"},
       {exit_code::kNoInput, "the cluster file does not exist or cannot be read"},
       {exit_code::kCannotCreate, "keygen: PATH exists or cannot be created"},
@@ -309,11 +445,29 @@ int main(int argc, char** argv) {
       }
       co_return;
     }
+    if (member->parsed() || transfer->parsed()) {
+      code = co_await membership_command(client, member_list->parsed() ? "list"
+                                                 : member_add->parsed() ? "add"
+                                                 : member_promote->parsed() ? "promote"
+                                                 : member_remove->parsed() ? "remove"
+                                                                           : "transfer",
+                                         member_id, member_address, learner_only, json_output, timeout_s);
+      co_return;
+    }
     if (leader->parsed()) {
+      // Every replica the client knows of, including members it learns of from the answers (added since the
+      // cluster file was written).
       std::optional<std::pair<raft::Term, raft::NodeId>> newest;
-      for (const auto& [id, endpoint] : replicas) {
-        auto s = co_await client.status(id, kStatusTimeout);
-        if (s && s->role == raft::Role::kLeader && (!newest || s->term > newest->first)) newest = {s->term, id};
+      std::set<raft::NodeId> asked;
+      for (bool more = true; more;) {
+        more = false;
+        const auto known = client.replicas();
+        for (const auto& [id, endpoint] : known) {
+          if (!asked.insert(id).second) continue;
+          more = true;
+          auto s = co_await client.status(id, kStatusTimeout);
+          if (s && s->role == raft::Role::kLeader && (!newest || s->term > newest->first)) newest = {s->term, id};
+        }
       }
       if (newest) {
         fmt::print("{}\n", newest->second.str());
@@ -325,16 +479,28 @@ int main(int argc, char** argv) {
       co_return;
     }
     if (status->parsed()) {
+      // The configuration names members the cluster file may not list (added since): they are shown too.
+      const auto view = co_await cluster_view(client);
+      auto config_role = [&](raft::NodeId id) -> std::string {
+        if (!view) return "unknown";
+        for (const auto& m : view->members)
+          if (m.id == id) return member_role(*view, m) == "voter (leaving)" ? "leaving" : member_role(*view, m);
+        return "not member";
+      };
       nlohmann::json all = nlohmann::json::array();
       if (!json_output) {
-        fmt::print("{:<6} {:<14} {:>6} {:<6} {:>9} {:>9} {:>9} {:>9} {:>8}  {}\n", "ID", "ROLE", "TERM", "LEADER",
-                   "COMMIT", "APPLIED", "LAST LOG", "SNAPSHOT", "KEYS", "LEADER CONTACT / FOLLOWER LAG");
+        fmt::print("{:<6} {:<11} {:<14} {:>6} {:<6} {:>9} {:>9} {:>9} {:>9} {:>8}  {}\n", "ID", "MEMBER", "ROLE",
+                   "TERM", "LEADER", "COMMIT", "APPLIED", "LAST LOG", "SNAPSHOT", "KEYS",
+                   "LEADER CONTACT / FOLLOWER LAG");
       }
       int reachable = 0;
-      for (const auto& [id, endpoint] : replicas) {
+      const auto known = client.replicas();
+      for (const auto& [id, endpoint] : known) {
         auto s = co_await client.status(id, kStatusTimeout);
         if (json_output) {
-          nlohmann::json j = {{"id", id.str()}, {"address", fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port())}};
+          nlohmann::json j = {{"id", id.str()},
+                              {"address", fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port())},
+                              {"member", config_role(id)}};
           if (s) {
             j["reachable"] = true;
             j["role"] = std::string(raft::role_name(s->role));
@@ -366,11 +532,11 @@ int main(int argc, char** argv) {
                                   s->last_log_index - std::min(f.match_index, s->last_log_index));
             }
           }
-          fmt::print("{:<6} {:<14} {:>6} {:<6} {:>9} {:>9} {:>9} {:>9} {:>8}  {}\n", id.str(), raft::role_name(s->role),
-                     s->term, s->leader.valid() ? s->leader.str() : "-", s->commit_index, s->applied_index,
-                     s->last_log_index, s->snapshot_index, s->keys, last);
+          fmt::print("{:<6} {:<11} {:<14} {:>6} {:<6} {:>9} {:>9} {:>9} {:>9} {:>8}  {}\n", id.str(), config_role(id),
+                     raft::role_name(s->role), s->term, s->leader.valid() ? s->leader.str() : "-", s->commit_index,
+                     s->applied_index, s->last_log_index, s->snapshot_index, s->keys, last);
         } else {
-          fmt::print("{:<6} {}\n", id.str(), silence(client, id));
+          fmt::print("{:<6} {:<11} {}\n", id.str(), config_role(id), silence(client, id));
         }
         reachable += s.has_value();
       }

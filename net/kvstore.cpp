@@ -16,15 +16,21 @@
 #include "net/udp_bridge.hpp"
 #include "raft/disk_storage.hpp"
 #include "raft/memory_file_system.hpp"
+
+#include <random>
 #include "version/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <iostream>
 #include <random>
 
@@ -55,6 +61,8 @@ raft::NodeId parse_id(const std::string& text, const char* what) {
 
 }  // namespace
 
+constexpr std::chrono::seconds kRetirementGrace{5};
+
 int main(int argc, char** argv) {
   CLI::App app{"kvstore: a coraft replica (a replicated, strongly consistent key-value store on Raft).\n"
                "  Cluster mode: kvstore --config cluster.json --id ID [--data-dir DIR] [--fsync always|none]\n"
@@ -69,6 +77,10 @@ int main(int argc, char** argv) {
   app.add_option("args", positional, "Course mode: the simulator's UDP port, this replica's id, the other ids");
   app.add_option("--config", config_path, "Cluster mode: the cluster file (see README: Configuration)");
   app.add_option("--id", id_text, "Cluster mode: this replica's id in the cluster file");
+  bool join = false;
+  app.add_flag("--join", join,
+               "Cluster mode: this replica is not a member yet; it waits to be added (kvctl member add) and learns the "
+               "configuration from the leader. Its address must be in the cluster file");
   app.add_option("--log-level", log_level, "trace, debug, info, warn (default), error, off; or CORAFT_LOG");
   app.add_option("--seed", seed, "Seed for this replica's randomness (default: from the OS)");
   app.add_option("--data-dir", data_dir,
@@ -97,6 +109,8 @@ int main(int argc, char** argv) {
       {exit_code::kInternal, "an unexpected failure (the reason is in the log)"},
       {exit_code::kStorage, "the data directory cannot be used (in use by another replica, corrupt, unreadable), or "
                             "the disk filled up or failed while running"},
+      {exit_code::kNotAMember, "not a member of the cluster's configuration: removed, or refused because its data "
+                               "directory was wiped or replaced (start a new replica under a new id with --join)"},
       {exit_code::kConfig, "the cluster file, or the key file it names, is invalid"},
   }));
   if (auto code = exit_code::parse_command_line(app, argc, argv)) return *code;
@@ -218,13 +232,51 @@ int main(int argc, char** argv) {
     storage.options.fsync = raft::FsyncPolicy::kNone;
     storage.options.segment_bytes = 1u << 20;  // preallocation is memory here
   }
+  options.join = join;
+  // Out of the cluster for good (removed while it was away, or refused because its data directory was replaced):
+  // it stops with its own exit status, which a supervisor does not restart (README: Exit codes).
+  bool retired = false;
+  std::function<void()> stop_now;  // set once everything it stops exists
+  // For a few seconds first it answers clients with the address of a member, so that those that knew of no other
+  // replica (their cluster file predates the change) find the cluster again.
+  asio::steady_timer retirement(io);
+  options.on_retired = [&](const std::string& reason) {
+    retired = true;
+    log->error("{}. This replica is no longer a member of the cluster: stopping in {} s (exit status {}); until then "
+               "it sends clients to the members",
+               reason, std::chrono::duration_cast<std::chrono::seconds>(kRetirementGrace).count(),
+               exit_code::kNotAMember);
+    retirement.expires_after(kRetirementGrace);
+    retirement.async_wait([&](const asio::error_code& error) {
+      if (!error && stop_now) stop_now();
+    });
+  };
   std::unique_ptr<actors::Replica> replica_holder;
   try {
+    if (!course_mode) {
+      // The data directory's identity, to which the cluster pins this replica's id: a wiped directory is new.
+      const auto identity = raft::open_identity(disk_files, data_dir, std::random_device{}() * 0x100000000ull ^
+                                                                          std::random_device{}());
+      options.incarnation = identity.incarnation;
+      if (identity.fresh && !join) {
+        log->info("new data directory {}: founding member of the cluster in {} (a replica whose directory was "
+                  "wiped cannot rejoin so; it needs a new id and --join)",
+                  data_dir, config_path);
+      }
+    }
     replica_holder = std::make_unique<actors::Replica>(io, clock, storage, actors::Rng(seed), options, log);
   } catch (const raft::StorageError& e) {
     return fail(exit_code::kStorage, e.what());
   }
   actors::Replica& replica = *replica_holder;
+  if (!course_mode && !join && !replica.core().membership().contains(options.self)) {
+    return fail(exit_code::kNotAMember,
+                fmt::format("{} is not a member of the cluster's configuration ({}; recorded at index {}): it was "
+                            "removed, and ids are never reused. Start a new replica under a new id with --join, "
+                            "then add it (kvctl member add)",
+                            options.self.str(), replica.core().membership().describe(),
+                            replica.core().membership_index()));
+  }
   std::string storage_text = "in memory only";
   if (!data_dir.empty()) {
     const auto& report = replica.storage().recovery_report();
@@ -280,13 +332,35 @@ int main(int argc, char** argv) {
   if (http.metrics) log->info("metrics at http://{}:{}/metrics", metrics_address, http_server.metrics_port());
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const asio::error_code& error, int signal) {
-    if (error) return;
-    log->info("signal {}: stopping", signal);
+  auto stop = [&] {
+    retirement.cancel();
     replica.stop();
     http_server.stop();
     asio::error_code ignored;
     socket.close(ignored);
+  };
+  stop_now = stop;
+  signals.async_wait([&](const asio::error_code& error, int signal) {
+    if (error) return;
+    if (course_mode || replica.core().role() != raft::Role::kLeader) {
+      log->info("signal {}: stopping", signal);
+      stop();
+      return;
+    }
+    // A leader hands over first, so the cluster has a leader again at once instead of after an election timeout.
+    log->info("signal {}: handing leadership over, then stopping", signal);
+    replica.hand_over();
+    actors::spawn(io.get_executor(), options.self.str() + "/stop", [&]() -> asio::awaitable<void> {
+      asio::steady_timer tick(io);
+      const auto deadline = std::chrono::steady_clock::now() + 2 * options.timing.election_timeout_max;
+      while (replica.core().role() == raft::Role::kLeader && std::chrono::steady_clock::now() < deadline) {
+        tick.expires_after(std::chrono::milliseconds(5));
+        co_await tick.async_wait(asio::use_awaitable);
+      }
+      log->info("{}: stopping", replica.core().role() == raft::Role::kLeader ? "no one took over in time"
+                                                                            : "handed over");
+      stop();
+    });
   });
 
   if (course_mode) bridge.send_raw(net::encode_hello(options.self), addressing.simulator);
@@ -314,5 +388,5 @@ int main(int argc, char** argv) {
     log->critical("stopping after a failure: {}", e.what());
     return exit_code::kInternal;
   }
-  return exit_code::kDone;
+  return retired ? exit_code::kNotAMember : exit_code::kDone;
 }

@@ -103,6 +103,11 @@ PeerAuth::PeerAuth(std::string_view key, raft::NodeId self, const std::vector<ra
     if (member != self) windows_.emplace(member, ReplayWindow(floor));
 }
 
+void PeerAuth::admit(raft::NodeId member, std::uint64_t now_us) {
+  if (member == self_ || windows_.contains(member)) return;
+  windows_.emplace(member, ReplayWindow(now_us > kStartupSlackUs ? now_us - kStartupSlackUs : 0));
+}
+
 void PeerAuth::seal(std::string_view body, raft::NodeId to, std::uint64_t now_us, std::string& out) {
   counter_ = std::max(counter_ + 1, now_us);
   out.clear();

@@ -127,6 +127,9 @@ class PeerAuth {
   PeerAuth(std::string_view key, raft::NodeId self, const std::vector<raft::NodeId>& members, std::uint64_t now_us);
 
   static bool is_sealed(std::string_view datagram) { return datagram.substr(0, kSealMagic.size()) == kSealMagic; }
+  // A member joined the cluster: its datagrams are accepted from now on (from its counter at `now_us` less the
+  // start-up slack, as for members at start).
+  void admit(raft::NodeId member, std::uint64_t now_us);
 
   // Seals `body` for `to` into `out` (replacing its contents, keeping its capacity). `now_us`: the wall clock.
   void seal(std::string_view body, raft::NodeId to, std::uint64_t now_us, std::string& out);

@@ -1,5 +1,6 @@
 #include "net/udp_bridge.hpp"
 
+#include "net/cluster_config.hpp"
 #include "raft/overloaded.hpp"
 
 #include <asio/use_awaitable.hpp>
@@ -68,8 +69,13 @@ UdpBridge::UdpBridge(asio::ip::udp::socket& socket, actors::Replica& replica, Ad
 }
 
 bool UdpBridge::is_member(raft::NodeId id) const {
-  const auto& peers = replica_.options().peers;
-  return std::find(peers.begin(), peers.end(), id) != peers.end();
+  // Anyone in the address book: the cluster file's replicas and every member the configuration named since. Who may
+  // vote or count is the core's business (raft/membership.hpp); a replica that is joining must hear the leader.
+  if (addressing_.course_mode) {
+    const auto& peers = replica_.options().peers;
+    return std::find(peers.begin(), peers.end(), id) != peers.end();
+  }
+  return id != self_ && addressing_.replicas.contains(id);
 }
 
 asio::awaitable<void> UdpBridge::receive_loop() {
@@ -230,7 +236,11 @@ void UdpBridge::drop_peer(AuthFailure reason, const asio::ip::udp::endpoint& fro
 
 std::vector<std::string> UdpBridge::members_text() const {
   std::vector<std::string> out;
-  for (raft::NodeId id : members(replica_.options())) out.push_back(id.str());
+  if (addressing_.course_mode) {
+    for (raft::NodeId id : members(replica_.options())) out.push_back(id.str());
+  } else {
+    for (const auto& [id, endpoint] : addressing_.replicas) out.push_back(id.str());
+  }
   return out;
 }
 
@@ -245,6 +255,7 @@ asio::awaitable<void> UdpBridge::send_loop() {
 void UdpBridge::send_message(actors::BridgeInbox& message) {
   std::visit(Overloaded{
                  [&](actors::SendPeer& m) {
+                   m.message.incarnation = replica_.options().incarnation;
                    asio::ip::udp::endpoint to = addressing_.simulator;
                    if (!addressing_.course_mode) {
                      auto it = addressing_.replicas.find(m.message.to);
@@ -269,8 +280,30 @@ void UdpBridge::send_message(actors::BridgeInbox& message) {
                    send_raw(encode_reply(m.reply, self_), to);
                  },
                  [&](actors::AnnounceLeader& m) { leader_ = m.leader; },
+                 [&](actors::AnnounceMembers& m) { learn_addresses(m.members); },
              },
              message);
+}
+
+void UdpBridge::learn_addresses(const std::vector<raft::Member>& members) {
+  if (addressing_.course_mode) return;
+  for (const raft::Member& member : members) {
+    if (member.address.empty() || member.id == self_) continue;
+    try {
+      const HostPort where = parse_host_port(member.address);
+      asio::ip::udp::resolver resolver(socket_.get_executor());
+      const auto found = resolver.resolve(asio::ip::udp::v4(), where.host, std::to_string(where.port));
+      if (found.empty()) continue;
+      const auto endpoint = found.begin()->endpoint();
+      auto [it, added] = addressing_.replicas.insert_or_assign(member.id, endpoint);
+      if (added) {
+        log_->info("member {} at {}", member.id.str(), member.address);
+        if (auth_) auth_->admit(member.id, wall_clock_us());
+      }
+    } catch (const std::exception& e) {
+      log_->warn("member {}: cannot use its address \"{}\": {}", member.id.str(), member.address, e.what());
+    }
+  }
 }
 
 void UdpBridge::send_raw(const std::string& datagram, const asio::ip::udp::endpoint& to) {

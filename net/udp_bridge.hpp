@@ -74,6 +74,7 @@ class UdpBridge {
   void on_peer(PeerDatagram& datagram);
   void on_request(RequestDatagram& datagram, const asio::ip::udp::endpoint& from);
   void send_message(actors::BridgeInbox& message);
+  void learn_addresses(const std::vector<raft::Member>& members);
   bool is_member(raft::NodeId id) const;
   // Counts a dropped peer datagram and says so: at warn level at most every 10 s per reason, else at debug level.
   void drop_peer(AuthFailure reason, const asio::ip::udp::endpoint& from, std::string_view datagram);

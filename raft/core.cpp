@@ -1,7 +1,6 @@
 #include "raft/core.hpp"
 
 #include "raft/overloaded.hpp"
-#include "raft/quorum.hpp"
 
 #include <fmt/format.h>
 
@@ -18,10 +17,34 @@ RaftCore::RaftCore(RaftConfig config, RecoveredState recovered)
       log_(std::move(recovered.entries), recovered.snapshot ? recovered.snapshot->index : 0,
            recovered.snapshot ? recovered.snapshot->term : 0),
       commit_(log_.base_index()) {
-  for (NodeId peer : config_.peers) {
-    if (peer == config_.self) throw std::invalid_argument("a replica cannot be its own peer");
-    peers_.push_back(PeerState{peer});
+  if (config_.join) config_.initial = Membership{};  // only the leader's log says whom it joins
+  if (config_.initial.members().empty() && !config_.join) {
+    std::vector<Member> members{Member{config_.self}};
+    for (NodeId peer : config_.peers)
+      if (peer != config_.self) members.push_back(Member{peer});
+    config_.initial = Membership::of_voters(members);
   }
+  // The configuration: the snapshot's (or the initial one), then every configuration entry in the log after it.
+  base_membership_ = config_.initial;
+  if (recovered.snapshot && !recovered.snapshot->membership.empty()) {
+    if (auto m = Membership::decode(recovered.snapshot->membership)) {
+      base_membership_ = std::move(*m);
+      membership_in_log_ = true;
+      membership_index_ = recovered.snapshot->index;
+    }
+  }
+  membership_ = base_membership_;
+  for (Index i = log_.first_index(); i <= log_.last_index(); ++i) {
+    const EntryPtr& entry = log_.at(i);
+    if (entry->kind != EntryKind::kConfig) continue;
+    if (auto m = Membership::decode(entry->data)) log_memberships_.emplace_back(i, std::move(*m));
+  }
+  if (!log_memberships_.empty()) {
+    membership_ = log_memberships_.back().second;
+    membership_index_ = log_memberships_.back().first;
+    membership_in_log_ = true;
+  }
+  sync_peers();
   durable_index_ = log_.last_index();
   votes_held_after_restart_ = config_.check_quorum && term_ > 0;
   announced_ = RoleChanged{role_, term_, leader_};
@@ -29,21 +52,13 @@ RaftCore::RaftCore(RaftConfig config, RecoveredState recovered)
 
 const Progress* RaftCore::progress(NodeId peer) const {
   if (role_ != Role::kLeader) return nullptr;
-  for (const auto& p : peers_)
-    if (p.id == peer) return &p.progress;
-  return nullptr;
+  auto it = peers_.find(peer);
+  return it == peers_.end() ? nullptr : &it->second.progress;
 }
 
 RaftCore::PeerState* RaftCore::find_peer(NodeId id) {
-  for (auto& p : peers_)
-    if (p.id == id) return &p;
-  return nullptr;
-}
-
-RaftCore::PeerState& RaftCore::peer_state(NodeId id) {
-  PeerState* peer = find_peer(id);
-  if (!peer) throw std::logic_error("not a peer: " + id.str());
-  return *peer;
+  auto it = peers_.find(id);
+  return it == peers_.end() ? nullptr : &it->second;
 }
 
 std::vector<Effect> RaftCore::step(const Input& input, std::int64_t now_us) {
@@ -56,8 +71,11 @@ std::vector<Effect> RaftCore::step(const Input& input, std::int64_t now_us) {
                  [&](const HeartbeatDue& in) { on_heartbeat_due(in.peer); },
                  [&](const Persisted& in) { on_persisted(in); },
                  [&](const CompactLog& in) { on_compact(in); },
+                 [&](const ChangeMembership& in) { on_change(in); },
+                 [&](const TransferLeadership& in) { on_transfer(in); },
              },
              input);
+  on_time_passed();
   flush_persist();
   return std::exchange(effects_, {});
 }
@@ -66,17 +84,51 @@ std::vector<Effect> RaftCore::step(const Input& input, std::int64_t now_us) {
 // Messages
 
 void RaftCore::on_message(const PeerMessage& message) {
-  if (message.to != config_.self || !find_peer(message.from)) return;  // not for us, or not a member
+  if (message.to != config_.self || message.from == config_.self) return;
+  // Votes and replies count only from members. What a leader sends is taken from anyone: a replica just added learns
+  // that it is a member from the leader's log.
+  const Member* member = membership_.find(message.from);
+  const bool from_a_leader = std::holds_alternative<AppendEntries>(message.payload) ||
+                             std::holds_alternative<InstallSnapshot>(message.payload) ||
+                             std::holds_alternative<TimeoutNow>(message.payload);
+  if (auto* refused = std::get_if<Refused>(&message.payload)) {
+    // It stops campaigning (it would only be ignored) but follows a leader that still sends it the log: where peers
+    // are not authenticated the refusal may be forged, and must not take a member out of the cluster.
+    if (!retired_) emit(Retired{fmt::format("{} refuses this replica: {}", message.from.str(), refused->reason)});
+    retired_ = true;
+    return;
+  }
+  if (!member && !from_a_leader && membership_.was_removed(message.from)) {
+    // A removed replica that did not see its removal commit still thinks it is a voter: tell it, once per message
+    // (it sends one every election timeout at most), instead of leaving it campaigning for good.
+    send(message.from, Refused{term_, fmt::format("replica {} was removed from the cluster (configuration at index "
+                                                  "{}) and takes no further part; its id is never used again",
+                                                  message.from.str(), membership_index_)});
+    return;
+  }
+  if (!member && !from_a_leader) return;
+  if (member && member->incarnation != 0 && message.incarnation != 0 && message.incarnation != member->incarnation) {
+    // The id is pinned to another data directory: this one was wiped or replaced, and has forgotten what it
+    // promised (votes, acknowledged entries). It must not take part under that id again.
+    reject(message.from, "a new data directory under a member's id");
+    send(message.from, Refused{term_, fmt::format("replica {} belongs to a data directory this cluster no longer "
+                                                  "knows (it was wiped or replaced); it cannot rejoin under that id: "
+                                                  "remove it and add a new replica under a new id with --join",
+                                                  message.from.str())});
+    return;
+  }
+  if (role_ == Role::kLeader && member && member->incarnation == 0 && message.incarnation != 0) {
+    heard_incarnations_[message.from] = message.incarnation;
+  }
   const Term message_term = term_of(message.payload);
-  const bool is_vote_request = std::holds_alternative<RequestVote>(message.payload);
+  const auto* vote_request = std::get_if<RequestVote>(&message.payload);
 
   if (message_term > term_) {
-    if (is_vote_request && (in_leader_lease() || votes_held_after_restart_)) {
+    if (vote_request && !vote_request->transfer && (in_leader_lease() || votes_held_after_restart_)) {
       // Thesis §4.2.3: a replica that has heard from a current leader within the election timeout ignores vote
       // requests, so a partitioned replica coming back cannot depose a healthy leader. Also covers the restart rule.
       return;
     }
-    const auto* vote_request = std::get_if<RequestVote>(&message.payload);
     const auto* vote_reply = std::get_if<RequestVoteReply>(&message.payload);
     const bool pre_vote_request = vote_request && vote_request->pre_vote;
     const bool granted_pre_vote = vote_reply && vote_reply->pre_vote && vote_reply->granted;
@@ -113,11 +165,14 @@ void RaftCore::on_message(const PeerMessage& message) {
                  [&](const AppendEntriesReply& m) { on_append_reply(message.from, m); },
                  [&](const InstallSnapshot& m) { on_install_snapshot(message.from, m); },
                  [&](const InstallSnapshotReply& m) { on_install_snapshot_reply(message.from, m); },
+                 [&](const TimeoutNow& m) { on_timeout_now(message.from, m); },
+                 [](const Refused&) {},
              },
              message.payload);
 }
 
 void RaftCore::on_request_vote(NodeId from, const RequestVote& request) {
+  if (!membership_.is_voter(from)) return;  // a learner, or no longer a voter: its campaign cannot count
   bool can_vote;
   if (request.pre_vote) {
     // Would we vote for this candidate if it campaigned in request.term?
@@ -144,7 +199,9 @@ void RaftCore::on_vote_reply(NodeId from, const RequestVoteReply& reply) {
   // A granted PreVote comes back in the term we would campaign in; anything else in our own term.
   const Term expected = reply.pre_vote ? term_ + 1 : term_;
   if (reply.granted && reply.term != expected) return;
-  PeerState& peer = peer_state(from);
+  PeerState* voter = find_peer(from);
+  if (!voter || !membership_.is_voter(from)) return;
+  PeerState& peer = *voter;
   if (peer.vote_answered) return;  // duplicate
   peer.vote_answered = true;
   peer.vote_granted = reply.granted;
@@ -152,17 +209,16 @@ void RaftCore::on_vote_reply(NodeId from, const RequestVoteReply& reply) {
 }
 
 void RaftCore::tally_votes() {
-  std::size_t granted = 1, rejected = 0;  // we vote for ourselves
-  for (const auto& p : peers_) {
-    if (!p.vote_answered) continue;
-    if (p.vote_granted) ++granted;
-    else ++rejected;
-  }
-  const std::size_t needed = quorum_size(peers_.size() + 1);
-  if (granted >= needed) {
+  // We vote for ourselves. While joint, it takes a majority of the old voters and one of the new (§4.3).
+  auto answered = [&](NodeId id, bool granted) {
+    if (id == config_.self) return granted;
+    const PeerState* p = find_peer(id);
+    return p && p->vote_answered && p->vote_granted == granted;
+  };
+  if (membership_.majority([&](NodeId id) { return answered(id, true); })) {
     if (role_ == Role::kPreCandidate) become_candidate();
     else become_leader();
-  } else if (rejected >= needed) {
+  } else if (membership_.majority([&](NodeId id) { return answered(id, false); })) {
     become_follower(term_, kNoNode);
   }
 }
@@ -245,7 +301,9 @@ void RaftCore::on_append(NodeId from, const AppendEntries& request) {
 
 void RaftCore::on_append_reply(NodeId from, const AppendEntriesReply& reply) {
   if (role_ != Role::kLeader) return;
-  PeerState& peer = peer_state(from);
+  PeerState* member = find_peer(from);
+  if (!member) return;
+  PeerState& peer = *member;
   peer.recent_active = true;
   peer.answered_since_heartbeat = true;
   peer.backoff_shift = 0;
@@ -264,7 +322,18 @@ void RaftCore::on_append_reply(NodeId from, const AppendEntriesReply& reply) {
     }
     progress.on_reject(reply.rejected_prev, hint);
   }
-  send_append(peer, false);
+  // A commit may have changed the configuration (and so the peers): look the follower up again.
+  if (PeerState* again = find_peer(from)) {
+    if (transfer_ && !transfer_->timeout_sent && from == transfer_->target &&
+        again->progress.match() == log_.last_index()) {
+      // The target holds everything we do: it may take over now (thesis §3.10).
+      transfer_->timeout_sent = true;
+      lease_void_ = true;
+      send(from, TimeoutNow{term_});
+    }
+    send_append(*again, false);
+  }
+  maybe_promote();
   maybe_complete_reads();
 }
 
@@ -275,15 +344,18 @@ void RaftCore::on_election_timeout() {
   votes_held_after_restart_ = false;
   if (role_ == Role::kLeader) {
     if (!config_.check_quorum) return;
-    // CheckQuorum: step down unless a majority (counting ourselves) was heard from during the last timeout.
-    std::size_t active = 1;
-    for (auto& p : peers_) {
-      if (p.recent_active) ++active;
-      p.recent_active = false;
-    }
-    if (active < quorum_size(peers_.size() + 1)) become_follower(term_, kNoNode);
+    // CheckQuorum: step down unless a majority of the voters (counting ourselves) was heard from during the last
+    // timeout.
+    const bool heard = membership_.majority([&](NodeId id) {
+      const PeerState* p = find_peer(id);
+      return id == config_.self || (p && p->recent_active);
+    });
+    for (auto& [id, p] : peers_) p.recent_active = false;
+    if (!heard) become_follower(term_, kNoNode);
     return;
   }
+  // Only voters campaign: a learner or a replica no longer in the configuration waits to hear from a leader.
+  if (!membership_.is_voter(config_.self) || retired_) return;
   if (config_.pre_vote) become_pre_candidate();
   else become_candidate();
 }
@@ -293,13 +365,17 @@ void RaftCore::on_propose(const Propose& propose) {
     emit(ProposalRejected{propose.proposal_id, leader_});
     return;
   }
+  if (transfer_) {  // handing over: held, then proposed here if it fails, or sent to the new leader if it works
+    held_proposals_.push_back(propose);
+    return;
+  }
   const Index first = log_.last_index() + 1;
   for (const std::string& command : propose.commands) {
     append_local(std::make_shared<Entry>(Entry{term_, log_.last_index() + 1, EntryKind::kCommand, command}));
   }
   emit(ProposalAccepted{propose.proposal_id, first, term_});
   broadcast_append();
-  if (peers_.empty()) maybe_commit();
+  maybe_commit();
 }
 
 void RaftCore::on_read_index(const ReadIndex& read) {
@@ -335,10 +411,37 @@ void RaftCore::on_persisted(const Persisted& persisted) {
 
 void RaftCore::become_follower(Term term, NodeId leader) {
   const bool was_leader = role_ == Role::kLeader;
-  if (term > term_) set_hard_state(term, kNoNode);
+  if (term > term_) {
+    set_hard_state(term, kNoNode);
+    lease_void_ = false;
+  }
   role_ = Role::kFollower;
   leader_ = leader;
-  if (was_leader) reject_reads();
+  if (was_leader) {
+    reject_reads();
+    if (change_) {
+      emit(ChangeOutcome{change_->request_id, false,
+                         "leadership was lost before the change committed; it may still complete (kvctl member list)",
+                         leader_});
+      change_.reset();
+    }
+    if (promotion_) {
+      emit(ChangeOutcome{promotion_->request_id, false, "leadership was lost before the learner caught up", leader_});
+      promotion_.reset();
+    }
+    if (transfer_) transferred_ = std::exchange(transfer_, std::nullopt);  // answered once we see who leads
+    heard_incarnations_.clear();
+  }
+  // Proposals held for a handover go to whoever leads now: most likely, while its election is under way, the
+  // replica we handed over to.
+  const NodeId next_leader = leader_.valid() || !transferred_ ? leader_ : transferred_->target;
+  for (const Propose& held : std::exchange(held_proposals_, {})) emit(ProposalRejected{held.proposal_id, next_leader});
+  if (transferred_ && leader_.valid()) {
+    const bool done = leader_ == transferred_->target;
+    emit(ChangeOutcome{transferred_->request_id, done,
+                       done ? std::string() : fmt::format("{} leads instead", leader_.str()), leader_});
+    transferred_.reset();
+  }
   note_role();
 }
 
@@ -346,26 +449,27 @@ void RaftCore::become_pre_candidate() {
   role_ = Role::kPreCandidate;
   leader_ = kNoNode;
   note_role();
-  campaign(true);
+  campaign(true, false);
 }
 
-void RaftCore::become_candidate() {
+void RaftCore::become_candidate(bool transfer) {
   role_ = Role::kCandidate;
   leader_ = kNoNode;
   set_hard_state(term_ + 1, config_.self);
   note_role();
   emit(ResetElectionTimer{});
-  campaign(false);
+  campaign(false, transfer);
 }
 
-void RaftCore::campaign(bool pre_vote) {
-  for (auto& p : peers_) {
+void RaftCore::campaign(bool pre_vote, bool transfer) {
+  for (auto& [id, p] : peers_) {
     p.vote_answered = false;
     p.vote_granted = false;
   }
   const RequestVote request{.term = pre_vote ? term_ + 1 : term_, .last_log_index = log_.last_index(),
-                            .last_log_term = log_.last_term(), .pre_vote = pre_vote};
-  for (const auto& p : peers_) send(p.id, request);
+                            .last_log_term = log_.last_term(), .pre_vote = pre_vote, .transfer = transfer};
+  for (const auto& [id, p] : peers_)
+    if (membership_.is_voter(id)) send(id, request);
   tally_votes();  // a single-replica cluster wins at once
 }
 
@@ -373,7 +477,7 @@ void RaftCore::become_leader() {
   role_ = Role::kLeader;
   leader_ = config_.self;
   last_read_round_us_ = std::numeric_limits<std::int64_t>::min();
-  for (auto& p : peers_) {
+  for (auto& [id, p] : peers_) {
     p.progress = Progress(log_.last_index() + 1);
     p.recent_active = false;
     p.answered_since_heartbeat = true;
@@ -381,10 +485,20 @@ void RaftCore::become_leader() {
     p.acked_sent_at_us = std::numeric_limits<std::int64_t>::min();  // acks from earlier terms prove nothing now
   }
   note_role();
-  // §5.4.2 and §8: a no-op of our own term lets earlier entries commit and lets reads be served.
-  append_local(std::make_shared<Entry>(Entry{term_, log_.last_index() + 1, EntryKind::kNoop, {}}));
+  // §5.4.2 and §8: an entry of our own term lets earlier entries commit and lets reads be served. Usually a no-op;
+  // the first leader of a new cluster writes the configuration it started from (cluster.json's) instead, so from
+  // then on the log, not a file that may be edited, says who the members are. That is no change of membership (every
+  // member started from the same one), so it may come before an entry of this term commits.
+  if (membership_in_log_) {
+    append_local(std::make_shared<Entry>(Entry{term_, log_.last_index() + 1, EntryKind::kNoop, {}}));
+  } else {
+    Membership initial = config_.incarnation != 0 ? membership_.with_incarnation(config_.self, config_.incarnation)
+                                                  : membership_;
+    append_local(std::make_shared<Entry>(
+        Entry{term_, log_.last_index() + 1, EntryKind::kConfig, initial.encode()}));
+  }
   broadcast_append();
-  if (peers_.empty()) maybe_commit();
+  maybe_commit();
 }
 
 void RaftCore::note_role() {
@@ -431,17 +545,21 @@ void RaftCore::send_append(PeerState& peer, bool heartbeat) {
 }
 
 void RaftCore::broadcast_append() {
-  for (auto& p : peers_) send_append(p, false);
+  for (auto& [id, p] : peers_) send_append(p, false);
 }
 
 void RaftCore::broadcast_heartbeat() {
-  for (auto& p : peers_) send_append(p, true);
+  for (auto& [id, p] : peers_) send_append(p, true);
 }
 
 void RaftCore::maybe_commit() {
-  std::vector<Index> matches{durable_index_};
-  for (const auto& p : peers_) matches.push_back(p.progress.match());
-  const Index candidate = quorum_value(std::move(matches));
+  if (role_ != Role::kLeader) return;
+  // What a quorum of the voters holds: we count ourselves as far as our own disk has it; learners do not count.
+  const Index candidate = membership_.quorum_index([&](NodeId id) -> Index {
+    if (id == config_.self) return durable_index_;
+    const PeerState* p = find_peer(id);
+    return p ? p->progress.match() : 0;
+  });
   // Raft §5.4.2 (Figure 8): only an entry of the current term is committed by counting replicas; earlier entries
   // commit indirectly, with it.
   if (candidate > commit_ && log_.term_at(candidate) == term_) {
@@ -450,10 +568,25 @@ void RaftCore::maybe_commit() {
   }
 }
 
+void RaftCore::maybe_retire() {
+  // A committed configuration that removed us: we are out for good. (Not merely one without us: a replica that
+  // joins receives, before the entry that adds it, the configurations from before it was added.)
+  if (membership_index_ <= commit_ && membership_.was_removed(config_.self) && !retired_) {
+    retired_ = true;
+    emit(Retired{fmt::format("removed from the cluster (configuration at index {}: {})", membership_index_,
+                             membership_.describe())});
+  }
+}
+
 void RaftCore::advance_commit(Index index) {
   if (index <= commit_) return;
   commit_ = index;
   emit(CommitAdvanced{commit_});
+  maybe_retire();
+  if (role_ == Role::kLeader) {
+    maybe_finish_change();
+    maybe_hand_over();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -466,9 +599,13 @@ void RaftCore::on_compact(const CompactLog& compact) {
       log_.term_at(snapshot.index) != snapshot.term) {
     return;
   }
+  Snapshot saved = snapshot;
+  base_membership_ = membership_at(snapshot.index);
+  saved.membership = base_membership_.encode();  // a snapshot carries the configuration it was taken under
+  std::erase_if(log_memberships_, [&](const auto& item) { return item.first <= snapshot.index; });
   compacted_ = log_.compact(snapshot.index, snapshot.term);
   // Nothing depends on this write: the log's entries stay on disk until the snapshot file is there.
-  emit(SaveSnapshot{snapshot});
+  emit(SaveSnapshot{std::move(saved)});
 }
 
 void RaftCore::on_install_snapshot(NodeId from, const InstallSnapshot& request) {
@@ -499,7 +636,7 @@ void RaftCore::on_install_snapshot(NodeId from, const InstallSnapshot& request) 
       return;
     }
     in = IncomingSnapshot{request.last_included_index, request.last_included_term, request.checksum,
-                          request.total_bytes, {}};
+                          request.total_bytes, {}, request.membership};
   }
   if (request.offset != in->bytes.size() || request.total_bytes != in->total_bytes ||
       in->bytes.size() + request.chunk.size() > in->total_bytes) {
@@ -521,6 +658,7 @@ void RaftCore::on_install_snapshot(NodeId from, const InstallSnapshot& request) 
   }
   Snapshot snapshot = make_snapshot(in->index, in->term, std::move(in->bytes));
   const std::uint32_t expected = in->checksum;
+  snapshot.membership = std::move(in->membership);
   in.reset();
   if (snapshot.checksum != expected) {
     reject(from, fmt::format("snapshot at {} does not match its checksum", snapshot.index));
@@ -528,6 +666,15 @@ void RaftCore::on_install_snapshot(NodeId from, const InstallSnapshot& request) 
     send(from, reply);
     return;
   }
+  std::optional<Membership> snapshot_membership =
+      snapshot.membership.empty() ? std::optional(membership_at(snapshot.index)) : Membership::decode(snapshot.membership);
+  if (!snapshot_membership) {
+    reject(from, fmt::format("snapshot at {} carries a configuration that does not decode", snapshot.index));
+    reply.next_offset = 0;
+    send(from, reply);
+    return;
+  }
+  snapshot.membership = snapshot_membership->encode();
   // Figure 13, rules 6-7: keep the entries after the snapshot if our log agrees with it there, otherwise discard
   // the whole log (the snapshot's index is beyond our commit index, so nothing committed is lost).
   if (log_.term_at(snapshot.index) != snapshot.term && log_.last_index() > snapshot.index) {
@@ -537,15 +684,22 @@ void RaftCore::on_install_snapshot(NodeId from, const InstallSnapshot& request) 
   durable_index_ = std::max(durable_index_, snapshot.index);
   pending_persist_.snapshot = snapshot;
   persist_pending_ = true;
+  // The configuration: the snapshot's, then whatever configuration entries survive after it.
+  base_membership_ = std::move(*snapshot_membership);
+  std::erase_if(log_memberships_, [&](const auto& item) { return item.first <= snapshot.index; });
+  if (log_memberships_.empty()) adopt_membership(base_membership_, snapshot.index);
   commit_ = snapshot.index;
   emit(RestoreSnapshot{snapshot});
+  maybe_retire();
   reply.done = true;
   send(from, reply);
 }
 
 void RaftCore::on_install_snapshot_reply(NodeId from, const InstallSnapshotReply& reply) {
   if (role_ != Role::kLeader) return;
-  PeerState& peer = peer_state(from);
+  PeerState* member = find_peer(from);
+  if (!member) return;
+  PeerState& peer = *member;
   peer.recent_active = true;
   peer.answered_since_heartbeat = true;
   peer.backoff_shift = 0;
@@ -557,6 +711,242 @@ void RaftCore::on_install_snapshot_reply(NodeId from, const InstallSnapshotReply
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Membership (dissertation chapter 4): joint consensus for voter changes, learners, leadership transfer
+
+void RaftCore::adopt_membership(Membership membership, Index index) {
+  membership_ = std::move(membership);
+  membership_index_ = index;
+  sync_peers();
+  emit(MembershipChanged{membership_, membership_index_});
+}
+
+void RaftCore::membership_after_truncation(Index from) {
+  // A configuration entry cut from the log takes its configuration with it: back to the one before.
+  if (log_memberships_.empty() || log_memberships_.back().first < from) return;
+  std::erase_if(log_memberships_, [&](const auto& item) { return item.first >= from; });
+  if (log_memberships_.empty()) adopt_membership(base_membership_, log_.base_index());
+  else adopt_membership(log_memberships_.back().second, log_memberships_.back().first);
+}
+
+Membership RaftCore::membership_at(Index index) const {
+  Membership at = base_membership_;
+  for (const auto& [entry_index, membership] : log_memberships_) {
+    if (entry_index > index) break;
+    at = membership;
+  }
+  return at;
+}
+
+void RaftCore::sync_peers() {
+  // Everyone in the configuration but us; progress kept for those who stay, fresh for the new.
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    it = membership_.contains(it->first) ? std::next(it) : peers_.erase(it);
+  }
+  for (const Member& member : membership_.members()) {
+    if (member.id == config_.self || peers_.contains(member.id)) continue;
+    PeerState& peer = peers_.emplace(member.id, PeerState{member.id}).first->second;
+    // A leader that just appended the entry adding it starts there (the append that follows carries it, and the
+    // new member's answer says how far back to go); otherwise past the log.
+    peer.progress = Progress(role_ == Role::kLeader ? std::max<Index>(log_.last_index(), 1) : log_.last_index() + 1);
+  }
+}
+
+bool RaftCore::change_pending() const { return membership_index_ > commit_ || membership_.joint(); }
+
+void RaftCore::propose_membership(Membership next) {
+  append_local(std::make_shared<Entry>(Entry{term_, log_.last_index() + 1, EntryKind::kConfig, next.encode()}));
+  broadcast_append();
+  maybe_commit();
+}
+
+void RaftCore::on_change(const ChangeMembership& request) {
+  auto refuse = [&](std::string reason) { emit(ChangeOutcome{request.request_id, false, std::move(reason), leader_}); };
+  if (role_ != Role::kLeader) return refuse("not the leader");
+  // One change at a time, and none before this leader has committed an entry of its term: until then an
+  // uncommitted configuration of an earlier leader may still be in force somewhere (raft-dev, 2015).
+  if (change_pending() || change_ || promotion_) return refuse("another membership change is in progress");
+  if (log_.term_at(commit_) != term_) return refuse("the leader has not committed an entry of its term yet; try again");
+  if (transfer_) return refuse("leadership is being handed over");
+  const MembershipChange& change = request.change;
+  const Member* target = membership_.find(change.id);
+  // A request whose effect is already in the committed configuration is answered done: a client that retries one
+  // whose answer it lost (the leader that removed itself stepped down before its reply went out) must not be told
+  // it failed.
+  auto already = [&] { emit(ChangeOutcome{request.request_id, true, "already done", leader_}); };
+  switch (change.kind) {
+    case MembershipChange::Kind::kAddLearner:
+      if (!change.id.valid()) return refuse("not a replica id");
+      if (target && target->address == change.address) return already();
+      if (target) return refuse(fmt::format("{} is a member already, at {}", change.id.str(), target->address));
+      if (membership_.was_removed(change.id)) {
+        return refuse(fmt::format("{} was a member once and was removed: ids are never reused, choose a new one",
+                                  change.id.str()));
+      }
+      change_ = PendingChange{request.request_id, log_.last_index() + 1};
+      propose_membership(membership_.with_learner(Member{change.id, change.address, false, 0}));
+      return;
+    case MembershipChange::Kind::kPromote:
+      if (target && target->voter) return already();
+      if (!target) return refuse(fmt::format("{} is not a member", change.id.str()));
+      promotion_ = PendingPromotion{request.request_id, change.id, now_us_ + config_.promotion_timeout_us};
+      maybe_promote();
+      return;
+    case MembershipChange::Kind::kRemove: {
+      if (!target && membership_.was_removed(change.id)) return already();
+      if (!target) return refuse(fmt::format("{} is not a member", change.id.str()));
+      if (!target->voter) {
+        change_ = PendingChange{request.request_id, log_.last_index() + 1};
+        propose_membership(membership_.without_learner(change.id));
+        return;
+      }
+      std::vector<NodeId> voters = membership_.voters();
+      std::erase(voters, change.id);
+      if (voters.empty()) return refuse("the last voter cannot be removed");
+      change_ = PendingChange{request.request_id, 0};
+      propose_membership(membership_.entering_joint(std::move(voters)));
+      return;
+    }
+    case MembershipChange::Kind::kReplace: {
+      const Member* leaving = membership_.find(change.replaced);
+      if (target && target->voter && !leaving && membership_.was_removed(change.replaced)) return already();
+      if (!target || target->voter) return refuse(fmt::format("{} is not a learner", change.id.str()));
+      if (!leaving || !leaving->voter) return refuse(fmt::format("{} is not a voter", change.replaced.str()));
+      std::vector<NodeId> voters = membership_.voters();
+      std::erase(voters, change.replaced);
+      voters.push_back(change.id);
+      change_ = PendingChange{request.request_id, 0};
+      propose_membership(membership_.entering_joint(std::move(voters)));
+      return;
+    }
+  }
+}
+
+void RaftCore::maybe_finish_change() {
+  // A joint configuration that has committed is left at once (the dissertation's C_old,new then C_new).
+  if (membership_.joint() && membership_index_ <= commit_ && log_.term_at(commit_) == term_) {
+    const Index leave_at = log_.last_index() + 1;
+    propose_membership(membership_.leaving_joint());
+    if (change_ && change_->final_index == 0) change_->final_index = leave_at;
+    return;
+  }
+  if (change_ && change_->final_index != 0 && commit_ >= change_->final_index) {
+    emit(ChangeOutcome{change_->request_id, true, {}, leader_});
+    change_.reset();
+  }
+  if (!change_pending() && !change_) {
+    maybe_pin_incarnations();
+    maybe_promote();
+  }
+}
+
+void RaftCore::maybe_promote() {
+  if (!promotion_ || role_ != Role::kLeader || change_pending() || change_) return;
+  const PeerState* learner = find_peer(promotion_->id);
+  if (!learner || learner->progress.match() + config_.promotion_lag < log_.last_index()) return;  // not yet
+  std::vector<NodeId> voters = membership_.voters();
+  voters.push_back(promotion_->id);
+  change_ = PendingChange{promotion_->request_id, 0};
+  promotion_.reset();
+  propose_membership(membership_.entering_joint(std::move(voters)));
+}
+
+void RaftCore::maybe_pin_incarnations() {
+  // Members are pinned to the data directory they first spoke from, so one that was wiped cannot return under its
+  // id having forgotten its votes and acknowledgements. A configuration entry of its own, when there is news.
+  Membership pinned = membership_;
+  bool news = false;
+  if (const Member* me = membership_.find(config_.self); me && me->incarnation == 0 && config_.incarnation != 0) {
+    pinned = pinned.with_incarnation(config_.self, config_.incarnation);
+    news = true;
+  }
+  for (const auto& [id, incarnation] : heard_incarnations_) {
+    const Member* member = membership_.find(id);
+    if (member && member->incarnation == 0) {
+      pinned = pinned.with_incarnation(id, incarnation);
+      news = true;
+    }
+  }
+  heard_incarnations_.clear();
+  if (news && log_.term_at(commit_) == term_) propose_membership(std::move(pinned));
+}
+
+void RaftCore::maybe_hand_over() {
+  // A leader that the committed configuration no longer lists as a voter steps down, handing over to the most
+  // up-to-date voter at once rather than leaving the cluster to an election timeout.
+  if (membership_index_ > commit_ || membership_.is_voter(config_.self)) return;
+  NodeId best = kNoNode;
+  Index best_match = 0;
+  for (const auto& [id, p] : peers_) {
+    if (membership_.is_voter(id) && (best == kNoNode || p.progress.match() > best_match)) {
+      best = id;
+      best_match = p.progress.match();
+    }
+  }
+  if (best.valid()) send(best, TimeoutNow{term_});
+  become_follower(term_, kNoNode);
+}
+
+void RaftCore::on_transfer(const TransferLeadership& request) {
+  auto refuse = [&](std::string reason) { emit(ChangeOutcome{request.request_id, false, std::move(reason), leader_}); };
+  if (role_ != Role::kLeader) return refuse("not the leader");
+  if (transfer_) return refuse("a handover is under way already");
+  NodeId target = request.target;
+  if (target == config_.self) {
+    emit(ChangeOutcome{request.request_id, true, {}, leader_});
+    return;
+  }
+  if (!target.valid()) {  // the most up-to-date voter
+    Index best_match = 0;
+    for (const auto& [id, p] : peers_) {
+      if (membership_.is_voter(id) && (!target.valid() || p.progress.match() > best_match)) {
+        target = id;
+        best_match = p.progress.match();
+      }
+    }
+    if (!target.valid()) return refuse("there is no other voter to hand over to");
+  } else if (!membership_.is_voter(target)) {
+    return refuse(fmt::format("{} is not a voter", target.str()));
+  }
+  transfer_ = Transfer{request.request_id, target, now_us_ + config_.transfer_timeout_us};
+  PeerState* peer = find_peer(target);
+  if (peer->progress.match() == log_.last_index()) {
+    transfer_->timeout_sent = true;
+    lease_void_ = true;
+    send(target, TimeoutNow{term_});
+  } else {
+    send_append(*peer, true);  // catch it up first; TimeoutNow goes once it acknowledges our last entry
+  }
+}
+
+void RaftCore::on_timeout_now(NodeId from, const TimeoutNow& request) {
+  // From our leader of this term: it handed over to us. Campaign at once, without PreVote; voters grant it even while
+  // they still follow that leader (RequestVote::transfer).
+  if (request.term != term_ || from != leader_ || role_ != Role::kFollower || !membership_.is_voter(config_.self)) return;
+  votes_held_after_restart_ = false;
+  become_candidate(/*transfer=*/true);
+}
+
+void RaftCore::on_time_passed() {
+  if (transfer_ && now_us_ >= transfer_->deadline_us) {
+    emit(ChangeOutcome{transfer_->request_id, false,
+                       fmt::format("{} did not take over in time; this replica still leads", transfer_->target.str()),
+                       leader_});
+    transfer_.reset();
+    release_held_proposals();
+  }
+  if (promotion_ && now_us_ >= promotion_->deadline_us) {
+    emit(ChangeOutcome{promotion_->request_id, false,
+                       fmt::format("{} did not catch up with the log in time; it stays a learner", promotion_->id.str()),
+                       leader_});
+    promotion_.reset();
+  }
+}
+
+void RaftCore::release_held_proposals() {
+  for (const Propose& held : std::exchange(held_proposals_, {})) on_propose(held);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Reads (thesis §6.4): a read is served at the commit index once leadership is confirmed by a majority that
 // acknowledged a message sent no earlier than read_lease_us before the read arrived.
 
@@ -564,10 +954,15 @@ void RaftCore::maybe_complete_reads() {
   if (role_ != Role::kLeader || pending_reads_.empty()) return;
   // Until an entry of our term commits we do not know the latest commit index (§8).
   if (log_.term_at(commit_) != term_) return;
-  std::vector<std::int64_t> acked{now_us_};
-  for (const auto& p : peers_) acked.push_back(p.acked_sent_at_us);
-  const std::int64_t confirmed = quorum_value(std::move(acked));
-  while (!pending_reads_.empty() && confirmed >= pending_reads_.front().arrived_at_us - config_.read_lease_us) {
+  // The newest send a quorum of the voters acknowledged (joint: a quorum of each).
+  const std::int64_t confirmed = membership_.quorum_index([&](NodeId id) -> std::int64_t {
+    if (id == config_.self) return now_us_;
+    const PeerState* p = find_peer(id);
+    return p ? p->acked_sent_at_us : std::numeric_limits<std::int64_t>::min();
+  });
+  // Once we told a replica to take over, it may lead before our lease runs out: a fresh round for every read.
+  const std::int64_t lease = lease_void_ ? 0 : config_.read_lease_us;
+  while (!pending_reads_.empty() && confirmed >= pending_reads_.front().arrived_at_us - lease) {
     emit(ReadReady{pending_reads_.front().read_id, commit_});
     pending_reads_.pop_front();
   }
@@ -594,6 +989,14 @@ bool RaftCore::in_leader_lease() const {
 
 void RaftCore::append_local(EntryPtr entry) {
   log_.append(entry);
+  if (entry->kind == EntryKind::kConfig) {
+    // §4.1: a configuration takes effect as soon as it is in the log, committed or not.
+    membership_in_log_ = true;
+    if (auto next = Membership::decode(entry->data)) {
+      log_memberships_.emplace_back(entry->index, *next);
+      adopt_membership(std::move(*next), entry->index);
+    }
+  }
   pending_persist_.entries.push_back(std::move(entry));
   persist_pending_ = true;
 }
@@ -607,6 +1010,7 @@ void RaftCore::truncate_local(Index index) {
   durable_index_ = std::min(durable_index_, index - 1);
   merge_persist(pending_persist_, Persist{.truncate_from = index});
   persist_pending_ = true;
+  membership_after_truncation(index);
 }
 
 void RaftCore::set_hard_state(Term term, NodeId voted_for) {
@@ -678,6 +1082,13 @@ std::string describe(const Effect& effect) {
           },
           [](const SaveSnapshot& e) { return fmt::format("SaveSnapshot {}/{}", e.snapshot.index, e.snapshot.term); },
           [](const MessageRejected& e) { return fmt::format("MessageRejected from={}: {}", e.from.str(), e.reason); },
+          [](const MembershipChanged& e) {
+            return fmt::format("MembershipChanged at {}: {}", e.index, e.membership.describe());
+          },
+          [](const ChangeOutcome& e) {
+            return fmt::format("ChangeOutcome id={} {}{}", e.request_id, e.done ? "done" : "refused: ", e.reason);
+          },
+          [](const Retired& e) { return fmt::format("Retired: {}", e.reason); },
       },
       effect);
 }

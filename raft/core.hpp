@@ -14,6 +14,7 @@
 // The raft node keeps this contract with actors/durability_gate.hpp.
 
 #include "raft/log.hpp"
+#include "raft/membership.hpp"
 #include "raft/messages.hpp"
 #include "raft/persist.hpp"
 #include "raft/progress.hpp"
@@ -21,6 +22,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -31,8 +33,14 @@ namespace coraft::raft {
 
 struct RaftConfig {
   NodeId self;
-  std::vector<NodeId> peers;  // every other voter
-  bool pre_vote = true;       // thesis §9.6
+  // The configuration a new cluster starts from, when neither the log nor a snapshot holds one. Empty: `self` and
+  // `peers`, all voters.
+  Membership initial;
+  std::vector<NodeId> peers;
+  // Joining an existing cluster: no configuration until the leader's log brings one (`initial` and `peers` unused).
+  bool join = false;
+  std::uint64_t incarnation = 0;  // this replica's data directory identity, sent with every message (0: none)
+  bool pre_vote = true;           // thesis §9.6
   bool check_quorum = true;   // a leader that has not heard from a majority for an election timeout steps down
   ReplicationLimits limits;
   // Reads are served when a majority acknowledged a message sent at most lease_us before the read arrived.
@@ -41,6 +49,26 @@ struct RaftConfig {
   std::int64_t read_lease_us = 0;
   // Longest back-off for heartbeats to a silent follower: heartbeat interval << max_backoff_shift.
   int max_backoff_shift = 3;
+  // A leadership transfer that has not put the target in charge by then is abandoned (about an election timeout).
+  std::int64_t transfer_timeout_us = 1'000'000;
+  // A learner is promoted once its log trails the leader's by at most this many entries; a promotion waiting longer
+  // than promotion_timeout_us for that fails.
+  Index promotion_lag = 100;
+  std::int64_t promotion_timeout_us = 60'000'000;
+};
+
+// What an operator asks of the membership (kvctl member ...).
+struct MembershipChange {
+  enum class Kind : std::uint8_t {
+    kAddLearner,  // `id` joins at `address`, receiving the log but not voting
+    kPromote,     // the learner `id` becomes a voter, once caught up
+    kRemove,      // `id` leaves; its id is never used again
+    kReplace,     // in one joint change: the learner `id` becomes a voter and the voter `replaced` leaves
+  };
+  Kind kind = Kind::kAddLearner;
+  NodeId id;
+  std::string address;
+  NodeId replaced;
 };
 
 // ---- inputs ----
@@ -65,7 +93,16 @@ struct Persisted {
 struct CompactLog {  // the state machine was snapshotted: the log up to the snapshot's index may go
   Snapshot snapshot;
 };
-using Input = std::variant<Receive, ElectionTimeout, Propose, ReadIndex, HeartbeatDue, Persisted, CompactLog>;
+struct ChangeMembership {  // leader: carry out this change, one configuration entry (or a joint pair) at a time
+  std::uint64_t request_id = 0;
+  MembershipChange change;
+};
+struct TransferLeadership {  // leader: hand over to `target` (kNoNode: the most up-to-date voter)
+  std::uint64_t request_id = 0;
+  NodeId target;
+};
+using Input = std::variant<Receive, ElectionTimeout, Propose, ReadIndex, HeartbeatDue, Persisted, CompactLog,
+                           ChangeMembership, TransferLeadership>;
 
 // ---- effects ----
 struct Send {  // straight to the network
@@ -121,9 +158,22 @@ struct MessageRejected {  // a peer message that could not have come from a corr
   NodeId from;
   std::string reason;
 };
+struct MembershipChanged {  // the configuration in effect is now this one (addresses for the network, status)
+  Membership membership;
+  Index index;  // of the entry that set it (0: the initial one)
+};
+struct ChangeOutcome {  // the answer to ChangeMembership or TransferLeadership
+  std::uint64_t request_id;
+  bool done;
+  std::string reason;  // why not
+  NodeId leader;       // who leads now, if known
+};
+struct Retired {  // this replica is out of the cluster for good: removed, or refused under its id
+  std::string reason;
+};
 using Effect = std::variant<Persist, Send, Transmit, CommitAdvanced, RoleChanged, ResetElectionTimer, ProposalAccepted,
                             ProposalRejected, ReadReady, ReadRejected, SendSnapshot, SnapshotAck, RestoreSnapshot,
-                            SaveSnapshot, MessageRejected>;
+                            SaveSnapshot, MessageRejected, MembershipChanged, ChangeOutcome, Retired>;
 std::string describe(const Effect& effect);
 
 class RaftCore {
@@ -140,6 +190,8 @@ class RaftCore {
   Index commit_index() const { return commit_; }
   const Log& log() const { return log_; }
   const RaftConfig& config() const { return config_; }
+  const Membership& membership() const { return membership_; }
+  Index membership_index() const { return membership_index_; }
   // Leader only: the follower's replication state.
   const Progress* progress(NodeId peer) const;
   // Entries dropped by compaction since the last call. Freeing a million entries takes a while; the caller decides
@@ -175,20 +227,38 @@ class RaftCore {
   void on_install_snapshot(NodeId from, const InstallSnapshot& request);
   void on_install_snapshot_reply(NodeId from, const InstallSnapshotReply& reply);
   void on_compact(const CompactLog& compact);
+  void on_timeout_now(NodeId from, const TimeoutNow& request);
+  void on_change(const ChangeMembership& request);
+  void on_transfer(const TransferLeadership& request);
+  void on_time_passed();
 
   void become_follower(Term term, NodeId leader);
   void become_pre_candidate();
-  void become_candidate();
+  void become_candidate(bool transfer = false);
   void become_leader();
-  void campaign(bool pre_vote);
+  void campaign(bool pre_vote, bool transfer);
   void tally_votes();
   void note_role();
+
+  // Membership: the configuration in effect is the newest in the log (committed or not), else the snapshot's.
+  void adopt_membership(Membership membership, Index index);
+  void membership_after_truncation(Index from);
+  Membership membership_at(Index index) const;  // in effect once the log up to `index` is applied
+  void sync_peers();
+  bool change_pending() const;  // a configuration entry not committed yet, or a joint one not yet left
+  void propose_membership(Membership next);
+  void maybe_finish_change();
+  void maybe_promote();
+  void maybe_pin_incarnations();
+  void maybe_hand_over();
+  void release_held_proposals();
 
   void send_append(PeerState& peer, bool heartbeat);
   void broadcast_append();
   void broadcast_heartbeat();
   void maybe_commit();
   void advance_commit(Index index);
+  void maybe_retire();
   void maybe_complete_reads();
   void reject_reads();
   bool in_leader_lease() const;
@@ -202,7 +272,6 @@ class RaftCore {
   void reject(NodeId from, std::string reason);
 
   PeerState* find_peer(NodeId id);
-  PeerState& peer_state(NodeId id);  // `id` must be a peer
 
   RaftConfig config_;
   Term term_ = 0;
@@ -215,7 +284,40 @@ class RaftCore {
   // After a restart, grant no vote until our own election timer fires once: we may have acknowledged a leader just
   // before crashing, and its read lease counts on us not helping elect anyone else for an election timeout.
   bool votes_held_after_restart_ = false;
-  std::vector<PeerState> peers_;
+  std::map<NodeId, PeerState> peers_;  // every member but us (voters and learners)
+
+  Membership membership_;        // in effect
+  Index membership_index_ = 0;   // the entry that set it (0: the snapshot's or the initial one)
+  Membership base_membership_;   // the configuration at the log's base (the snapshot's), or the initial one
+  bool membership_in_log_ = false;  // some log entry or snapshot recorded a configuration (else: the initial one)
+  std::vector<std::pair<Index, Membership>> log_memberships_;  // config entries after the base, in log order
+  bool retired_ = false;
+  // Leader: the change under way (whose request is answered once its last entry commits), and learners waiting to be
+  // promoted once they catch up.
+  struct PendingChange {
+    std::uint64_t request_id;
+    Index final_index;  // answered once this commits (0: a joint configuration still to be left first)
+  };
+  std::optional<PendingChange> change_;
+  struct PendingPromotion {
+    std::uint64_t request_id;
+    NodeId id;
+    std::int64_t deadline_us;
+  };
+  std::optional<PendingPromotion> promotion_;
+  std::map<NodeId, std::uint64_t> heard_incarnations_;  // leader: what members said when unpinned
+  // Leader: a handover under way. Proposals wait meanwhile; after TimeoutNow went out, no lease reads any more.
+  struct Transfer {
+    std::uint64_t request_id;
+    NodeId target;
+    std::int64_t deadline_us;
+    bool timeout_sent = false;
+  };
+  std::optional<Transfer> transfer_;
+  std::vector<Propose> held_proposals_;
+  bool lease_void_ = false;  // this term's lease is no longer ours to use (we told someone to take over)
+  std::optional<Transfer> transferred_;  // handed over: answered when the target is seen leading
+
   std::deque<PendingRead> pending_reads_;
   std::int64_t last_read_round_us_ = std::numeric_limits<std::int64_t>::min();
   std::int64_t now_us_ = 0;
@@ -227,6 +329,7 @@ class RaftCore {
     std::uint32_t checksum;
     std::uint64_t total_bytes;
     std::string bytes;
+    std::string membership;
   };
   std::optional<IncomingSnapshot> incoming_snapshot_;
   std::vector<EntryPtr> compacted_;

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
 
 namespace coraft::raft {
@@ -14,8 +16,11 @@ namespace {
 
 enum RecordType : std::uint8_t { kHardState = 1, kEntry = 2, kTruncate = 3, kBase = 4 };
 
-constexpr std::string_view kSnapshotMagic = "CRSNAP01";
-constexpr std::size_t kSnapshotHeaderBytes = 8 + 8 + 8 + 8 + 4;  // magic, index, term, size, crc32c
+// Format 2 adds the cluster configuration at the snapshot's index; format 1 files (none) are still read.
+constexpr std::string_view kSnapshotMagic = "CRSNAP02";
+constexpr std::string_view kSnapshotMagicFormat1 = "CRSNAP01";
+constexpr std::size_t kSnapshotHeaderBytes = 8 + 8 + 8 + 8 + 4;  // magic, index, term, size, crc32c (format 1)
+// Format 2: magic, index, term, configuration size (u32), configuration, its crc32c, state size, state crc32c.
 constexpr std::string_view kRefusal =
     "refusing to start (restore this replica from its peers by removing its data directory)";
 
@@ -85,13 +90,22 @@ std::string_view fsync_policy_name(FsyncPolicy policy) { return policy == FsyncP
 Snapshot parse_snapshot_file(std::string_view data, const std::string& path) {
   std::uint64_t index = 0, term = 0, size = 0;
   std::uint32_t crc = 0;
-  ByteReader body(data.size() >= kSnapshotHeaderBytes ? data.substr(kSnapshotMagic.size()) : std::string_view());
-  if (data.size() < kSnapshotHeaderBytes || data.substr(0, kSnapshotMagic.size()) != kSnapshotMagic ||
-      !body.u64(index) || !body.u64(term) || !body.u64(size) || !body.u32(crc) || body.rest().size() != size ||
-      crc32c(body.rest()) != crc) {
-    throw StorageError(fmt::format("{}: corrupt snapshot; {}", path, kRefusal));
+  auto corrupt = [&] { return StorageError(fmt::format("{}: corrupt snapshot; {}", path, kRefusal)); };
+  if (data.size() < kSnapshotHeaderBytes) throw corrupt();
+  const std::string_view magic = data.substr(0, kSnapshotMagic.size());
+  if (magic != kSnapshotMagic && magic != kSnapshotMagicFormat1) throw corrupt();
+  ByteReader body(data.substr(kSnapshotMagic.size()));
+  std::string membership;
+  if (!body.u64(index) || !body.u64(term)) throw corrupt();
+  if (magic == kSnapshotMagic) {
+    std::uint32_t membership_size = 0, membership_crc = 0;
+    if (!body.u32(membership_size) || body.rest().size() < membership_size) throw corrupt();
+    membership = std::string(body.rest().substr(0, membership_size));
+    body = ByteReader(body.rest().substr(membership_size));
+    if (!body.u32(membership_crc) || crc32c(membership) != membership_crc) throw corrupt();
   }
-  return Snapshot{index, term, std::make_shared<const std::string>(body.rest()), crc};
+  if (!body.u64(size) || !body.u32(crc) || body.rest().size() != size || crc32c(body.rest()) != crc) throw corrupt();
+  return Snapshot{index, term, std::make_shared<const std::string>(body.rest()), crc, std::move(membership)};
 }
 
 std::size_t read_segment(std::string_view data, std::uint64_t seq, bool newest, const std::string& path,
@@ -156,7 +170,7 @@ std::size_t read_segment(std::string_view data, std::uint64_t seq, bool newest, 
     } else if (type == kEntry) {
       auto e = std::make_shared<Entry>();
       std::uint8_t kind = 0;
-      ok = r.u64(e->index) && r.u64(e->term) && r.u8(kind) && kind <= 1;
+      ok = r.u64(e->index) && r.u64(e->term) && r.u8(kind) && kind <= static_cast<std::uint8_t>(EntryKind::kConfig);
       if (ok && e->index <= state.base_index) {
         // In the snapshot already (a segment that straddles the snapshot's index); its term tells whether what
         // follows it belongs to the snapshot's history.
@@ -203,6 +217,27 @@ std::string encode_records(const Persist& change) {
     add_record(out, kEntry, p);
   }
   return out;
+}
+
+DirectoryIdentity open_identity(FileSystem& fs, const std::string& dir, std::uint64_t candidate) {
+  fs.create_directories(dir);
+  const std::string file = join_path(dir, "IDENTITY");
+  if (fs.exists(file)) {
+    const std::string text = fs.read(file);
+    std::uint64_t incarnation = 0;
+    if (std::sscanf(text.c_str(), "incarnation %" SCNx64, &incarnation) != 1 || incarnation == 0) {
+      throw StorageError(fmt::format("{}: not a data directory identity; {}", file, kRefusal));
+    }
+    return {incarnation, false};
+  }
+  if (candidate == 0) candidate = 1;
+  const std::string temp = file + ".tmp";
+  auto out = fs.open(temp, true);
+  out->write_at(0, fmt::format("incarnation {:016x}\n", candidate));
+  out->sync();
+  fs.rename(temp, file);
+  fs.sync_dir(dir);
+  return {candidate, true};
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -345,6 +380,9 @@ PreparedSnapshot DiskStorage::prepare_snapshot(const Snapshot& snapshot) const {
   ByteWriter w(header);
   w.u64(snapshot.index);
   w.u64(snapshot.term);
+  w.u32(static_cast<std::uint32_t>(snapshot.membership.size()));
+  header += snapshot.membership;
+  w.u32(crc32c(snapshot.membership));
   w.u64(snapshot.data->size());
   w.u32(crc32c(*snapshot.data));  // computed here, from the bytes written: the file vouches for itself
   auto file = fs_.open(temp, true);

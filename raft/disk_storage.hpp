@@ -106,6 +106,16 @@ class DiskStorage {
   std::uint64_t syncs_ = 0;
 };
 
+// A data directory's identity: a number chosen when the directory is first used (the IDENTITY file), to which the
+// cluster pins each member (raft/membership.hpp), so that a wiped directory comes back as a stranger, not as the
+// replica that voted and acknowledged before. `fresh` says the directory had no identity yet (it was new or wiped);
+// then `candidate` becomes its identity, written durably before anything else.
+struct DirectoryIdentity {
+  std::uint64_t incarnation;
+  bool fresh;
+};
+DirectoryIdentity open_identity(FileSystem& fs, const std::string& dir, std::uint64_t candidate);
+
 // Recovery from bytes, without files: what DiskStorage does with each file it reads, exposed for tests and fuzzing.
 
 // Encodes one Persist's hard state, truncation and entries as WAL records.

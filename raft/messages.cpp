@@ -20,6 +20,8 @@ std::string_view type_name(const PeerPayload& payload) {
                         [](const AppendEntriesReply&) -> std::string_view { return "AppendEntriesReply"; },
                         [](const InstallSnapshot&) -> std::string_view { return "InstallSnapshot"; },
                         [](const InstallSnapshotReply&) -> std::string_view { return "InstallSnapshotReply"; },
+                        [](const TimeoutNow&) -> std::string_view { return "TimeoutNow"; },
+                        [](const Refused&) -> std::string_view { return "Refused"; },
                     },
                     payload);
 }
@@ -29,7 +31,8 @@ std::string describe(const PeerMessage& message) {
   return std::visit(
       Overloaded{
           [&](const RequestVote& m) {
-            return fmt::format("{} t={} last={}/{}", head, m.term, m.last_log_index, m.last_log_term);
+            return fmt::format("{} t={} last={}/{}{}", head, m.term, m.last_log_index, m.last_log_term,
+                               m.transfer ? " transfer" : "");
           },
           [&](const RequestVoteReply& m) {
             return fmt::format("{} t={} {}", head, m.term, m.granted ? "granted" : "rejected");
@@ -51,6 +54,8 @@ std::string describe(const PeerMessage& message) {
             return fmt::format("{} t={} last={} next={}{}", head, m.term, m.last_included_index, m.next_offset,
                                m.done ? " installed" : "");
           },
+          [&](const TimeoutNow& m) { return fmt::format("{} t={}", head, m.term); },
+          [&](const Refused& m) { return fmt::format("{} t={} {}", head, m.term, m.reason); },
       },
       message.payload);
 }

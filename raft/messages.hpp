@@ -16,6 +16,8 @@ struct RequestVote {
   Index last_log_index = 0;
   Term last_log_term = 0;
   bool pre_vote = false;
+  // Sent because the leader handed over (TimeoutNow): voters grant it even while they still follow that leader.
+  bool transfer = false;
 };
 
 struct RequestVoteReply {
@@ -58,7 +60,8 @@ struct InstallSnapshot {
   std::uint64_t total_bytes = 0;
   std::uint32_t checksum = 0;  // of the whole snapshot: with index and term, which snapshot the chunk belongs to
   std::string chunk;
-  bool done = false;  // this chunk ends the snapshot
+  bool done = false;       // this chunk ends the snapshot
+  std::string membership;  // the configuration at last_included_index (Membership::encode), with every chunk
 };
 
 struct InstallSnapshotReply {
@@ -68,13 +71,27 @@ struct InstallSnapshotReply {
   bool done = false;              // the snapshot is installed
 };
 
-using PeerPayload =
-    std::variant<RequestVote, RequestVoteReply, AppendEntries, AppendEntriesReply, InstallSnapshot, InstallSnapshotReply>;
+// Leadership transfer (thesis §3.10): the leader tells an up-to-date voter to start an election at once.
+struct TimeoutNow {
+  Term term = 0;
+};
+
+// A member refuses to talk to this sender for good: its id belongs to a data directory of another incarnation (the
+// sender's was wiped or replaced), or it is no longer a member.
+struct Refused {
+  Term term = 0;
+  std::string reason;
+};
+
+using PeerPayload = std::variant<RequestVote, RequestVoteReply, AppendEntries, AppendEntriesReply, InstallSnapshot,
+                                 InstallSnapshotReply, TimeoutNow, Refused>;
 
 struct PeerMessage {
   NodeId from;
   NodeId to;
   PeerPayload payload;
+  // The sender's data directory identity (cluster mode; 0 where nothing checks it, as in course mode).
+  std::uint64_t incarnation = 0;
 };
 
 Term term_of(const PeerPayload& payload);

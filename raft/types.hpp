@@ -27,6 +27,7 @@ inline constexpr NodeId kNoNode{0xFFFF};
 enum class EntryKind : std::uint8_t {
   kNoop = 0,     // appended by every new leader so entries of earlier terms can commit (Raft §5.4.2, §8)
   kCommand = 1,  // an opaque state-machine command (kv/ decodes it)
+  kConfig = 2,   // a cluster configuration (raft/membership.hpp: Membership::encode)
 };
 
 // Entries are immutable once created and shared between actors (and, in simulation, replicas) by pointer.
@@ -49,6 +50,7 @@ struct Snapshot {
   Term term = 0;
   std::shared_ptr<const std::string> data;
   std::uint32_t checksum = 0;
+  std::string membership;  // the cluster configuration at `index` (Membership::encode); empty: none recorded
 };
 // A snapshot of `bytes`, its checksum computed.
 Snapshot make_snapshot(Index index, Term term, std::string bytes);

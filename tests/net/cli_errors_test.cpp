@@ -97,7 +97,7 @@ TEST_CASE("with no cluster running, clients say so within seconds and name the a
   }
   Ran r = run_program("kvctl", {"--cluster", cluster, "status"}, dir);
   CHECK(r.code == exit_code::kNoAnswer);
-  CHECK_THAT(r.output, Catch::Contains(fmt::format("0001   not running (nothing listens at 127.0.0.1:{})", ports[1])));
+  CHECK_THAT(r.output, Catch::Contains(fmt::format("0001   unknown     not running (nothing listens at 127.0.0.1:{})", ports[1])));
   r = run_program("kvchat", {"--cluster", cluster, "--nick", "alice"}, dir);
   CHECK(r.code == exit_code::kNoAnswer);
   CHECK(r.seconds < 5);

@@ -8,6 +8,7 @@
 #include "raft/disk_storage.hpp"
 #include "raft/memory_file_system.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
@@ -20,12 +21,40 @@ class PureCluster {
  public:
   explicit PureCluster(int replicas, std::function<void(raft::RaftConfig&)> tweak = {}) : tweak_(std::move(tweak)) {
     for (int i = 0; i < replicas; ++i) ids_.push_back(raft::NodeId{static_cast<std::uint16_t>(i)});
+    initial_ = replicas;
     for (int i = 0; i < replicas; ++i) {
       disks_.push_back(std::make_unique<raft::MemoryFileSystem>());
       storage_.push_back(nullptr);
       cores_.push_back(nullptr);
+      incarnations_.push_back(0);
       restart(i);
     }
+  }
+
+  // Starts a replica that is not a member yet (kvstore --join): it waits for a leader to add it. Returns its index.
+  int add_joining(std::uint64_t incarnation = 0) {
+    const int i = static_cast<int>(ids_.size());
+    ids_.push_back(raft::NodeId{static_cast<std::uint16_t>(i)});
+    joining_.push_back(i);
+    disks_.push_back(std::make_unique<raft::MemoryFileSystem>());
+    storage_.push_back(nullptr);
+    cores_.push_back(nullptr);
+    incarnations_.push_back(incarnation);
+    restart(i);
+    return i;
+  }
+
+  // Every replica stamps its messages with its data directory's identity, as kvstore does in cluster mode.
+  void set_incarnation(int i, std::uint64_t incarnation) {
+    incarnations_[static_cast<std::size_t>(i)] = incarnation;
+  }
+
+  // Its disk replaced by an empty one under a new identity, then started as if nothing happened.
+  void wipe(int i, std::uint64_t new_incarnation) {
+    storage_[static_cast<std::size_t>(i)].reset();
+    disks_[static_cast<std::size_t>(i)] = std::make_unique<raft::MemoryFileSystem>();
+    incarnations_[static_cast<std::size_t>(i)] = new_incarnation;
+    restart(i);
   }
 
   raft::RaftCore& at(int i) { return *cores_[static_cast<std::size_t>(i)]; }
@@ -37,8 +66,13 @@ class PureCluster {
   void restart(int i) {
     raft::RaftConfig config;
     config.self = ids_[static_cast<std::size_t>(i)];
-    for (auto id : ids_)
-      if (id != config.self) config.peers.push_back(id);
+    config.incarnation = incarnations_[static_cast<std::size_t>(i)];
+    if (std::find(joining_.begin(), joining_.end(), i) != joining_.end()) {
+      config.join = true;
+    } else {
+      for (int k = 0; k < initial_; ++k)
+        if (ids_[static_cast<std::size_t>(k)] != config.self) config.peers.push_back(ids_[static_cast<std::size_t>(k)]);
+    }
     if (tweak_) tweak_(config);
     auto& storage = storage_[static_cast<std::size_t>(i)];
     storage.reset();  // a process restart: what was written stays
@@ -63,8 +97,9 @@ class PureCluster {
         storage(i).adopt_snapshot(storage(i).prepare_snapshot(save->snapshot));
       } else if (auto* s = std::get_if<raft::Send>(&effect)) {
         queue_.push_back(s->message);
+        queue_.back().incarnation = incarnations_[static_cast<std::size_t>(i)];
       } else if (auto* t = std::get_if<raft::Transmit>(&effect)) {
-        queue_.push_back(raft::PeerMessage{id(i), t->to, t->message});
+        queue_.push_back(raft::PeerMessage{id(i), t->to, t->message, incarnations_[static_cast<std::size_t>(i)]});
       }
       all.push_back(effect);
     }
@@ -85,6 +120,7 @@ class PureCluster {
       raft::PeerMessage m = queue_.front();
       queue_.pop_front();
       if (filter && !filter(m)) continue;
+      if (index_of(m.to) < 0) continue;  // to a replica that was never started
       step(index_of(m.to), raft::Receive{m});
     }
   }
@@ -99,6 +135,9 @@ class PureCluster {
 
  private:
   std::function<void(raft::RaftConfig&)> tweak_;
+  int initial_ = 0;           // replicas named in the first configuration (cluster.json's)
+  std::vector<int> joining_;  // replicas started with --join
+  std::vector<std::uint64_t> incarnations_;
   std::vector<raft::NodeId> ids_;
   std::vector<std::unique_ptr<raft::MemoryFileSystem>> disks_;
   std::vector<std::unique_ptr<raft::DiskStorage>> storage_;

@@ -13,6 +13,56 @@ using actors::Micros;
 
 Micros seconds(double s) { return Micros(static_cast<std::int64_t>(s * 1e6)); }
 
+// Asks the leader for one membership change or a leadership transfer, as an operator would with kvctl; says what.
+// Voters are never fewer than three, so the faults still have a majority to spare.
+std::optional<std::string> change_membership(SimCluster& c, actors::Rng& rng) {
+  const auto leader = c.leader();
+  if (!leader) return std::nullopt;
+  const raft::Membership& membership = c.replica(*leader)->core().membership();
+  const raft::NodeId leader_id = c.id(*leader);
+  std::vector<raft::NodeId> voters = membership.voters(), learners;
+  for (const auto& m : membership.members())
+    if (!m.voter) learners.push_back(m.id);
+  std::vector<int> spares;
+  for (int i = 0; i < c.size(); ++i)
+    if (!c.joined(i)) spares.push_back(i);
+  auto pick = [&](const std::vector<raft::NodeId>& from) { return from[rng.between(0, from.size() - 1)]; };
+  auto named = [&](raft::NodeId id) { return id.str() + (id == leader_id ? " (the leader)" : ""); };
+  using actors::RequestKind;
+  switch (rng.between(0, 4)) {
+    case 0: {
+      if (spares.empty()) return std::nullopt;
+      const int slot = spares[rng.between(0, spares.size() - 1)];
+      c.join(slot);
+      c.change_membership(RequestKind::kAddLearner, c.id(slot));
+      return fmt::format("membership: {} starts and is added as a learner", c.id(slot).str());
+    }
+    case 1: {
+      if (learners.empty()) return std::nullopt;
+      const raft::NodeId id = pick(learners);
+      c.change_membership(RequestKind::kPromote, id);
+      return fmt::format("membership: promote {}", id.str());
+    }
+    case 2: {
+      if (voters.size() <= 3 && learners.empty()) return std::nullopt;
+      const raft::NodeId id = voters.size() > 3 ? (rng.chance(0.4) ? leader_id : pick(voters)) : pick(learners);
+      c.change_membership(RequestKind::kRemoveMember, id);
+      return fmt::format("membership: remove {}", named(id));
+    }
+    case 3: {
+      if (learners.empty()) return std::nullopt;
+      const raft::NodeId in = pick(learners), out = rng.chance(0.4) ? leader_id : pick(voters);
+      c.change_membership(RequestKind::kReplaceMember, in, out);
+      return fmt::format("membership: {} replaces {}", in.str(), named(out));
+    }
+    default: {
+      const raft::NodeId to = rng.chance(0.3) ? raft::NodeId{} : pick(voters);
+      c.change_membership(RequestKind::kTransferLeader, to);
+      return fmt::format("membership: transfer leadership to {}", to.valid() ? to.str() : "the most up-to-date voter");
+    }
+  }
+}
+
 }  // namespace
 
 SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
@@ -49,6 +99,11 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
   // "Reads": 10 % between any two), unless the campaign is told to go beyond it.
   const std::int64_t skew_ppm =
       options.clock_skew_ppm >= 0 ? options.clock_skew_ppm : (rng.chance(0.5) ? static_cast<std::int64_t>(rng.between(0, 45000)) : 0);
+  // Half the schedules change the membership as they go: replicas join (up to two spare slots), learners are
+  // promoted, voters removed or replaced (the leader among them), leadership transferred. Drawn from a generator of
+  // its own, so the schedules without membership changes stay as they were.
+  actors::Rng membership_rng(seed * 0x2545F4914F6CDD1Dull ^ 0x6D656D62657273ull);
+  const bool membership_faults = options.membership_changes && membership_rng.chance(0.5);
   SimCluster c({.replicas = result.replicas,
                 .seed = seed,
                 .faults = faults,
@@ -56,7 +111,8 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
                 .disk_latency_min = Micros(disk[0]),
                 .disk_latency_max = Micros(disk[1]),
                 .limits = limits,
-                .clock_skew_ppm = skew_ppm});
+                .clock_skew_ppm = skew_ppm,
+                .spares = membership_faults ? static_cast<int>(membership_rng.between(1, 2)) : 0});
   auto now_seconds = [&] { return c.world().now().time_since_epoch().count() / 1e6; };
   std::shared_ptr<Timeline> timeline;
   if (options.record_timeline) {
@@ -362,6 +418,9 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
         --result.faults;  // a quiet interval
         break;
     }
+    if (membership_faults && membership_rng.chance(0.7)) {
+      if (auto what = change_membership(c, membership_rng)) note(*what);
+    }
   }
 
   // Liveness phase.
@@ -394,6 +453,7 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
   result.operations = c.completed_ops();
   result.power_cuts = c.power_cuts();
   result.unsynced_writes_lost = c.unsynced_writes_lost();
+  result.membership_changes = c.membership_changes();
   if (timeline) {
     c.set_step_observer({});
     for (const auto& op : history) {

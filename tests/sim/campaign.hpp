@@ -26,6 +26,7 @@ struct CampaignOptions {
   // (under ±45,000 ppm, so no two clocks differ by 10 %). Beyond the bound lease reads may be stale, and must be
   // caught.
   std::int64_t clock_skew_ppm = -1;
+  bool membership_changes = true;  // half the seeds add, promote, remove and replace replicas and transfer leadership
 };
 
 struct SeedResult {
@@ -37,6 +38,7 @@ struct SeedResult {
   std::uint64_t faults = 0;       // fault events injected
   std::uint64_t power_cuts = 0;   // of one replica or of all at once
   std::uint64_t unsynced_writes_lost = 0;  // writes a power cut took from a disk (dropped or torn) before their sync
+  std::uint64_t membership_changes = 0;  // membership changes and leadership transfers the cluster carried out
   Verdict linearizable = Verdict::kUnknown;  // over every client operation of the run
   std::vector<std::string> violations;  // safety, liveness or linearizability
   std::vector<std::string> schedule;    // what happened, for a failing seed's report

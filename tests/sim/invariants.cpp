@@ -65,6 +65,34 @@ void InvariantChecker::check_log_matching(Replica& r, const raft::RaftCore& core
   r.linked_term = log.last_term();
 }
 
+void InvariantChecker::check_configuration_change(Replica& r, const raft::RaftCore& core) {
+  // Joint consensus (dissertation §4.3): while it leads, a leader moves between configurations only by entering a
+  // joint one whose old voters are its current voters, or by leaving the joint one for its new voters; learners and
+  // identities may change alone. Anything else could let two majorities decide without overlapping.
+  if (core.role() != raft::Role::kLeader) {
+    r.membership_term = 0;
+    return;
+  }
+  const raft::Membership& now = core.membership();
+  if (r.membership_term != core.term() || core.membership_index() < r.membership_index) {
+    r.membership_term = core.term();
+    r.membership_index = core.membership_index();
+    r.membership = now;
+    return;
+  }
+  if (core.membership_index() == r.membership_index) return;
+  const raft::Membership& before = r.membership;
+  const bool legal = before.joint() ? !now.joint() && now.voters() == before.voters()
+                                    : (now.joint() ? now.outgoing_voters() == before.voters()
+                                                   : now.voters() == before.voters());
+  if (!legal) {
+    violation(fmt::format("leader {} of term {} went from configuration {} to {} (entry {})", core.self().str(),
+                          core.term(), before.describe(), now.describe(), core.membership_index()));
+  }
+  r.membership_index = core.membership_index();
+  r.membership = now;
+}
+
 void InvariantChecker::check_matches(const std::vector<const raft::RaftCore*>& live) {
   raft::Term highest = 0;
   for (const auto* core : live) highest = std::max(highest, core->term());
@@ -117,6 +145,7 @@ void InvariantChecker::observe(int slot, int life, const raft::RaftCore& core, r
     r.linked_upto = 0;
     r.linked_term = 0;
     r.linked_base = {0, 0};
+    r.membership_term = 0;
   }
 
   if (core.term() < r.term) violation(fmt::format("{}: term went back from {} to {}", who, r.term, core.term()));
@@ -139,6 +168,7 @@ void InvariantChecker::observe(int slot, int life, const raft::RaftCore& core, r
     return;
   }
   check_log_matching(r, core);
+  check_configuration_change(r, core);
 
   // Committed prefix: compare what this replica committed with what everyone committed before; extend the record.
   // Entries can be committed, applied and compacted between two observations; the record then skips them (a

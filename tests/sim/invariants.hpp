@@ -13,6 +13,7 @@
 //   * what a leader of the highest term believes a follower holds (its match index), the follower holds.
 
 #include "raft/core.hpp"
+#include "raft/membership.hpp"
 #include "raft/types.hpp"
 
 #include <cstdint>
@@ -65,10 +66,15 @@ class InvariantChecker {
     raft::Index linked_upto = 0;  // log matching checked up to here (this life), where the log held linked_term
     raft::Term linked_term = 0;
     std::pair<raft::Index, raft::Term> linked_base{0, 0};  // the log's base when linked_upto was reached
+    // As leader in membership_term (this life): the configuration it last used, at membership_index.
+    raft::Term membership_term = 0;
+    raft::Index membership_index = 0;
+    raft::Membership membership;
   };
 
   void violation(std::string text);
   void check_log_matching(Replica& r, const raft::RaftCore& core);
+  void check_configuration_change(Replica& r, const raft::RaftCore& core);
 
   std::vector<Replica> replicas_;
   std::map<raft::Term, raft::NodeId> leader_of_term_;

@@ -21,14 +21,21 @@ struct SimCluster::Slot {
   bool paused = false;
   std::int64_t clock_rate_ppm = 1'000'000;
   Claims claims;  // what it told its peers, over all its lives
+  bool spare = false;   // joins later (kvstore --join)
+  bool joined = false;  // a spare that was started
 };
+
+namespace {
+// Membership requests come from this client id; their answers are counted, not checked by a client model.
+constexpr raft::NodeId kAdmin{0x0F00};
+}  // namespace
 
 SimCluster::SimCluster(SimOptions options)
     : options_(std::move(options)),
       control_(std::make_unique<asio::io_context>()),
       clients_io_(std::make_unique<asio::io_context>()),
       rng_(options_.seed),
-      invariants_(options_.replicas) {
+      invariants_(options_.replicas + options_.spares) {
   world_.add_context(*control_);
   world_.add_context(*clients_io_);
   clients_clock_ = world_.make_clock(*clients_io_);
@@ -36,9 +43,10 @@ SimCluster::SimCluster(SimOptions options)
     if (auto* r = replica(to)) r->deliver(std::move(m));
   });
   network_->set_faults(options_.faults);
-  for (int i = 0; i < options_.replicas; ++i) {
+  for (int i = 0; i < options_.replicas + options_.spares; ++i) {
     auto slot = std::make_unique<Slot>();
     slot->id = raft::NodeId{static_cast<std::uint16_t>(i)};
+    slot->spare = i >= options_.replicas;
     slot->rng = rng_.fork(static_cast<std::uint64_t>(i));
     if (options_.clock_skew_ppm > 0) {
       const auto skew = static_cast<std::uint64_t>(options_.clock_skew_ppm);
@@ -80,15 +88,21 @@ raft::MemoryFileSystem& SimCluster::disk(int slot) { return slots_[static_cast<s
 
 void SimCluster::restart(int slot) {
   Slot& s = *slots_[static_cast<std::size_t>(slot)];
-  if (s.replica) return;
+  if (s.replica || (s.spare && !s.joined)) return;
   ++s.life;
   s.io = std::make_unique<asio::io_context>(1);
   world_.add_context(*s.io);
   s.clock = world_.make_clock(*s.io, s.clock_rate_ppm);
   actors::ReplicaOptions ro;
   ro.self = s.id;
-  for (const auto& other : slots_)
+  std::vector<raft::Member> initial;
+  for (const auto& other : slots_) {
+    if (other->spare) continue;
     if (other->id != s.id) ro.peers.push_back(other->id);
+    initial.push_back(raft::Member{other->id, "", true, 0});
+  }
+  ro.initial_membership = raft::Membership::of_voters(initial);
+  ro.join = s.spare;
   ro.timing = options_.timing;
   ro.lease_reads = options_.lease_reads;
   ro.snapshot_every_entries = options_.snapshot_every;
@@ -108,6 +122,33 @@ void SimCluster::restart(int slot) {
   if (options_.check_invariants) invariants_.restarted(s.replica->core(), s.claims);
   s.replica->start();
   spawn_bridge(slot);
+}
+
+void SimCluster::join(int slot) {
+  Slot& s = *slots_[static_cast<std::size_t>(slot)];
+  s.joined = true;
+  restart(slot);
+}
+
+bool SimCluster::joined(int slot) const {
+  const Slot& s = *slots_[static_cast<std::size_t>(slot)];
+  return !s.spare || s.joined;
+}
+
+void SimCluster::change_membership(actors::RequestKind kind, raft::NodeId id, raft::NodeId other) {
+  std::optional<int> to = leader();
+  if (!to) {
+    for (int i = 0; i < size() && !to; ++i)
+      if (up(i)) to = i;
+  }
+  if (!to) return;
+  actors::ClientRequest request;
+  request.client = kAdmin;
+  request.mid = fmt::format("admin-{}", ++admin_requests_);
+  request.kind = kind;
+  request.key = id.valid() ? id.str() : "";
+  request.value = other.valid() ? other.str() : "";
+  send_request(*to, std::move(request));
 }
 
 void SimCluster::spawn_bridge(int slot) {
@@ -238,6 +279,10 @@ void SimCluster::deliver_reply(actors::ClientReply reply) {
       client->on_reply(std::move(reply));
       return;
     }
+  }
+  if (reply.client == kAdmin) {
+    if (reply.kind == actors::ReplyKind::kOk) ++membership_changes_;
+    return;
   }
   stray_replies_[reply.client.value].push_back(std::move(reply));
 }

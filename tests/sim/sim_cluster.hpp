@@ -36,6 +36,8 @@ struct SimOptions {
   raft::ReplicationLimits limits;
   // Each replica's clock runs fast or slow by up to this many parts per million (chosen per replica by the seed).
   std::int64_t clock_skew_ppm = 0;
+  // Slots after the first `replicas` for replicas that join later (kvstore --join): down until join().
+  int spares = 0;
 };
 
 struct ClientOptions {
@@ -77,7 +79,14 @@ class SimCluster {
   void power_cut_all();
   // Is the replica's disk writing the log right now (a crash would land in the middle of it)?
   bool disk_busy(int slot) const;
-  void restart(int slot);
+  void restart(int slot);  // a spare slot that has not joined stays down
+  // Starts a spare slot's replica, not yet a member: it waits for a leader to add it.
+  void join(int slot);
+  bool joined(int slot) const;
+  // Asks the leader (or, with none, some live replica) for a membership change, as kvctl does; the answers count in
+  // membership_changes() when they say done.
+  void change_membership(actors::RequestKind kind, raft::NodeId id, raft::NodeId other = {});
+  std::uint64_t membership_changes() const { return membership_changes_; }
   void pause(int slot);
   void resume(int slot);
   bool paused(int slot) const;
@@ -141,6 +150,8 @@ class SimCluster {
   InvariantChecker invariants_;
   std::function<void()> step_observer_;
   std::uint64_t power_cuts_ = 0;
+  std::uint64_t membership_changes_ = 0;
+  std::uint64_t admin_requests_ = 0;
   std::uint64_t unsynced_writes_lost_ = 0;
 };
 

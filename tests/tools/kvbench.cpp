@@ -21,6 +21,7 @@
 
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
@@ -175,7 +176,7 @@ int main(int argc, char** argv) {
                                                "forwarding by followers)")
       ->needs(http_flag);
   app.add_option("--clients", s.clients, "Concurrent clients, one operation at a time each")->check(CLI::Range(1, 4096));
-  app.add_option("--duration", s.duration_s, "Seconds to run after the warm-up")->check(CLI::PositiveNumber);
+  app.add_option("--duration", s.duration_s, "Seconds to run after the warm-up (SIGINT or SIGTERM stops it sooner)")->check(CLI::PositiveNumber);
   app.add_option("--ops", s.ops, "Stop after this many operations instead (warm-up included; 0: run for --duration)");
   app.add_option("--warmup", s.warmup_s, "Seconds of load before measuring")->check(CLI::NonNegativeNumber);
   app.add_option("--read-ratio", s.read_ratio, "Fraction of operations that are reads")->check(CLI::Range(0.0, 1.0));
@@ -288,6 +289,11 @@ int main(int argc, char** argv) {
   const auto stop_at = measure_from + std::chrono::microseconds(static_cast<std::int64_t>(s.duration_s * 1e6));
   bool stopping = false;
   int running = s.clients;
+  // SIGINT or SIGTERM: no new operations; those under way finish (or time out), then the report and the history.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const asio::error_code& error, int) {
+    if (!error) stopping = true;
+  });
 
   for (int i = 0; i < s.clients; ++i) {
     actors::spawn(io.get_executor(), fmt::format("client-{}", i), [&, i]() -> asio::awaitable<void> {
@@ -356,7 +362,7 @@ int main(int argc, char** argv) {
         }
         if ((s.ops > 0 && totals.all_ops >= s.ops) || t1 >= stop_at) stopping = true;
       }
-      --running;
+      if (--running == 0) signals.cancel();
     });
   }
   actors::spawn(io.get_executor(), "progress", [&]() -> asio::awaitable<void> {

@@ -48,6 +48,10 @@ int main(int argc, char** argv) {
                  "Real seconds one seed may take before it counts as a hang (it fails, and kvsim stops)")
       ->check(CLI::PositiveNumber);
   bool stop_at_failure = false;
+  bool no_membership = false;
+  app.add_flag("--no-membership-changes", no_membership,
+               "Keep every seed's membership fixed (by default half the seeds add, promote, remove and replace "
+               "replicas and transfer leadership)");
   app.add_flag("--stop-at-first-failure", stop_at_failure, "Stop after the first failing seed (mutation testing)");
   app.add_flag("-v,--verbose", verbose, "Print a line per seed");
   app.add_option("--timeline", timeline_path,
@@ -62,6 +66,7 @@ int main(int argc, char** argv) {
       {coraft::exit_code::kUndecided, "the linearizability checker ran out of time on a seed (not a pass)"},
   }));
   if (auto code = coraft::exit_code::parse_command_line(app, argc, argv)) return *code;
+  options.membership_changes = !no_membership;
   if (!seed_given && seeds == 1) first_seed = 1;
 
   const auto started = std::chrono::steady_clock::now();
@@ -86,7 +91,7 @@ int main(int argc, char** argv) {
   bool timeline_ok = true;
   double simulated = 0;
   std::uint64_t committed = 0, operations = 0, faults = 0, violations = 0, failed = 0, linearizable = 0, unknown = 0;
-  std::uint64_t power_cuts = 0, unsynced_lost = 0;
+  std::uint64_t power_cuts = 0, unsynced_lost = 0, membership_changes = 0;
   // A seed normally takes milliseconds; one that runs for minutes is stuck in a loop that simulated time cannot end
   // (a livelock in the code under test). A watchdog reports it as that seed's failure.
   std::atomic<std::uint64_t> running_seed{0};
@@ -122,6 +127,7 @@ int main(int argc, char** argv) {
     faults += r.faults;
     power_cuts += r.power_cuts;
     unsynced_lost += r.unsynced_writes_lost;
+    membership_changes += r.membership_changes;
     violations += r.violations.size();
     linearizable += r.linearizable == Verdict::kLinearizable;
     unknown += r.linearizable == Verdict::kUnknown;
@@ -147,10 +153,11 @@ int main(int argc, char** argv) {
   seeds = ran;
   const double real = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print("kvsim: seeds {}..{} ({}), simulated {:.0f} s in {:.1f} s real ({:.0f}x), committed {}, operations {}, "
-             "faults {}, power cuts {}, unsynced writes lost {}, invariant violations {}, linearizable {}/{} "
-             "(unknown {}), failed seeds {}\n",
+             "faults {}, power cuts {}, unsynced writes lost {}, membership changes {}, invariant violations {}, "
+             "linearizable {}/{} (unknown {}), failed seeds {}\n",
              first_seed, first_seed + seeds - 1, seeds, simulated, real, real > 0 ? simulated / real : 0.0, committed,
-             operations, faults, power_cuts, unsynced_lost, violations, linearizable, seeds, unknown, failed);
+             operations, faults, power_cuts, unsynced_lost, membership_changes, violations, linearizable, seeds,
+             unknown, failed);
   if (!timeline_path.empty() && seeds > 1) {
     if (first_failed) {
       CampaignOptions again = options;
