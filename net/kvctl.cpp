@@ -163,13 +163,14 @@ asio::awaitable<int> membership_command(net::Client& client, std::string_view wh
   }
   // transfer-leader: the old leader says done once it sees the new one lead; confirm from the new leader itself.
   if (auto failed = co_await ask(actors::RequestKind::kTransferLeader, "")) co_return *failed;
-  for (int round = 0; round < 50; ++round) {
+  // Polled every 5 ms for up to a second (an election timeout or two).
+  for (int round = 0; round < 200; ++round) {
     auto view = co_await cluster_view(client);
     if (view && view->role == raft::Role::kLeader && (id.empty() || view->id.str() == id)) {
       fmt::print("{} leads (term {})\n", view->id.str(), view->term);
       co_return exit_code::kDone;
     }
-    asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(20));
+    asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(5));
     co_await pause.async_wait(asio::use_awaitable);
   }
   fmt::print(stderr, "kvctl: transfer-leader: handed over, but no replica confirmed it leads\n");
