@@ -7,6 +7,8 @@
 #   examples/cluster.sh stop ID      SIGTERM replica ID: a clean stop
 #   examples/cluster.sh start [ID]   start replica ID again (or every replica that is not running)
 #   examples/cluster.sh restart ID   stop replica ID, then start it
+#   examples/cluster.sh replace ID   replace replica ID by a new one: it starts with --join under the next unused id
+#                                    (and port), is added (kvctl member add), and ID is removed (kvctl member remove)
 #
 # The supervisor starts each replica, waits until it answers, and only then says the cluster is running; if one
 # cannot start, it says so, stops the others and exits with that replica's exit code. Afterwards it reports every
@@ -33,6 +35,8 @@ config="$dir/cluster.json"
 control="$dir/control"
 supervisor_pid_file="$dir/supervisor.pid"
 ids=(0000 0001 0002)
+# The replicas the local cluster runs: the first three, until a replace changes them (kept in $dir/members).
+[ -f "$dir/members" ] && read -r -a ids <"$dir/members"
 
 say() { echo "coraft: $*"; }
 
@@ -43,10 +47,10 @@ supervisor_running() {
 # The control commands: hand the request to the supervisor and print its answer (exit 0 if it says "ok").
 if [ $# -gt 0 ]; then
   case "$1" in
-    kill|stop|restart) [ $# -eq 2 ] || { echo "usage: $0 $1 ID" >&2; exit 64; } ;;
+    kill|stop|restart|replace) [ $# -eq 2 ] || { echo "usage: $0 $1 ID" >&2; exit 64; } ;;
     start) [ $# -le 2 ] || { echo "usage: $0 start [ID]" >&2; exit 64; } ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | cut -c3-; exit 0 ;;
-    *) echo "$0: unknown command \"$1\" (kill, stop, start or restart; --help says more)" >&2; exit 64 ;;
+    *) echo "$0: unknown command \"$1\" (kill, stop, start, restart or replace; --help says more)" >&2; exit 64 ;;
   esac
   if ! supervisor_running; then
     echo "$0: no cluster is running from $dir (\`make run\` starts one)" >&2
@@ -57,8 +61,10 @@ if [ $# -gt 0 ]; then
   trap 'rm -f "$reply"' EXIT
   exec 4<>"$reply"  # open before asking, so the supervisor's answer never waits for a reader
   echo "$* $reply" >"$control"
-  if ! read -t 30 -r status answer <&4; then
-    echo "$0: the supervisor did not answer within 30 s" >&2
+  wait_s=30
+  [ "$1" = replace ] && wait_s=150  # a new replica catches up before it votes
+  if ! read -t "$wait_s" -r status answer <&4; then
+    echo "$0: the supervisor did not answer within $wait_s s" >&2
     exit 75
   fi
   if [ "$status" = ok ]; then echo "$answer"; exit 0; fi
@@ -90,17 +96,26 @@ address() {
 # Peer datagrams are signed with a cluster secret and clients present a token (both made once, mode 0600).
 [ -f "$dir/cluster.key" ] || "$bin/kvctl" keygen "$dir/cluster.key" >/dev/null
 [ -f "$dir/client.token" ] || "$bin/kvctl" keygen "$dir/client.token" >/dev/null
-cat > "$config" <<JSON
+# The cluster file: every replica the cluster runs, each on the base port plus its id. Written at start and after a
+# replace (replicas read it when they start; clients on every run).
+nl=$'\n'
+write_config() {
+  local entries="" id
+  for id in "${ids[@]}"; do entries+="${entries:+,$nl    }$(address "$id" $((10#$id)))"; done
+  cat > "$config" <<JSON
 {
   "key_file": "cluster.key",
   "client_token_file": "client.token",
   "replicas": {
-    $(address 0000 0),
-    $(address 0001 1),
-    $(address 0002 2)
+    $entries
   }
 }
 JSON
+  echo "${ids[*]}" >"$dir/members"
+}
+write_config
+# ports BASE: each replica's port counting from BASE.
+ports() { local id out=""; for id in "${ids[@]}"; do out+="${out:+, }$(($1 + 10#$id))"; done; echo "$out"; }
 
 declare -A pid=()  # id -> pid of the running replica; unset once it has ended and been reported
 colours=(36 35 33)
@@ -117,6 +132,7 @@ how_it_ended() {
     69) meaning=" (another process has its address)" ;;
     70) meaning=" (an unexpected failure)" ;;
     74) meaning=" (its data directory cannot be used, or its disk failed)" ;;
+    77) meaning=" (it was removed from the cluster)" ;;
     78) meaning=" (the cluster file is invalid)" ;;
   esac
   echo "exited with status $1$meaning"
@@ -130,18 +146,18 @@ reap() {
   wait "${pid[$1]}" || status=$?
   unset "pid[$1]"
   local hint="; \`examples/cluster.sh start $1\` starts it again"
-  $stopping && hint=""
+  { $stopping || [ "$status" -eq 77 ]; } && hint=""
   say "replica $1 $(how_it_ended "$status")$hint"
 }
 
-# launch ID: starts the replica and waits until it answers; prints an error and returns 1 if it ends first (its
+# launch ID [ARG...]: starts the replica (with kvstore's extra ARGs) and waits until it answers; prints an error and returns 1 if it ends first (its
 # status is then in failed_status) or does not answer within 30 s.
 failed_status=70
 launch() {
   local id=$1 index=$((10#$1)) prefix
-  prefix="$(printf '\033[%sm' "${colours[$index]}")[$id]$(printf '\033[0m') "
+  prefix="$(printf '\033[%sm' "${colours[$((index % ${#colours[@]}))]}")[$id]$(printf '\033[0m') "
   # The log pipeline ignores Ctrl-C: it ends when the replica does, after its last words.
-  "${pdeathsig[@]}" "$bin/kvstore" --config "$config" --id "$id" --data-dir "$dir/$id" \
+  "${pdeathsig[@]}" "$bin/kvstore" --config "$config" --id "$id" --data-dir "$dir/$id" "${@:2}" \
     --log-level "${CORAFT_LOG:-info}" 3<&- 5>&- > >(trap '' INT TERM HUP; tee -a "$dir/$id.log" | sed -u "s/^/$prefix/") 2>&1 &
   pid[$id]=$!
   local give_up=$((SECONDS + 30))
@@ -225,12 +241,12 @@ done
 
 http_line="" curl_line=""
 if [ -n "$http_port" ]; then
-  http_line=$',\n'"its HTTP API (Consul's KV API) on http://127.0.0.1:$http_port-$((http_port + 2))"
+  http_line=$',\n'"its HTTP API (Consul's KV API) on http://127.0.0.1 ports $(ports "$http_port")"
   curl_line="  curl -s -H \"X-Consul-Token: \$(cat $dir/client.token)\" http://127.0.0.1:$http_port/v1/kv/greeting?raw"$'\n'
 fi
 cat <<MSG
 
-coraft: a 3-replica cluster is running on 127.0.0.1:$base_port-$((base_port + 2)) (config: $config)$http_line
+coraft: a ${#ids[@]}-replica cluster is running on 127.0.0.1 ports $(ports "$base_port") (config: $config)$http_line
 Try, in another terminal:
   build/bin/kvctl put greeting hello
   build/bin/kvctl get greeting
@@ -277,6 +293,30 @@ handle() {
       done
       if [ ${#started[@]} -eq 0 ]; then answer "$reply" ok "every replica asked for is running already"
       else answer "$reply" ok "started replica ${started[*]}"; fi ;;
+    replace)
+      if [ -z "${pid[$id]:-}" ]; then answer "$reply" error "replica $id is not running"; return; fi
+      # Ids are never reused: the next one after every id that ever had a data directory here.
+      local highest=0 entry new out
+      for entry in "$dir"/[0-9][0-9][0-9][0-9]; do
+        [ -d "$entry" ] && [ $((10#${entry##*/})) -gt $highest ] && highest=$((10#${entry##*/}))
+      done
+      new=$(printf '%04d' $((highest + 1)))
+      ids+=("$new")
+      write_config
+      if ! launch "$new" --join; then answer "$reply" error "replica $new could not start (see the cluster's terminal)"; return; fi
+      say "started replica $new (pid ${pid[$new]}) to replace $id; adding it to the cluster"
+      if ! out=$("$bin/kvctl" --cluster "$config" --timeout 120 member add "$new" "127.0.0.1:$((base_port + 10#$new))" 2>&1 3<&- 5>&-); then
+        answer "$reply" error "adding $new failed: ${out//$nl/; }"; return
+      fi
+      if ! out=$("$bin/kvctl" --cluster "$config" --timeout 60 member remove "$id" 2>&1 3<&- 5>&-); then
+        answer "$reply" error "$new was added, but removing $id failed: ${out//$nl/; }"; return
+      fi
+      local kept=() one
+      for one in "${ids[@]}"; do [ "$one" != "$id" ] && kept+=("$one"); done
+      ids=("${kept[@]}")
+      write_config
+      say "replica $id was removed from the cluster; it stops by itself in a few seconds"
+      answer "$reply" ok "replaced replica $id by $new at 127.0.0.1:$((base_port + 10#$new)): $new joined as a learner, caught up and votes; $id was removed" ;;
     *) answer "$reply" error "unknown command $command" ;;
   esac
 }

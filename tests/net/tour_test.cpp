@@ -233,8 +233,9 @@ TEST_CASE("the README's tour runs as written and shows what it says", "[net][pro
   const std::string readme = testing::read_file(CORAFT_SOURCE_DIR "/README.md");
   const std::string tour = tour_of(readme);
   const std::vector<Block> blocks = console_blocks(tour);
-  // Put and get; kill the leader and bring it back; ask a stopped cluster; ask it again after `make run`.
-  REQUIRE(blocks.size() == 4);
+  // Put and get; kill the leader and bring it back; replace a replica; ask a stopped cluster; ask it again after
+  // `make run`.
+  REQUIRE(blocks.size() == 5);
   CHECK(tour.find("(terminal 1): `make run`") != std::string::npos);
   // `make run` builds, then runs the same script as terminal 1 does here.
   CHECK(testing::read_file(CORAFT_SOURCE_DIR "/Makefile").find("\t@examples/cluster.sh\n") != std::string::npos);
@@ -359,14 +360,26 @@ TEST_CASE("the README's tour runs as written and shows what it says", "[net][pro
   CHECK(alice_saw[1].rfind("[1] ", 0) == 0);
   CHECK(alice_saw[2].rfind("[2] ", 0) == 0);
 
+  // Replace 0002 by a new replica: it starts, joins, votes; 0002 is removed and stops with status 77.
+  const std::size_t before_replace = cluster->lines().size();
+  run_block(fourth, blocks[2], deadline(60s), cluster.get());
+  wait_for_line(*cluster, before_replace, R"(\[0003\] info 0003 listening on .*; term \d+)", deadline(10s));
+  wait_for_line(*cluster, before_replace, R"(^coraft: replica 0002 exited with status 77 \(it was removed from the cluster\)$)",
+                deadline(15s));
+
   // Ctrl-C: every replica stops cleanly and nothing is left running; a client then says nothing listens.
   stop_cluster(*cluster, dir, deadline(30s));
-  run_block(second, blocks[2], deadline(30s));
-
-  // `make run` again: the data is still there.
-  cluster = start_cluster();
-  wait_for_line(*cluster, 0, R"(^Press Ctrl-C to stop every replica\.$)", deadline(60s));
   run_block(second, blocks[3], deadline(30s));
+
+  // `make run` again: the data is still there, on the replicas the cluster now has.
+  cluster = start_cluster();
+  const std::size_t banner_again = wait_for_line(
+      *cluster, 0, R"(^coraft: a 3-replica cluster is running on 127\.0\.0\.1 ports \d+, \d+, \d+ )", deadline(60s));
+  for (const std::string id : {"0000", "0001", "0003"}) {
+    CHECK(wait_for_line(*cluster, 0, fmt::format(R"(\[{0}\] info {0} listening on )", id), deadline(1s)) < banner_again);
+  }
+  wait_for_line(*cluster, banner_again, R"(^Press Ctrl-C to stop every replica\.$)", deadline(5s));
+  run_block(second, blocks[4], deadline(30s));
   stop_cluster(*cluster, dir, deadline(30s));
 
   cluster.reset();
