@@ -41,7 +41,12 @@ RaftNode::RaftNode(NodeMailbox& inbox, Outboxes out, Clock& clock, raft::Recover
       metrics_(metrics),
       log_(std::move(log)),
       latest_snapshot_(recovered.snapshot),
-      core_(raft_config(options), std::move(recovered)) {}
+      core_(raft_config(options), std::move(recovered)) {
+  // A snapshot file written before snapshots kept the configuration: the core knows the one it was taken under.
+  if (latest_snapshot_ && latest_snapshot_->membership.empty()) {
+    latest_snapshot_->membership = core_.membership_at(latest_snapshot_->index).encode();
+  }
+}
 
 RaftNode::~RaftNode() { stop_replicators(); }
 

@@ -45,6 +45,7 @@ asio::awaitable<bool> Replicator::send_snapshot_chunks() {
                                 snapshot_->term, snapshot_sent_,
                                 bytes.size(),   snapshot_->checksum,
                                 bytes.substr(snapshot_sent_, length), snapshot_sent_ + length == bytes.size()};
+    chunk.membership = snapshot_->membership;  // the follower's own log may not know it yet
     snapshot_sent_ += length;
     if (!co_await send_peer(std::move(chunk))) co_return false;
   }

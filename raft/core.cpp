@@ -666,10 +666,13 @@ void RaftCore::on_install_snapshot(NodeId from, const InstallSnapshot& request) 
     send(from, reply);
     return;
   }
-  std::optional<Membership> snapshot_membership =
-      snapshot.membership.empty() ? std::optional(membership_at(snapshot.index)) : Membership::decode(snapshot.membership);
+  // The configuration comes with the snapshot. Without one (no correct leader sends that), ours is used only if we
+  // never had one in a log: our log is behind the snapshot, so what it says of that index may be out of date.
+  std::optional<Membership> snapshot_membership;
+  if (!snapshot.membership.empty()) snapshot_membership = Membership::decode(snapshot.membership);
+  else if (!membership_in_log_) snapshot_membership = base_membership_;
   if (!snapshot_membership) {
-    reject(from, fmt::format("snapshot at {} carries a configuration that does not decode", snapshot.index));
+    reject(from, fmt::format("snapshot at {} carries no configuration, or one that does not decode", snapshot.index));
     reply.next_offset = 0;
     send(from, reply);
     return;

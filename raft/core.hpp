@@ -192,6 +192,8 @@ class RaftCore {
   const RaftConfig& config() const { return config_; }
   const Membership& membership() const { return membership_; }
   Index membership_index() const { return membership_index_; }
+  // The configuration in effect once the log up to `index` is applied, as far as this replica's log knows it.
+  Membership membership_at(Index index) const;
   // Leader only: the follower's replication state.
   const Progress* progress(NodeId peer) const;
   // Entries dropped by compaction since the last call. Freeing a million entries takes a while; the caller decides
@@ -243,7 +245,6 @@ class RaftCore {
   // Membership: the configuration in effect is the newest in the log (committed or not), else the snapshot's.
   void adopt_membership(Membership membership, Index index);
   void membership_after_truncation(Index from);
-  Membership membership_at(Index index) const;  // in effect once the log up to `index` is applied
   void sync_peers();
   bool change_pending() const;  // a configuration entry not committed yet, or a joint one not yet left
   void propose_membership(Membership next);

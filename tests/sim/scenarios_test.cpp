@@ -403,3 +403,39 @@ TEST_CASE("a power cut of every replica with snapshots in flight loses no acknow
   require_safe(c);
   require_linearizable(c);
 }
+
+TEST_CASE("a follower far behind a membership change learns the configuration from the snapshot it is sent",
+          "[sim][membership][snapshot]") {
+  // kvsim seed 5505: the leader's snapshot chunks carried no configuration, so a follower that had missed a voter's
+  // replacement took the one its own old log knew, elected itself with the removed replica's vote, and lost committed
+  // entries.
+  const auto seed = test_seed(5505);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 3, .seed = seed, .snapshot_every = 5, .spares = 1});
+  REQUIRE(c.run_until([&] { return has_leader(c); }, us(5000ms)));
+  c.start_clients(ClientOptions{.clients = 2, .read_fraction = 0.2});
+  const int leader = *c.leader();
+  const int behind = any_follower(c, leader);
+  const int replaced = 3 - leader - behind;  // the third of 0, 1, 2
+  c.pause(behind);
+  c.join(3);
+  // As kvctl does: ask again until the cluster says done (a request may meet a change still committing).
+  auto change = [&](actors::RequestKind kind, raft::NodeId id, raft::NodeId other = {}) {
+    const auto done_before = c.membership_changes();
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      c.change_membership(kind, id, other);
+      if (c.run_until([&] { return c.membership_changes() > done_before; }, us(1000ms))) return true;
+    }
+    return false;
+  };
+  REQUIRE(change(actors::RequestKind::kAddLearner, c.id(3)));
+  REQUIRE(change(actors::RequestKind::kReplaceMember, c.id(3), c.id(replaced)));
+  c.run_for(us(1000ms));  // more entries, more snapshots: the paused follower now needs one
+  const raft::Membership now = c.replica(*c.leader())->core().membership();
+  REQUIRE(now.voters() == std::vector<raft::NodeId>{c.id(std::min(leader, behind)), c.id(std::max(leader, behind)), c.id(3)});
+  c.resume(behind);
+  REQUIRE(c.run_until([&] { return c.replica(behind)->core().membership() == now; }, us(10000ms)));
+  CHECK(c.replica(behind)->core().log().base_index() > 0);
+  converge(c);
+  require_safe(c);
+}
