@@ -8,7 +8,8 @@
 #   examples/cluster.sh start [ID]   start replica ID again (or every replica that is not running)
 #   examples/cluster.sh restart ID   stop replica ID, then start it
 #   examples/cluster.sh replace ID   replace replica ID by a new one: it starts with --join under the next unused id
-#                                    (and port), is added (kvctl member add), and ID is removed (kvctl member remove)
+#                                    (and port), is added as a learner, and once caught up takes ID's place as a voter
+#                                    (kvctl member add --learner, then kvctl member replace)
 #
 # The supervisor starts each replica, waits until it answers, and only then says the cluster is running; if one
 # cannot start, it says so, stops the others and exits with that replica's exit code. Afterwards it reports every
@@ -305,11 +306,13 @@ handle() {
       write_config
       if ! launch "$new" --join; then answer "$reply" error "replica $new could not start (see the cluster's terminal)"; return; fi
       say "started replica $new (pid ${pid[$new]}) to replace $id; adding it to the cluster"
-      if ! out=$("$bin/kvctl" --cluster "$config" --timeout 120 member add "$new" "127.0.0.1:$((base_port + 10#$new))" 2>&1 3<&- 5>&-); then
+      # A learner first; then, once it has caught up, one joint change makes it a voter and removes $id: the
+      # cluster keeps three voters throughout.
+      if ! out=$("$bin/kvctl" --cluster "$config" --timeout 120 member add "$new" "127.0.0.1:$((base_port + 10#$new))" --learner 2>&1 3<&- 5>&-); then
         answer "$reply" error "adding $new failed: ${out//$nl/; }"; return
       fi
-      if ! out=$("$bin/kvctl" --cluster "$config" --timeout 60 member remove "$id" 2>&1 3<&- 5>&-); then
-        answer "$reply" error "$new was added, but removing $id failed: ${out//$nl/; }"; return
+      if ! out=$("$bin/kvctl" --cluster "$config" --timeout 120 member replace "$new" "$id" 2>&1 3<&- 5>&-); then
+        answer "$reply" error "$new was added as a learner, but replacing $id by it failed: ${out//$nl/; }"; return
       fi
       local kept=() one
       for one in "${ids[@]}"; do [ "$one" != "$id" ] && kept+=("$one"); done

@@ -155,6 +155,11 @@ asio::awaitable<int> membership_command(net::Client& client, std::string_view wh
     fmt::print("{} caught up and is a voter\n", id);
     co_return exit_code::kDone;
   }
+  if (what == "replace") {  // `address` carries the voter that leaves
+    if (auto failed = co_await ask(actors::RequestKind::kReplaceMember, address)) co_return *failed;
+    fmt::print("{} caught up and replaced {}\n", id, address);
+    co_return exit_code::kDone;
+  }
   if (what == "remove") {
     // A leader that removes itself keeps leading until the change commits, then hands over (raft/core.cpp).
     if (auto failed = co_await ask(actors::RequestKind::kRemoveMember, "")) co_return *failed;
@@ -248,7 +253,8 @@ int main(int argc, char** argv) {
                "                                      | get --prefix P | del --prefix P\n"
                "                                      | watch KEY | watch --prefix P [--count N]\n"
                "                                      | member list [--json] | member add ID HOST:PORT [--learner]\n"
-               "                                      | member promote ID | member remove ID | transfer-leader [ID]\n"
+               "                                      | member promote ID | member remove ID | member replace NEW OLD\n"
+               "                                      | transfer-leader [ID]\n"
                "  kvctl keygen PATH"};
   app.option_defaults()->always_capture_default();
   app.require_subcommand(1);
@@ -293,7 +299,7 @@ int main(int argc, char** argv) {
   auto* metrics = app.add_subcommand("metrics", "[ID...]: replicas' counters in Prometheus text format (all, or the "
                                                 "IDs given)");
   metrics->add_option("ID", metrics_ids, "Replica ids (default: every replica)");
-  auto* member = app.add_subcommand("member", "list, add, promote or remove members (the configuration lives in the "
+  auto* member = app.add_subcommand("member", "list, add, promote, remove or replace members (the configuration lives in the "
                                              "log: see README, Membership)");
   member->require_subcommand(1);
   std::string member_id, member_address;
@@ -310,6 +316,12 @@ int main(int argc, char** argv) {
   auto* member_remove = member->add_subcommand("remove", "ID: remove ID (a leader hands over first); its id is never "
                                                          "used again");
   member_remove->add_option("ID", member_id)->required();
+  std::string replaced_id;
+  auto* member_replace = member->add_subcommand(
+      "replace", "NEW OLD: once the learner NEW has caught up, make it a voter and remove the voter OLD in one joint "
+                 "change (the number of voters stays the same)");
+  member_replace->add_option("NEW", member_id)->required();
+  member_replace->add_option("OLD", replaced_id)->required();
   auto* transfer = app.add_subcommand("transfer-leader", "[ID]: hand leadership to ID (default: the most up-to-date "
                                                          "voter); returns once it leads");
   transfer->add_option("ID", member_id, "The replica to lead next");
@@ -451,8 +463,10 @@ int main(int argc, char** argv) {
                                                  : member_add->parsed() ? "add"
                                                  : member_promote->parsed() ? "promote"
                                                  : member_remove->parsed() ? "remove"
+                                                 : member_replace->parsed() ? "replace"
                                                                            : "transfer",
-                                         member_id, member_address, learner_only, json_output, timeout_s);
+                                         member_id, member_replace->parsed() ? replaced_id : member_address,
+                                         learner_only, json_output, timeout_s);
       co_return;
     }
     if (leader->parsed()) {

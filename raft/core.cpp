@@ -791,7 +791,7 @@ void RaftCore::on_change(const ChangeMembership& request) {
     case MembershipChange::Kind::kPromote:
       if (target && target->voter) return already();
       if (!target) return refuse(fmt::format("{} is not a member", change.id.str()));
-      promotion_ = PendingPromotion{request.request_id, change.id, now_us_ + config_.promotion_timeout_us};
+      promotion_ = PendingPromotion{request.request_id, change.id, now_us_ + config_.promotion_timeout_us, {}};
       maybe_promote();
       return;
     case MembershipChange::Kind::kRemove: {
@@ -814,11 +814,10 @@ void RaftCore::on_change(const ChangeMembership& request) {
       if (target && target->voter && !leaving && membership_.was_removed(change.replaced)) return already();
       if (!target || target->voter) return refuse(fmt::format("{} is not a learner", change.id.str()));
       if (!leaving || !leaving->voter) return refuse(fmt::format("{} is not a voter", change.replaced.str()));
-      std::vector<NodeId> voters = membership_.voters();
-      std::erase(voters, change.replaced);
-      voters.push_back(change.id);
-      change_ = PendingChange{request.request_id, 0};
-      propose_membership(membership_.entering_joint(std::move(voters)));
+      // Like a promotion, once the learner has caught up: then one joint change swaps the two.
+      promotion_ = PendingPromotion{request.request_id, change.id, now_us_ + config_.promotion_timeout_us,
+                                    change.replaced};
+      maybe_promote();
       return;
     }
   }
@@ -848,6 +847,7 @@ void RaftCore::maybe_promote() {
   if (!learner || learner->progress.match() + config_.promotion_lag < log_.last_index()) return;  // not yet
   std::vector<NodeId> voters = membership_.voters();
   voters.push_back(promotion_->id);
+  if (promotion_->replaced.valid()) std::erase(voters, promotion_->replaced);
   change_ = PendingChange{promotion_->request_id, 0};
   promotion_.reset();
   propose_membership(membership_.entering_joint(std::move(voters)));

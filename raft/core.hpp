@@ -304,6 +304,7 @@ class RaftCore {
     std::uint64_t request_id;
     NodeId id;
     std::int64_t deadline_us;
+    NodeId replaced;  // a replacement: this voter leaves in the same joint change
   };
   std::optional<PendingPromotion> promotion_;
   std::map<NodeId, std::uint64_t> heard_incarnations_;  // leader: what members said when unpinned

@@ -470,3 +470,36 @@ TEST_CASE("leadership transfer: to a named voter or the most up-to-date one, pro
     CHECK(outcome(c, 2, 11)->reason.find("not a voter") != std::string::npos);
   }
 }
+
+TEST_CASE("a replacement waits for the learner to catch up, then swaps it in for the voter in one joint change",
+          "[raft][membership][joint]") {
+  PureCluster c(3, [](RaftConfig& config) { config.promotion_lag = 2; });
+  c.elect(0);
+  const int learner = c.add_joining();
+  c.step(0, add_learner(1, c.id(learner)));
+  c.deliver_all();
+  REQUIRE(outcome(c, 0, 1));
+  commit_some(c, 0, 10);
+  c.deliver_all(cut_off(c, learner));
+  c.step(0, change(2, MembershipChange::Kind::kReplace, c.id(learner), c.id(2)));
+  for (int round = 0; round < 3; ++round) {
+    c.step(0, HeartbeatDue{c.id(1)});
+    c.deliver_all(cut_off(c, learner));
+  }
+  // Behind by more than the lag: nothing changed yet, and the cluster still has three voters.
+  CHECK_FALSE(c.at(0).membership().joint());
+  CHECK(c.at(0).membership().voters() == std::vector<NodeId>{c.id(0), c.id(1), c.id(2)});
+  CHECK_FALSE(outcome(c, 0, 2));
+  for (int round = 0; round < 5 && !outcome(c, 0, 2); ++round) {
+    c.step(0, HeartbeatDue{c.id(learner)});
+    c.deliver_all();
+  }
+  REQUIRE(outcome(c, 0, 2));
+  CHECK(outcome(c, 0, 2)->done);
+  CHECK(c.at(0).membership().voters() == std::vector<NodeId>{c.id(0), c.id(1), c.id(learner)});
+  CHECK(c.at(0).membership().was_removed(c.id(2)));
+  // Asked again (its answer lost), the same replacement answers done.
+  c.step(0, change(3, MembershipChange::Kind::kReplace, c.id(learner), c.id(2)));
+  REQUIRE(outcome(c, 0, 3));
+  CHECK(outcome(c, 0, 3)->done);
+}
