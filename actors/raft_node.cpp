@@ -285,15 +285,9 @@ asio::awaitable<void> RaftNode::carry_out(raft::Effect& effect) {
             co_await out_.gateway.send(answer);
           },
           [&](raft::Retired& retired) -> asio::awaitable<void> {
-            const TimePoint now = clock_.now();
-            if (now - last_retirement_logged_ >= kRejectionLogInterval || last_retirement_logged_ == TimePoint{}) {
-              last_retirement_logged_ = now;
-              log_->info("{}", retired.reason);  // kvstore says it at error level as it stops
-            }
-            if (options_.on_retired && !retired_reported_) {
-              retired_reported_ = true;
-              options_.on_retired(retired.reason);
-            }
+            // The core says it once per life (RaftCore::retired_).
+            log_->info("{}", retired.reason);  // kvstore says it at error level as it stops
+            if (options_.on_retired) options_.on_retired(retired.reason);
             co_return;
           },
           [&](raft::MessageRejected& rejected) -> asio::awaitable<void> {

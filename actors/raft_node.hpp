@@ -68,7 +68,6 @@ class RaftNode {
   Outboxes out_;
   Clock& clock_;
   const ReplicaOptions& options_;
-  bool retired_reported_ = false;
   ReplicaMetrics& metrics_;
   Logger log_;
   std::optional<raft::Snapshot> latest_snapshot_;  // what a follower behind the log's start is sent
@@ -85,7 +84,6 @@ class RaftNode {
   bool heard_from_leader_ = false;
   raft::NodeId last_leader_;
   TimePoint last_rejection_logged_{};
-  TimePoint last_retirement_logged_{};
 };
 
 }  // namespace coraft::actors

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <functional>
 
 using namespace coraft;
 using namespace coraft::raft;
@@ -42,6 +43,29 @@ bool sent_votes(const std::deque<PeerMessage>& queue, NodeId from) {
 
 void commit_some(PureCluster& c, int leader, int how_many) {
   for (int k = 0; k < how_many; ++k) c.step(leader, Propose{static_cast<std::uint64_t>(1000 + k), {"cmd"}});
+}
+
+// Leader 0 adds a new replica as a learner (request 1), which is then cut off while ten entries commit: behind by more
+// than a promotion lag of 2. Returns its index.
+int learner_left_behind(PureCluster& c) {
+  c.elect(0);
+  const int learner = c.add_joining();
+  c.step(0, add_learner(1, c.id(learner)));
+  c.deliver_all();
+  REQUIRE(outcome(c, 0, 1));
+  commit_some(c, 0, 10);
+  c.deliver_all(cut_off(c, learner));
+  return learner;
+}
+
+// Heartbeats from leader 0 to `peer`, each round delivered with `filter`, for `rounds` rounds or until request
+// `request_id` is answered.
+void heartbeat_rounds(PureCluster& c, int peer, int rounds, std::uint64_t request_id,
+                      const std::function<bool(const PeerMessage&)>& filter = {}) {
+  for (int round = 0; round < rounds && !outcome(c, 0, request_id); ++round) {
+    c.step(0, HeartbeatDue{c.id(peer)});
+    c.deliver_all(filter);
+  }
 }
 
 }  // namespace
@@ -82,29 +106,16 @@ TEST_CASE("a learner receives the log but never counts in a quorum nor campaigns
 TEST_CASE("a learner is promoted only once it has caught up, and a promotion that waits too long fails",
           "[raft][membership][learner]") {
   PureCluster c(3, [](RaftConfig& config) { config.promotion_lag = 2; });
-  c.elect(0);
-  const int learner = c.add_joining();
-  c.step(0, add_learner(1, c.id(learner)));
-  c.deliver_all();
-  REQUIRE(outcome(c, 0, 1));
-
   // Cut off, the learner falls behind by more than the lag; asked to promote it, the leader waits.
-  commit_some(c, 0, 10);
-  c.deliver_all(cut_off(c, learner));
+  const int learner = learner_left_behind(c);
   c.step(0, change(2, MembershipChange::Kind::kPromote, c.id(learner)));
-  for (int round = 0; round < 3; ++round) {
-    c.step(0, HeartbeatDue{c.id(1)});
-    c.deliver_all(cut_off(c, learner));
-  }
+  heartbeat_rounds(c, 1, 3, 2, cut_off(c, learner));
   CHECK_FALSE(c.at(0).membership().is_voter(c.id(learner)));
   CHECK_FALSE(c.at(0).membership().joint());
   CHECK_FALSE(outcome(c, 0, 2));
 
   // Back in touch, it catches up and is promoted: a joint configuration, then the new voters alone.
-  for (int round = 0; round < 5 && !outcome(c, 0, 2); ++round) {
-    c.step(0, HeartbeatDue{c.id(learner)});
-    c.deliver_all();
-  }
+  heartbeat_rounds(c, learner, 5, 2);
   REQUIRE(outcome(c, 0, 2));
   CHECK(outcome(c, 0, 2)->done);
   CHECK(c.at(0).membership().is_voter(c.id(learner)));
@@ -474,26 +485,14 @@ TEST_CASE("leadership transfer: to a named voter or the most up-to-date one, pro
 TEST_CASE("a replacement waits for the learner to catch up, then swaps it in for the voter in one joint change",
           "[raft][membership][joint]") {
   PureCluster c(3, [](RaftConfig& config) { config.promotion_lag = 2; });
-  c.elect(0);
-  const int learner = c.add_joining();
-  c.step(0, add_learner(1, c.id(learner)));
-  c.deliver_all();
-  REQUIRE(outcome(c, 0, 1));
-  commit_some(c, 0, 10);
-  c.deliver_all(cut_off(c, learner));
+  const int learner = learner_left_behind(c);
   c.step(0, change(2, MembershipChange::Kind::kReplace, c.id(learner), c.id(2)));
-  for (int round = 0; round < 3; ++round) {
-    c.step(0, HeartbeatDue{c.id(1)});
-    c.deliver_all(cut_off(c, learner));
-  }
+  heartbeat_rounds(c, 1, 3, 2, cut_off(c, learner));
   // Behind by more than the lag: nothing changed yet, and the cluster still has three voters.
   CHECK_FALSE(c.at(0).membership().joint());
   CHECK(c.at(0).membership().voters() == std::vector<NodeId>{c.id(0), c.id(1), c.id(2)});
   CHECK_FALSE(outcome(c, 0, 2));
-  for (int round = 0; round < 5 && !outcome(c, 0, 2); ++round) {
-    c.step(0, HeartbeatDue{c.id(learner)});
-    c.deliver_all();
-  }
+  heartbeat_rounds(c, learner, 5, 2);
   REQUIRE(outcome(c, 0, 2));
   CHECK(outcome(c, 0, 2)->done);
   CHECK(c.at(0).membership().voters() == std::vector<NodeId>{c.id(0), c.id(1), c.id(learner)});
