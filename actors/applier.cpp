@@ -38,7 +38,15 @@ asio::awaitable<void> Applier::run() {
       if (!co_await answer_query(*message)) co_return;
       continue;
     }
+    if (auto* backup = std::get_if<TakeBackup>(&*message)) {
+      // An image being serialized already will do: it is at least as new as anything the gateway has seen applied.
+      backups_waiting_.push_back(backup->backup_id);
+      if (!serializing_) start_snapshot();
+      if (!co_await send_backups()) co_return;
+      continue;
+    }
     if (std::holds_alternative<SnapshotSerialized>(*message) || (serializing_ && serialized_->load())) snapshot_done();
+    if (!co_await send_backups()) co_return;
     if (std::holds_alternative<SnapshotSerialized>(*message)) {
       if (serializing_) continue;
     } else if (serializing_) {
@@ -186,6 +194,10 @@ void Applier::maybe_snapshot() {
   std::uint64_t every = std::max<std::uint64_t>(snapshot_every_entries_, store_.size());
   every += every / 8 * (stagger_ % 4);
   if (snapshot_every_entries_ == 0 || applied_index_ < last_snapshot_index_ + every) return;
+  start_snapshot();
+}
+
+void Applier::start_snapshot() {
   serialize_started_ = std::chrono::steady_clock::now();
   last_snapshot_index_ = applied_index_;
   serializing_ = std::make_shared<raft::Snapshot>(raft::Snapshot{applied_index_, applied_term_, nullptr});
@@ -215,7 +227,18 @@ void Applier::snapshot_done() {
              std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                    serialize_started_)
                  .count());
+  for (std::uint64_t id : backups_waiting_) backups_ready_.push_back(BackupTaken{id, snapshot});
+  backups_waiting_.clear();
   node_.try_send(SnapshotTaken{std::move(snapshot)});
+}
+
+asio::awaitable<bool> Applier::send_backups() {
+  while (!backups_ready_.empty()) {
+    GatewayInbox out = std::move(backups_ready_.front());
+    backups_ready_.pop_front();
+    if (!co_await gateway_.send(out)) co_return false;
+  }
+  co_return true;
 }
 
 }  // namespace coraft::actors

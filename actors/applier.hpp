@@ -6,11 +6,13 @@
 //   Inbox: ApplyCommitted from the node — committed entries in log order; RestoreFromSnapshot — a snapshot replaces
 //          the state machine (at start, or one installed from the leader); from the KV API: ReadRange (answered at
 //          once), WatchRange (answered once the range's index passes the query's, at once if it already has),
-//          EndWatch (the query's wait is over: answered now). Queries are answered even while a snapshot is being
-//          serialized: both only read the store.
+//          EndWatch (the query's wait is over: answered now); from the gateway: TakeBackup (a snapshot taken now,
+//          or the one being serialized, handed back as BackupTaken). Queries are answered even while a snapshot is
+//          being serialized: both only read the store.
 //   Outbox: EntriesApplied to the gateway (send: may wait); AppliedThrough and, every snapshot_every_entries,
 //           SnapshotTaken to the node (try_send: a snapshot lost to a full inbox is taken again at the next one);
-//           RangeAnswered to the KV API (send: may wait; the KV API never waits on the applier).
+//           RangeAnswered to the KV API (send: may wait; the KV API never waits on the applier); BackupTaken to the
+//           gateway (send: may wait).
 //   Applies every index exactly once, in order; an index it has already applied is skipped, a gap is a bug.
 //   Shutdown: ends when its inbox is closed.
 
@@ -47,7 +49,9 @@ class Applier {
   // Returns whether the store was replaced.
   bool restore(const raft::Snapshot& snapshot);
   void maybe_snapshot();
+  void start_snapshot();  // serializes the store as it stands (on snapshot_thread_ when there is one)
   void snapshot_done();
+  asio::awaitable<bool> send_backups();  // false once the gateway's mailbox is closed
   // Queries from the KV API. Return false once the KV API's mailbox is closed.
   asio::awaitable<bool> answer_query(ApplierInbox& query);
   // Answers the watches the last batch (or restore) may have changed whose range has moved past their index.
@@ -71,6 +75,8 @@ class Applier {
   std::shared_ptr<raft::Snapshot> serializing_;
   std::shared_ptr<std::atomic<bool>> serialized_;
   std::deque<ApplierInbox> held_;
+  std::vector<std::uint64_t> backups_waiting_;  // backups the snapshot being serialized (or the next) answers
+  std::deque<BackupTaken> backups_ready_;
   std::chrono::steady_clock::time_point serialize_started_;
   raft::Index applied_index_ = 0;
   raft::Term applied_term_ = 0;

@@ -38,6 +38,7 @@ enum class RequestKind : std::uint8_t {
   kRemoveMember,
   kReplaceMember,   // `key` the learner that becomes a voter, `value` the voter that leaves
   kTransferLeader,  // `key` the replica to hand over to, empty: the most up-to-date voter
+  kBackup,          // backup_id 0: take a backup of the committed state; else read one this replica holds at offset
 };
 
 // Where the gateway sends a request's answer: to the UDP bridge (a client datagram) or to the KV API actor (a request
@@ -56,6 +57,8 @@ struct ClientRequest {
   std::uint64_t flags = 0;                      // put: kv::Command::flags
   std::optional<std::uint64_t> expected_index;  // put, delete: kv::Command::expected_index
   ReplyVia reply_via = ReplyVia::kBridge;
+  std::uint64_t backup_id = 0;  // backup
+  std::uint64_t offset = 0;     // backup: where the chunk asked for starts in the backup file
 };
 
 enum class ReplyKind : std::uint8_t { kOk, kFail, kRedirect };
@@ -84,6 +87,20 @@ struct ReplicaStatus {
   raft::Index membership_index = 0;
 };
 
+// A piece of a backup file (raft/backup_file.hpp) as a replica streams it. Every chunk names the whole: a client
+// that reads them in order writes the file and checks it against `crc` at the end.
+// The most backup bytes one reply carries: base64 makes 4 of every 3, and a reply must fit one datagram.
+inline constexpr std::size_t kBackupChunkBytes = 32u << 10;
+struct BackupChunk {
+  std::uint64_t id = 0;      // ask for the next chunk under this id, from the same replica
+  raft::Index index = 0;     // the log position the backup holds
+  raft::Term term = 0;
+  std::uint64_t total = 0;   // the file's size in bytes
+  std::uint32_t crc = 0;     // the file's checksum: crc32c of all but its last 4 bytes, which hold it too
+  std::uint64_t offset = 0;  // where `data` starts in the file
+  std::string data;
+};
+
 struct ClientReply {
   raft::NodeId client;
   std::string mid;
@@ -94,6 +111,7 @@ struct ClientReply {
   std::optional<std::string> value;  // get: the value (absent: no such key); cas mismatch: what was there
   std::string reason;                // fail: why
   std::optional<ReplicaStatus> replica_status;
+  std::optional<BackupChunk> backup;
   raft::Index applied_index = 0;  // the answering replica's applied index when it answered (not sent over UDP)
 };
 

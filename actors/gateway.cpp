@@ -1,9 +1,14 @@
 #include "actors/gateway.hpp"
 
 #include "kv/command.hpp"
+#include "raft/backup_file.hpp"
+#include "raft/crc32.hpp"
 #include "raft/overloaded.hpp"
 
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
 
 namespace coraft::actors {
 namespace {
@@ -29,7 +34,9 @@ bool is_membership(RequestKind kind) {
 }
 
 // A membership change or a handover takes as long as a learner needs to catch up: it gets its own, longer deadline.
+// So does a backup, whose store may take a while to serialize.
 constexpr Millis kChangeTimeout{120000};
+constexpr Millis kBackupIdle{60000};  // a backup no client read from for this long is dropped
 
 kv::Command to_command(const ClientRequest& request) {
   kv::Command command;
@@ -57,11 +64,12 @@ Gateway::Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const kv::St
       options_(options),
       metrics_(metrics),
       log_(std::move(log)),
-      sweep_timer_(clock, [this](std::uint64_t generation) { inbox_.try_send(GatewaySweep{generation}); }) {}
+      sweep_timer_(clock, [this](std::uint64_t generation) { inbox_.try_send(GatewaySweep{generation}); }),
+      next_backup_id_(static_cast<std::uint64_t>(clock.now().time_since_epoch().count()) << 8 | 1) {}
 
 std::size_t Gateway::waiting() const {
   std::size_t n = held_.size() + write_batch_.size() + read_batch_.size() + committing_.size() + applying_reads_.size() +
-                  changing_.size();
+                  changing_.size() + taking_backups_.size() + backups_.size();
   for (const auto& [id, batch] : proposing_)
     for (const auto& w : batch) n += w.has_value();
   for (const auto& [id, batch] : confirming_)
@@ -111,6 +119,7 @@ void Gateway::handle(GatewayInbox& message) {
                  [&](GatewaySweep& m) { on_sweep(m); },
                  [&](ChangeAnswered& m) { on_change_answered(m); },
                  [&](MembershipKnown& m) { membership_ = std::move(m.membership); },
+                 [&](BackupTaken& m) { on_backup_taken(m); },
              },
              message);
 }
@@ -140,6 +149,10 @@ void Gateway::on_request(ClientRequest request) {
     if (!out_.node.try_send(StatusRequest{request})) reply(request, ReplyKind::kFail, leader_, {}, {}, "overloaded");
     return;
   }
+  if (request.kind == RequestKind::kBackup && request.backup_id != 0) {
+    send_backup_chunk(request);
+    return;
+  }
   // Limits count encoded bytes (JSON escaping included), so that any accepted command fits in one datagram.
   const std::size_t key_bytes = kv::json_quoted_size(request.key) - 2;
   if (key_bytes > options_.max_key_bytes) {
@@ -165,8 +178,9 @@ void Gateway::on_request(ClientRequest request) {
       return;
     }
   }
+  const bool long_running = is_membership(request.kind) || request.kind == RequestKind::kBackup;
   const TimePoint deadline =
-      clock_.now() + (is_membership(request.kind) ? Micros(kChangeTimeout) : Micros(options_.timing.request_timeout));
+      clock_.now() + (long_running ? Micros(kChangeTimeout) : Micros(options_.timing.request_timeout));
   route(Waiting{std::move(request), deadline});
 }
 
@@ -426,6 +440,16 @@ void Gateway::on_sweep(const GatewaySweep& sweep) {
     give_up(item.second);
     return true;
   });
+  std::erase_if(taking_backups_, [&](auto& item) {
+    if (item.second.deadline > now) return false;
+    give_up(item.second);
+    return true;
+  });
+  std::erase_if(backups_, [&](auto& item) {
+    if (now - item.second.last_read < Micros(kBackupIdle)) return false;
+    log_->info("backup {} dropped: no client read it for {} s", item.first, kBackupIdle.count() / 1000);
+    return true;
+  });
 }
 
 void Gateway::give_up(const Waiting& waiting) {
@@ -440,9 +464,74 @@ void Gateway::give_up(const Waiting& waiting) {
 // Answers
 
 void Gateway::answer_read(const Waiting& waiting) {
+  if (waiting.request.kind == RequestKind::kBackup) {
+    const std::uint64_t id = next_backup_id_++;
+    if (!out_.applier.try_send(TakeBackup{id})) {
+      reply(waiting.request, ReplyKind::kFail, leader_, {}, {}, "overloaded");
+      return;
+    }
+    taking_backups_.emplace(id, waiting);
+    return;
+  }
   auto value = store_.get(waiting.request.key);
   const kv::Status status = value ? kv::Status::kOk : kv::Status::kNotFound;
   reply(waiting.request, ReplyKind::kOk, leader_, status, std::move(value));
+}
+
+void Gateway::on_backup_taken(BackupTaken& taken) {
+  auto it = taking_backups_.find(taken.backup_id);
+  if (it == taking_backups_.end()) return;  // its client gave up meanwhile
+  ClientRequest request = std::move(it->second.request);
+  taking_backups_.erase(it);
+  raft::Backup backup;
+  backup.index = taken.snapshot.index;
+  backup.term = taken.snapshot.term;
+  // Informative only (nothing reads it back), so the wall clock may be used here even under simulation.
+  backup.taken_unix_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                        std::chrono::system_clock::now().time_since_epoch())
+                                                        .count());
+  backup.cluster_id = options_.cluster_id;
+  backup.state = *taken.snapshot.data;
+  auto file = std::make_shared<const std::string>(raft::encode_backup(backup));
+  // The file's own checksum (its last four bytes: crc32c of everything before them), which the client checks.
+  const std::uint32_t crc = raft::crc32c(std::string_view(*file).substr(0, file->size() - 4));
+  if (backups_.size() >= kMaxHeldBackups) {
+    auto oldest = std::min_element(backups_.begin(), backups_.end(), [](const auto& a, const auto& b) {
+      return a.second.last_read < b.second.last_read;
+    });
+    log_->info("backup {} dropped for a newer one (at most {} are held)", oldest->first, kMaxHeldBackups);
+    backups_.erase(oldest);
+  }
+  backups_.emplace(taken.backup_id, HeldBackup{file, backup.index, backup.term, crc, clock_.now()});
+  log_->info("backup {} taken at index {} (term {}): {} bytes of state, a file of {} bytes", taken.backup_id, backup.index,
+             backup.term, backup.state.size(), file->size());
+  request.backup_id = taken.backup_id;
+  request.offset = 0;
+  send_backup_chunk(request);
+}
+
+void Gateway::send_backup_chunk(const ClientRequest& request) {
+  auto it = backups_.find(request.backup_id);
+  if (it == backups_.end()) {
+    reply(request, ReplyKind::kFail, leader_, {}, {},
+          fmt::format("backup {} is not held here (a replica drops a backup {} s after its last read, and when it "
+                      "restarts): take a new one",
+                      request.backup_id, kBackupIdle.count() / 1000));
+    return;
+  }
+  HeldBackup& held = it->second;
+  if (request.offset > held.file->size()) {
+    reply(request, ReplyKind::kFail, leader_, {}, {},
+          fmt::format("offset {} is past the end of backup {} ({} bytes)", request.offset, request.backup_id,
+                      held.file->size()));
+    return;
+  }
+  held.last_read = clock_.now();
+  const std::size_t length = std::min<std::size_t>(kBackupChunkBytes, held.file->size() - request.offset);
+  reply(request, ReplyKind::kOk, leader_);
+  outgoing_.back().second.backup =
+      BackupChunk{request.backup_id, held.index, held.term, held.file->size(), held.crc, request.offset,
+                  held.file->substr(request.offset, length)};
 }
 
 void Gateway::answer_write(const Waiting& waiting, const kv::Result& result) {

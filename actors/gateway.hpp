@@ -2,11 +2,14 @@
 // The client gateway actor: where client requests enter a replica and from where each is answered exactly once.
 //   Owns: every request that has not been answered yet, and where it stands (held / proposing / committing /
 //         confirming a read / waiting for the applier), each with a deadline.
+//         Also the backups it took (their bytes, streamed to a client chunk by chunk, dropped a minute after the last
+//         chunk was read).
 //   Inbox: ClientRequestReceived (bridge); LeaderChanged, ProposalOutcome, ReadOutcome, StatusReady (node);
-//          EntriesApplied (applier); GatewaySweep (its own deadline timer).
+//          EntriesApplied, BackupTaken (applier); GatewaySweep (its own deadline timer).
 //   Outbox: ProposeCommands, RequestRead, StatusRequest to the node (try_send: the node sends to us with send(), so
-//           we must not wait on it; a full node inbox answers the client "fail: overloaded"); SendClientReply to the
-//           bridge, or ApiClientReplied to the KV API for the requests it made (send: may wait).
+//           we must not wait on it; a full node inbox answers the client "fail: overloaded"); TakeBackup to the
+//           applier (try_send, for the same reason); SendClientReply to the bridge, or ApiClientReplied to the KV API
+//           for the requests it made (send: may wait).
 //   Reads the kv::Store directly (read-only, same io_context) once the applier has passed a read's index.
 //   Follower: redirect to the leader; while no leader is known, hold the request up to hold_timeout and redirect as
 //   soon as one is known (never `fail` where a redirect will do). A client that comes straight back after a redirect
@@ -16,6 +19,9 @@
 //   the store once applied up to the read index. A request still unanswered at its deadline gets `fail` on the
 //   leader (it could not complete) or a redirect elsewhere — except a write from a client without a session that may
 //   already be in the log: such a client retries with a new MID, so that write is answered only with its outcome.
+//   Backups: a new backup is a read (the leader confirms its leadership and waits until the applier has passed the
+//   read index), after which the applier serializes the store as it then stands; every write acknowledged before the
+//   backup was asked for is in it. The chunks after the first are read from this replica by id, whatever its role.
 //   Shutdown: ends when its inbox is closed.
 
 #include "actors/inboxes.hpp"
@@ -34,6 +40,7 @@ class Gateway {
  public:
   struct Outboxes {
     NodeMailbox& node;
+    ApplierMailbox& applier;
     BridgeMailbox& bridge;
     KvApiMailbox& kv_api;
   };
@@ -63,6 +70,8 @@ class Gateway {
   void on_applied(const EntriesApplied& applied);
   void on_sweep(const GatewaySweep& sweep);
   void on_change_answered(const ChangeAnswered& answer);
+  void on_backup_taken(BackupTaken& taken);
+  void send_backup_chunk(const ClientRequest& request);
   void ask_for_change(Waiting waiting);
 
   void route(Waiting waiting);
@@ -103,6 +112,7 @@ class Gateway {
   std::map<std::uint64_t, std::vector<std::optional<Waiting>>> confirming_;  // read id -> requests
   std::map<std::uint64_t, Waiting> changing_;  // membership change or handover under way, by request id
   std::multimap<raft::Index, Waiting> applying_reads_;                  // read index -> requests
+  std::map<std::uint64_t, Waiting> taking_backups_;                    // backup id -> request, while the applier works
   std::uint64_t next_batch_id_ = 1;
 
   // Digests of (client, MID) of recent requests: a datagram delivered twice must not be answered twice.
@@ -115,6 +125,18 @@ class Gateway {
     TimePoint at;
   };
   std::map<raft::NodeId, Redirected> redirected_;
+
+  // Backups taken here, by id, while a client reads them.
+  struct HeldBackup {
+    std::shared_ptr<const std::string> file;  // raft/backup_file.hpp
+    raft::Index index;
+    raft::Term term;
+    std::uint32_t crc;
+    TimePoint last_read;
+  };
+  static constexpr std::size_t kMaxHeldBackups = 4;  // the least recently read goes first
+  std::map<std::uint64_t, HeldBackup> backups_;
+  std::uint64_t next_backup_id_;  // seeded from the clock: ids of an earlier run of this replica are not reused
 
   std::vector<std::pair<ReplyVia, ClientReply>> outgoing_;
   std::uint64_t answered_ = 0;

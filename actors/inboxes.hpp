@@ -127,8 +127,12 @@ struct WatchRange {  // kv api -> applier: answer (RangeAnswered) once the range
 struct EndWatch {  // kv api -> applier: the query's wait is over: answer now with what the range holds (if still held)
   std::uint64_t query_id;
 };
+struct TakeBackup {  // gateway -> applier: serialize the store now (answered with BackupTaken); the gateway asks
+                     // only once the applier has passed the backup's read index
+  std::uint64_t backup_id;
+};
 using ApplierInbox =
-    std::variant<ApplyCommitted, RestoreFromSnapshot, SnapshotSerialized, ReadRange, WatchRange, EndWatch>;
+    std::variant<ApplyCommitted, RestoreFromSnapshot, SnapshotSerialized, ReadRange, WatchRange, EndWatch, TakeBackup>;
 
 // ---- client gateway ----
 struct ClientRequestReceived {  // bridge -> gateway
@@ -180,8 +184,12 @@ struct ChangeAnswered {  // node -> gateway: the outcome of a membership change 
 struct MembershipKnown {  // node -> gateway: the configuration in effect (clients learn members and addresses)
   raft::Membership membership;
 };
+struct BackupTaken {  // applier -> gateway: the store as it stood at snapshot.index, for backup `backup_id`
+  std::uint64_t backup_id;
+  raft::Snapshot snapshot;
+};
 using GatewayInbox = std::variant<ClientRequestReceived, LeaderChanged, ProposalOutcome, ReadOutcome, EntriesApplied,
-                                  StatusReady, GatewaySweep, ChangeAnswered, MembershipKnown>;
+                                  StatusReady, GatewaySweep, ChangeAnswered, MembershipKnown, BackupTaken>;
 
 // ---- KV API (the typed side of the HTTP API) ----
 struct ApiCallReceived {  // http edge -> kv api: a client's call, or one another replica forwarded (`forwarded`)

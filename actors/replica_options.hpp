@@ -31,6 +31,9 @@ struct ReplicaOptions {
   // This replica's data directory identity (net/identity.hpp), sent with every peer message; 0 where nothing checks
   // it (course mode, and simulations that do not wipe disks).
   std::uint64_t incarnation = 0;
+  // The cluster's identity (raft/backup_file.hpp): 0 unless the cluster was restored from a backup. Stamped on peer
+  // messages (which the UDP bridge checks) and on backups.
+  std::uint64_t cluster_id = 0;
   // Started with --join: not a member yet; it waits for the leader to add it (and learns the configuration then).
   bool join = false;
   Timing timing;

@@ -187,7 +187,8 @@ asio::awaitable<CallResult> Client::call(actors::ClientRequest& request) {
   using clock = std::chrono::steady_clock;
   CallResult result;
   request.client = client_id_;
-  const bool write = request.kind != actors::RequestKind::kGet && request.kind != actors::RequestKind::kStatus;
+  const bool write = request.kind != actors::RequestKind::kGet && request.kind != actors::RequestKind::kStatus &&
+                     request.kind != actors::RequestKind::kBackup;
   const std::uint64_t seq = ++seq_;
   if (write) request.session = kv::SessionRef{session_, seq};
   const std::string mid_prefix = fmt::format("{:016x}-{}-", session_, seq);
@@ -241,16 +242,18 @@ asio::awaitable<CallResult> Client::call(actors::ClientRequest& request) {
       if (r.kind == actors::ReplyKind::kOk) {
         if (reply->envelope.leader.valid()) target_ = reply->envelope.leader;
         result.outcome = Outcome::kOk;
+        result.answered_by = reply->envelope.src;
         result.reply = std::move(r);
         co_return result;
       }
       if (r.mid != request.mid) continue;  // a stale redirect or fail from an earlier attempt
       answered = true;
+      // Membership changes and backups (the kinds from kAddLearner on).
       const bool membership = request.kind >= actors::RequestKind::kAddLearner;
       if (r.kind == actors::ReplyKind::kFail) {
         // Too large, a stale session, or no valid client token: retrying cannot help. Anything else (timed out,
         // overloaded) may. A membership change's refusal says why it cannot be done (or that it timed out and may
-        // still complete): the caller decides.
+        // still complete), a backup's that its holder dropped it: the caller decides.
         if (r.status == kv::Status::kStaleSession || r.reason.find("too large") != std::string::npos ||
             r.reason == kUnauthorizedReason || (membership && r.reason != "overloaded")) {
           result.outcome = Outcome::kRejected;
@@ -309,6 +312,15 @@ asio::awaitable<CallResult> Client::put(const std::string& key, const std::strin
   r.kind = actors::RequestKind::kPut;
   r.key = key;
   r.value = value;
+  co_return co_await call(r);
+}
+
+asio::awaitable<CallResult> Client::backup_chunk(std::uint64_t id, std::uint64_t offset, raft::NodeId holder) {
+  actors::ClientRequest r;
+  r.kind = actors::RequestKind::kBackup;
+  r.backup_id = id;
+  r.offset = offset;
+  if (id != 0 && replicas_.count(holder)) target_ = holder;
   co_return co_await call(r);
 }
 

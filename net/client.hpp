@@ -48,6 +48,7 @@ struct CallResult {
   int attempts = 0;
   int redirects = 0;
   std::vector<raft::NodeId> tried;  // the replicas this operation was sent to, in the order first tried
+  raft::NodeId answered_by;         // kOk: the replica that answered
   // kUnavailable because every replica refused the datagrams for ClientSettings::give_up_when_refused_for (ICMP port
   // unreachable): nothing listens at any replica's address, so the cluster is not running there. Only a refusal
   // counts; a replica that stays silent may be alive and slow.
@@ -95,6 +96,10 @@ class Client {
   // Reading a prefix and watching go over the HTTP API instead (net/http_client.hpp): their answers do not fit a
   // datagram.
   asio::awaitable<CallResult> del_prefix(const std::string& prefix);
+  // Backups (net/backup_client.hpp saves one to a file): `id` 0 asks the leader for a new backup of the committed
+  // state, and the reply carries its first chunk; later chunks are read by id from `holder`, the replica that
+  // answered the first (a refusal: it no longer holds it).
+  asio::awaitable<CallResult> backup_chunk(std::uint64_t id, std::uint64_t offset, raft::NodeId holder);
   // Asks one replica about itself (no redirects, no retries beyond the deadline). nullopt at once when the replica
   // refuses (see refusing()), else after `timeout` of silence. Members the answer names that this client did not know
   // are added to the replicas it talks to.

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <optional>
 
 namespace coraft::net {
@@ -42,6 +43,7 @@ std::string_view kind_name(actors::RequestKind kind) {
     case actors::RequestKind::kReplaceMember: return "member_replace";
     case actors::RequestKind::kTransferLeader: return "transfer";
     case actors::RequestKind::kDeletePrefix: return "del_prefix";
+    case actors::RequestKind::kBackup: return "backup";
   }
   return "?";
 }
@@ -56,10 +58,10 @@ std::optional<kv::Status> parse_status(std::string_view name) {
 
 // Every field any datagram may carry, read in one pass over the object (fields may come in any order).
 struct Fields {
-  std::optional<std::string> src, dst, leader, type, mid, key, value, data, status, reason, token;
+  std::optional<std::string> src, dst, leader, type, mid, key, value, data, status, reason, token, cid;
   std::optional<std::string> expected;
   std::optional<std::uint64_t> term, lli, llt, prev, pterm, commit, match, rprev, ci, ct, idx, iterm, off, total, crc, next,
-      session, seq, inc;
+      session, seq, inc, bid, wire;
   std::optional<std::string> conf;
   std::optional<std::int64_t> sent;
   std::optional<bool> pre, granted, ok, done, xfer;
@@ -266,6 +268,9 @@ void read_field(JsonReader& in, std::string_view key, Fields& f) {
   else if (key == "reason") read_string(in, f.reason, bad);
   else if (key == "token") read_string(in, f.token, bad);
   else if (key == "replica") read_replica(in, f);
+  else if (key == "cid") read_string(in, f.cid, bad);
+  else if (key == "bid") read_uint(in, f.bid, bad);
+  else if (key == "wire") read_uint(in, f.wire, bad);
   else in.skip();
 }
 
@@ -337,6 +342,12 @@ Decoded decode_request(Fields& f, const Envelope& env, std::string_view type) {
     r.kind = actors::RequestKind::kStatus;
     return Datagram{RequestDatagram{env, std::move(r), f.token.value_or("")}};
   }
+  if (type == "backup") {
+    r.kind = actors::RequestKind::kBackup;
+    r.backup_id = f.bid.value_or(0);
+    r.offset = f.off.value_or(0);
+    return Datagram{RequestDatagram{env, std::move(r), f.token.value_or("")}};
+  }
   if (!f.key) return DropReason::kBadField;
   r.key = std::move(*f.key);
   if (type == "member_add" || type == "member_replace") {
@@ -393,6 +404,15 @@ Decoded decode_reply(Fields& f, const Envelope& env, std::string_view type) {
     r.replica_status = std::move(f.replica);
     r.replica_status->id = env.src;
   }
+  if (f.bid) {
+    if (!f.idx || !f.iterm || !f.total || !f.crc || !f.off || !f.data || *f.crc > 0xFFFFFFFFu) {
+      return DropReason::kBadField;
+    }
+    auto bytes = base64_decode(*f.data);
+    if (!bytes || *f.off > *f.total || bytes->size() > *f.total - *f.off) return DropReason::kBadField;
+    r.backup = actors::BackupChunk{*f.bid, *f.idx, *f.iterm, *f.total, static_cast<std::uint32_t>(*f.crc), *f.off,
+                                   std::move(*bytes)};
+  }
   return Datagram{ReplyDatagram{env, std::move(r)}};
 }
 
@@ -418,8 +438,22 @@ std::string_view drop_reason_name(DropReason reason) {
     case DropReason::kBadEnvelope: return "bad_envelope";
     case DropReason::kUnknownType: return "unknown_type";
     case DropReason::kBadField: return "bad_field";
+    case DropReason::kWireFormat: return "wire_format";
   }
   return "?";
+}
+
+std::optional<std::uint64_t> wire_format_of(std::string_view datagram) {
+  std::optional<std::uint64_t> wire;
+  bool bad = false;
+  JsonReader in(datagram);
+  if (!in.object([&](std::string_view key) {
+        if (key == "wire") read_uint(in, wire, bad);
+        else in.skip();
+      })) {
+    return std::nullopt;
+  }
+  return wire.value_or(kWireFormat);
 }
 
 std::variant<Datagram, DropReason> decode(std::string_view datagram) {
@@ -435,14 +469,23 @@ std::variant<Datagram, DropReason> decode(std::string_view datagram) {
     return text ? raft::NodeId::parse(*text) : std::nullopt;
   };
   const auto src = id(f.src), dst = id(f.dst), leader = id(f.leader);
+  if (f.wire.value_or(kWireFormat) != kWireFormat) return DropReason::kWireFormat;
   if (!src || !dst || !leader || !f.type) return DropReason::kBadEnvelope;
-  const Envelope env{*src, *dst, *leader};
+  Envelope env{*src, *dst, *leader};
+  if (f.cid) {
+    std::uint64_t cluster_id = 0;
+    const auto [end, error] = std::from_chars(f.cid->data(), f.cid->data() + f.cid->size(), cluster_id, 16);
+    if (error != std::errc{} || end != f.cid->data() + f.cid->size() || f.cid->size() != 16) {
+      return DropReason::kBadEnvelope;
+    }
+    env.cluster_id = cluster_id;
+  }
   const std::string& t = *f.type;
   const bool peer =
       t == "rv" || t == "rvr" || t == "ae" || t == "aer" || t == "is" || t == "isr" || t == "tn" || t == "ref";
   const bool request = t == "get" || t == "put" || t == "del" || t == "delete" || t == "cas" || t == "status" ||
                        t == "del_prefix" || t == "member_add" || t == "member_promote" || t == "member_remove" ||
-                       t == "member_replace" || t == "transfer";
+                       t == "member_replace" || t == "transfer" || t == "backup";
   const bool reply = t == "ok" || t == "fail" || t == "redirect";
   if (t == "hello") return Datagram{HelloDatagram{env}};
   if (!peer && !request && !reply) return DropReason::kUnknownType;
@@ -452,12 +495,14 @@ std::variant<Datagram, DropReason> decode(std::string_view datagram) {
   return decode_reply(f, env, t);
 }
 
-std::vector<std::string> encode_peer(const raft::PeerMessage& message, raft::NodeId leader, std::size_t max_bytes) {
+std::vector<std::string> encode_peer(const raft::PeerMessage& message, raft::NodeId leader, std::size_t max_bytes,
+                                     std::uint64_t cluster_id) {
   std::vector<std::string> out;
-  // The envelope of a replica's message, and (cluster mode) the identity of its data directory.
+  // The envelope of a replica's message, and (cluster mode) the identity of its data directory and of its cluster.
   auto envelope = [&](raft::NodeId from, raft::NodeId to, raft::NodeId stamped, std::string_view type) {
     std::string s = coraft::net::envelope(from, to, stamped, type);
     if (message.incarnation != 0) fmt::format_to(std::back_inserter(s), ",\"inc\":{}", message.incarnation);
+    if (cluster_id != 0) fmt::format_to(std::back_inserter(s), ",\"cid\":\"{:016x}\"", cluster_id);
     return s;
   };
   std::visit(
@@ -592,6 +637,13 @@ std::string encode_reply(const actors::ClientReply& reply, raft::NodeId src) {
     }
     s += '}';
   }
+  if (reply.backup) {
+    const actors::BackupChunk& b = *reply.backup;
+    fmt::format_to(std::back_inserter(s), ",\"bid\":{},\"idx\":{},\"iterm\":{},\"total\":{},\"crc\":{},\"off\":{},\"data\":\"",
+                   b.id, b.index, b.term, b.total, b.crc, b.offset);
+    s += base64_encode(b.data);
+    s += '"';
+  }
   s += '}';
   return s;
 }
@@ -601,7 +653,9 @@ std::string encode_request(const actors::ClientRequest& request, raft::NodeId ds
   std::string s = envelope(request.client, dst, leader, kind_name(request.kind));
   s += ",\"MID\":";
   append_json_string(s, request.mid);
-  if (request.kind != actors::RequestKind::kStatus) {
+  if (request.kind == actors::RequestKind::kBackup) {
+    fmt::format_to(std::back_inserter(s), ",\"bid\":{},\"off\":{}", request.backup_id, request.offset);
+  } else if (request.kind != actors::RequestKind::kStatus) {
     s += ",\"key\":";
     append_json_string(s, request.key);
   }

@@ -8,6 +8,10 @@
 //   aer  AppendEntriesReply         {term, ok, match, rprev, ci, ct, sent}
 //   is   InstallSnapshot            {term, idx, iterm, off, total, done, data (base64)}
 //   isr  InstallSnapshotReply       {term, idx, next, done}
+// Cluster mode stamps replica-to-replica messages with "cid", the cluster's identity (16 hex digits; absent: 0, a
+// cluster never restored from a backup; see raft/backup_file.hpp). A replica drops messages of another cluster.
+// Wire format: these messages are wire format 1. A replica that speaks another format says so with "wire": N on every
+// datagram (absent: 1); decode() drops a datagram of another format before reading anything else of it.
 // In cluster mode with a key_file, replica-to-replica datagrams travel sealed (net/peer_auth.hpp: a binary header and
 // an HMAC-SHA256 tag around this same JSON), and client requests may carry "token" (client_token_file). Course mode
 // keeps the classic unauthenticated format: the course simulator cannot sign.
@@ -36,14 +40,19 @@ enum class DropReason : std::uint8_t {
   kBadEnvelope,   // not an object, or src/dst/leader/type missing or not 4-hex ids
   kUnknownType,   // a type we do not speak
   kBadField,      // a known type with a missing or mistyped field
+  kWireFormat,    // "wire" names a format other than kWireFormat: another version of coraft
 };
-inline constexpr int kDropReasons = 5;
+inline constexpr int kDropReasons = 6;
+inline constexpr std::uint64_t kWireFormat = 1;
+// The "wire" a datagram declares (1 when it declares none); nullopt when it is not a JSON object.
+std::optional<std::uint64_t> wire_format_of(std::string_view datagram);
 std::string_view drop_reason_name(DropReason reason);
 
 struct Envelope {
   raft::NodeId src;
   raft::NodeId dst;
   raft::NodeId leader;
+  std::uint64_t cluster_id = 0;  // "cid": replica-to-replica messages only
 };
 
 struct PeerDatagram {  // replica -> replica
@@ -68,8 +77,10 @@ std::variant<Datagram, DropReason> decode(std::string_view datagram);
 
 // One datagram per message, except AppendEntries, which is split into consecutive AppendEntries (each a valid
 // message of its own) so that none exceeds `max_bytes`.
+// `cluster_id`: stamped as "cid" when not 0.
 std::vector<std::string> encode_peer(const raft::PeerMessage& message, raft::NodeId leader,
-                                     std::size_t max_bytes = kMaxAppendDatagramBytes);
+                                     std::size_t max_bytes = kMaxAppendDatagramBytes, std::uint64_t cluster_id = 0);
+
 std::string encode_reply(const actors::ClientReply& reply, raft::NodeId src);
 // `token`: the cluster's client token (hex), when it requires one (client_token_file); empty: none.
 std::string encode_request(const actors::ClientRequest& request, raft::NodeId dst, raft::NodeId leader,

@@ -9,6 +9,7 @@
 
 #include "actors/log.hpp"
 #include "actors/spawn.hpp"
+#include "net/backup_client.hpp"
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
 #include "net/codec.hpp"
@@ -254,7 +255,7 @@ int main(int argc, char** argv) {
                "                                      | watch KEY | watch --prefix P [--count N]\n"
                "                                      | member list [--json] | member add ID HOST:PORT [--learner]\n"
                "                                      | member promote ID | member remove ID | member replace NEW OLD\n"
-               "                                      | transfer-leader [ID]\n"
+               "                                      | transfer-leader [ID] | backup FILE\n"
                "  kvctl keygen PATH"};
   app.option_defaults()->always_capture_default();
   app.require_subcommand(1);
@@ -325,6 +326,11 @@ int main(int argc, char** argv) {
   auto* transfer = app.add_subcommand("transfer-leader", "[ID]: hand leadership to ID (default: the most up-to-date "
                                                          "voter); returns once it leads");
   transfer->add_option("ID", member_id, "The replica to lead next");
+  std::string backup_path;
+  auto* backup = app.add_subcommand("backup", "FILE: save a backup of the committed state to FILE (a new file), "
+                                              "without stopping the cluster; kvstore --restore seeds a new cluster "
+                                              "from it");
+  backup->add_option("FILE", backup_path)->required();
   std::string keygen_path;
   auto* keygen = app.add_subcommand("keygen", "PATH: write a new random secret to PATH (mode 0600; refuses to "
                                               "replace a file), for cluster.json's key_file or client_token_file");
@@ -339,7 +345,7 @@ int main(int argc, char** argv) {
                             "transfer-leader: the change cannot be made, and why)"},
       {exit_code::kUsage, "a bad command line (also: an ID that is not in the cluster file)"},
       {exit_code::kNoInput, "the cluster file does not exist or cannot be read"},
-      {exit_code::kCannotCreate, "keygen: PATH exists or cannot be created"},
+      {exit_code::kCannotCreate, "keygen: PATH exists or cannot be created; backup: FILE exists or cannot be written"},
       {exit_code::kConfig, "the cluster file, or the client token file it names, is invalid"},
   }));
   if (auto code = exit_code::parse_command_line(app, argc, argv)) return *code;
@@ -428,6 +434,20 @@ int main(int argc, char** argv) {
       } else {
         for (const auto& entry : answer.entries) fmt::print("{}:{}\n", entry.key, entry.value);
       }
+      co_return;
+    }
+    if (backup->parsed()) {
+      const auto started = std::chrono::steady_clock::now();
+      const net::SavedBackup saved = co_await net::save_backup(client, backup_path);
+      if (!saved.ok) {
+        fmt::print(stderr, "kvctl: backup failed: {}\n", saved.error);
+        code = saved.exit_code;
+        co_return;
+      }
+      fmt::print("backup of the committed state at index {} (term {}), taken by {}: {} bytes, crc32c {:08x}, "
+                 "written to {} in {:.1f} s\n",
+                 saved.index, saved.term, saved.taken_by.str(), saved.bytes, saved.crc, backup_path,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       co_return;
     }
     if (del->parsed() && prefix) {

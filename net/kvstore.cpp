@@ -12,8 +12,10 @@
 #include "net/cluster_config.hpp"
 #include "net/command_line.hpp"
 #include "net/http_server.hpp"
+#include "net/restore.hpp"
 #include "net/secret_file.hpp"
 #include "net/udp_bridge.hpp"
+#include "raft/backup_file.hpp"
 #include "raft/disk_storage.hpp"
 #include "raft/memory_file_system.hpp"
 
@@ -59,6 +61,34 @@ raft::NodeId parse_id(const std::string& text, const char* what) {
   return *id;
 }
 
+int restore(const std::string& backup, const std::string& config_path, const std::string& id_text,
+            std::string data_dir) {
+  if (config_path.empty() || id_text.empty()) {
+    return fail(exit_code::kUsage, "--restore needs --config (the new cluster's file) and --id");
+  }
+  try {
+    const net::ClusterConfig config = net::load_cluster_config(config_path);
+    const raft::NodeId self = parse_id(id_text, "--id");
+    if (!config.replicas.count(self)) {
+      return fail(exit_code::kUsage, fmt::format("id {} is not a replica in {}", self.str(), config_path));
+    }
+    if (data_dir.empty()) data_dir = "coraft-data/" + self.str();
+    const net::RestoreReport report = net::restore_replica(backup, config, self, data_dir);
+    fmt::print("kvstore: restored {} from {}: the state at index {} (term {}), {} bytes; new cluster {:016x} (every "
+               "replica restored from this backup and {} joins it). Start it as usual: kvstore --config {} --id {} "
+               "--data-dir {}\n",
+               data_dir, backup, report.backup.index, report.backup.term, report.state_bytes, report.cluster_id,
+               config_path, config_path, self.str(), data_dir);
+    return exit_code::kDone;
+  } catch (const net::ConfigError& e) {
+    return fail(net::exit_code_for(e), e.what());
+  } catch (const net::RestoreError& e) {
+    return fail(e.exit_code(), e.what());
+  } catch (const std::invalid_argument& e) {
+    return fail(exit_code::kUsage, e.what());
+  }
+}
+
 }  // namespace
 
 constexpr std::chrono::seconds kRetirementGrace{5};
@@ -67,6 +97,8 @@ int main(int argc, char** argv) {
   CLI::App app{"kvstore: a coraft replica (a replicated, strongly consistent key-value store on Raft).\n"
                "  Cluster mode: kvstore --config cluster.json --id ID [--data-dir DIR] [--fsync always|none]\n"
                "                        [--http-port N] [--metrics-port N]\n"
+               "  Restore:      kvstore --restore BACKUP --config cluster.json --id ID [--data-dir DIR]\n"
+               "                (seeds an empty data directory from `kvctl backup`'s file, then exits)\n"
                "  Course mode:  kvstore PORT ID OTHER_ID...   (as the course simulator launches it)"};
   app.option_defaults()->always_capture_default();
   std::vector<std::string> positional;
@@ -99,16 +131,22 @@ int main(int argc, char** argv) {
                  "Cluster mode: serve the HTTP API (Consul's KV API, and /metrics) on this TCP port, at this "
                  "replica's \"http\" host in the cluster file, or else its UDP host (default: the cluster file's "
                  "\"http\" address; none: off)");
+  std::string restore_path;
+  app.add_option("--restore", restore_path,
+                 "Seed this replica's empty data directory from a backup (kvctl backup) and exit. Restore every "
+                 "replica of the new cluster from the same backup and the same cluster file, then start them as "
+                 "usual: they form a new cluster, which never talks with the one the backup came from");
   app.set_version_flag("--version", version_line("kvstore"));
   app.footer(exit_code::help_footer({
-      {exit_code::kDone, "stopped by SIGTERM or SIGINT (everything acknowledged is on disk)"},
+      {exit_code::kDone, "stopped by SIGTERM or SIGINT (everything acknowledged is on disk); --restore: restored"},
       {exit_code::kUsage, "a bad command line (also: an --id that is not in the cluster file)"},
-      {exit_code::kNoInput, "the cluster file does not exist or cannot be read"},
+      {exit_code::kDataError, "--restore: the file is not a backup, or it is damaged"},
+      {exit_code::kNoInput, "the cluster file (or --restore's backup) does not exist or cannot be read"},
       {exit_code::kUnavailable, "cannot listen on its address (another process has it), or serve its HTTP API or "
                                   "--metrics-port"},
       {exit_code::kInternal, "an unexpected failure (the reason is in the log)"},
-      {exit_code::kStorage, "the data directory cannot be used (in use by another replica, corrupt, unreadable), or "
-                            "the disk filled up or failed while running"},
+      {exit_code::kStorage, "the data directory cannot be used (in use by another replica, corrupt, unreadable; "
+                            "--restore: not empty), or the disk filled up or failed while running"},
       {exit_code::kNotAMember, "not a member of the cluster's configuration: removed, or refused because its data "
                                "directory was wiped or replaced (start a new replica under a new id with --join)"},
       {exit_code::kConfig, "the cluster file, or the key file it names, is invalid"},
@@ -123,6 +161,7 @@ int main(int argc, char** argv) {
   if (seed == 0) seed = std::random_device{}() ^ static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
 
   const bool course_mode = config_path.empty();
+  if (!restore_path.empty()) return restore(restore_path, config_path, id_text, data_dir);
   actors::ReplicaOptions options;
   net::Addressing addressing;
   addressing.course_mode = course_mode;
@@ -258,6 +297,7 @@ int main(int argc, char** argv) {
       const auto identity = raft::open_identity(disk_files, data_dir, std::random_device{}() * 0x100000000ull ^
                                                                           std::random_device{}());
       options.incarnation = identity.incarnation;
+      options.cluster_id = raft::read_cluster_id(disk_files, data_dir);
       if (identity.fresh && !join) {
         log->info("new data directory {}: founding member of the cluster in {} (a replica whose directory was "
                   "wiped cannot rejoin so; it needs a new id and --join)",
@@ -310,7 +350,10 @@ int main(int argc, char** argv) {
     const std::string mode = course_mode ? fmt::format("course mode, simulator at {}:{}",
                                                        addressing.simulator.address().to_string(),
                                                        addressing.simulator.port())
-                                         : "cluster mode";
+                                         : options.cluster_id == 0
+                                               ? std::string("cluster mode")
+                                               : fmt::format("cluster mode, cluster {:016x} (restored from a backup)",
+                                                             options.cluster_id);
     announce(log, fmt::format("{} listening on {}:{} ({}, peers {}); storage {}; term {}, log {} entries{}; {}",
                               options.self.str(), me.address().to_string(), me.port(), mode, fmt::join(peer_names, ","),
                               storage_text, replica.core().term(), raft_log.last_index() + 1 - raft_log.first_index(),
@@ -320,6 +363,12 @@ int main(int argc, char** argv) {
                               version_line("kvstore")));
   }
   net::UdpBridge bridge(socket, replica, addressing, log, security);
+  if (!course_mode && join && options.cluster_id == 0 && replica.core().term() == 0 &&
+      replica.core().log().last_index() == 0) {
+    // A new replica joining a restored cluster takes that cluster's identity from the first member that talks to it.
+    bridge.adopt_cluster_on_first_contact(
+        [&disk_files, dir = data_dir](std::uint64_t id) { raft::write_cluster_id(disk_files, dir, id); });
+  }
   replica.metrics().render_network = [&bridge](std::string& out) { bridge.render_metrics(out); };
   if (metrics_port != 0) http.metrics = net::HostPort{metrics_address, metrics_port};
   net::HttpServer http_server(io, replica, http, log);

@@ -2,6 +2,7 @@
 
 #include "net/cluster_config.hpp"
 #include "raft/overloaded.hpp"
+#include "version/version.hpp"
 
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
@@ -63,7 +64,8 @@ UdpBridge::UdpBridge(asio::ip::udp::socket& socket, actors::Replica& replica, Ad
       addressing_(std::move(addressing)),
       log_(std::move(log)),
       self_(replica.options().self),
-      client_token_(security.client_token) {
+      client_token_(security.client_token),
+      cluster_id_(replica.options().cluster_id) {
   if (!security.peer_key.empty()) auth_.emplace(security.peer_key, self_, members(replica.options()), wall_clock_us());
   socket_.non_blocking(true);
 }
@@ -112,8 +114,9 @@ void UdpBridge::on_datagram(std::string_view datagram, const asio::ip::udp::endp
   auto decoded = decode(datagram);
   if (auto* reason = std::get_if<DropReason>(&decoded)) {
     ++stats_.dropped[static_cast<std::size_t>(*reason)];
-    log_->debug("dropped a {}-byte datagram from {}:{}: {}", datagram.size(), from.address().to_string(), from.port(),
-                drop_reason_name(*reason));
+    if (*reason == DropReason::kWireFormat) drop_other_wire_format(datagram, from);
+    else log_->debug("dropped a {}-byte datagram from {}:{}: {}", datagram.size(), from.address().to_string(),
+                     from.port(), drop_reason_name(*reason));
     return;
   }
   std::visit(Overloaded{
@@ -141,7 +144,8 @@ void UdpBridge::on_sealed(std::string_view datagram, const asio::ip::udp::endpoi
   auto decoded = decode(sealed.body);
   if (auto* reason = std::get_if<DropReason>(&decoded)) {
     ++stats_.dropped[static_cast<std::size_t>(*reason)];
-    log_->debug("dropped a sealed datagram from {}: {}", sealed.sender.str(), drop_reason_name(*reason));
+    if (*reason == DropReason::kWireFormat) drop_other_wire_format(sealed.body, from);
+    else log_->debug("dropped a sealed datagram from {}: {}", sealed.sender.str(), drop_reason_name(*reason));
     return;
   }
   auto* peer = std::get_if<PeerDatagram>(&std::get<Datagram>(decoded));
@@ -161,7 +165,50 @@ void UdpBridge::on_peer(PeerDatagram& d) {
     log_->debug("dropped {}: not a member or not for us", raft::describe(d.message));
     return;
   }
+  if (!same_cluster(d)) return;
   if (!replica_.deliver(std::move(d.message))) ++stats_.inbox_full;
+}
+
+bool UdpBridge::same_cluster(const PeerDatagram& d) {
+  const std::uint64_t theirs = d.envelope.cluster_id;
+  if (theirs == cluster_id_) return true;
+  if (adopt_cluster_ && cluster_id_ == 0) {
+    adopt_cluster_(theirs);  // durable before anything of that cluster's reaches the node
+    adopt_cluster_ = nullptr;
+    cluster_id_ = theirs;
+    log_->info("joined cluster {:016x} (named by {}, the first member to talk to this new replica)", theirs,
+               d.envelope.src.str());
+    return true;
+  }
+  ++stats_.other_cluster;
+  const std::uint64_t now = wall_clock_us();
+  const bool warn = last_cluster_warning_us_ == 0 || now - last_cluster_warning_us_ >= kWarningIntervalUs;
+  auto name = [](std::uint64_t id) {
+    return id == 0 ? std::string("the original cluster (never restored from a backup)") : fmt::format("cluster {:016x}", id);
+  };
+  if (warn) {
+    last_cluster_warning_us_ = now;
+    log_->warn("refused {} from {}: it belongs to {}, this replica to {}. A cluster restored from a backup is a new "
+               "cluster: its replicas and those of the cluster the backup came from never talk ({} refused so far; "
+               "at most one such warning every {} s)",
+               raft::describe(d.message), d.envelope.src.str(), name(theirs), name(cluster_id_), stats_.other_cluster,
+               kWarningIntervalUs / 1'000'000);
+  } else {
+    log_->debug("refused {} from {}: cluster {:016x}, not ours", raft::describe(d.message), d.envelope.src.str(),
+                theirs);
+  }
+  return false;
+}
+
+void UdpBridge::drop_other_wire_format(std::string_view datagram, const asio::ip::udp::endpoint& from) {
+  const std::uint64_t now = wall_clock_us();
+  if (last_wire_warning_us_ != 0 && now - last_wire_warning_us_ < kWarningIntervalUs) return;
+  last_wire_warning_us_ = now;
+  log_->warn("dropped a datagram from {}:{}: it speaks wire format {}, this replica ({}) wire format {}. Replicas "
+             "talk only within one wire format: run releases of the same format on every replica (README: Versions "
+             "on the wire); at most one such warning every {} s",
+             from.address().to_string(), from.port(), wire_format_of(datagram).value_or(0), version(), kWireFormat,
+             kWarningIntervalUs / 1'000'000);
 }
 
 void UdpBridge::on_request(RequestDatagram& d, const asio::ip::udp::endpoint& from) {
@@ -262,7 +309,8 @@ void UdpBridge::send_message(actors::BridgeInbox& message) {
                      if (it == addressing_.replicas.end()) return;
                      to = it->second;
                    }
-                   for (const std::string& datagram : encode_peer(m.message, leader_)) {
+                   for (const std::string& datagram :
+                        encode_peer(m.message, leader_, kMaxAppendDatagramBytes, cluster_id_)) {
                      if (!auth_) {
                        send_raw(datagram, to);
                        continue;
@@ -332,7 +380,8 @@ void UdpBridge::render_metrics(std::string& out) const {
   }
   const std::pair<const char*, std::uint64_t> more[] = {
       {"not_member", stats_.not_member}, {"unauthenticated", stats_.unauthenticated}, {"replayed", stats_.replayed},
-      {"too_old", stats_.too_old},       {"unauthorized", stats_.unauthorized},       {"inbox_full", stats_.inbox_full}};
+      {"too_old", stats_.too_old},       {"unauthorized", stats_.unauthorized},       {"inbox_full", stats_.inbox_full},
+      {"other_cluster", stats_.other_cluster}};
   for (const auto& [reason, count] : more) {
     actors::append_sample(out, "coraft_datagrams_dropped_total", fmt::format("{},reason=\"{}\"", id, reason),
                           static_cast<double>(count));

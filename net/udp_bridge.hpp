@@ -2,6 +2,8 @@
 // The UDP bridge: the replica's edge to the network. Two coroutines, one wait point each:
 //   receive loop: socket -> decode -> Replica::deliver (peer messages to the node, requests to the gateway);
 //                 malformed, oversized, unknown or foreign datagrams are counted by reason and dropped (debug log);
+//                 peer messages of another cluster (raft/backup_file.hpp) or of another wire format (net/codec.hpp)
+//                 too, with a warning at most every 10 s that says which;
 //   send loop:    replica outbox -> encode (leader stamped on every message; AppendEntries split to fit) -> socket.
 // Course mode sends every datagram to the simulator's port; cluster mode sends to peers' configured addresses and
 // answers clients at their source address.
@@ -19,6 +21,7 @@
 #include <asio/ip/udp.hpp>
 
 #include <array>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -46,6 +49,7 @@ struct BridgeStats {
   std::uint64_t replayed = 0;         // sealed peer datagrams accepted before
   std::uint64_t too_old = 0;          // sealed peer datagrams below the replay window (see net/peer_auth.hpp)
   std::uint64_t unauthorized = 0;     // client requests without the cluster's client token
+  std::uint64_t other_cluster = 0;    // peer messages stamped with another cluster's identity
   std::uint64_t inbox_full = 0;     // dropped because an actor's mailbox was full
   std::uint64_t send_errors = 0;
 };
@@ -65,6 +69,10 @@ class UdpBridge {
   void send_raw(const std::string& datagram, const asio::ip::udp::endpoint& to);
 
   const BridgeStats& stats() const { return stats_; }
+  // A replica that joins with an empty data directory belongs to no cluster yet: it takes the identity of the first
+  // member that talks to it, and `persist` records it (the CLUSTER file) before the message is delivered.
+  void adopt_cluster_on_first_contact(std::function<void(std::uint64_t)> persist) { adopt_cluster_ = std::move(persist); }
+  std::uint64_t cluster_id() const { return cluster_id_; }
   // Appends the datagram counters in Prometheus text format (part of the replica's metrics).
   void render_metrics(std::string& out) const;
 
@@ -79,6 +87,9 @@ class UdpBridge {
   // Counts a dropped peer datagram and says so: at warn level at most every 10 s per reason, else at debug level.
   void drop_peer(AuthFailure reason, const asio::ip::udp::endpoint& from, std::string_view datagram);
   std::vector<std::string> members_text() const;
+  // Whether a message stamped with `cluster_id` may be delivered; says why not (at most every 10 s).
+  bool same_cluster(const PeerDatagram& datagram);
+  void drop_other_wire_format(std::string_view datagram, const asio::ip::udp::endpoint& from);
 
   asio::ip::udp::socket& socket_;
   actors::Replica& replica_;
@@ -91,6 +102,9 @@ class UdpBridge {
   std::string client_token_;
   std::string sealed_;  // the datagram being sent, sealed (reused: no allocation per datagram)
   std::array<std::uint64_t, 4> last_warning_us_{};  // per AuthFailure
+  std::uint64_t last_cluster_warning_us_ = 0, last_wire_warning_us_ = 0;
+  std::uint64_t cluster_id_;
+  std::function<void(std::uint64_t)> adopt_cluster_;
 };
 
 }  // namespace coraft::net

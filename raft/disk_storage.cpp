@@ -231,12 +231,7 @@ DirectoryIdentity open_identity(FileSystem& fs, const std::string& dir, std::uin
     return {incarnation, false};
   }
   if (candidate == 0) candidate = 1;
-  const std::string temp = file + ".tmp";
-  auto out = fs.open(temp, true);
-  out->write_at(0, fmt::format("incarnation {:016x}\n", candidate));
-  out->sync();
-  fs.rename(temp, file);
-  fs.sync_dir(dir);
+  replace_file_durably(fs, dir, "IDENTITY", fmt::format("incarnation {:016x}\n", candidate));
   return {candidate, true};
 }
 

@@ -69,4 +69,8 @@ class PosixFileSystem final : public FileSystem {
 
 std::string join_path(const std::string& dir, std::string_view name);
 
+// Replaces `dir`/`name` with `contents` so that a power cut leaves the old file or the new one, never a mix: written
+// under a temporary name and synced, renamed into place, the directory synced.
+void replace_file_durably(FileSystem& fs, const std::string& dir, std::string_view name, std::string_view contents);
+
 }  // namespace coraft::raft

@@ -56,6 +56,16 @@ class PosixFile final : public WritableFile {
 
 }  // namespace
 
+void replace_file_durably(FileSystem& fs, const std::string& dir, std::string_view name, std::string_view contents) {
+  const std::string file = join_path(dir, name);
+  const std::string temp = file + ".tmp";
+  auto out = fs.open(temp, true);
+  out->write_at(0, contents);
+  out->sync();
+  fs.rename(temp, file);
+  fs.sync_dir(dir);
+}
+
 std::string join_path(const std::string& dir, std::string_view name) {
   if (dir.empty()) return std::string(name);
   return dir.back() == '/' ? dir + std::string(name) : dir + "/" + std::string(name);

@@ -228,6 +228,81 @@ TEST_CASE("snapshot chunks survive a round trip in base64", "[net][codec][snapsh
   CHECK(r.last_included_index == 100);
 }
 
+TEST_CASE("peer messages carry their cluster's identity, and a bad one is a bad envelope", "[net][codec][backup]") {
+  const raft::PeerMessage m{kA, kB, raft::RequestVote{7, 100, 6, true}};
+  const std::string plain = encode_peer(m, kA).at(0);
+  CHECK(plain.find("cid") == std::string::npos);  // a cluster never restored stamps nothing
+  CHECK(std::get<PeerDatagram>(std::get<Datagram>(decode(plain))).envelope.cluster_id == 0);
+  const std::string stamped = encode_peer(m, kA, kMaxAppendDatagramBytes, 0xfedcba9876543210ull).at(0);
+  CHECK(stamped.find(R"("cid":"fedcba9876543210")") != std::string::npos);
+  CHECK(std::get<PeerDatagram>(std::get<Datagram>(decode(stamped))).envelope.cluster_id == 0xfedcba9876543210ull);
+  for (const char* bad : {R"("cid":"12")", R"("cid":"fedcba987654321x")", R"("cid":"-edcba9876543210")"}) {
+    INFO(bad);
+    std::string text = R"({"src":"0001","dst":"0002","leader":"0001","type":"rv","term":7,"lli":100,"llt":6,"pre":true,)";
+    text += bad;
+    text += '}';
+    auto decoded = decode(text);
+    REQUIRE(std::holds_alternative<DropReason>(decoded));
+    CHECK(std::get<DropReason>(decoded) == DropReason::kBadEnvelope);
+  }
+}
+
+TEST_CASE("a datagram of another wire format is dropped as such before anything else is read", "[net][codec]") {
+  const std::string v1 = R"({"src":"0001","dst":"0002","leader":"0001","type":"rv","term":7,"lli":100,"llt":6,"pre":true,"wire":1})";
+  CHECK(std::holds_alternative<Datagram>(decode(v1)));
+  CHECK(wire_format_of(v1) == 1u);
+  // Format 2 may name types and fields we do not know: it is still recognised as format 2.
+  const std::string v2 = R"({"src":"0001","dst":"0002","type":"vote2","ballot":[1,2],"wire":2})";
+  auto decoded = decode(v2);
+  REQUIRE(std::holds_alternative<DropReason>(decoded));
+  CHECK(std::get<DropReason>(decoded) == DropReason::kWireFormat);
+  CHECK(drop_reason_name(DropReason::kWireFormat) == "wire_format");
+  CHECK(wire_format_of(v2) == 2u);
+  CHECK(wire_format_of(R"({"src":"0001"})") == 1u);  // no "wire": format 1
+  CHECK_FALSE(wire_format_of("not json").has_value());
+}
+
+TEST_CASE("backup requests and chunks survive a round trip", "[net][codec][backup]") {
+  actors::ClientRequest first;
+  first.client = kClient;
+  first.mid = "b1";
+  first.kind = actors::RequestKind::kBackup;
+  auto back = std::get<RequestDatagram>(std::get<Datagram>(decode(encode_request(first, kA, kA)))).request;
+  CHECK(back.kind == actors::RequestKind::kBackup);
+  CHECK(back.backup_id == 0);
+  CHECK(back.offset == 0);
+  first.backup_id = 0xABCDEF0123ull;
+  first.offset = 65536;
+  back = std::get<RequestDatagram>(std::get<Datagram>(decode(encode_request(first, kA, kA)))).request;
+  CHECK(back.backup_id == 0xABCDEF0123ull);
+  CHECK(back.offset == 65536);
+
+  std::string data(actors::kBackupChunkBytes, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 31 + 7);
+  actors::ClientReply reply;
+  reply.client = kClient;
+  reply.mid = "b1";
+  reply.kind = actors::ReplyKind::kOk;
+  reply.leader = kA;
+  reply.backup = actors::BackupChunk{0xABCDEF0123ull, 900, 4, 200000, 0xFEDCBA98u, 65536, data};
+  const std::string text = encode_reply(reply, kA);
+  CHECK(text.size() <= kMaxAppendDatagramBytes);  // a full chunk fits one datagram
+  auto r = std::get<ReplyDatagram>(std::get<Datagram>(decode(text))).reply;
+  REQUIRE(r.backup.has_value());
+  CHECK(r.backup->id == 0xABCDEF0123ull);
+  CHECK(r.backup->index == 900);
+  CHECK(r.backup->term == 4);
+  CHECK(r.backup->total == 200000);
+  CHECK(r.backup->crc == 0xFEDCBA98u);
+  CHECK(r.backup->offset == 65536);
+  CHECK(r.backup->data == data);
+  // A chunk that claims to run past the file's end is malformed.
+  reply.backup->total = 65536 + 10;
+  auto bad = decode(encode_reply(reply, kA));
+  REQUIRE(std::holds_alternative<DropReason>(bad));
+  CHECK(std::get<DropReason>(bad) == DropReason::kBadField);
+}
+
 TEST_CASE("the JSON reader handles escapes and rejects what JSON forbids", "[net][json]") {
   auto read = [](std::string_view text) -> std::optional<std::string> {
     JsonReader in(text);

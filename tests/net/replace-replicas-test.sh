@@ -9,26 +9,9 @@
 #   tests/net/replace-replicas-test.sh BIN_DIR        (KEEP=1 keeps the logs and files of a run that passes)
 set -euo pipefail
 bin=$(cd "$1" && pwd)
-dir=$(mktemp -d "${TMPDIR:-/tmp}/coraft-replace.XXXXXX")
-pids=()
-cleanup() {
-  local status=$?
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ $status -ne 0 ]; then echo "replace-replicas-test: FAILED; logs and files in $dir" >&2
-  elif [ -n "${KEEP:-}" ]; then echo "replace-replicas-test: logs and files kept in $dir"
-  else rm -rf "$dir"; fi
-}
-trap cleanup EXIT
-fail() { echo "replace-replicas-test: $*" >&2; exit 1; }
-step() { echo "== [$(date +%T.%3N)] $*"; }
-
-# Six free UDP ports on the loopback.
-ports=()
-while [ ${#ports[@]} -lt 6 ]; do
-  port=$((20000 + RANDOM % 30000))
-  if ! ss -Hlun "sport = :$port" | grep -q . && [[ " ${ports[*]} " != *" $port "* ]]; then ports+=("$port"); fi
-done
+test_name=replace-replicas-test
+source "$(dirname "$0")/script-helpers.sh"
+free_ports 6
 address() { echo "127.0.0.1:${ports[$1]}"; }
 cluster_file() {  # cluster_file FILE ID... : those replicas, test timings
   local file=$1 entries="" id

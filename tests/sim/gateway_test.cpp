@@ -3,6 +3,11 @@
 
 #include "sim_cluster.hpp"
 
+#include "raft/backup_file.hpp"
+#include "raft/crc32.hpp"
+
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -202,4 +207,79 @@ TEST_CASE("a write with a session is given up at its deadline: its retry cannot 
   // The deposed leader gives the write up (fail, or a redirect once it knows it no longer leads) by its deadline.
   REQUIRE(c.run_until([&] { return !c.replies_to(client).empty(); }, us(3500ms)));
   CHECK(c.replies_to(client).at(0).kind != actors::ReplyKind::kOk);
+}
+
+TEST_CASE("a backup holds every write acknowledged before it was asked for, and streams by id from its taker",
+          "[gateway][sim][backup]") {
+  const auto seed = test_seed(105);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 3, .seed = seed});
+  REQUIRE(c.run_until([&] { return c.leader().has_value(); }, us(5000ms)));
+  c.run_for(us(200ms));
+  const int leader = *c.leader();
+  const raft::NodeId writer{0x2100}, reader{0x2101};
+  constexpr int kKeys = 40;  // of 2000 bytes each: the backup spans several chunks
+  for (int i = 0; i < kKeys; ++i) {
+    c.send_request(leader, request(writer.value, fmt::format("w{}", i), actors::RequestKind::kPut,
+                                   fmt::format("k{}", i), std::string(2000, static_cast<char>('a' + i % 26))));
+  }
+  REQUIRE(c.run_until([&] { return c.replies_to(writer).size() == kKeys; }, us(5000ms)));
+  raft::Index acknowledged_through = 0;
+  for (const auto& reply : c.replies_to(writer)) {
+    REQUIRE(reply.kind == actors::ReplyKind::kOk);
+    acknowledged_through = std::max(acknowledged_through, reply.applied_index);
+  }
+
+  int asked = 0;
+  auto ask = [&](int slot, std::uint64_t id, std::uint64_t offset) -> const actors::ClientReply& {
+    auto r = request(reader.value, fmt::format("b{}", ++asked), actors::RequestKind::kBackup, "");
+    r.backup_id = id;
+    r.offset = offset;
+    const std::size_t before = c.replies_to(reader).size();
+    c.send_request(slot, r);
+    REQUIRE(c.run_until([&] { return c.replies_to(reader).size() > before; }, us(5000ms)));
+    return c.replies_to(reader).back();
+  };
+  const actors::ClientReply& first = ask(leader, 0, 0);
+  REQUIRE(first.kind == actors::ReplyKind::kOk);
+  REQUIRE(first.backup.has_value());
+  const actors::BackupChunk head = *first.backup;
+  CHECK(head.offset == 0);
+  CHECK(head.index >= acknowledged_through);
+  CHECK(head.total > 2 * actors::kBackupChunkBytes);
+  std::string file = head.data;
+  while (file.size() < head.total) {
+    const actors::ClientReply& next = ask(leader, head.id, file.size());
+    REQUIRE(next.kind == actors::ReplyKind::kOk);
+    REQUIRE(next.backup.has_value());
+    CHECK(next.backup->offset == file.size());
+    CHECK(next.backup->crc == head.crc);
+    REQUIRE_FALSE(next.backup->data.empty());
+    file += next.backup->data;
+  }
+  REQUIRE(file.size() == head.total);
+  CHECK(raft::crc32c(std::string_view(file).substr(0, file.size() - 4)) == head.crc);
+  auto parsed = raft::parse_backup(file);
+  REQUIRE(std::holds_alternative<raft::Backup>(parsed));
+  const raft::Backup& backup = std::get<raft::Backup>(parsed);
+  CHECK(backup.index == head.index);
+  CHECK(backup.term == head.term);
+  kv::Store restored;
+  REQUIRE(restored.restore(backup.state));
+  for (int i = 0; i < kKeys; ++i) {
+    INFO("k" << i);
+    CHECK(restored.get(fmt::format("k{}", i)) == std::string(2000, static_cast<char>('a' + i % 26)));
+  }
+
+  // Another replica does not hold it, and sends a new backup to the leader; an id never taken is refused.
+  const int follower = follower_of(c, leader);
+  const actors::ClientReply& elsewhere = ask(follower, head.id, 0);
+  CHECK(elsewhere.kind == actors::ReplyKind::kFail);
+  CHECK_THAT(elsewhere.reason, Catch::Contains("not held here"));
+  const actors::ClientReply& redirected = ask(follower, 0, 0);
+  CHECK(redirected.kind == actors::ReplyKind::kRedirect);
+  CHECK(redirected.leader == c.id(leader));
+  CHECK(ask(leader, head.id + 12345, 0).kind == actors::ReplyKind::kFail);
+  CHECK(ask(leader, head.id, head.total + 1).kind == actors::ReplyKind::kFail);
+  CHECK(c.double_answers().empty());
 }
