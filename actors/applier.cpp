@@ -34,7 +34,7 @@ Applier::~Applier() {
 asio::awaitable<void> Applier::run() {
   while (auto message = co_await inbox_.receive()) {
     if (std::holds_alternative<ReadRange>(*message) || std::holds_alternative<WatchRange>(*message) ||
-        std::holds_alternative<EndWatch>(*message)) {
+        std::holds_alternative<EndWatch>(*message) || std::holds_alternative<ReadValues>(*message)) {
       if (!co_await answer_query(*message)) co_return;
       continue;
     }
@@ -75,6 +75,7 @@ asio::awaitable<void> Applier::run() {
       }
       applied.applied_index = applied_index_;
       applied.applied_term = applied_term_;
+      applied.keys = store_.size();
       GatewayInbox out = std::move(applied);
       if (!co_await gateway_.send(out)) co_return;
       if (!co_await answer_watches()) co_return;
@@ -122,6 +123,13 @@ void Applier::note_change(const kv::Command& command, const kv::Result& result) 
 // Queries from the KV API
 
 asio::awaitable<bool> Applier::answer_query(ApplierInbox& query) {
+  if (auto* read = std::get_if<ReadValues>(&query)) {
+    ValuesRead answer{read->batch_id, {}};
+    answer.values.reserve(read->keys.size());
+    for (const std::string& key : read->keys) answer.values.push_back(store_.get(key));
+    GatewayInbox out = std::move(answer);
+    co_return co_await gateway_.send(out);
+  }
   if (auto* read = std::get_if<ReadRange>(&query)) {
     kv::RangeRead now = store_.read(read->range, read->keys_only);
     co_return co_await answer(read->query_id, now);

@@ -1,12 +1,13 @@
 #pragma once
 // The applier actor.
-//   Owns: the kv::Store (the state machine) and the applied index. The gateway reads the store directly (same
-//         io_context, read-only) once the applied index covers a read. Also the blocking queries of the HTTP API
+//   Owns: the kv::Store (the state machine) and the applied index; nobody else touches the store. Also the blocking
+//         queries of the HTTP API
 //         that wait for a key range to change (a WatchTable), since only the applier sees every change.
 //   Inbox: ApplyCommitted from the node — committed entries in log order; RestoreFromSnapshot — a snapshot replaces
 //          the state machine (at start, or one installed from the leader); from the KV API: ReadRange (answered at
 //          once), WatchRange (answered once the range's index passes the query's, at once if it already has),
-//          EndWatch (the query's wait is over: answered now); from the gateway: TakeBackup (a snapshot taken now,
+//          EndWatch (the query's wait is over: answered now); from the gateway: ReadValues (answered at once with
+//          ValuesRead: the gateway asks once this applier has passed the reads' index), TakeBackup (a snapshot taken now,
 //          or the one being serialized, handed back as BackupTaken). Queries are answered even while a snapshot is
 //          being serialized: both only read the store.
 //   Outbox: EntriesApplied to the gateway (send: may wait); AppliedThrough and, every snapshot_every_entries,
@@ -17,7 +18,7 @@
 //   Shutdown: ends when its inbox is closed.
 
 #include "actors/inboxes.hpp"
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 #include "actors/watch_table.hpp"
 #include "kv/store.hpp"
 
@@ -52,7 +53,7 @@ class Applier {
   void start_snapshot();  // serializes the store as it stands (on snapshot_thread_ when there is one)
   void snapshot_done();
   asio::awaitable<bool> send_backups();  // false once the gateway's mailbox is closed
-  // Queries from the KV API. Return false once the KV API's mailbox is closed.
+  // Queries from the KV API and the gateway. Return false once the asker's mailbox is closed.
   asio::awaitable<bool> answer_query(ApplierInbox& query);
   // Answers the watches the last batch (or restore) may have changed whose range has moved past their index.
   asio::awaitable<bool> answer_watches();

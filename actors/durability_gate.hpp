@@ -8,7 +8,7 @@
 //   * Send: goes now only if every write issued so far is durable — writes of earlier bursts included, however long
 //     they take (a snapshot file, a leader's batch after it stepped down). Otherwise it waits for the newest write,
 //     behind the Sends already waiting. Raft Figure 2: "updated on stable storage before responding to RPCs".
-//   * Everything else goes now: a Transmit (a leader's own AppendEntries: it counts itself only after Persisted,
+//   * Everything else goes now: a Transmit (a leader's own AppendEntries: it counts itself only after DurableThrough,
 //     thesis §10.2.1), commits, role news, outcomes, snapshot work.
 // Effects only ever move later, never earlier, and Sends stay in the order they were made.
 

@@ -10,7 +10,7 @@
 // so the per-heartbeat reset costs no timer churn.
 
 #include "actors/inboxes.hpp"
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 #include "actors/replica_options.hpp"
 #include "actors/rng.hpp"
 

@@ -55,12 +55,11 @@ kv::Command to_command(const ClientRequest& request) {
 
 }  // namespace
 
-Gateway::Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const kv::Store& store,
-                 const ReplicaOptions& options, const ReplicaMetrics& metrics, Logger log)
+Gateway::Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const ReplicaOptions& options,
+                 const ReplicaMetrics& metrics, Logger log)
     : inbox_(inbox),
       out_(out),
       clock_(clock),
-      store_(store),
       options_(options),
       metrics_(metrics),
       log_(std::move(log)),
@@ -69,7 +68,8 @@ Gateway::Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const kv::St
 
 std::size_t Gateway::waiting() const {
   std::size_t n = held_.size() + write_batch_.size() + read_batch_.size() + committing_.size() + applying_reads_.size() +
-                  changing_.size() + taking_backups_.size() + backups_.size();
+                  changing_.size() + taking_backups_.size() + backups_.size() + reads_to_fetch_.size();
+  for (const auto& [id, batch] : fetching_) n += batch.size();
   for (const auto& [id, batch] : proposing_)
     for (const auto& w : batch) n += w.has_value();
   for (const auto& [id, batch] : confirming_)
@@ -113,12 +113,13 @@ void Gateway::handle(GatewayInbox& message) {
                    ClientReply& status_reply = outgoing_.back().second;
                    status_reply.replica_status = m.status;
                    status_reply.replica_status->applied_index = applied_index_;
-                   status_reply.replica_status->keys = store_.size();
+                   status_reply.replica_status->keys = keys_;
                    status_reply.replica_status->metrics = render_prometheus(*status_reply.replica_status, metrics_);
                  },
                  [&](GatewaySweep& m) { on_sweep(m); },
                  [&](ChangeAnswered& m) { on_change_answered(m); },
                  [&](MembershipKnown& m) { membership_ = std::move(m.membership); },
+                 [&](ValuesRead& m) { on_values_read(m); },
                  [&](BackupTaken& m) { on_backup_taken(m); },
              },
              message);
@@ -166,17 +167,6 @@ void Gateway::on_request(ClientRequest request) {
     reply(request, ReplyKind::kFail, leader_, {}, {},
           fmt::format("value too large: {} bytes encoded (limit {})", value_bytes, options_.max_value_bytes));
     return;
-  }
-  if (is_write(request.kind) && request.session.id != 0) {
-    // A retry of a write that has already been applied: answer with the original result, do not apply again.
-    if (auto result = store_.session_result(request.session.id, request.session.seq)) {
-      reply(request, ReplyKind::kOk, leader_, result->status, result->value);
-      return;
-    }
-    if (request.session.seq < store_.session_seq(request.session.id)) {
-      reply(request, ReplyKind::kFail, leader_, kv::Status::kStaleSession, {}, "stale session sequence number");
-      return;
-    }
   }
   const bool long_running = is_membership(request.kind) || request.kind == RequestKind::kBackup;
   const TimePoint deadline =
@@ -268,6 +258,18 @@ void Gateway::flush_batches() {
       for (auto& w : batch) reply(w->request, ReplyKind::kFail, leader_, {}, {}, "overloaded");
     }
   }
+  if (!reads_to_fetch_.empty()) {
+    const std::uint64_t id = next_batch_id_++;
+    ReadValues ask{id, {}};
+    ask.keys.reserve(reads_to_fetch_.size());
+    for (const Waiting& w : reads_to_fetch_) ask.keys.push_back(w.request.key);
+    if (out_.applier.try_send(std::move(ask))) {
+      fetching_.emplace(id, std::move(reads_to_fetch_));
+    } else {
+      for (const Waiting& w : reads_to_fetch_) reply(w.request, ReplyKind::kFail, leader_, {}, {}, "overloaded");
+    }
+    reads_to_fetch_.clear();
+  }
   if (!read_batch_.empty()) {
     const std::uint64_t id = next_batch_id_++;
     std::vector<std::optional<Waiting>> batch;
@@ -345,13 +347,14 @@ void Gateway::on_read_outcome(const ReadOutcome& outcome) {
   for (auto& w : batch) {
     if (!w) continue;
     if (!outcome.ready) route(std::move(*w));
-    else if (outcome.read_index <= applied_index_) answer_read(*w);
+    else if (outcome.read_index <= applied_index_) answer_read(std::move(*w));
     else applying_reads_.emplace(outcome.read_index, std::move(*w));
   }
 }
 
 void Gateway::on_applied(const EntriesApplied& applied) {
   applied_index_ = applied.applied_index;
+  keys_ = applied.keys;
   for (const AppliedCommand& command : applied.commands) {
     auto it = committing_.find(command.index);
     if (it == committing_.end()) continue;
@@ -372,11 +375,10 @@ void Gateway::on_applied(const EntriesApplied& applied) {
       route(std::move(waiting));
       continue;
     }
-    const kv::SessionRef& session = waiting.request.session;
-    if (session.id != 0) {
-      // The session table came with the snapshot: it knows whether this write was applied.
-      if (auto result = store_.session_result(session.id, session.seq)) answer_write(waiting, *result);
-      else route(std::move(waiting));
+    if (waiting.request.session.id != 0) {
+      // Proposed again: the session table came with the snapshot, so the store answers a write it took in with its
+      // first result, and applies one it did not.
+      route(std::move(waiting));
     } else {
       // Applied or not, nothing can tell: silence is the one safe answer (the client counts it unanswered).
       log_->debug("write {} from {} is covered by a snapshot: left unanswered", waiting.request.mid,
@@ -384,7 +386,7 @@ void Gateway::on_applied(const EntriesApplied& applied) {
     }
   }
   while (!applying_reads_.empty() && applying_reads_.begin()->first <= applied_index_) {
-    answer_read(applying_reads_.begin()->second);
+    answer_read(std::move(applying_reads_.begin()->second));
     applying_reads_.erase(applying_reads_.begin());
   }
 }
@@ -463,19 +465,29 @@ void Gateway::give_up(const Waiting& waiting) {
 // ---------------------------------------------------------------------------------------------------------------
 // Answers
 
-void Gateway::answer_read(const Waiting& waiting) {
+void Gateway::answer_read(Waiting waiting) {
   if (waiting.request.kind == RequestKind::kBackup) {
     const std::uint64_t id = next_backup_id_++;
     if (!out_.applier.try_send(TakeBackup{id})) {
       reply(waiting.request, ReplyKind::kFail, leader_, {}, {}, "overloaded");
       return;
     }
-    taking_backups_.emplace(id, waiting);
+    taking_backups_.emplace(id, std::move(waiting));
     return;
   }
-  auto value = store_.get(waiting.request.key);
-  const kv::Status status = value ? kv::Status::kOk : kv::Status::kNotFound;
-  reply(waiting.request, ReplyKind::kOk, leader_, status, std::move(value));
+  reads_to_fetch_.push_back(std::move(waiting));
+}
+
+void Gateway::on_values_read(ValuesRead& read) {
+  auto it = fetching_.find(read.batch_id);
+  if (it == fetching_.end()) return;
+  std::vector<Waiting> batch = std::move(it->second);
+  fetching_.erase(it);
+  for (std::size_t i = 0; i < batch.size() && i < read.values.size(); ++i) {
+    std::optional<std::string>& value = read.values[i];
+    const kv::Status status = value ? kv::Status::kOk : kv::Status::kNotFound;
+    reply(batch[i].request, ReplyKind::kOk, leader_, status, std::move(value));
+  }
 }
 
 void Gateway::on_backup_taken(BackupTaken& taken) {
@@ -535,6 +547,11 @@ void Gateway::send_backup_chunk(const ClientRequest& request) {
 }
 
 void Gateway::answer_write(const Waiting& waiting, const kv::Result& result) {
+  if (result.status == kv::Status::kStaleSession) {
+    // Its session has moved on: the client's answer went out long ago, and this is a late copy of the request.
+    reply(waiting.request, ReplyKind::kFail, leader_, kv::Status::kStaleSession, {}, "stale session sequence number");
+    return;
+  }
   reply(waiting.request, ReplyKind::kOk, leader_, result.status, result.value);
 }
 

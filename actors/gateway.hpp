@@ -5,12 +5,14 @@
 //         Also the backups it took (their bytes, streamed to a client chunk by chunk, dropped a minute after the last
 //         chunk was read).
 //   Inbox: ClientRequestReceived (bridge); LeaderChanged, ProposalOutcome, ReadOutcome, StatusReady (node);
-//          EntriesApplied, BackupTaken (applier); GatewaySweep (its own deadline timer).
+//          EntriesApplied, ValuesRead, BackupTaken (applier); GatewaySweep (its own deadline timer).
 //   Outbox: ProposeCommands, RequestRead, StatusRequest to the node (try_send: the node sends to us with send(), so
-//           we must not wait on it; a full node inbox answers the client "fail: overloaded"); TakeBackup to the
-//           applier (try_send, for the same reason); SendClientReply to the bridge, or ApiClientReplied to the KV API
+//           we must not wait on it; a full node inbox answers the client "fail: overloaded"); ReadValues and
+//           TakeBackup to the applier (try_send, for the same reason); SendClientReply to the bridge, or ApiClientReplied to the KV API
 //           for the requests it made (send: may wait).
-//   Reads the kv::Store directly (read-only, same io_context) once the applier has passed a read's index.
+//   Never touches the kv::Store: reads that are ready (the applier has passed their index) go to the applier in one
+//   ReadValues per burst, and are answered with its ValuesRead. A write retried in its session is proposed again:
+//   the store recognises it and answers with the first result.
 //   Follower: redirect to the leader; while no leader is known, hold the request up to hold_timeout and redirect as
 //   soon as one is known (never `fail` where a redirect will do). A client that comes straight back after a redirect
 //   is held too: the leader we named did not serve it, and sending it round in circles would only storm the network
@@ -25,10 +27,10 @@
 //   Shutdown: ends when its inbox is closed.
 
 #include "actors/inboxes.hpp"
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 #include "actors/metrics.hpp"
 #include "actors/replica_options.hpp"
-#include "kv/store.hpp"
+#include "kv/command.hpp"
 
 #include <deque>
 #include <map>
@@ -45,7 +47,7 @@ class Gateway {
     KvApiMailbox& kv_api;
   };
 
-  Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const kv::Store& store, const ReplicaOptions& options,
+  Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const ReplicaOptions& options,
           const ReplicaMetrics& metrics, Logger log);
   asio::awaitable<void> run();
 
@@ -76,7 +78,8 @@ class Gateway {
 
   void route(Waiting waiting);
   void flush_batches();
-  void answer_read(const Waiting& waiting);
+  void answer_read(Waiting waiting);  // once the applier has passed its index
+  void on_values_read(ValuesRead& read);
   void answer_write(const Waiting& waiting, const kv::Result& result);
   void reply(const ClientRequest& request, ReplyKind kind, raft::NodeId leader, kv::Status status = kv::Status::kOk,
              std::optional<std::string> value = std::nullopt, std::string reason = {});
@@ -93,7 +96,6 @@ class Gateway {
   GatewayMailbox& inbox_;
   Outboxes out_;
   Clock& clock_;
-  const kv::Store& store_;
   const ReplicaOptions& options_;
   const ReplicaMetrics& metrics_;
   Logger log_;
@@ -104,6 +106,7 @@ class Gateway {
   raft::NodeId leader_;
   raft::Membership membership_;  // the configuration in effect here (MembershipKnown)
   raft::Index applied_index_ = 0;
+  std::uint64_t keys_ = 0;  // in the store, as of applied_index_
 
   std::deque<Waiting> held_;                                            // no leader known yet
   std::vector<Waiting> write_batch_, read_batch_;                       // collected during this burst
@@ -112,6 +115,8 @@ class Gateway {
   std::map<std::uint64_t, std::vector<std::optional<Waiting>>> confirming_;  // read id -> requests
   std::map<std::uint64_t, Waiting> changing_;  // membership change or handover under way, by request id
   std::multimap<raft::Index, Waiting> applying_reads_;                  // read index -> requests
+  std::vector<Waiting> reads_to_fetch_;                                 // ready: their values are asked for
+  std::map<std::uint64_t, std::vector<Waiting>> fetching_;             // read batch id -> requests
   std::map<std::uint64_t, Waiting> taking_backups_;                    // backup id -> request, while the applier works
   std::uint64_t next_batch_id_ = 1;
 

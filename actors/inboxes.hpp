@@ -28,7 +28,7 @@ struct ProposeCommands {  // gateway -> node
 struct RequestRead {  // gateway -> node
   std::uint64_t read_id;
 };
-struct HeartbeatDue {  // replicator -> node: nothing went to `peer` for a heartbeat interval
+struct FollowerIdle {  // replicator -> node: nothing went to `peer` for a heartbeat interval
   raft::NodeId peer;
   raft::Term term;
 };
@@ -54,7 +54,7 @@ struct StorageDurable {  // storage -> node: every write up to `seq` is on disk
   raft::Index last_index;  // the newest log entry written so far, and its term (0: none yet)
   raft::Term last_term;
 };
-using NodeInbox = std::variant<PeerReceived, ElectionTimerFired, ProposeCommands, RequestRead, HeartbeatDue,
+using NodeInbox = std::variant<PeerReceived, ElectionTimerFired, ProposeCommands, RequestRead, FollowerIdle,
                                AppliedThrough, StatusRequest, SnapshotTaken, StorageDurable, ChangeMembershipRequest,
                                TransferRequest>;
 
@@ -127,12 +127,18 @@ struct WatchRange {  // kv api -> applier: answer (RangeAnswered) once the range
 struct EndWatch {  // kv api -> applier: the query's wait is over: answer now with what the range holds (if still held)
   std::uint64_t query_id;
 };
+struct ReadValues {  // gateway -> applier: the values of `keys` now (answered with ValuesRead); the gateway asks once
+                     // the applier has passed the reads' index
+  std::uint64_t batch_id;
+  std::vector<std::string> keys;
+};
 struct TakeBackup {  // gateway -> applier: serialize the store now (answered with BackupTaken); the gateway asks
                      // only once the applier has passed the backup's read index
   std::uint64_t backup_id;
 };
 using ApplierInbox =
-    std::variant<ApplyCommitted, RestoreFromSnapshot, SnapshotSerialized, ReadRange, WatchRange, EndWatch, TakeBackup>;
+    std::variant<ApplyCommitted, RestoreFromSnapshot, SnapshotSerialized, ReadRange, WatchRange, EndWatch, ReadValues,
+                 TakeBackup>;
 
 // ---- client gateway ----
 struct ClientRequestReceived {  // bridge -> gateway
@@ -165,6 +171,7 @@ struct EntriesApplied {  // applier -> gateway
   std::vector<AppliedCommand> commands;
   raft::Index applied_index;
   raft::Term applied_term;
+  std::uint64_t keys = 0;  // how many the store holds now (for status)
   // The store was replaced by a snapshot up to applied_index: which commands it took in is not known one by one.
   bool from_snapshot = false;
 };
@@ -184,12 +191,16 @@ struct ChangeAnswered {  // node -> gateway: the outcome of a membership change 
 struct MembershipKnown {  // node -> gateway: the configuration in effect (clients learn members and addresses)
   raft::Membership membership;
 };
+struct ValuesRead {  // applier -> gateway: the answer to ReadValues, in its order (nullopt: no such key)
+  std::uint64_t batch_id;
+  std::vector<std::optional<std::string>> values;
+};
 struct BackupTaken {  // applier -> gateway: the store as it stood at snapshot.index, for backup `backup_id`
   std::uint64_t backup_id;
   raft::Snapshot snapshot;
 };
 using GatewayInbox = std::variant<ClientRequestReceived, LeaderChanged, ProposalOutcome, ReadOutcome, EntriesApplied,
-                                  StatusReady, GatewaySweep, ChangeAnswered, MembershipKnown, BackupTaken>;
+                                  StatusReady, GatewaySweep, ChangeAnswered, MembershipKnown, ValuesRead, BackupTaken>;
 
 // ---- KV API (the typed side of the HTTP API) ----
 struct ApiCallReceived {  // http edge -> kv api: a client's call, or one another replica forwarded (`forwarded`)

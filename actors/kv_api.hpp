@@ -24,7 +24,7 @@
 //   Shutdown: ends when its inbox is closed.
 
 #include "actors/inboxes.hpp"
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 #include "actors/metrics.hpp"
 #include "actors/replica_options.hpp"
 #include "actors/rng.hpp"

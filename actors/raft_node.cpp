@@ -102,7 +102,7 @@ void RaftNode::step(NodeInbox& message, std::vector<raft::Effect>& effects) {
   if (auto* durable = std::get_if<StorageDurable>(&message)) {
     // Sends that waited for these writes go before anything this burst produces: they were made earlier.
     for (auto& send : gate_.durable(durable->seq)) released_.push_back(std::move(send));
-    if (durable->last_index != 0) step(raft::Persisted{durable->last_index, durable->last_term}, effects);
+    if (durable->last_index != 0) step(raft::DurableThrough{durable->last_index, durable->last_term}, effects);
     return;
   }
   if (std::optional<raft::Input> input = to_input(message)) step(*input, effects);
@@ -143,7 +143,7 @@ std::optional<raft::Input> RaftNode::to_input(NodeInbox& message) {
             ++metrics_.reads;
             return raft::ReadIndex{m.read_id};
           },
-          [&](HeartbeatDue& m) -> std::optional<raft::Input> {
+          [&](FollowerIdle& m) -> std::optional<raft::Input> {
             if (m.term != core_.term()) return std::nullopt;  // from a replicator of an earlier leadership
             return raft::HeartbeatDue{m.peer};
           },

@@ -1,7 +1,7 @@
 #pragma once
 // The raft node actor: the only owner of the RaftCore.
 //   Inbox: PeerReceived (bridge), ElectionTimerFired (timer), ProposeCommands / RequestRead / StatusRequest
-//          (gateway), HeartbeatDue (replicators), AppliedThrough / SnapshotTaken (applier), StorageDurable (storage).
+//          (gateway), FollowerIdle (replicators), AppliedThrough / SnapshotTaken (applier), StorageDurable (storage).
 //   Each message becomes one core input. A burst of messages is stepped together and its effects pass the
 //   DurabilityGate (actors/durability_gate.hpp): the burst's Persists become one write to the storage actor, Sends
 //   that depend on writes not yet durable wait there until storage says they are, the rest is carried out at once
@@ -16,7 +16,7 @@
 
 #include "actors/durability_gate.hpp"
 #include "actors/inboxes.hpp"
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 #include "actors/metrics.hpp"
 #include "actors/replica_options.hpp"
 #include "raft/core.hpp"

@@ -25,8 +25,8 @@ Replica::Replica(asio::io_context& io, Clock& clock, const StorageSetup& storage
       timer_(timer_inbox_, node_inbox_, clock, rng.fork(1), options_.timing, log_),
       applier_(applier_inbox_, gateway_inbox_, node_inbox_, kv_api_inbox_, store_, options_.snapshot_every_entries,
                options_.background_snapshots, options_.self.value, log_),
-      gateway_(gateway_inbox_, Gateway::Outboxes{node_inbox_, applier_inbox_, outbox_, kv_api_inbox_}, clock, store_, options_, metrics_,
-               log_),
+      gateway_(gateway_inbox_, Gateway::Outboxes{node_inbox_, applier_inbox_, outbox_, kv_api_inbox_}, clock, options_,
+               metrics_, log_),
       kv_api_(kv_api_inbox_, KvApi::Outboxes{gateway_inbox_, applier_inbox_, http_outbox_}, clock, rng.fork(2), options_,
               metrics_, log_) {}
 

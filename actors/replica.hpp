@@ -11,7 +11,7 @@
 #include "actors/gateway.hpp"
 #include "actors/inboxes.hpp"
 #include "actors/kv_api.hpp"
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 #include "actors/raft_node.hpp"
 #include "actors/replica_options.hpp"
 #include "actors/rng.hpp"

@@ -91,7 +91,7 @@ asio::awaitable<void> Replicator::run() {
     const TimePoint due = heartbeat_deadline();
     if (clock_.now() >= due) {
       // The node answers with a TransmitAppend (a heartbeat, or a probe resent) or a TransmitSnapshot (resume).
-      node_.try_send(HeartbeatDue{peer_, term_});
+      node_.try_send(FollowerIdle{peer_, term_});
       last_sent_ = clock_.now();
     }
     arm_idle_timer();

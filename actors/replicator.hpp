@@ -7,12 +7,12 @@
 //          from the node when the follower needs entries the log no longer holds.
 //   Snapshots go in chunks that each fit a datagram, a few in flight at a time; the follower's acknowledgements say
 //   where to continue (also after a loss or its restart), and a stalled transfer resumes when the node asks again.
-//   Outbox: SendPeer to the bridge (send: may wait); HeartbeatDue to the node (try_send: the next check retries).
+//   Outbox: SendPeer to the bridge (send: may wait); FollowerIdle to the node (try_send: the next check retries).
 //   Heartbeats go out only when the follower got nothing for heartbeat_interval << backoff_shift.
 //   Shutdown: ends when the node closes its inbox (leadership lost or replica stopping).
 
 #include "actors/inboxes.hpp"
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 
 namespace coraft::actors {
 

@@ -14,7 +14,7 @@
 
 #include "actors/disk_worker.hpp"
 #include "actors/inboxes.hpp"
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 #include "actors/metrics.hpp"
 #include "raft/disk_storage.hpp"
 

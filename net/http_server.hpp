@@ -18,7 +18,7 @@
 // Shutdown: stop() closes the listeners and every connection (their loops end at their next wait); the send loop ends
 // when the replica closes the outbox.
 
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 #include "actors/replica.hpp"
 #include "net/cluster_config.hpp"
 #include "net/consul_http.hpp"

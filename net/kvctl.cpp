@@ -7,7 +7,7 @@
 //   kvctl keygen PATH     writes a new secret for key_file or client_token_file (mode 0600)
 // Without --cluster it uses data/local-cluster/cluster.json, the file `make run` writes.
 
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 #include "actors/spawn.hpp"
 #include "net/backup_client.hpp"
 #include "net/client.hpp"

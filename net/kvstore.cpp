@@ -4,7 +4,7 @@
 // Whatever the log level short of error, it says one line at start (id, address, data directory, term, log), so an
 // operator sees a replica come up; exit codes follow net/exit_codes.hpp.
 
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 #include "actors/real_clock.hpp"
 #include "actors/replica.hpp"
 #include "actors/spawn.hpp"

@@ -13,7 +13,7 @@
 // client token, a request without it is answered `fail` with reason "unauthorized" and counted.
 // Shutdown: the send loop ends when the outbox closes; the receive loop when the socket closes.
 
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 #include "actors/replica.hpp"
 #include "net/codec.hpp"
 #include "net/peer_auth.hpp"

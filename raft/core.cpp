@@ -69,7 +69,7 @@ std::vector<Effect> RaftCore::step(const Input& input, std::int64_t now_us) {
                  [&](const Propose& in) { on_propose(in); },
                  [&](const ReadIndex& in) { on_read_index(in); },
                  [&](const HeartbeatDue& in) { on_heartbeat_due(in.peer); },
-                 [&](const Persisted& in) { on_persisted(in); },
+                 [&](const DurableThrough& in) { on_durable_through(in); },
                  [&](const CompactLog& in) { on_compact(in); },
                  [&](const ChangeMembership& in) { on_change(in); },
                  [&](const TransferLeadership& in) { on_transfer(in); },
@@ -400,9 +400,9 @@ void RaftCore::on_heartbeat_due(NodeId peer_id) {
   send_append(*peer, true);
 }
 
-void RaftCore::on_persisted(const Persisted& persisted) {
-  if (log_.term_at(persisted.index) != persisted.term) return;  // truncated since: that write no longer counts
-  durable_index_ = std::max(durable_index_, persisted.index);
+void RaftCore::on_durable_through(const DurableThrough& durable) {
+  if (log_.term_at(durable.index) != durable.term) return;  // truncated since: that write no longer counts
+  durable_index_ = std::max(durable_index_, durable.index);
   if (role_ == Role::kLeader) maybe_commit();
 }
 
@@ -1032,7 +1032,7 @@ void RaftCore::send(NodeId to, PeerPayload payload) {
 void RaftCore::emit(Effect effect) {
   // A vote or an append reply may depend on what is pending persistence: write it first. Nothing else needs to
   // wait: a leader's AppendEntries may go out before its own copy is durable (thesis §10.2.1; it counts itself
-  // towards a commit only after Persisted), and commits, role news and read answers depend on no unsynced state.
+  // towards a commit only after DurableThrough), and commits, role news and read answers depend on no unsynced state.
   if (std::holds_alternative<Send>(effect)) flush_persist();
   effects_.push_back(std::move(effect));
 }

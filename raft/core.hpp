@@ -9,8 +9,8 @@
 //     earlier steps whose writes are still under way: no vote, append reply or snapshot reply may claim state the
 //     disk does not hold yet (Raft Figure 2: "updated on stable storage before responding to RPCs");
 //   * a Transmit (a leader's AppendEntries) need not wait: a leader may send entries before its own copy is durable
-//     (thesis §10.2.1), because it counts itself towards a commit only after step(Persisted{...}) says so;
-//   * after a Persist that carried entries is durable, step(Persisted{last index, its term}).
+//     (thesis §10.2.1), because it counts itself towards a commit only after step(DurableThrough{...}) says so;
+//   * after a Persist that carried entries is durable, step(DurableThrough{last index, its term}).
 // The raft node keeps this contract with actors/durability_gate.hpp.
 
 #include "raft/log.hpp"
@@ -86,7 +86,7 @@ struct ReadIndex {
 struct HeartbeatDue {  // the replicator for `peer` has been idle for a heartbeat interval
   NodeId peer;
 };
-struct Persisted {
+struct DurableThrough {  // the log is durable through `index` (whose entry has `term`): a Persist finished
   Index index = 0;
   Term term = 0;
 };
@@ -101,7 +101,7 @@ struct TransferLeadership {  // leader: hand over to `target` (kNoNode: the most
   std::uint64_t request_id = 0;
   NodeId target;
 };
-using Input = std::variant<Receive, ElectionTimeout, Propose, ReadIndex, HeartbeatDue, Persisted, CompactLog,
+using Input = std::variant<Receive, ElectionTimeout, Propose, ReadIndex, HeartbeatDue, DurableThrough, CompactLog,
                            ChangeMembership, TransferLeadership>;
 
 // ---- effects ----
@@ -225,7 +225,7 @@ class RaftCore {
   void on_propose(const Propose& propose);
   void on_read_index(const ReadIndex& read);
   void on_heartbeat_due(NodeId peer);
-  void on_persisted(const Persisted& persisted);
+  void on_durable_through(const DurableThrough& durable);
   void on_install_snapshot(NodeId from, const InstallSnapshot& request);
   void on_install_snapshot_reply(NodeId from, const InstallSnapshotReply& reply);
   void on_compact(const CompactLog& compact);

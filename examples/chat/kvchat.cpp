@@ -12,7 +12,7 @@
 // the writer to say it posted something. The writer reads lines from stdin and posts them one at a time. Each has its
 // own Client, because a Client runs one operation at a time.
 
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 #include "actors/spawn.hpp"
 #include "chat/chat_room.hpp"
 #include "net/client.hpp"

@@ -1,7 +1,7 @@
 // The storage actor under simulated time: writes reach the disk in order and in batches, the node hears of every
 // one even when its inbox is full, and a write that fails stops the replica instead of being acknowledged.
 
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 #include "actors/sim_disk_worker.hpp"
 #include "actors/sim_world.hpp"
 #include "actors/spawn.hpp"

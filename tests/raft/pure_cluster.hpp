@@ -1,7 +1,7 @@
 #pragma once
 // A tiny harness for scripted tests of RaftCore alone: no actors, no asio. Cores step in the order the script says;
 // every Send and Transmit lands in a queue the script delivers, drops or inspects. Persist and SaveSnapshot effects
-// go to the real write-ahead log over an in-memory file system per replica (synced at once), and Persisted is fed
+// go to the real write-ahead log over an in-memory file system per replica (synced at once), and DurableThrough is fed
 // back as the node actor would.
 
 #include "raft/core.hpp"
@@ -90,7 +90,7 @@ class PureCluster {
       if (auto* p = std::get_if<raft::Persist>(&effect)) {
         storage(i).persist(*p);
         if (!p->entries.empty()) {
-          auto more = at(i).step(raft::Persisted{p->entries.back()->index, p->entries.back()->term}, now_us);
+          auto more = at(i).step(raft::DurableThrough{p->entries.back()->index, p->entries.back()->term}, now_us);
           for (auto& m : more) out.push_back(std::move(m));
         }
       } else if (auto* save = std::get_if<raft::SaveSnapshot>(&effect)) {

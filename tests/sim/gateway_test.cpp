@@ -1,6 +1,7 @@
 // The client gateway inside the simulated cluster: redirects, holding during elections, one answer per request,
 // and no stale read from a deposed leader.
 
+#include "seed.hpp"
 #include "sim_cluster.hpp"
 
 #include "raft/backup_file.hpp"
@@ -18,13 +19,6 @@ using namespace std::chrono_literals;
 using actors::Micros;
 
 namespace {
-
-std::uint64_t test_seed(std::uint64_t fallback) {
-  if (const char* env = std::getenv("CORAFT_SEED")) return std::strtoull(env, nullptr, 10);
-  return fallback;
-}
-
-Micros us(std::chrono::milliseconds ms) { return std::chrono::duration_cast<Micros>(ms); }
 
 actors::ClientRequest request(std::uint16_t client, std::string mid, actors::RequestKind kind, std::string key,
                               std::string value = {}) {

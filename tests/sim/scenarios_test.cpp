@@ -2,6 +2,7 @@
 // simulated; invariants are checked after every step. Each test prints the seed that reproduces a failure.
 
 #include "campaign.hpp"
+#include "seed.hpp"
 #include "sim_cluster.hpp"
 
 #include <catch2/catch.hpp>
@@ -14,13 +15,6 @@ using namespace std::chrono_literals;
 using actors::Micros;
 
 namespace {
-
-std::uint64_t test_seed(std::uint64_t fallback) {
-  if (const char* env = std::getenv("CORAFT_SEED")) return std::strtoull(env, nullptr, 10);
-  return fallback;
-}
-
-Micros us(std::chrono::milliseconds ms) { return std::chrono::duration_cast<Micros>(ms); }
 
 void require_safe(const SimCluster& cluster) {
   for (const auto& v : cluster.invariants().violations()) UNSCOPED_INFO("invariant: " << v);

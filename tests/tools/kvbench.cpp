@@ -9,7 +9,7 @@
 // --http drives coraft's HTTP API (Consul's KV API: PUT /v1/kv/KEY, GET /v1/kv/KEY?raw) over kept-alive connections,
 // client i to replica i mod n, as the etcd clients are spread over etcd's members.
 
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 #include "actors/rng.hpp"
 #include "actors/spawn.hpp"
 #include "etcd_client.hpp"

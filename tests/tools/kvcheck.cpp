@@ -15,7 +15,7 @@
 // would restate the same thing less precisely: it needs an order between concurrent writes that only the checker
 // knows, and it would trust the final read, which the checker does not.
 
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 #include "actors/spawn.hpp"
 #include "history_io.hpp"
 #include "linearizability.hpp"

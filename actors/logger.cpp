@@ -1,4 +1,4 @@
-#include "actors/log.hpp"
+#include "actors/logger.hpp"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
