@@ -37,6 +37,7 @@ bool is_membership(RequestKind kind) {
 // So does a backup, whose store may take a while to serialize.
 constexpr Millis kChangeTimeout{120000};
 constexpr Millis kBackupIdle{60000};  // a backup no client read from for this long is dropped
+constexpr Millis kStatusPatience{1000};  // a status request answers with the reports in by then
 
 kv::Command to_command(const ClientRequest& request) {
   kv::Command command;
@@ -55,20 +56,19 @@ kv::Command to_command(const ClientRequest& request) {
 
 }  // namespace
 
-Gateway::Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const ReplicaOptions& options,
-                 const ReplicaMetrics& metrics, Logger log)
+Gateway::Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const ReplicaOptions& options, Logger log)
     : inbox_(inbox),
       out_(out),
       clock_(clock),
       options_(options),
-      metrics_(metrics),
       log_(std::move(log)),
       sweep_timer_(clock, [this](std::uint64_t generation) { inbox_.try_send(GatewaySweep{generation}); }),
       next_backup_id_(static_cast<std::uint64_t>(clock.now().time_since_epoch().count()) << 8 | 1) {}
 
 std::size_t Gateway::waiting() const {
   std::size_t n = held_.size() + write_batch_.size() + read_batch_.size() + committing_.size() + applying_reads_.size() +
-                  changing_.size() + taking_backups_.size() + backups_.size() + reads_to_fetch_.size();
+                  changing_.size() + taking_backups_.size() + backups_.size() + reads_to_fetch_.size() +
+                  collecting_.size();
   for (const auto& [id, batch] : fetching_) n += batch.size();
   for (const auto& [id, batch] : proposing_)
     for (const auto& w : batch) n += w.has_value();
@@ -108,14 +108,9 @@ void Gateway::handle(GatewayInbox& message) {
                  [&](ProposalOutcome& m) { on_proposal_outcome(m); },
                  [&](ReadOutcome& m) { on_read_outcome(m); },
                  [&](EntriesApplied& m) { on_applied(m); },
-                 [&](StatusReady& m) {
-                   reply(m.request, ReplyKind::kOk, leader_);
-                   ClientReply& status_reply = outgoing_.back().second;
-                   status_reply.replica_status = m.status;
-                   status_reply.replica_status->applied_index = applied_index_;
-                   status_reply.replica_status->keys = keys_;
-                   status_reply.replica_status->metrics = render_prometheus(*status_reply.replica_status, metrics_);
-                 },
+                 [&](StatusReady& m) { on_status(m); },
+                 [&](MetricsReport& m) { on_metrics_report(m); },
+                 [&](EdgeAttached& m) { (m.kind == EdgeKind::kNetwork ? network_edge_ : http_edge_) = true; },
                  [&](GatewaySweep& m) { on_sweep(m); },
                  [&](ChangeAnswered& m) { on_change_answered(m); },
                  [&](MembershipKnown& m) { membership_ = std::move(m.membership); },
@@ -147,7 +142,7 @@ void Gateway::on_request(ClientRequest request) {
     return;
   }
   if (request.kind == RequestKind::kStatus) {
-    if (!out_.node.try_send(StatusRequest{request})) reply(request, ReplyKind::kFail, leader_, {}, {}, "overloaded");
+    ask_for_status(request);
     return;
   }
   if (request.kind == RequestKind::kBackup && request.backup_id != 0) {
@@ -442,6 +437,10 @@ void Gateway::on_sweep(const GatewaySweep& sweep) {
     give_up(item.second);
     return true;
   });
+  std::vector<std::uint64_t> overdue;
+  for (const auto& [id, collection] : collecting_)
+    if (collection.deadline <= now) overdue.push_back(id);
+  for (std::uint64_t id : overdue) finish_status(id);
   std::erase_if(taking_backups_, [&](auto& item) {
     if (item.second.deadline > now) return false;
     give_up(item.second);
@@ -488,6 +487,56 @@ void Gateway::on_values_read(ValuesRead& read) {
     const kv::Status status = value ? kv::Status::kOk : kv::Status::kNotFound;
     reply(batch[i].request, ReplyKind::kOk, leader_, status, std::move(value));
   }
+}
+
+void Gateway::ask_for_status(const ClientRequest& request) {
+  const std::uint64_t id = next_batch_id_++;
+  if (!out_.node.try_send(StatusRequest{id})) {
+    reply(request, ReplyKind::kFail, leader_, {}, {}, "overloaded");
+    return;
+  }
+  Collection collection{request, {}, std::vector<std::string>(kSlots), 1, clock_.now() + kStatusPatience};
+  const std::string labels = replica_label(options_.self);
+  auto ask = [&](auto& mailbox, Slot slot) {
+    if (mailbox.try_send(ReportMetrics{id, labels, slot})) ++collection.awaiting;
+  };
+  ask(out_.storage, kStorageSlot);
+  ask(out_.kv_api, kApiSlot);
+  if (network_edge_) ask(out_.bridge, kNetworkSlot);
+  if (http_edge_) ask(out_.http, kHttpSlot);
+  collecting_.emplace(id, std::move(collection));
+}
+
+void Gateway::on_status(StatusReady& ready) {
+  auto it = collecting_.find(ready.collection_id);
+  if (it == collecting_.end()) return;
+  it->second.status = std::move(ready.status);
+  it->second.reports[kNodeSlot] = std::move(ready.metrics);
+  if (--it->second.awaiting == 0) finish_status(ready.collection_id);
+}
+
+void Gateway::on_metrics_report(MetricsReport& report) {
+  auto it = collecting_.find(report.collection_id);
+  if (it == collecting_.end() || report.slot >= kSlots) return;
+  it->second.reports[report.slot] = std::move(report.text);
+  if (--it->second.awaiting == 0) finish_status(report.collection_id);
+}
+
+void Gateway::finish_status(std::uint64_t collection_id) {
+  auto it = collecting_.find(collection_id);
+  if (it == collecting_.end()) return;
+  Collection collection = std::move(it->second);
+  collecting_.erase(it);
+  if (!collection.status) {
+    reply(collection.request, ReplyKind::kFail, leader_, {}, {}, "timed out");
+    return;
+  }
+  ReplicaStatus& status = *collection.status;
+  status.applied_index = applied_index_;
+  status.keys = keys_;
+  status.metrics = render_prometheus(status, collection.reports);
+  reply(collection.request, ReplyKind::kOk, leader_);
+  outgoing_.back().second.replica_status = std::move(status);
 }
 
 void Gateway::on_backup_taken(BackupTaken& taken) {

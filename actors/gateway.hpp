@@ -5,10 +5,12 @@
 //         Also the backups it took (their bytes, streamed to a client chunk by chunk, dropped a minute after the last
 //         chunk was read).
 //   Inbox: ClientRequestReceived (bridge); LeaderChanged, ProposalOutcome, ReadOutcome, StatusReady (node);
-//          EntriesApplied, ValuesRead, BackupTaken (applier); GatewaySweep (its own deadline timer).
+//          EntriesApplied, ValuesRead, BackupTaken (applier); MetricsReport (storage, KV API, the edges); EdgeAttached
+//          (the edges, once); GatewaySweep (its own deadline timer).
 //   Outbox: ProposeCommands, RequestRead, StatusRequest to the node (try_send: the node sends to us with send(), so
 //           we must not wait on it; a full node inbox answers the client "fail: overloaded"); ReadValues and
-//           TakeBackup to the applier (try_send, for the same reason); SendClientReply to the bridge, or ApiClientReplied to the KV API
+//           TakeBackup to the applier (try_send, for the same reason); ReportMetrics to the storage, the KV API and
+//           the attached edges (try_send); SendClientReply to the bridge, or ApiClientReplied to the KV API
 //           for the requests it made (send: may wait).
 //   Never touches the kv::Store: reads that are ready (the applier has passed their index) go to the applier in one
 //   ReadValues per burst, and are answered with its ValuesRead. A write retried in its session is proposed again:
@@ -21,6 +23,10 @@
 //   the store once applied up to the read index. A request still unanswered at its deadline gets `fail` on the
 //   leader (it could not complete) or a redirect elsewhere — except a write from a client without a session that may
 //   already be in the log: such a client retries with a new MID, so that write is answered only with its outcome.
+//   Status and metrics: one path for both (kvctl status and metrics, the HTTP /metrics endpoint). The node answers
+//   StatusRequest with its status and its counters; every other actor and edge that counts something answers
+//   ReportMetrics with its own text; the gateway renders them together once all are in (or after a second, with
+//   what came: a full mailbox must not hang a status request).
 //   Backups: a new backup is a read (the leader confirms its leadership and waits until the applier has passed the
 //   read index), after which the applier serializes the store as it then stands; every write acknowledged before the
 //   backup was asked for is in it. The chunks after the first are read from this replica by id, whatever its role.
@@ -45,10 +51,11 @@ class Gateway {
     ApplierMailbox& applier;
     BridgeMailbox& bridge;
     KvApiMailbox& kv_api;
+    StorageMailbox& storage;  // ReportMetrics only
+    HttpEdgeMailbox& http;    // ReportMetrics only
   };
 
-  Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const ReplicaOptions& options,
-          const ReplicaMetrics& metrics, Logger log);
+  Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const ReplicaOptions& options, Logger log);
   asio::awaitable<void> run();
 
   std::uint64_t answered() const { return answered_; }
@@ -73,6 +80,10 @@ class Gateway {
   void on_sweep(const GatewaySweep& sweep);
   void on_change_answered(const ChangeAnswered& answer);
   void on_backup_taken(BackupTaken& taken);
+  void ask_for_status(const ClientRequest& request);
+  void on_status(StatusReady& ready);
+  void on_metrics_report(MetricsReport& report);
+  void finish_status(std::uint64_t collection_id);
   void send_backup_chunk(const ClientRequest& request);
   void ask_for_change(Waiting waiting);
 
@@ -97,7 +108,6 @@ class Gateway {
   Outboxes out_;
   Clock& clock_;
   const ReplicaOptions& options_;
-  const ReplicaMetrics& metrics_;
   Logger log_;
   Timer sweep_timer_;
 
@@ -130,6 +140,19 @@ class Gateway {
     TimePoint at;
   };
   std::map<raft::NodeId, Redirected> redirected_;
+
+  // Status requests while their reports come in. Reports go in slots, so the text is in one order whatever the
+  // order they arrive in: the node's, the storage's, the KV API's, the network edge's, the HTTP edge's.
+  enum Slot : std::size_t { kNodeSlot, kStorageSlot, kApiSlot, kNetworkSlot, kHttpSlot, kSlots };
+  struct Collection {
+    ClientRequest request;
+    std::optional<ReplicaStatus> status;
+    std::vector<std::string> reports = std::vector<std::string>(kSlots);
+    std::size_t awaiting = 0;
+    TimePoint deadline;
+  };
+  std::map<std::uint64_t, Collection> collecting_;
+  bool network_edge_ = false, http_edge_ = false;  // attached: they answer ReportMetrics
 
   // Backups taken here, by id, while a client reads them.
   struct HeldBackup {

@@ -35,8 +35,8 @@ struct FollowerIdle {  // replicator -> node: nothing went to `peer` for a heart
 struct AppliedThrough {  // applier -> node
   raft::Index index;
 };
-struct StatusRequest {  // gateway -> node
-  ClientRequest request;
+struct StatusRequest {  // gateway -> node: answered with StatusReady
+  std::uint64_t collection_id;
 };
 struct SnapshotTaken {  // applier -> node: the state machine as of snapshot.index; the log before it may go
   raft::Snapshot snapshot;
@@ -75,7 +75,13 @@ struct StorageDiscard {  // node -> storage: compacted entries, freed on a disk 
 struct StorageWake {  // its own disk work finished, or its notice timer expired: look at what is done
   std::uint64_t generation;
 };
-using StorageInbox = std::variant<StorageWrite, StorageSnapshot, StorageDiscard, StorageWake>;
+// Gateway -> storage, KV API, network and HTTP edges: render your counters (answered with MetricsReport).
+struct ReportMetrics {
+  std::uint64_t collection_id;
+  std::string labels;  // to put on every sample: the replica's (replica_label())
+  std::size_t slot;    // echoed in the report: where its text goes among the others
+};
+using StorageInbox = std::variant<StorageWrite, StorageSnapshot, StorageDiscard, StorageWake, ReportMetrics>;
 
 // ---- election timer ----
 struct ArmElectionTimer {  // node -> timer: start a fresh randomized timeout, counted from `epoch`
@@ -176,8 +182,20 @@ struct EntriesApplied {  // applier -> gateway
   bool from_snapshot = false;
 };
 struct StatusReady {  // node -> gateway
-  ClientRequest request;
+  std::uint64_t collection_id;
   ReplicaStatus status;
+  std::string metrics;  // the node's own counters, as Prometheus text
+};
+struct MetricsReport {  // storage, KV API, network and HTTP edges -> gateway: the answer to ReportMetrics
+  std::uint64_t collection_id;
+  std::size_t slot;
+  std::string text;  // its own counters, as Prometheus text
+};
+// An edge of the replica that answers ReportMetrics (the UDP bridge, the HTTP server) says so when it attaches, so
+// that the gateway asks it too.
+enum class EdgeKind : std::uint8_t { kNetwork, kHttp };
+struct EdgeAttached {
+  EdgeKind kind;
 };
 struct GatewaySweep {  // the gateway's own deadline check
   std::uint64_t generation;
@@ -200,7 +218,8 @@ struct BackupTaken {  // applier -> gateway: the store as it stood at snapshot.i
   raft::Snapshot snapshot;
 };
 using GatewayInbox = std::variant<ClientRequestReceived, LeaderChanged, ProposalOutcome, ReadOutcome, EntriesApplied,
-                                  StatusReady, GatewaySweep, ChangeAnswered, MembershipKnown, ValuesRead, BackupTaken>;
+                                  StatusReady, GatewaySweep, ChangeAnswered, MembershipKnown, ValuesRead, BackupTaken,
+                                  MetricsReport, EdgeAttached>;
 
 // ---- KV API (the typed side of the HTTP API) ----
 struct ApiCallReceived {  // http edge -> kv api: a client's call, or one another replica forwarded (`forwarded`)
@@ -223,7 +242,8 @@ struct ForwardAnswered {  // http edge -> kv api: the leader's answer to a forwa
 struct KvApiSweep {  // the kv api's own deadline check
   std::uint64_t generation;
 };
-using KvApiInbox = std::variant<ApiCallReceived, ApiClientReplied, RangeAnswered, ForwardAnswered, KvApiSweep>;
+using KvApiInbox =
+    std::variant<ApiCallReceived, ApiClientReplied, RangeAnswered, ForwardAnswered, KvApiSweep, ReportMetrics>;
 
 // ---- http edge (outbound side of the kv api) ----
 struct AnswerCall {
@@ -236,7 +256,7 @@ struct ForwardCall {  // send the call to the leader's HTTP API; the answer come
   ApiCall call;
   Millis timeout;
 };
-using HttpEdgeInbox = std::variant<AnswerCall, ForwardCall>;
+using HttpEdgeInbox = std::variant<AnswerCall, ForwardCall, ReportMetrics>;
 
 // ---- bridge (outbound side) ----
 struct SendPeer {
@@ -251,7 +271,7 @@ struct AnnounceLeader {  // node -> bridge: the `leader` field to stamp on every
 struct AnnounceMembers {  // node -> bridge: who is in the configuration now, and where (cluster mode addresses peers)
   std::vector<raft::Member> members;
 };
-using BridgeInbox = std::variant<SendPeer, SendClientReply, AnnounceLeader, AnnounceMembers>;
+using BridgeInbox = std::variant<SendPeer, SendClientReply, AnnounceLeader, AnnounceMembers, ReportMetrics>;
 
 using NodeMailbox = Mailbox<NodeInbox>;
 using StorageMailbox = Mailbox<StorageInbox>;

@@ -35,13 +35,12 @@ ClientRequest to_request(const ApiCall& call) {
 }  // namespace
 
 KvApi::KvApi(KvApiMailbox& inbox, Outboxes out, Clock& clock, Rng rng, const ReplicaOptions& options,
-             ReplicaMetrics& metrics, Logger log)
+             Logger log)
     : inbox_(inbox),
       out_(out),
       clock_(clock),
       rng_(rng),
       options_(options),
-      metrics_(metrics),
       log_(std::move(log)),
       sweep_timer_(clock, [this](std::uint64_t generation) { inbox_.try_send(KvApiSweep{generation}); }) {}
 
@@ -70,6 +69,11 @@ void KvApi::handle(KvApiInbox& message) {
                  [&](RangeAnswered& m) { on_range(m); },
                  [&](ForwardAnswered& m) { on_forward_answered(m); },
                  [&](KvApiSweep& m) { on_sweep(m); },
+                 [&](ReportMetrics& m) {
+                   MetricsReport answer{m.collection_id, m.slot, {}};
+                   metrics_.render(answer.text, m.labels);
+                   out_.gateway.try_send(std::move(answer));
+                 },
              },
              message);
 }

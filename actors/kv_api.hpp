@@ -2,12 +2,14 @@
 // The KV API actor: serves the typed calls of the HTTP API (Consul's KV semantics; net/consul_http turns HTTP into
 // calls and answers back into HTTP, net/http_server carries them) on one replica.
 //   Owns: every call not answered yet and where it stands (with the gateway, with the applier, forwarded to the
-//         leader, waiting to retry), each with a deadline; the client sessions its writes use.
-//   Inbox: ApiCallReceived, ForwardAnswered (the HTTP edge); ApiClientReplied (gateway); RangeAnswered (applier);
-//          KvApiSweep (its own timer).
+//         leader, waiting to retry), each with a deadline; the client sessions its writes use; its counters
+//         (ApiMetrics).
+//   Inbox: ApiCallReceived, ForwardAnswered (the HTTP edge); ApiClientReplied, ReportMetrics (gateway);
+//          RangeAnswered (applier); KvApiSweep (its own timer).
 //   Outbox: ClientRequestReceived to the gateway, ReadRange / WatchRange / EndWatch to the applier (try_send: both
 //           send to us with send(), so we must not wait on them; a full mailbox answers the call "overloaded");
-//           AnswerCall and ForwardCall to the HTTP edge (send: may wait; the edge waits on nobody).
+//           AnswerCall and ForwardCall to the HTTP edge (send: may wait; the edge waits on nobody); MetricsReport to
+//           the gateway (try_send).
 //   The gateway decides who serves a call, as for a client datagram, so that there is one place for it:
 //   - writes become the gateway's ClientRequests under a client session (one per write in flight, from a pool; a
 //     write forwarded by another replica keeps that replica's session), so a retry is applied once;
@@ -43,7 +45,7 @@ class KvApi {
   };
 
   KvApi(KvApiMailbox& inbox, Outboxes out, Clock& clock, Rng rng, const ReplicaOptions& options,
-        ReplicaMetrics& metrics, Logger log);
+        Logger log);
   asio::awaitable<void> run();
 
   std::size_t calls() const { return calls_.size(); }
@@ -87,7 +89,7 @@ class KvApi {
   Clock& clock_;
   Rng rng_;
   const ReplicaOptions& options_;
-  ReplicaMetrics& metrics_;
+  ApiMetrics metrics_;  // rendered for the gateway on ReportMetrics
   Logger log_;
   Timer sweep_timer_;
 

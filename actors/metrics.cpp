@@ -44,10 +44,12 @@ void counter(std::string& out, std::string_view name, std::string_view help, std
 
 }  // namespace
 
-std::string render_prometheus(const ReplicaStatus& s, const ReplicaMetrics& m) {
+std::string replica_label(raft::NodeId id) { return fmt::format("replica=\"{}\"", id.str()); }
+
+std::string render_prometheus(const ReplicaStatus& s, const std::vector<std::string>& reports) {
   std::string out;
   out.reserve(8192);
-  const std::string id = fmt::format("replica=\"{}\"", s.id.str());
+  const std::string id = replica_label(s.id);
   gauge(out, "coraft_build_info", "Always 1; the labels say which coraft build this replica runs",
         fmt::format("{},version=\"{}\",commit=\"{}\"", id, version(), commit()), 1);
   append_header(out, "coraft_role", "gauge", "1 for the role this replica is in");
@@ -77,6 +79,12 @@ std::string render_prometheus(const ReplicaStatus& s, const ReplicaMetrics& m) {
                     static_cast<double>(s.last_log_index - std::min(f.match_index, s.last_log_index)));
     }
   }
+  for (const std::string& report : reports) out += report;
+  return out;
+}
+
+void NodeMetrics::render(std::string& out, std::string_view id) const {
+  const NodeMetrics& m = *this;
   counter(out, "coraft_elections_started_total", "Election timeouts that started a vote", id,
           static_cast<double>(m.elections_started));
   counter(out, "coraft_leader_changes_total", "Changes of the leader this replica follows", id,
@@ -93,11 +101,19 @@ std::string render_prometheus(const ReplicaStatus& s, const ReplicaMetrics& m) {
   counter(out, "coraft_reads_total", "Linearizable reads served", id, static_cast<double>(m.reads));
   append_histogram(out, "coraft_proposal_batch_size", "Commands per batch the gateway proposed", id,
                    m.proposal_batch_size);
+}
+
+void StorageMetrics::render(std::string& out, std::string_view id) const {
+  const StorageMetrics& m = *this;
   counter(out, "coraft_storage_writes_total", "Log writes (one per batch of queued changes: group commit)", id,
           static_cast<double>(m.storage_writes));
   append_histogram(out, "coraft_entries_per_write", "Log entries per write", id, m.entries_per_write);
   append_histogram(out, "coraft_storage_write_seconds", "Time to write (and fsync, when on) one burst", id,
                    m.write_seconds);
+}
+
+void ApiMetrics::render(std::string& out, std::string_view id) const {
+  const ApiMetrics& m = *this;
   counter(out, "coraft_api_calls_total", "HTTP API calls received (from clients, and forwarded by other replicas)", id,
           static_cast<double>(m.api_calls));
   counter(out, "coraft_api_calls_forwarded_total", "HTTP API calls sent on to the leader", id,
@@ -109,9 +125,6 @@ std::string render_prometheus(const ReplicaStatus& s, const ReplicaMetrics& m) {
           static_cast<double>(m.api_failures));
   gauge(out, "coraft_api_calls_open", "HTTP API calls not answered yet (blocking queries among them)", id,
         static_cast<double>(m.api_calls_open));
-  if (m.render_network) m.render_network(out);
-  if (m.render_http) m.render_http(out);
-  return out;
 }
 
 }  // namespace coraft::actors

@@ -33,12 +33,11 @@ raft::RaftConfig raft_config(const ReplicaOptions& options) {
 }  // namespace
 
 RaftNode::RaftNode(NodeMailbox& inbox, Outboxes out, Clock& clock, raft::RecoveredState recovered,
-                   const ReplicaOptions& options, ReplicaMetrics& metrics, Logger log)
+                   const ReplicaOptions& options, Logger log)
     : inbox_(inbox),
       out_(out),
       clock_(clock),
       options_(options),
-      metrics_(metrics),
       log_(std::move(log)),
       latest_snapshot_(recovered.snapshot),
       core_(raft_config(options), std::move(recovered)) {
@@ -80,7 +79,9 @@ asio::awaitable<void> RaftNode::run() {
         // proves the leader alive and makes the timeout stale.
         timer_fired = std::move(next);
       } else if (auto* status_request = std::get_if<StatusRequest>(&*next)) {
-        GatewayInbox report = StatusReady{std::move(status_request->request), status()};
+        StatusReady ready{status_request->collection_id, status(), {}};
+        metrics_.render(ready.metrics, replica_label(options_.self));
+        GatewayInbox report = std::move(ready);
         co_await out_.gateway.send(report);
       } else {
         step(*next, effects);

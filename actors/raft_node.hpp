@@ -39,7 +39,7 @@ class RaftNode {
   };
 
   RaftNode(NodeMailbox& inbox, Outboxes out, Clock& clock, raft::RecoveredState recovered,
-           const ReplicaOptions& options, ReplicaMetrics& metrics, Logger log);
+           const ReplicaOptions& options, Logger log);
   ~RaftNode();
   asio::awaitable<void> run();
 
@@ -68,7 +68,7 @@ class RaftNode {
   Outboxes out_;
   Clock& clock_;
   const ReplicaOptions& options_;
-  ReplicaMetrics& metrics_;
+  NodeMetrics metrics_;  // rendered into StatusReady
   Logger log_;
   std::optional<raft::Snapshot> latest_snapshot_;  // what a follower behind the log's start is sent
   raft::RaftCore core_;

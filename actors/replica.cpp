@@ -19,16 +19,16 @@ Replica::Replica(asio::io_context& io, Clock& clock, const StorageSetup& storage
       kv_api_inbox_(io.get_executor(), options_.mailbox_capacity, "kv-api"),
       outbox_(io.get_executor(), options_.mailbox_capacity, "bridge"),
       http_outbox_(io.get_executor(), options_.mailbox_capacity, "http-edge"),
-      storage_(storage_inbox_, node_inbox_, clock, io, storage, metrics_, log_),
+      storage_(storage_inbox_, node_inbox_, clock, io, storage, gateway_inbox_, log_),
       node_(node_inbox_, RaftNode::Outboxes{timer_inbox_, applier_inbox_, gateway_inbox_, outbox_, storage_inbox_}, clock,
-            storage_.recovered(), options_, metrics_, log_),
+            storage_.recovered(), options_, log_),
       timer_(timer_inbox_, node_inbox_, clock, rng.fork(1), options_.timing, log_),
       applier_(applier_inbox_, gateway_inbox_, node_inbox_, kv_api_inbox_, store_, options_.snapshot_every_entries,
                options_.background_snapshots, options_.self.value, log_),
-      gateway_(gateway_inbox_, Gateway::Outboxes{node_inbox_, applier_inbox_, outbox_, kv_api_inbox_}, clock, options_,
-               metrics_, log_),
+      gateway_(gateway_inbox_, Gateway::Outboxes{node_inbox_, applier_inbox_, outbox_, kv_api_inbox_, storage_inbox_, http_outbox_},
+               clock, options_, log_),
       kv_api_(kv_api_inbox_, KvApi::Outboxes{gateway_inbox_, applier_inbox_, http_outbox_}, clock, rng.fork(2), options_,
-              metrics_, log_) {}
+              log_) {}
 
 void Replica::start() {
   const std::string id = options_.self.str();

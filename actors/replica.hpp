@@ -45,6 +45,10 @@ class Replica {
   bool deliver(ClientRequest request);
   bool deliver(ApiCallReceived call);
   bool deliver(ForwardAnswered answered);
+  // From the network and HTTP edges: an edge that counts things says so once (it is then asked, ReportMetrics), and
+  // answers with its counters.
+  void attach_edge(EdgeKind kind) { gateway_inbox_.try_send(EdgeAttached{kind}); }
+  bool deliver(MetricsReport report) { return gateway_inbox_.try_send(std::move(report)); }
   // Egress: peer messages and client replies for the bridge to send.
   BridgeMailbox& outbox() { return outbox_; }
   // Egress of the KV API: answers to HTTP calls, and calls to forward to the leader.
@@ -60,7 +64,6 @@ class Replica {
   const KvApi& kv_api() const { return kv_api_; }
   const Applier& applier() const { return applier_; }
   const Logger& log() const { return log_; }
-  ReplicaMetrics& metrics() { return metrics_; }
   std::uint64_t dropped_inbound() const {
     return node_inbox_.dropped() + gateway_inbox_.dropped() + kv_api_inbox_.dropped();
   }
@@ -70,7 +73,6 @@ class Replica {
   ReplicaOptions options_;
   Logger log_;
   kv::Store store_;
-  ReplicaMetrics metrics_;
   NodeMailbox node_inbox_;
   ElectionTimerMailbox timer_inbox_;
   ApplierMailbox applier_inbox_;

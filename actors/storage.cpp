@@ -10,10 +10,10 @@ constexpr Millis kNoticeRetry{1};
 }  // namespace
 
 Storage::Storage(StorageMailbox& inbox, NodeMailbox& node, Clock& clock, asio::io_context& io,
-                 const StorageSetup& setup, ReplicaMetrics& metrics, Logger log)
+                 const StorageSetup& setup, GatewayMailbox& gateway, Logger log)
     : inbox_(inbox),
       node_(node),
-      metrics_(metrics),
+      gateway_(gateway),
       log_(std::move(log)),
       retry_timer_(clock, [this](std::uint64_t generation) { inbox_.try_send(StorageWake{generation}); }) {
   const auto started = std::chrono::steady_clock::now();
@@ -56,6 +56,10 @@ void Storage::handle(StorageInbox& message) {
           finished_.push_back(Finished{Finished::Kind::kPrepared, 0, 0, 0, prepared, failure});
           wake();
         });
+  } else if (auto* report = std::get_if<ReportMetrics>(&message)) {
+    MetricsReport answer{report->collection_id, report->slot, {}};
+    metrics_.render(answer.text, report->labels);
+    gateway_.try_send(std::move(answer));
   } else if (auto* discard = std::get_if<StorageDiscard>(&message)) {
     snapshot_worker_->submit([garbage = std::move(discard->entries)]() mutable { garbage.clear(); },
                              [](std::exception_ptr) {});

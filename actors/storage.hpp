@@ -1,8 +1,10 @@
 #pragma once
 // The storage actor: the only owner of the replica's state on disk — the write-ahead log and the snapshot files
 // (raft::DiskStorage) — and of the disk workers that do its blocking I/O.
+//   Owns also its counters (StorageMetrics), rendered for the gateway on ReportMetrics (answered with
+//   MetricsReport, try_send: a report lost to a full inbox leaves a gap in that one answer).
 //   Inbox: StorageWrite, StorageSnapshot and StorageDiscard from the node; StorageWake from its own workers (a job
-//          finished) and from its own retry timer.
+//          finished) and from its own retry timer; ReportMetrics from the gateway.
 //   Outbox: StorageDurable{seq} to the node (try_send: the node sends to us with send(), so we never wait on it; a
 //           notice a full inbox refused is sent again by a timer, and each notice covers every write before it).
 //   Writes reach the disk in the order they are numbered. While one job is under way, what arrives queues, and the
@@ -39,7 +41,7 @@ class Storage {
  public:
   // Opens the data directory and reads it back (throws raft::StorageError).
   Storage(StorageMailbox& inbox, NodeMailbox& node, Clock& clock, asio::io_context& io, const StorageSetup& setup,
-          ReplicaMetrics& metrics, Logger log);
+          GatewayMailbox& gateway, Logger log);
   ~Storage();
   asio::awaitable<void> run();
 
@@ -72,7 +74,8 @@ class Storage {
 
   StorageMailbox& inbox_;
   NodeMailbox& node_;
-  ReplicaMetrics& metrics_;
+  GatewayMailbox& gateway_;  // only for MetricsReport
+  StorageMetrics metrics_;
   Logger log_;
   std::unique_ptr<raft::DiskStorage> disk_;
   double recovery_ms_ = 0;

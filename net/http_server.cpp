@@ -65,7 +65,7 @@ struct HttpServer::State {
   std::uint64_t cut_off = 0;              // a request that did not arrive whole by its deadline
 
   void render_metrics(std::string& out) const {
-    const std::string id = fmt::format("replica=\"{}\"", replica.options().self.str());
+    const std::string id = actors::replica_label(replica.options().self);
     const std::pair<const char*, std::uint64_t> counters[] = {
         {"coraft_http_connections_total", accepted_connections},
         {"coraft_http_connections_refused_total", refused_connections},
@@ -227,6 +227,11 @@ struct HttpServer::State {
       std::visit(Overloaded{
                      [&](actors::AnswerCall& m) { deliver_answer(m); },
                      [&](actors::ForwardCall& m) { start_forward(m); },
+                     [&](actors::ReportMetrics& m) {
+                       actors::MetricsReport report{m.collection_id, m.slot, {}};
+                       render_metrics(report.text);
+                       replica.deliver(std::move(report));
+                     },
                  },
                  *message);
     }
@@ -286,11 +291,9 @@ struct HttpServer::State {
 };
 
 HttpServer::HttpServer(asio::io_context& io, actors::Replica& replica, HttpServerSettings settings, actors::Logger log)
-    : state_(std::make_unique<State>(io, replica, std::move(settings), std::move(log))) {
-  replica.metrics().render_http = [state = state_.get()](std::string& out) { state->render_metrics(out); };
-}
+    : state_(std::make_unique<State>(io, replica, std::move(settings), std::move(log))) {}
 
-HttpServer::~HttpServer() { state_->replica.metrics().render_http = nullptr; }
+HttpServer::~HttpServer() = default;
 
 void HttpServer::listen() {
   if (state_->settings.api) state_->open(state_->api_acceptor, *state_->settings.api);
@@ -307,6 +310,7 @@ void HttpServer::start() {
                   state_->accept_loop(*state_->metrics_acceptor, false));
   }
   actors::spawn(state_->io.get_executor(), id + "/http-send", state_->send_loop());
+  state_->replica.attach_edge(actors::EdgeKind::kHttp);  // its send loop answers ReportMetrics from now on
 }
 
 void HttpServer::stop() {

@@ -369,7 +369,6 @@ int main(int argc, char** argv) {
     bridge.adopt_cluster_on_first_contact(
         [&disk_files, dir = data_dir](std::uint64_t id) { raft::write_cluster_id(disk_files, dir, id); });
   }
-  replica.metrics().render_network = [&bridge](std::string& out) { bridge.render_metrics(out); };
   if (metrics_port != 0) http.metrics = net::HostPort{metrics_address, metrics_port};
   net::HttpServer http_server(io, replica, http, log);
   try {

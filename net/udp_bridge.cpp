@@ -68,6 +68,7 @@ UdpBridge::UdpBridge(asio::ip::udp::socket& socket, actors::Replica& replica, Ad
       cluster_id_(replica.options().cluster_id) {
   if (!security.peer_key.empty()) auth_.emplace(security.peer_key, self_, members(replica.options()), wall_clock_us());
   socket_.non_blocking(true);
+  replica_.attach_edge(actors::EdgeKind::kNetwork);
 }
 
 bool UdpBridge::is_member(raft::NodeId id) const {
@@ -329,6 +330,11 @@ void UdpBridge::send_message(actors::BridgeInbox& message) {
                  },
                  [&](actors::AnnounceLeader& m) { leader_ = m.leader; },
                  [&](actors::AnnounceMembers& m) { learn_addresses(m.members); },
+                 [&](actors::ReportMetrics& m) {
+                   actors::MetricsReport report{m.collection_id, m.slot, {}};
+                   render_metrics(report.text);
+                   replica_.deliver(std::move(report));
+                 },
              },
              message);
 }
@@ -367,7 +373,7 @@ void UdpBridge::send_raw(const std::string& datagram, const asio::ip::udp::endpo
 }
 
 void UdpBridge::render_metrics(std::string& out) const {
-  const std::string id = fmt::format("replica=\"{}\"", self_.str());
+  const std::string id = actors::replica_label(self_);
   actors::append_header(out, "coraft_datagrams_received_total", "counter", "UDP datagrams received");
   actors::append_sample(out, "coraft_datagrams_received_total", id, static_cast<double>(stats_.received));
   actors::append_header(out, "coraft_datagrams_sent_total", "counter", "UDP datagrams sent");

@@ -36,7 +36,7 @@ struct Rig {
     snapshot_worker = std::make_unique<SimDiskWorker>(*clock, Rng(2), Micros(1000), Micros(1000));
     StorageSetup setup{&disk, raft::DiskStorageOptions{"data", raft::FsyncPolicy::kAlways, 4096}, log_worker.get(),
                        snapshot_worker.get()};
-    storage = std::make_unique<Storage>(inbox, node, *clock, io, setup, metrics, make_logger("0001", clock.get()));
+    storage = std::make_unique<Storage>(inbox, node, *clock, io, setup, gateway, make_logger("0001", clock.get()));
     spawn(io.get_executor(), "storage", storage->run());
   }
   ~Rig() {
@@ -44,6 +44,18 @@ struct Rig {
     world.run_until_idle();
   }
   void write(std::uint64_t seq, raft::Persist change) { REQUIRE(inbox.try_send(StorageWrite{seq, std::move(change)})); }
+  // What the storage actor reports about itself (ReportMetrics, answered to the gateway).
+  std::string metrics() {
+    REQUIRE(inbox.try_send(ReportMetrics{7, "replica=\"0001\"", 1}));
+    world.run_until_idle();
+    auto answer = gateway.try_receive();
+    REQUIRE(answer.has_value());
+    auto* report = std::get_if<MetricsReport>(&*answer);
+    REQUIRE(report != nullptr);
+    CHECK(report->collection_id == 7);
+    CHECK(report->slot == 1);
+    return report->text;
+  }
   std::vector<StorageDurable> notices() {
     std::vector<StorageDurable> out;
     while (auto m = node.try_receive())
@@ -58,7 +70,7 @@ struct Rig {
   std::unique_ptr<SimDiskWorker> log_worker, snapshot_worker;
   StorageMailbox inbox{io.get_executor(), 64, "storage"};
   NodeMailbox node;
-  ReplicaMetrics metrics;
+  GatewayMailbox gateway{io.get_executor(), 8, "gateway"};
   std::unique_ptr<Storage> storage;
 };
 
@@ -75,7 +87,8 @@ TEST_CASE("writes queued behind one under way go to the disk together, in order"
   REQUIRE_FALSE(notices.empty());
   CHECK(notices.back().seq == 3);
   CHECK(notices.back().last_index == 5);
-  CHECK(rig.metrics.storage_writes == 2);  // group commit: writes 2 and 3 shared one job and one sync
+  // Group commit: writes 2 and 3 shared one job and one sync. The storage actor says so when asked.
+  CHECK_THAT(rig.metrics(), Catch::Contains("coraft_storage_writes_total{replica=\"0001\"} 2\n"));
   // Durable: a power cut now loses nothing of it.
   rig.inbox.close();
   rig.world.run_until_idle();
@@ -138,11 +151,11 @@ TEST_CASE("a write the disk refuses stops the replica instead of being acknowled
   SimDiskWorker log_worker(*clock, Rng(1), Micros(100), Micros(100)), snapshot_worker(*clock, Rng(2), Micros(100), Micros(100));
   StorageMailbox inbox(io.get_executor(), 8, "storage");
   NodeMailbox node(io.get_executor(), 8, "node");
-  ReplicaMetrics metrics;
+  GatewayMailbox gateway(io.get_executor(), 8, "gateway");
   Storage storage(inbox, node, *clock, io,
                   StorageSetup{&disk, raft::DiskStorageOptions{"data", raft::FsyncPolicy::kAlways, 4096}, &log_worker,
                                &snapshot_worker},
-                  metrics, make_logger("0001", clock.get()));
+                  gateway, make_logger("0001", clock.get()));
   spawn(io.get_executor(), "storage", storage.run());
   disk.full = true;
   REQUIRE(inbox.try_send(StorageWrite{1, entries(1, 1)}));

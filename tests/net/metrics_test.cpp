@@ -44,15 +44,20 @@ double sample(const std::string& text, const std::string& series) {
 }  // namespace
 
 TEST_CASE("metrics: status and counters render as Prometheus text", "[metrics]") {
-  actors::ReplicaMetrics m;
-  m.elections_started = 3;
-  m.proposals = 10;
-  m.proposal_batch_size.observe(1);
-  m.proposal_batch_size.observe(9);
-  m.proposal_batch_size.observe(5000);  // beyond the last bound: only +Inf counts it
-  m.write_seconds.observe(0.00007);
-  m.render_network = [](std::string& out) { actors::append_sample(out, "coraft_test_network", "", 5); };
-  const std::string text = actors::render_prometheus(leader_status(), m);
+  actors::NodeMetrics node;
+  node.elections_started = 3;
+  node.proposals = 10;
+  node.proposal_batch_size.observe(1);
+  node.proposal_batch_size.observe(9);
+  node.proposal_batch_size.observe(5000);  // beyond the last bound: only +Inf counts it
+  actors::StorageMetrics storage;
+  storage.write_seconds.observe(0.00007);
+  const std::string labels = actors::replica_label(raft::NodeId{1});
+  std::vector<std::string> reports(3);
+  node.render(reports[0], labels);
+  storage.render(reports[1], labels);
+  actors::append_sample(reports[2], "coraft_test_network", "", 5);  // an edge's report
+  const std::string text = actors::render_prometheus(leader_status(), reports);
 
   const auto build = fmt::format(R"(coraft_build_info{{replica="0001",version="{}",commit="{}"}})", version(), commit());
   CHECK(sample(text, build) == 1);

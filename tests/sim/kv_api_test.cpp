@@ -32,6 +32,7 @@ class EdgeDouble {
         std::visit(Overloaded{
                        [&](actors::AnswerCall& m) { on_answer(m); },
                        [&](actors::ForwardCall& m) { on_forward(slot, m); },
+                       [&](actors::ReportMetrics&) {},  // never asked: this double does not attach as an edge
                    },
                    *message);
       }
