@@ -80,11 +80,7 @@ std::size_t Gateway::waiting() const {
 asio::awaitable<void> Gateway::run() {
   while (auto message = co_await inbox_.receive()) {
     handle(*message);
-    for (std::size_t i = 0; i < kMaxBurst; ++i) {
-      auto more = inbox_.try_receive();
-      if (!more) break;
-      handle(*more);
-    }
+    inbox_.drain(kMaxBurst, [this](GatewayInbox& more) { handle(more); });
     flush_batches();
     keep_sweeping();
     for (auto& [via, reply_message] : outgoing_) {

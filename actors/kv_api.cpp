@@ -47,11 +47,7 @@ KvApi::KvApi(KvApiMailbox& inbox, Outboxes out, Clock& clock, Rng rng, const Rep
 asio::awaitable<void> KvApi::run() {
   while (auto message = co_await inbox_.receive()) {
     handle(*message);
-    for (std::size_t i = 0; i < kMaxBurst; ++i) {
-      auto more = inbox_.try_receive();
-      if (!more) break;
-      handle(*more);
-    }
+    inbox_.drain(kMaxBurst, [this](KvApiInbox& more) { handle(more); });
     if (!sweep_timer_.armed() && !calls_.empty()) sweep_timer_.arm_after(kSweepInterval);
     metrics_.api_calls_open = calls_.size();
     for (auto& out : outgoing_) {

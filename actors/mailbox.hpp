@@ -63,6 +63,16 @@ class Mailbox {
     return out;
   }
 
+  // Hands `handle` up to `at_most` messages that are already queued (a burst), without waiting.
+  template <class Handle>
+  void drain(std::size_t at_most, Handle&& handle) {
+    for (std::size_t i = 0; i < at_most; ++i) {
+      std::optional<Message> more = try_receive();
+      if (!more) return;
+      handle(*more);
+    }
+  }
+
   void close() {
     channel_.cancel();
     channel_.close();

@@ -37,9 +37,18 @@ void gauge(std::string& out, std::string_view name, std::string_view help, std::
   append_sample(out, name, labels, value);
 }
 
-void counter(std::string& out, std::string_view name, std::string_view help, std::string_view labels, double value) {
-  append_header(out, name, "counter", help);
-  append_sample(out, name, labels, value);
+struct Counter {
+  const char* name;
+  const char* help;
+  std::uint64_t value;
+};
+
+template <std::size_t N>
+void append_counters(std::string& out, std::string_view labels, const Counter (&counters)[N]) {
+  for (const Counter& c : counters) {
+    append_header(out, c.name, "counter", c.help);
+    append_sample(out, c.name, labels, static_cast<double>(c.value));
+  }
 }
 
 }  // namespace
@@ -84,47 +93,43 @@ std::string render_prometheus(const ReplicaStatus& s, const std::vector<std::str
 }
 
 void NodeMetrics::render(std::string& out, std::string_view id) const {
-  const NodeMetrics& m = *this;
-  counter(out, "coraft_elections_started_total", "Election timeouts that started a vote", id,
-          static_cast<double>(m.elections_started));
-  counter(out, "coraft_leader_changes_total", "Changes of the leader this replica follows", id,
-          static_cast<double>(m.leader_changes));
-  counter(out, "coraft_terms_led_total", "Times this replica became leader", id, static_cast<double>(m.terms_led));
-  counter(out, "coraft_snapshots_taken_total", "Snapshots of the store taken here", id,
-          static_cast<double>(m.snapshots_taken));
-  counter(out, "coraft_snapshots_installed_total", "Snapshots received from a leader", id,
-          static_cast<double>(m.snapshots_installed));
-  counter(out, "coraft_peer_messages_rejected_total",
-          "Peer messages dropped because no correct replica sends them (forged, or a faulty peer)", id,
-          static_cast<double>(m.peer_messages_rejected));
-  counter(out, "coraft_proposals_total", "Client commands proposed to the log", id, static_cast<double>(m.proposals));
-  counter(out, "coraft_reads_total", "Linearizable reads served", id, static_cast<double>(m.reads));
+  const Counter counters[] = {
+      {"coraft_elections_started_total", "Election timeouts that started a vote", elections_started},
+      {"coraft_leader_changes_total", "Changes of the leader this replica follows", leader_changes},
+      {"coraft_terms_led_total", "Times this replica became leader", terms_led},
+      {"coraft_snapshots_taken_total", "Snapshots of the store taken here", snapshots_taken},
+      {"coraft_snapshots_installed_total", "Snapshots received from a leader", snapshots_installed},
+      {"coraft_peer_messages_rejected_total",
+       "Peer messages dropped because no correct replica sends them (forged, or a faulty peer)", peer_messages_rejected},
+      {"coraft_proposals_total", "Client commands proposed to the log", proposals},
+      {"coraft_reads_total", "Linearizable reads served", reads},
+  };
+  append_counters(out, id, counters);
   append_histogram(out, "coraft_proposal_batch_size", "Commands per batch the gateway proposed", id,
-                   m.proposal_batch_size);
+                   proposal_batch_size);
 }
 
 void StorageMetrics::render(std::string& out, std::string_view id) const {
-  const StorageMetrics& m = *this;
-  counter(out, "coraft_storage_writes_total", "Log writes (one per batch of queued changes: group commit)", id,
-          static_cast<double>(m.storage_writes));
-  append_histogram(out, "coraft_entries_per_write", "Log entries per write", id, m.entries_per_write);
+  const Counter counters[] = {
+      {"coraft_storage_writes_total", "Log writes (one per batch of queued changes: group commit)", storage_writes},
+  };
+  append_counters(out, id, counters);
+  append_histogram(out, "coraft_entries_per_write", "Log entries per write", id, entries_per_write);
   append_histogram(out, "coraft_storage_write_seconds", "Time to write (and fsync, when on) one burst", id,
-                   m.write_seconds);
+                   write_seconds);
 }
 
 void ApiMetrics::render(std::string& out, std::string_view id) const {
-  const ApiMetrics& m = *this;
-  counter(out, "coraft_api_calls_total", "HTTP API calls received (from clients, and forwarded by other replicas)", id,
-          static_cast<double>(m.api_calls));
-  counter(out, "coraft_api_calls_forwarded_total", "HTTP API calls sent on to the leader", id,
-          static_cast<double>(m.api_calls_forwarded));
-  counter(out, "coraft_api_retries_total",
-          "HTTP API calls tried again (no leader known, a full mailbox, a forward without an answer)", id,
-          static_cast<double>(m.api_retries));
-  counter(out, "coraft_api_failures_total", "HTTP API calls answered with an error", id,
-          static_cast<double>(m.api_failures));
+  const Counter counters[] = {
+      {"coraft_api_calls_total", "HTTP API calls received (from clients, and forwarded by other replicas)", api_calls},
+      {"coraft_api_calls_forwarded_total", "HTTP API calls sent on to the leader", api_calls_forwarded},
+      {"coraft_api_retries_total",
+       "HTTP API calls tried again (no leader known, a full mailbox, a forward without an answer)", api_retries},
+      {"coraft_api_failures_total", "HTTP API calls answered with an error", api_failures},
+  };
+  append_counters(out, id, counters);
   gauge(out, "coraft_api_calls_open", "HTTP API calls not answered yet (blocking queries among them)", id,
-        static_cast<double>(m.api_calls_open));
+        static_cast<double>(api_calls_open));
 }
 
 }  // namespace coraft::actors

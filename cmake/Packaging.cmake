@@ -18,10 +18,7 @@ set(coraft_packaging_dir ${CMAKE_CURRENT_LIST_DIR}/packaging)
 set(coraft_staging_dir ${PROJECT_BINARY_DIR}/packaging)
 set(coraft_maintainer "coraft maintainers <maintainers@users.noreply.r-seed-7dfaa016.example>")
 
-install(TARGETS kvstore kvctl kvchat RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-if(TARGET kvbench)  # kvbench is built with the tests (CORAFT_BUILD_TESTS): it shares the simulator's history code
-  install(TARGETS kvbench RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-endif()
+install(TARGETS kvstore kvctl kvbench kvchat RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 # A native package's changelog (lintian wants one, gzip -9n: no timestamp inside). Its date is the configure time,
 # or SOURCE_DATE_EPOCH when set, for reproducible packages.

@@ -1,5 +1,7 @@
 #include "kv/store.hpp"
 
+#include "raft/bytes.hpp"
+
 #include <algorithm>
 #include <functional>
 
@@ -168,38 +170,6 @@ std::uint64_t Store::session_seq(std::uint64_t session) const {
 
 namespace {
 
-void put_u64(std::string& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-void put_bytes(std::string& out, std::string_view bytes) {
-  put_u64(out, bytes.size());
-  out += bytes;
-}
-
-class Reader {
- public:
-  explicit Reader(std::string_view data) : data_(data) {}
-  bool u64(std::uint64_t& v) {
-    if (data_.size() - pos_ < 8) return false;
-    v = 0;
-    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(data_[pos_ + static_cast<std::size_t>(i)])) << (8 * i);
-    pos_ += 8;
-    return true;
-  }
-  bool bytes(std::string& out) {
-    std::uint64_t n = 0;
-    if (!u64(n) || n > data_.size() - pos_) return false;
-    out.assign(data_.substr(pos_, n));
-    pos_ += n;
-    return true;
-  }
-  bool done() const { return pos_ == data_.size(); }
-
- private:
-  std::string_view data_;
-  std::size_t pos_ = 0;
-};
-
 // Format 1: keys and values only (in hash order), then sessions. Format 2: the last change index and the tombstone
 // floor, keys in order with their create and modify indexes and flags, tombstones in key order, then sessions.
 constexpr std::uint64_t kFormatV1 = 1;
@@ -213,31 +183,32 @@ std::string Store::serialize() const {
   for (const auto& [key, stored] : data_) bytes += key.size() + stored.value.size() + 40;
   for (const auto& [key, index] : tombstones_) bytes += key.size() + 16;
   out.reserve(bytes + sessions_.size() * 48);
-  put_u64(out, kFormat);
-  put_u64(out, last_index_);
-  put_u64(out, last_change_index_);
-  put_u64(out, tombstone_floor_);
-  put_u64(out, data_.size());
+  raft::ByteWriter w(out);
+  w.u64(kFormat);
+  w.u64(last_index_);
+  w.u64(last_change_index_);
+  w.u64(tombstone_floor_);
+  w.u64(data_.size());
   for (const auto& [key, stored] : data_) {
-    put_bytes(out, key);
-    put_bytes(out, stored.value);
-    put_u64(out, stored.create_index);
-    put_u64(out, stored.modify_index);
-    put_u64(out, stored.flags);
+    w.bytes(key);
+    w.bytes(stored.value);
+    w.u64(stored.create_index);
+    w.u64(stored.modify_index);
+    w.u64(stored.flags);
   }
-  put_u64(out, tombstones_.size());
+  w.u64(tombstones_.size());
   for (const auto& [key, index] : tombstones_) {
-    put_bytes(out, key);
-    put_u64(out, index);
+    w.bytes(key);
+    w.u64(index);
   }
-  put_u64(out, sessions_.size());
+  w.u64(sessions_.size());
   for (const auto& [id, session] : sessions_) {
-    put_u64(out, id);
-    put_u64(out, session.seq);
-    put_u64(out, session.last_used_index);
-    put_u64(out, static_cast<std::uint64_t>(session.result.status));
-    put_u64(out, session.result.value.has_value());
-    put_bytes(out, session.result.value.value_or(""));
+    w.u64(id);
+    w.u64(session.seq);
+    w.u64(session.last_used_index);
+    w.u64(static_cast<std::uint64_t>(session.result.status));
+    w.u64(session.result.value.has_value());
+    w.bytes(session.result.value.value_or(""));
   }
   return out;
 }
@@ -246,7 +217,7 @@ namespace {
 
 // Reads the session table (the same in both formats) into `sessions` and `by_use`.
 template <class Sessions, class ByUse>
-bool read_sessions(Reader& in, std::uint64_t last_index, Sessions& sessions, ByUse& by_use) {
+bool read_sessions(raft::ByteReader& in, std::uint64_t last_index, Sessions& sessions, ByUse& by_use) {
   std::uint64_t count = 0;
   if (!in.u64(count)) return false;
   for (std::uint64_t i = 0; i < count; ++i) {
@@ -275,7 +246,7 @@ bool read_sessions(Reader& in, std::uint64_t last_index, Sessions& sessions, ByU
 
 bool Store::restore(std::string_view bytes) {
   restore_failed();
-  Reader in(bytes);
+  raft::ByteReader in(bytes);
   std::uint64_t format = 0, last_index = 0, last_change = 0, floor = 0, keys = 0, tombstones = 0;
   if (!in.u64(format)) return false;
   if (format == kFormatV1) return restore_v1(bytes);
@@ -320,7 +291,7 @@ bool Store::restore(std::string_view bytes) {
 bool Store::restore_v1(std::string_view bytes) {
   // Keys without indexes: each counts as created and modified at the snapshot's index, and so does every deletion
   // that may have happened before it (the floor).
-  Reader in(bytes);
+  raft::ByteReader in(bytes);
   std::uint64_t format = 0, last_index = 0, keys = 0;
   if (!in.u64(format) || !in.u64(last_index) || !in.u64(keys)) return restore_failed();
   if (keys > 0 && last_index == 0) return restore_failed();

@@ -324,18 +324,19 @@ asio::awaitable<CallResult> Client::backup_chunk(std::uint64_t id, std::uint64_t
   co_return co_await call(r);
 }
 
-asio::awaitable<CallResult> Client::get(const std::string& key) {
+asio::awaitable<CallResult> Client::on_key(actors::RequestKind kind, const std::string& key) {
   actors::ClientRequest r;
-  r.kind = actors::RequestKind::kGet;
+  r.kind = kind;
   r.key = key;
   co_return co_await call(r);
 }
 
+asio::awaitable<CallResult> Client::get(const std::string& key) {
+  co_return co_await on_key(actors::RequestKind::kGet, key);
+}
+
 asio::awaitable<CallResult> Client::del(const std::string& key) {
-  actors::ClientRequest r;
-  r.kind = actors::RequestKind::kDelete;
-  r.key = key;
-  co_return co_await call(r);
+  co_return co_await on_key(actors::RequestKind::kDelete, key);
 }
 
 asio::awaitable<CallResult> Client::cas(const std::string& key, const std::optional<std::string>& expected,
@@ -349,10 +350,7 @@ asio::awaitable<CallResult> Client::cas(const std::string& key, const std::optio
 }
 
 asio::awaitable<CallResult> Client::del_prefix(const std::string& prefix) {
-  actors::ClientRequest r;
-  r.kind = actors::RequestKind::kDeletePrefix;
-  r.key = prefix;
-  co_return co_await call(r);
+  co_return co_await on_key(actors::RequestKind::kDeletePrefix, prefix);
 }
 
 asio::awaitable<std::optional<actors::ReplicaStatus>> Client::status(raft::NodeId replica, actors::Millis timeout) {

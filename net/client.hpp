@@ -119,6 +119,7 @@ class Client {
  private:
   enum class Heard : std::uint8_t { kDatagram, kSilence, kRefused };
   asio::awaitable<CallResult> call(actors::ClientRequest& request);  // by reference: see Mailbox::send
+  asio::awaitable<CallResult> on_key(actors::RequestKind kind, const std::string& key);  // get, del, del_prefix
   // Waits until `deadline` for a datagram (into `datagram`) or a refusal (refusing_ then names the replicas).
   asio::awaitable<Heard> receive_until(std::chrono::steady_clock::time_point deadline, std::string& datagram);
   void send(const actors::ClientRequest& request, raft::NodeId to);

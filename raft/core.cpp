@@ -299,14 +299,21 @@ void RaftCore::on_append(NodeId from, const AppendEntries& request) {
   send(from, reply);
 }
 
+RaftCore::PeerState* RaftCore::answering_peer(NodeId from) {
+  if (role_ != Role::kLeader) return nullptr;
+  PeerState* peer = find_peer(from);
+  if (!peer) return nullptr;
+  // Any answer shows the follower alive and reachable: it counts for CheckQuorum, and heartbeats need no back-off.
+  peer->recent_active = true;
+  peer->answered_since_heartbeat = true;
+  peer->backoff_shift = 0;
+  return peer;
+}
+
 void RaftCore::on_append_reply(NodeId from, const AppendEntriesReply& reply) {
-  if (role_ != Role::kLeader) return;
-  PeerState* member = find_peer(from);
+  PeerState* member = answering_peer(from);
   if (!member) return;
   PeerState& peer = *member;
-  peer.recent_active = true;
-  peer.answered_since_heartbeat = true;
-  peer.backoff_shift = 0;
   // The echoed send time only grows: a reordered older reply proves less, never more.
   peer.acked_sent_at_us = std::max(peer.acked_sent_at_us, reply.sent_at_us);
 
@@ -699,13 +706,9 @@ void RaftCore::on_install_snapshot(NodeId from, const InstallSnapshot& request) 
 }
 
 void RaftCore::on_install_snapshot_reply(NodeId from, const InstallSnapshotReply& reply) {
-  if (role_ != Role::kLeader) return;
-  PeerState* member = find_peer(from);
+  PeerState* member = answering_peer(from);
   if (!member) return;
   PeerState& peer = *member;
-  peer.recent_active = true;
-  peer.answered_since_heartbeat = true;
-  peer.backoff_shift = 0;
   emit(SnapshotAck{from, reply.last_included_index, reply.next_offset, reply.done});
   if (reply.done) {
     peer.progress.on_snapshot_installed(reply.last_included_index);

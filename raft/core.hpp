@@ -273,6 +273,8 @@ class RaftCore {
   void reject(NodeId from, std::string reason);
 
   PeerState* find_peer(NodeId id);
+  // On a leader, the follower `from` that answered, marked alive; nullptr elsewhere or for a non-member.
+  PeerState* answering_peer(NodeId from);
 
   RaftConfig config_;
   Term term_ = 0;

@@ -1,5 +1,6 @@
 #include "kv/command.hpp"
 #include "kv/store.hpp"
+#include "raft/bytes.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -111,13 +112,9 @@ TEST_CASE("a store survives serialization with its sessions; malformed bytes are
 
 namespace {
 
-void put_u64(std::string& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-void put_bytes(std::string& out, std::string_view bytes) {
-  put_u64(out, bytes.size());
-  out += bytes;
-}
+// Hand-made snapshot images, written with the store's own codec (raft/bytes.hpp).
+void put_u64(std::string& out, std::uint64_t v) { coraft::raft::ByteWriter(out).u64(v); }
+void put_bytes(std::string& out, std::string_view bytes) { coraft::raft::ByteWriter(out).bytes(bytes); }
 
 struct RawSession {
   std::uint64_t id, seq, last_used_index;

@@ -1,7 +1,7 @@
 // Histories as JSON lines (history_io.hpp): what kvbench writes reads back as the same operations, malformed lines
 // are refused with their line number, and a recorded history that loses an acknowledged write fails the check.
 
-#include "history_io.hpp"
+#include "history.hpp"
 #include "linearizability.hpp"
 
 #include <catch2/catch.hpp>

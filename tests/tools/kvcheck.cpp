@@ -17,7 +17,7 @@
 
 #include "actors/logger.hpp"
 #include "actors/spawn.hpp"
-#include "history_io.hpp"
+#include "history.hpp"
 #include "linearizability.hpp"
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"

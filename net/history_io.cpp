@@ -1,4 +1,4 @@
-#include "history_io.hpp"
+#include "net/history_io.hpp"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 #include <limits>
 #include <sstream>
 
-namespace coraft::test {
+namespace coraft::net {
 
 namespace {
 
@@ -134,4 +134,4 @@ History load_history(const std::string& path) {
   return parse_history(text.str(), path);
 }
 
-}  // namespace coraft::test
+}  // namespace coraft::net

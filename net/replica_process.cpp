@@ -1,8 +1,4 @@
-// kvstore: one coraft replica.
-//   course mode:  kvstore <UDP port> <id> <other ids...>   (as the classic course simulator launches it)
-//   cluster mode: kvstore --config cluster.json --id <id>
-// Whatever the log level short of error, it says one line at start (id, address, data directory, term, log), so an
-// operator sees a replica come up; exit codes follow net/exit_codes.hpp.
+#include "net/replica_process.hpp"
 
 #include "actors/logger.hpp"
 #include "actors/real_clock.hpp"
@@ -10,7 +6,6 @@
 #include "actors/spawn.hpp"
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
-#include "net/command_line.hpp"
 #include "net/http_server.hpp"
 #include "net/restore.hpp"
 #include "net/secret_file.hpp"
@@ -22,7 +17,6 @@
 #include <random>
 #include "version/version.hpp"
 
-#include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/signal_set.hpp>
@@ -36,9 +30,11 @@
 #include <iostream>
 #include <random>
 
-using namespace coraft;
+#include "net/exit_codes.hpp"
 
+namespace coraft::net {
 namespace {
+
 
 int fail(int code, const std::string& message) {
   fmt::print(stderr, "kvstore: {}\n", message);
@@ -61,7 +57,13 @@ raft::NodeId parse_id(const std::string& text, const char* what) {
   return *id;
 }
 
-int restore(const std::string& backup, const std::string& config_path, const std::string& id_text,
+
+
+constexpr std::chrono::seconds kRetirementGrace{5};
+
+}  // namespace
+
+int restore_replica_directory(const std::string& backup, const std::string& config_path, const std::string& id_text,
             std::string data_dir) {
   if (config_path.empty() || id_text.empty()) {
     return fail(exit_code::kUsage, "--restore needs --config (the new cluster's file) and --id");
@@ -89,79 +91,16 @@ int restore(const std::string& backup, const std::string& config_path, const std
   }
 }
 
-}  // namespace
-
-constexpr std::chrono::seconds kRetirementGrace{5};
-
-int main(int argc, char** argv) {
-  CLI::App app{"kvstore: a coraft replica (a replicated, strongly consistent key-value store on Raft).\n"
-               "  Cluster mode: kvstore --config cluster.json --id ID [--data-dir DIR] [--fsync always|none]\n"
-               "                        [--http-port N] [--metrics-port N]\n"
-               "  Restore:      kvstore --restore BACKUP --config cluster.json --id ID [--data-dir DIR]\n"
-               "                (seeds an empty data directory from `kvctl backup`'s file, then exits)\n"
-               "  Course mode:  kvstore PORT ID OTHER_ID...   (as the course simulator launches it)"};
-  app.option_defaults()->always_capture_default();
-  std::vector<std::string> positional;
-  std::string config_path, id_text;
-  std::optional<std::string> log_level;
-  std::uint64_t seed = 0;
-  std::string data_dir, fsync_text;
-  app.add_option("args", positional, "Course mode: the simulator's UDP port, this replica's id, the other ids");
-  app.add_option("--config", config_path, "Cluster mode: the cluster file (see README: Configuration)");
-  app.add_option("--id", id_text, "Cluster mode: this replica's id in the cluster file");
-  bool join = false;
-  app.add_flag("--join", join,
-               "Cluster mode: this replica is not a member yet; it waits to be added (kvctl member add) and learns the "
-               "configuration from the leader. Its address must be in the cluster file");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn (default), error, off; or CORAFT_LOG");
-  app.add_option("--seed", seed, "Seed for this replica's randomness (default: from the OS)");
-  app.add_option("--data-dir", data_dir,
-                 "Where this replica keeps its write-ahead log (cluster mode default: coraft-data/<id>; course mode "
-                 "default: memory only)");
-  app.add_option("--fsync", fsync_text, "always (default in cluster mode): sync before acknowledging; none: never "
-                                        "sync (benchmarks; default in course mode)")
-      ->check(CLI::IsMember({"always", "none"}));
-  std::uint16_t metrics_port = 0;
-  std::string metrics_address = "127.0.0.1";
-  app.add_option("--metrics-port", metrics_port,
-                 "Serve Prometheus metrics over HTTP on this TCP port (GET /metrics; default: off)");
-  app.add_option("--metrics-address", metrics_address, "Address for --metrics-port");
-  std::uint16_t http_port = 0;
-  app.add_option("--http-port", http_port,
-                 "Cluster mode: serve the HTTP API (Consul's KV API, and /metrics) on this TCP port, at this "
-                 "replica's \"http\" host in the cluster file, or else its UDP host (default: the cluster file's "
-                 "\"http\" address; none: off)");
-  std::string restore_path;
-  app.add_option("--restore", restore_path,
-                 "Seed this replica's empty data directory from a backup (kvctl backup) and exit. Restore every "
-                 "replica of the new cluster from the same backup and the same cluster file, then start them as "
-                 "usual: they form a new cluster, which never talks with the one the backup came from");
-  app.set_version_flag("--version", version_line("kvstore"));
-  app.footer(exit_code::help_footer({
-      {exit_code::kDone, "stopped by SIGTERM or SIGINT (everything acknowledged is on disk); --restore: restored"},
-      {exit_code::kUsage, "a bad command line (also: an --id that is not in the cluster file)"},
-      {exit_code::kDataError, "--restore: the file is not a backup, or it is damaged"},
-      {exit_code::kNoInput, "the cluster file (or --restore's backup) does not exist or cannot be read"},
-      {exit_code::kUnavailable, "cannot listen on its address (another process has it), or serve its HTTP API or "
-                                  "--metrics-port"},
-      {exit_code::kInternal, "an unexpected failure (the reason is in the log)"},
-      {exit_code::kStorage, "the data directory cannot be used (in use by another replica, corrupt, unreadable; "
-                            "--restore: not empty), or the disk filled up or failed while running"},
-      {exit_code::kNotAMember, "not a member of the cluster's configuration: removed, or refused because its data "
-                               "directory was wiped or replaced (start a new replica under a new id with --join)"},
-      {exit_code::kConfig, "the cluster file, or the key file it names, is invalid"},
-  }));
-  if (auto code = exit_code::parse_command_line(app, argc, argv)) return *code;
+int run_replica_process(ReplicaCommandLine c) {
 
   // A file-size limit (ulimit -f) must fail the write with EFBIG, reported like a full disk, not kill the process.
   std::signal(SIGXFSZ, SIG_IGN);
-  if (!actors::configure_logging(log_level)) {
-    return fail(exit_code::kUsage, fmt::format("unknown log level \"{}\"", log_level.value_or("")));
+  if (!actors::configure_logging(c.log_level)) {
+    return fail(exit_code::kUsage, fmt::format("unknown log level \"{}\"", c.log_level.value_or("")));
   }
-  if (seed == 0) seed = std::random_device{}() ^ static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  if (c.seed == 0) c.seed = std::random_device{}() ^ static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
 
-  const bool course_mode = config_path.empty();
-  if (!restore_path.empty()) return restore(restore_path, config_path, id_text, data_dir);
+  const bool course_mode = c.config_path.empty();
   actors::ReplicaOptions options;
   net::Addressing addressing;
   addressing.course_mode = course_mode;
@@ -172,33 +111,33 @@ int main(int argc, char** argv) {
   net::HttpServerSettings http;
   try {
     if (course_mode) {
-      if (!id_text.empty()) return fail(exit_code::kUsage, "--id belongs to cluster mode (with --config)");
-      if (http_port != 0) return fail(exit_code::kUsage, "--http-port belongs to cluster mode (with --config)");
-      if (positional.size() < 2) {
+      if (!c.id_text.empty()) return fail(exit_code::kUsage, "--id belongs to cluster mode (with --config)");
+      if (c.http_port != 0) return fail(exit_code::kUsage, "--http-port belongs to cluster mode (with --config)");
+      if (c.positional.size() < 2) {
         return fail(exit_code::kUsage, "course mode needs <UDP port> <id> [<other ids>...]; cluster mode needs "
                                        "--config and --id (see --help)");
       }
       unsigned long port = 0;
       try {
         std::size_t used = 0;
-        port = std::stoul(positional[0], &used);
-        if (used != positional[0].size() || port == 0 || port > 65535) throw std::invalid_argument("range");
+        port = std::stoul(c.positional[0], &used);
+        if (used != c.positional[0].size() || port == 0 || port > 65535) throw std::invalid_argument("range");
       } catch (const std::exception&) {
-        return fail(exit_code::kUsage, fmt::format("UDP port \"{}\" must be a number from 1 to 65535", positional[0]));
+        return fail(exit_code::kUsage, fmt::format("UDP port \"{}\" must be a number from 1 to 65535", c.positional[0]));
       }
       // The course simulator counts every replica datagram, and its clients are patient: heartbeat less often,
       // with election timeouts to match (heartbeats stay under a third of the shortest timeout).
       options.timing.heartbeat_interval = actors::Millis(200);
       options.timing.election_timeout_min = actors::Millis(600);
       options.timing.election_timeout_max = actors::Millis(1200);
-      options.self = parse_id(positional[1], "id");
-      for (std::size_t i = 2; i < positional.size(); ++i) {
-        const raft::NodeId peer = parse_id(positional[i], "other id");
+      options.self = parse_id(c.positional[1], "id");
+      for (std::size_t i = 2; i < c.positional.size(); ++i) {
+        const raft::NodeId peer = parse_id(c.positional[i], "other id");
         if (peer == options.self) {
-          return fail(exit_code::kUsage, fmt::format("other id {} is this replica's own id", positional[i]));
+          return fail(exit_code::kUsage, fmt::format("other id {} is this replica's own id", c.positional[i]));
         }
         if (std::find(options.peers.begin(), options.peers.end(), peer) != options.peers.end()) {
-          return fail(exit_code::kUsage, fmt::format("other id {} is given twice", positional[i]));
+          return fail(exit_code::kUsage, fmt::format("other id {} is given twice", c.positional[i]));
         }
         options.peers.push_back(peer);
       }
@@ -206,12 +145,12 @@ int main(int argc, char** argv) {
       socket.open(asio::ip::udp::v4());
       socket.bind(asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     } else {
-      if (!positional.empty()) return fail(exit_code::kUsage, "cluster mode (--config) takes no positional arguments");
-      if (id_text.empty()) return fail(exit_code::kUsage, "cluster mode needs --id <id>");
-      const net::ClusterConfig config = net::load_cluster_config(config_path);
-      const raft::NodeId self = parse_id(id_text, "--id");
+      if (!c.positional.empty()) return fail(exit_code::kUsage, "cluster mode (--config) takes no positional arguments");
+      if (c.id_text.empty()) return fail(exit_code::kUsage, "cluster mode needs --id <id>");
+      const net::ClusterConfig config = net::load_cluster_config(c.config_path);
+      const raft::NodeId self = parse_id(c.id_text, "--id");
       if (!config.replicas.count(self)) {
-        return fail(exit_code::kUsage, fmt::format("id {} is not a replica in {}", self.str(), config_path));
+        return fail(exit_code::kUsage, fmt::format("id {} is not a replica in {}", self.str(), c.config_path));
       }
       options = config.options_for(self);
       addressing.replicas = net::resolve(io, config);
@@ -227,10 +166,10 @@ int main(int argc, char** argv) {
       // The HTTP API: where this replica serves it, where the others do (a follower forwards to the leader's), and
       // the Raft addresses /v1/status/* answer with.
       http.peers_http = config.http;
-      if (http_port != 0) {
+      if (c.http_port != 0) {
         auto it = config.http.find(self);
         http.peers_http[self] = net::HostPort{it != config.http.end() ? it->second.host : config.replicas.at(self).host,
-                                              http_port};
+                                              c.http_port};
       }
       if (auto it = http.peers_http.find(self); it != http.peers_http.end()) http.api = it->second;
       for (const auto& [id, address] : config.replicas) {
@@ -261,17 +200,17 @@ int main(int argc, char** argv) {
   raft::PosixFileSystem disk_files;
   raft::MemoryFileSystem memory_files(/*track_durability=*/false);
   actors::StorageSetup storage;
-  if (!course_mode && data_dir.empty()) data_dir = "coraft-data/" + options.self.str();
-  storage.fs = data_dir.empty() ? static_cast<raft::FileSystem*>(&memory_files) : &disk_files;
-  storage.options.dir = data_dir.empty() ? "memory/" + options.self.str() : data_dir;
-  storage.options.fsync = fsync_text.empty()
+  if (!course_mode && c.data_dir.empty()) c.data_dir = "coraft-data/" + options.self.str();
+  storage.fs = c.data_dir.empty() ? static_cast<raft::FileSystem*>(&memory_files) : &disk_files;
+  storage.options.dir = c.data_dir.empty() ? "memory/" + options.self.str() : c.data_dir;
+  storage.options.fsync = c.fsync_text.empty()
                               ? (course_mode ? raft::FsyncPolicy::kNone : raft::FsyncPolicy::kAlways)
-                              : (fsync_text == "always" ? raft::FsyncPolicy::kAlways : raft::FsyncPolicy::kNone);
-  if (data_dir.empty()) {
+                              : (c.fsync_text == "always" ? raft::FsyncPolicy::kAlways : raft::FsyncPolicy::kNone);
+  if (c.data_dir.empty()) {
     storage.options.fsync = raft::FsyncPolicy::kNone;
     storage.options.segment_bytes = 1u << 20;  // preallocation is memory here
   }
-  options.join = join;
+  options.join = c.join;
   // Out of the cluster for good (removed while it was away, or refused because its data directory was replaced):
   // it stops with its own exit status, which a supervisor does not restart (README: Exit codes).
   bool retired = false;
@@ -294,22 +233,22 @@ int main(int argc, char** argv) {
   try {
     if (!course_mode) {
       // The data directory's identity, to which the cluster pins this replica's id: a wiped directory is new.
-      const auto identity = raft::open_identity(disk_files, data_dir, std::random_device{}() * 0x100000000ull ^
+      const auto identity = raft::open_identity(disk_files, c.data_dir, std::random_device{}() * 0x100000000ull ^
                                                                           std::random_device{}());
       options.incarnation = identity.incarnation;
-      options.cluster_id = raft::read_cluster_id(disk_files, data_dir);
-      if (identity.fresh && !join) {
+      options.cluster_id = raft::read_cluster_id(disk_files, c.data_dir);
+      if (identity.fresh && !c.join) {
         log->info("new data directory {}: founding member of the cluster in {} (a replica whose directory was "
                   "wiped cannot rejoin so; it needs a new id and --join)",
-                  data_dir, config_path);
+                  c.data_dir, c.config_path);
       }
     }
-    replica_holder = std::make_unique<actors::Replica>(io, clock, storage, actors::Rng(seed), options, log);
+    replica_holder = std::make_unique<actors::Replica>(io, clock, storage, actors::Rng(c.seed), options, log);
   } catch (const raft::StorageError& e) {
     return fail(exit_code::kStorage, e.what());
   }
   actors::Replica& replica = *replica_holder;
-  if (!course_mode && !join && !replica.core().membership().contains(options.self)) {
+  if (!course_mode && !c.join && !replica.core().membership().contains(options.self)) {
     return fail(exit_code::kNotAMember,
                 fmt::format("{} is not a member of the cluster's configuration ({}; recorded at index {}): it was "
                             "removed, and ids are never reused. Start a new replica under a new id with --join, "
@@ -318,9 +257,9 @@ int main(int argc, char** argv) {
                             replica.core().membership_index()));
   }
   std::string storage_text = "in memory only";
-  if (!data_dir.empty()) {
+  if (!c.data_dir.empty()) {
     const auto& report = replica.storage().recovery_report();
-    storage_text = fmt::format("in {} (fsync {}; recovered {} records from {} segments in {:.0f} ms{}{})", data_dir,
+    storage_text = fmt::format("in {} (fsync {}; recovered {} records from {} segments in {:.0f} ms{}{})", c.data_dir,
                                raft::fsync_policy_name(storage.options.fsync), report.records, report.segments,
                                replica.storage().recovery_ms(),
                                report.torn_bytes_cut ? fmt::format(", cut a torn tail of {} bytes", report.torn_bytes_cut)
@@ -339,7 +278,7 @@ int main(int argc, char** argv) {
   } else if (security.peer_key.empty()) {
     log->warn("no key_file in {}: peer datagrams are not authenticated, so anyone who can send UDP to this replica "
               "can forge Raft messages (see README: Security)",
-              config_path);
+              c.config_path);
   }
   if (!security_text.empty()) log->info("{}", security_text);
   {
@@ -363,13 +302,13 @@ int main(int argc, char** argv) {
                               version_line("kvstore")));
   }
   net::UdpBridge bridge(socket, replica, addressing, log, security);
-  if (!course_mode && join && options.cluster_id == 0 && replica.core().term() == 0 &&
+  if (!course_mode && c.join && options.cluster_id == 0 && replica.core().term() == 0 &&
       replica.core().log().last_index() == 0) {
     // A new replica joining a restored cluster takes that cluster's identity from the first member that talks to it.
     bridge.adopt_cluster_on_first_contact(
-        [&disk_files, dir = data_dir](std::uint64_t id) { raft::write_cluster_id(disk_files, dir, id); });
+        [&disk_files, dir = c.data_dir](std::uint64_t id) { raft::write_cluster_id(disk_files, dir, id); });
   }
-  if (metrics_port != 0) http.metrics = net::HostPort{metrics_address, metrics_port};
+  if (c.metrics_port != 0) http.metrics = net::HostPort{c.metrics_address, c.metrics_port};
   net::HttpServer http_server(io, replica, http, log);
   try {
     http_server.listen();
@@ -377,7 +316,7 @@ int main(int argc, char** argv) {
     return fail(exit_code::kUnavailable, e.what());
   }
   if (http.api) log->info("HTTP API (Consul's KV API) at http://{}:{}/v1/kv/", http.api->host, http_server.api_port());
-  if (http.metrics) log->info("metrics at http://{}:{}/metrics", metrics_address, http_server.metrics_port());
+  if (http.metrics) log->info("metrics at http://{}:{}/metrics", c.metrics_address, http_server.metrics_port());
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   auto stop = [&] {
@@ -438,3 +377,5 @@ int main(int argc, char** argv) {
   }
   return retired ? exit_code::kNotAMember : exit_code::kDone;
 }
+
+}  // namespace coraft::net

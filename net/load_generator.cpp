@@ -1,25 +1,14 @@
-// kvbench: closed-loop load against a coraft cluster or an etcd cluster, from one process.
-//   kvbench --cluster cluster.json [--http] | --etcd http://127.0.0.1:2379[,...]
-//           [--clients 64] [--duration 10] [--ops N] [--warmup 1] [--read-ratio 0] [--keys 100000]
-//           [--key-size 16] [--value-size 32] [--rate OPS] [--timeout 10] [--history FILE] [--json]
-// Every client runs one operation at a time. A progress line every second; a final report with throughput and
-// latency percentiles measured after the warm-up. Exit codes: net/exit_codes.hpp (--help lists them).
-// --history records every operation as a JSON line (tests/sim/history_io.hpp) for kvcheck's linearizability check;
-// then every put writes a value of its own (session and sequence), so that a read says which write it saw.
-// --http drives coraft's HTTP API (Consul's KV API: PUT /v1/kv/KEY, GET /v1/kv/KEY?raw) over kept-alive connections,
-// client i to replica i mod n, as the etcd clients are spread over etcd's members.
+#include "net/load_generator.hpp"
 
 #include "actors/logger.hpp"
 #include "actors/rng.hpp"
 #include "actors/spawn.hpp"
-#include "etcd_client.hpp"
-#include "history_io.hpp"
+#include "net/etcd_client.hpp"
+#include "net/history_io.hpp"
 #include "net/client.hpp"
 #include "net/http_client.hpp"
 #include "version/version.hpp"
-#include "net/command_line.hpp"
 
-#include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
@@ -32,23 +21,14 @@
 #include <fstream>
 #include <random>
 
-using namespace coraft;
-using Steady = std::chrono::steady_clock;
+#include "net/exit_codes.hpp"
 
+namespace coraft::net {
 namespace {
 
-struct Settings {
-  int clients = 64;
-  double duration_s = 10;
-  std::uint64_t ops = 0;  // 0: run for the duration
-  double warmup_s = 1;
-  double read_ratio = 0;
-  std::uint64_t keys = 100000;
-  std::size_t key_size = 16;
-  std::size_t value_size = 32;
-  bool fill = false;  // put every key once, in order, then stop
-  double rate = 0;  // operations per second over all clients; 0: as fast as they go
-};
+using Steady = std::chrono::steady_clock;
+
+
 
 // One client's connection to the system under test.
 class Backend {
@@ -91,14 +71,14 @@ class CoraftBackend final : public Backend {
 
 class EtcdBackend final : public Backend {
  public:
-  EtcdBackend(asio::io_context& io, bench::EtcdEndpoint endpoint) : client_(io, std::move(endpoint)) {}
+  EtcdBackend(asio::io_context& io, net::EtcdEndpoint endpoint) : client_(io, std::move(endpoint)) {}
   asio::awaitable<Result> put(const std::string& key, const std::string& value) override {
     co_return Result{co_await client_.put(key, value), 0};
   }
   asio::awaitable<Result> get(const std::string& key) override { co_return Result{co_await client_.get(key), 0}; }
 
  private:
-  bench::EtcdClient client_;
+  net::EtcdClient client_;
 };
 
 // coraft's HTTP API: a put is answered "true"; a get 200 (the value) or 404 (no such key).
@@ -156,75 +136,23 @@ double percentile(const std::vector<double>& sorted, double p) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{"kvbench: closed-loop load generator for coraft (and etcd, for comparison).\n"
-               "  kvbench --cluster FILE | --etcd URL[,URL...]  [options below]"};
-  app.option_defaults()->always_capture_default();
-  Settings s;
-  std::string cluster_path, etcd_urls;
-  bool json_output = false, quiet = false;
-  std::uint64_t seed = 0;
-  auto* cluster_opt = app.add_option("--cluster", cluster_path, "A coraft cluster file");
-  auto* etcd_opt = app.add_option("--etcd", etcd_urls, "etcd client URLs, comma separated");
-  cluster_opt->excludes(etcd_opt);
-  bool over_http = false;
-  auto* http_flag =
-      app.add_flag("--http", over_http, "Drive the cluster's HTTP API (its replicas' \"http\" addresses) instead of UDP")
-          ->needs(cluster_opt);
-  bool http_to_leader = false;
-  app.add_flag("--http-leader", http_to_leader, "With --http: every client talks to the leader's HTTP API (no "
-                                               "forwarding by followers)")
-      ->needs(http_flag);
-  app.add_option("--clients", s.clients, "Concurrent clients, one operation at a time each")->check(CLI::Range(1, 4096));
-  app.add_option("--duration", s.duration_s, "Seconds to run after the warm-up (SIGINT or SIGTERM stops it sooner)")->check(CLI::PositiveNumber);
-  app.add_option("--ops", s.ops, "Stop after this many operations instead (warm-up included; 0: run for --duration)");
-  app.add_option("--warmup", s.warmup_s, "Seconds of load before measuring")->check(CLI::NonNegativeNumber);
-  app.add_option("--read-ratio", s.read_ratio, "Fraction of operations that are reads")->check(CLI::Range(0.0, 1.0));
-  app.add_option("--keys", s.keys, "Distinct keys")->check(CLI::PositiveNumber);
-  app.add_option("--key-size", s.key_size, "Key length in bytes")->check(CLI::Range(1, 1024));
-  app.add_option("--value-size", s.value_size, "Value length in bytes")->check(CLI::Range(0, 16000));
-  app.add_option("--seed", seed, "Seed for keys and values (0: from the OS)");
-  app.add_flag("--fill", s.fill, "Put every one of --keys once (clients take turns over the key space), then stop; "
-                                 "loads a store of a known size");
-  app.add_option("--rate", s.rate, "Operations per second over all clients (0: as fast as they go)")
-      ->check(CLI::NonNegativeNumber);
-  double timeout_s = 10;
-  app.add_option("--timeout", timeout_s, "coraft: give up on an operation after this many seconds (its outcome is then "
-                                         "unknown)")->check(CLI::PositiveNumber);
-  std::string history_path;
-  app.add_option("--history", history_path,
-                 "Record every operation as a JSON line in FILE, for kvcheck; puts then write unique values "
-                 "(session-sequence, padded to --value-size)")
-      ->needs(cluster_opt)
-      ->excludes(http_flag);
-  app.add_flag("--json", json_output, "Print one JSON object at the end (and no progress lines)");
-  app.add_flag("-q,--quiet", quiet, "No progress lines");
-  app.set_version_flag("--version", version_line("kvbench"));
-  app.footer(exit_code::help_footer({
-      {exit_code::kDone, "done: the report is printed"},
-      {exit_code::kNoAnswer, "no operation completed: the system under test did not answer"},
-      {exit_code::kUsage, "a bad command line (neither or both of --cluster and --etcd, malformed etcd URLs)"},
-      {exit_code::kNoInput, "the cluster file does not exist or cannot be read"},
-      {exit_code::kCannotCreate, "the --history file cannot be written"},
-      {exit_code::kConfig, "the cluster file, or the client token file it names, is invalid"},
-  }));
-  if (auto code = exit_code::parse_command_line(app, argc, argv)) return *code;
-  if (cluster_path.empty() == etcd_urls.empty()) {
+int run_load(LoadCommandLine c) {
+  if (c.cluster_path.empty() == c.etcd_urls.empty()) {
     fmt::print(stderr, "kvbench: give --cluster FILE or --etcd URLS (see --help)\n");
     return exit_code::kUsage;
   }
-  if (s.fill) {  // measured from the first operation to the last, however long that takes
-    s.warmup_s = 0;
-    s.duration_s = 1e7;
-    s.read_ratio = 0;
+  if (c.load.fill) {  // measured from the first operation to the last, however long that takes
+    c.load.warmup_s = 0;
+    c.load.duration_s = 1e7;
+    c.load.read_ratio = 0;
   }
-  if (seed == 0) seed = std::random_device{}();
+  if (c.seed == 0) c.seed = std::random_device{}();
   actors::configure_logging(std::nullopt);
   std::ofstream history;
-  if (!history_path.empty()) {
-    history.open(history_path, std::ios::trunc);
+  if (!c.history_path.empty()) {
+    history.open(c.history_path, std::ios::trunc);
     if (!history) {
-      fmt::print(stderr, "kvbench: cannot write {}\n", history_path);
+      fmt::print(stderr, "kvbench: cannot write {}\n", c.history_path);
       return exit_code::kCannotCreate;
     }
   }
@@ -232,15 +160,15 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   std::vector<std::unique_ptr<Backend>> backends;
   try {
-    if (!cluster_path.empty()) {
-      const net::ClusterAccess cluster = net::open_cluster(io, cluster_path);
+    if (!c.cluster_path.empty()) {
+      const net::ClusterAccess cluster = net::open_cluster(io, c.cluster_path);
       const auto& replicas = cluster.replicas;
       net::ClientSettings client_settings;
       client_settings.token = cluster.token;
-      client_settings.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
+      client_settings.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(c.timeout_s * 1000));
       const net::ClusterConfig& config = cluster.config;
-      std::vector<net::HostPort> http = over_http ? net::http_addresses(config) : std::vector<net::HostPort>{};
-      if (http_to_leader) {
+      std::vector<net::HostPort> http = c.over_http ? net::http_addresses(config) : std::vector<net::HostPort>{};
+      if (c.http_to_leader) {
         // Ask the first replica which one leads; its answer is the leader's Raft (UDP) address.
         net::HttpConnection probe(io, http.front());
         std::string leader;
@@ -258,23 +186,23 @@ int main(int argc, char** argv) {
         }
         if (http.size() != 1) throw std::runtime_error("no leader known: " + (leader.empty() ? "no answer" : leader));
       }
-      for (int i = 0; i < s.clients; ++i) {
-        if (over_http) {
+      for (int i = 0; i < c.load.clients; ++i) {
+        if (c.over_http) {
           backends.push_back(std::make_unique<CoraftHttpBackend>(
               io, http[static_cast<std::size_t>(i) % http.size()], client_settings.token,
               std::chrono::duration_cast<std::chrono::milliseconds>(client_settings.deadline)));
           continue;
         }
         backends.push_back(
-            std::make_unique<CoraftBackend>(io, replicas, seed + static_cast<std::uint64_t>(i) * 7919, client_settings));
+            std::make_unique<CoraftBackend>(io, replicas, c.seed + static_cast<std::uint64_t>(i) * 7919, client_settings));
       }
     } else {
-      auto endpoints = bench::parse_etcd_urls(etcd_urls);
+      auto endpoints = net::parse_etcd_urls(c.etcd_urls);
       if (!endpoints) {
-        fmt::print(stderr, "kvbench: cannot read etcd URLs \"{}\"\n", etcd_urls);
+        fmt::print(stderr, "kvbench: cannot read etcd URLs \"{}\"\n", c.etcd_urls);
         return exit_code::kUsage;
       }
-      for (int i = 0; i < s.clients; ++i) {
+      for (int i = 0; i < c.load.clients; ++i) {
         backends.push_back(std::make_unique<EtcdBackend>(io, (*endpoints)[static_cast<std::size_t>(i) % endpoints->size()]));
       }
     }
@@ -285,43 +213,43 @@ int main(int argc, char** argv) {
 
   Totals totals;
   const auto started = Steady::now();
-  const auto measure_from = started + std::chrono::microseconds(static_cast<std::int64_t>(s.warmup_s * 1e6));
-  const auto stop_at = measure_from + std::chrono::microseconds(static_cast<std::int64_t>(s.duration_s * 1e6));
+  const auto measure_from = started + std::chrono::microseconds(static_cast<std::int64_t>(c.load.warmup_s * 1e6));
+  const auto stop_at = measure_from + std::chrono::microseconds(static_cast<std::int64_t>(c.load.duration_s * 1e6));
   bool stopping = false;
-  int running = s.clients;
+  int running = c.load.clients;
   // SIGINT or SIGTERM: no new operations; those under way finish (or time out), then the report and the history.
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code& error, int) {
     if (!error) stopping = true;
   });
 
-  for (int i = 0; i < s.clients; ++i) {
+  for (int i = 0; i < c.load.clients; ++i) {
     actors::spawn(io.get_executor(), fmt::format("client-{}", i), [&, i]() -> asio::awaitable<void> {
-      actors::Rng rng(seed ^ (static_cast<std::uint64_t>(i + 1) * 0x9E3779B97F4A7C15ull));
+      actors::Rng rng(c.seed ^ (static_cast<std::uint64_t>(i + 1) * 0x9E3779B97F4A7C15ull));
       Backend& backend = *backends[static_cast<std::size_t>(i)];
-      std::string value(s.value_size, 'v');
+      std::string value(c.load.value_size, 'v');
       std::uint64_t counter = 0;
       // Paced: client i starts an operation every clients/rate seconds, or as soon as the last one ends if later.
       const auto interval = std::chrono::duration_cast<Steady::duration>(
-          std::chrono::duration<double>(s.rate > 0 ? s.clients / s.rate : 0.0));
-      auto next_start = Steady::now() + interval * i / s.clients;
+          std::chrono::duration<double>(c.load.rate > 0 ? c.load.clients / c.load.rate : 0.0));
+      auto next_start = Steady::now() + interval * i / c.load.clients;
       asio::steady_timer pace(io);
       std::uint64_t next_fill = static_cast<std::uint64_t>(i);
       while (!stopping) {
-        if (s.rate > 0) {
+        if (c.load.rate > 0) {
           pace.expires_at(next_start);
           co_await pace.async_wait(asio::use_awaitable);
           next_start = std::max(next_start + interval, Steady::now());
           if (stopping || Steady::now() >= stop_at) break;
         }
-        if (s.fill && next_fill >= s.keys) break;
-        const std::string key = key_of(s.fill ? next_fill : rng.between(0, s.keys - 1), s.key_size);
-        next_fill += static_cast<std::uint64_t>(s.clients);
-        const bool read = !s.fill && rng.chance(s.read_ratio);
+        if (c.load.fill && next_fill >= c.load.keys) break;
+        const std::string key = key_of(c.load.fill ? next_fill : rng.between(0, c.load.keys - 1), c.load.key_size);
+        next_fill += static_cast<std::uint64_t>(c.load.clients);
+        const bool read = !c.load.fill && rng.chance(c.load.read_ratio);
         ++counter;
         if (!read && history.is_open()) {
           value = fmt::format("{:x}-{}", backend.session(), counter);
-          if (value.size() < s.value_size) value.resize(s.value_size, 'v');
+          if (value.size() < c.load.value_size) value.resize(c.load.value_size, 'v');
         } else if (!read) {
           const std::string stamp = fmt::format("{}-{}-", i, counter);
           std::copy_n(stamp.begin(), std::min(stamp.size(), value.size()), value.begin());
@@ -338,9 +266,9 @@ int main(int argc, char** argv) {
         if (!r.ok) ++(r.rejected ? totals.rejected : totals.unknown);
         // A rejected operation never took effect (the cluster's promise): as if never issued, so not recorded.
         if (history.is_open() && !r.rejected) {
-          test::Operation op;
+          net::Operation op;
           op.client = backend.session();
-          op.kind = read ? test::OpKind::kGet : test::OpKind::kPut;
+          op.kind = read ? net::OpKind::kGet : net::OpKind::kPut;
           op.key = key;
           if (!read) op.value = value;
           op.invoked_us = std::chrono::duration_cast<std::chrono::microseconds>(t0.time_since_epoch()).count();
@@ -350,7 +278,7 @@ int main(int argc, char** argv) {
             op.status = r.status;
             op.read = r.read;
           }
-          history << test::operation_to_json(op).dump() << '\n';
+          history << net::operation_to_json(op).dump() << '\n';
         }
         ++totals.all_ops;
         ++totals.ops_this_second;
@@ -360,7 +288,7 @@ int main(int argc, char** argv) {
           if (r.ok) totals.latencies_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
           else ++totals.errors;
         }
-        if ((s.ops > 0 && totals.all_ops >= s.ops) || t1 >= stop_at) stopping = true;
+        if ((c.load.ops > 0 && totals.all_ops >= c.load.ops) || t1 >= stop_at) stopping = true;
       }
       if (--running == 0) signals.cancel();
     });
@@ -372,7 +300,7 @@ int main(int argc, char** argv) {
       timer.expires_after(std::chrono::seconds(1));
       co_await timer.async_wait(asio::use_awaitable);
       ++second;
-      if (!json_output && !quiet) {
+      if (!c.json_output && !c.quiet) {
         fmt::print(stderr, "[{:3}s] {:8} ops/s   errors {}{}\n", second, totals.ops_this_second, totals.errors,
                    Steady::now() < measure_from ? "   (warm-up)" : "");
       }
@@ -386,9 +314,9 @@ int main(int argc, char** argv) {
   const auto& l = totals.latencies_ms;
   const double throughput = seconds > 0 ? static_cast<double>(totals.ops) / seconds : 0;
   nlohmann::json report = {
-      {"system", cluster_path.empty() ? "etcd" : over_http ? "coraft-http" : "coraft"},
-      {"clients", s.clients},
-      {"read_ratio", s.read_ratio},
+      {"system", c.cluster_path.empty() ? "etcd" : c.over_http ? "coraft-http" : "coraft"},
+      {"clients", c.load.clients},
+      {"read_ratio", c.load.read_ratio},
       {"seconds", seconds},
       {"ops", totals.ops},
       {"ops_per_sec", throughput},
@@ -403,7 +331,7 @@ int main(int argc, char** argv) {
       {"unknown", totals.unknown},
       {"rejected", totals.rejected},
   };
-  if (json_output) {
+  if (c.json_output) {
     fmt::print("{}\n", report.dump());
   } else {
     fmt::print("{} ops in {:.1f} s: {:.0f} ops/s; latency ms p50 {:.3f} p90 {:.3f} p99 {:.3f} p99.9 {:.3f} max {:.3f}; "
@@ -414,9 +342,11 @@ int main(int argc, char** argv) {
   if (history.is_open()) {
     history.close();
     if (!history) {
-      fmt::print(stderr, "kvbench: writing {} failed\n", history_path);
+      fmt::print(stderr, "kvbench: writing {} failed\n", c.history_path);
       return exit_code::kCannotCreate;
     }
   }
   return totals.all_ops > totals.unknown + totals.rejected ? exit_code::kDone : exit_code::kNoAnswer;
 }
+
+}  // namespace coraft::net

@@ -1,11 +1,4 @@
-// kvctl: talk to a coraft cluster from the command line (--help lists every command, its arguments and the exit
-// codes; the table is net/exit_codes.hpp, the same for every coraft program).
-//   kvctl [--cluster cluster.json] put KEY VALUE | get KEY | del KEY | cas KEY EXPECTED NEW | cas --absent KEY NEW
-//                                  | status [--json] | leader | metrics [ID...]
-//                                  | get --prefix P | del --prefix P | watch KEY | watch --prefix P [--count N]
-//   get --prefix and watch use the HTTP API ("http" addresses in the cluster file); everything else uses UDP.
-//   kvctl keygen PATH     writes a new secret for key_file or client_token_file (mode 0600)
-// Without --cluster it uses data/local-cluster/cluster.json, the file `make run` writes.
+#include "net/kvctl_commands.hpp"
 
 #include "actors/logger.hpp"
 #include "actors/spawn.hpp"
@@ -13,12 +6,10 @@
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
 #include "net/codec.hpp"
-#include "net/command_line.hpp"
 #include "net/http_client.hpp"
 #include "net/secret_file.hpp"
 #include "version/version.hpp"
 
-#include <CLI/CLI.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
@@ -31,9 +22,11 @@
 #include <iostream>
 #include <random>
 
-using namespace coraft;
+#include "net/exit_codes.hpp"
 
+namespace coraft::net {
 namespace {
+
 
 // How long `status`, `leader` and `metrics` wait for each replica. Refusals (nothing listening) come back at once.
 constexpr std::chrono::milliseconds kStatusTimeout(500);
@@ -246,127 +239,25 @@ asio::awaitable<int> watch(net::ConsulKvClient& http, const kv::KeyRange& range,
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{"kvctl: a command-line client for a coraft cluster.\n"
-               "  kvctl [--cluster FILE] [--timeout S] put KEY VALUE | get KEY | del KEY\n"
-               "                                      | cas KEY EXPECTED NEW | cas --absent KEY NEW\n"
-               "                                      | status [--json] | leader | metrics [ID...]\n"
-               "                                      | get --prefix P | del --prefix P\n"
-               "                                      | watch KEY | watch --prefix P [--count N]\n"
-               "                                      | member list [--json] | member add ID HOST:PORT [--learner]\n"
-               "                                      | member promote ID | member remove ID | member replace NEW OLD\n"
-               "                                      | transfer-leader [ID] | backup FILE\n"
-               "  kvctl keygen PATH"};
-  app.option_defaults()->always_capture_default();
-  app.require_subcommand(1);
-  std::string cluster_path = net::kLocalClusterFile;
-  double timeout_s = 10;
-  app.add_option("--cluster", cluster_path, "The cluster file (as given to kvstore --config; `make run` writes the "
-                                            "default)");
-  app.add_option("--timeout", timeout_s, "Give up on an operation after this many seconds (sooner when no replica "
-                                         "is running)")
-      ->check(CLI::PositiveNumber);
-
-  std::string key, value, expected;
-  bool expect_absent = false, json_output = false, prefix = false;
-  std::uint64_t watch_count = 0;
-  auto* put = app.add_subcommand("put", "KEY VALUE: store VALUE under KEY");
-  put->add_option("KEY", key)->required();
-  put->add_option("VALUE", value)->required();
-  auto* get = app.add_subcommand("get", "KEY: print the value of KEY (exit 1 if there is none); with --prefix, every "
-                                        "key under KEY as KEY:VALUE lines (over HTTP)");
-  get->add_option("KEY", key)->required();
-  get->add_flag("--prefix", prefix, "KEY is a prefix: print every key that starts with it (\"\" for all)");
-  auto* del = app.add_subcommand("del", "KEY: delete KEY (exit 1 if there was none); with --prefix, every key under "
-                                        "KEY, printing how many");
-  del->add_option("KEY", key)->required();
-  del->add_flag("--prefix", prefix, "KEY is a prefix: delete every key that starts with it");
-  auto* watch_cmd = app.add_subcommand("watch", "KEY: print KEY's value, then each change as it happens, as "
-                                                "\"[index] put KEY VALUE\" or \"[index] del KEY\" (over HTTP)");
-  watch_cmd->add_option("KEY", key)->required();
-  watch_cmd->add_flag("--prefix", prefix, "KEY is a prefix: watch every key that starts with it");
-  watch_cmd->add_option("--count", watch_count, "Stop after this many changes (default: never)");
-  auto* cas = app.add_subcommand("cas", "KEY EXPECTED NEW, or --absent KEY NEW: set KEY to NEW only if it holds "
-                                        "EXPECTED (or does not exist); exit 1 otherwise");
-  cas->add_option("KEY", key)->required();
-  auto* expected_opt = cas->add_option("EXPECTED", expected, "The value KEY must hold (omit with --absent)");
-  auto* new_opt = cas->add_option("NEW", value, "The value to store");
-  cas->add_flag("--absent", expect_absent, "Instead of EXPECTED: KEY must not exist");
-  auto* status = app.add_subcommand("status", "[--json]: every replica's role, term, commit and applied index, and "
-                                              "follower lag");
-  status->add_flag("--json", json_output, "One JSON object per replica, as an array");
-  auto* leader = app.add_subcommand("leader", "print the id of the replica that leads (exit 2 if none does)");
-  std::vector<std::string> metrics_ids;
-  auto* metrics = app.add_subcommand("metrics", "[ID...]: replicas' counters in Prometheus text format (all, or the "
-                                                "IDs given)");
-  metrics->add_option("ID", metrics_ids, "Replica ids (default: every replica)");
-  auto* member = app.add_subcommand("member", "list, add, promote, remove or replace members (the configuration lives in the "
-                                             "log: see README, Membership)");
-  member->require_subcommand(1);
-  std::string member_id, member_address;
-  bool learner_only = false;
-  auto* member_list = member->add_subcommand("list", "[--json]: every member: id, address, voter or learner, lag");
-  member_list->add_flag("--json", json_output, "A JSON array");
-  auto* member_add = member->add_subcommand("add", "ID HOST:PORT [--learner]: add a replica (started with kvstore "
-                                                   "--join) as a learner, then make it a voter once it caught up");
-  member_add->add_option("ID", member_id)->required();
-  member_add->add_option("HOST:PORT", member_address)->required();
-  member_add->add_flag("--learner", learner_only, "Leave it a learner (promote it later)");
-  auto* member_promote = member->add_subcommand("promote", "ID: make the learner ID a voter, once it caught up");
-  member_promote->add_option("ID", member_id)->required();
-  auto* member_remove = member->add_subcommand("remove", "ID: remove ID (a leader hands over first); its id is never "
-                                                         "used again");
-  member_remove->add_option("ID", member_id)->required();
-  std::string replaced_id;
-  auto* member_replace = member->add_subcommand(
-      "replace", "NEW OLD: once the learner NEW has caught up, make it a voter and remove the voter OLD in one joint "
-                 "change (the number of voters stays the same)");
-  member_replace->add_option("NEW", member_id)->required();
-  member_replace->add_option("OLD", replaced_id)->required();
-  auto* transfer = app.add_subcommand("transfer-leader", "[ID]: hand leadership to ID (default: the most up-to-date "
-                                                         "voter); returns once it leads");
-  transfer->add_option("ID", member_id, "The replica to lead next");
-  std::string backup_path;
-  auto* backup = app.add_subcommand("backup", "FILE: save a backup of the committed state to FILE (a new file), "
-                                              "without stopping the cluster; kvstore --restore seeds a new cluster "
-                                              "from it");
-  backup->add_option("FILE", backup_path)->required();
-  std::string keygen_path;
-  auto* keygen = app.add_subcommand("keygen", "PATH: write a new random secret to PATH (mode 0600; refuses to "
-                                              "replace a file), for cluster.json's key_file or client_token_file");
-  keygen->add_option("PATH", keygen_path)->required();
-  app.set_version_flag("--version", version_line("kvctl"));
-  app.footer(exit_code::help_footer({
-      {exit_code::kDone, "done"},
-      {exit_code::kNo, "get, del: no such key (get --prefix: none under it); cas: KEY holds another value (or none)"},
-      {exit_code::kNoAnswer, "no answer in time, or no replica is running (a write may or may not have been applied); "
-                             "status, metrics: a replica asked about did not answer; leader: no replica leads"},
-      {exit_code::kRefused, "the cluster refused the request (too large, or no valid client token; member, "
-                            "transfer-leader: the change cannot be made, and why)"},
-      {exit_code::kUsage, "a bad command line (also: an ID that is not in the cluster file)"},
-      {exit_code::kNoInput, "the cluster file does not exist or cannot be read"},
-      {exit_code::kCannotCreate, "keygen: PATH exists or cannot be created; backup: FILE exists or cannot be written"},
-      {exit_code::kConfig, "the cluster file, or the client token file it names, is invalid"},
-  }));
-  if (auto code = exit_code::parse_command_line(app, argc, argv)) return *code;
-  if (keygen->parsed()) {
+int run_kvctl(KvctlCommandLine c) {
+  if (c.chosen.keygen) {
     try {
-      net::create_secret_file(keygen_path);
+      net::create_secret_file(c.keygen_path);
     } catch (const std::exception& e) {
       fmt::print(stderr, "kvctl: {}\n", e.what());
       return exit_code::kCannotCreate;
     }
     fmt::print("wrote a new {}-bit secret to {} (mode 0600). Copy it to every replica (and, for client_token_file, to "
                "every client) and keep it private.\n",
-               net::kNewSecretBytes * 8, keygen_path);
+               net::kNewSecretBytes * 8, c.keygen_path);
     return exit_code::kDone;
   }
-  if (cas->parsed()) {
+  if (c.chosen.cas) {
     // With --absent the positional arguments are KEY NEW.
-    const std::size_t given = expected_opt->count() + new_opt->count();
-    if (expect_absent && given == 1) {
-      value = expected;
-    } else if (expect_absent || given != 2) {
+    const std::size_t given = c.cas_values_given;
+    if (c.expect_absent && given == 1) {
+      c.value = c.expected;
+    } else if (c.expect_absent || given != 2) {
       fmt::print(stderr, "kvctl: cas takes KEY EXPECTED NEW, or --absent KEY NEW\n");
       return exit_code::kUsage;
     }
@@ -376,14 +267,14 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   net::ClusterAccess cluster;
   try {
-    cluster = net::open_cluster(io, cluster_path);
+    cluster = net::open_cluster(io, c.cluster_path);
   } catch (const net::ConfigError& e) {
     fmt::print(stderr, "kvctl: {}\n", e.what());
     return net::exit_code_for(e);
   }
   const auto& replicas = cluster.replicas;
   std::vector<raft::NodeId> wanted;  // metrics: the replicas asked about, in the order given
-  for (const auto& text : metrics_ids) {
+  for (const auto& text : c.metrics_ids) {
     const auto id = raft::NodeId::parse(text);
     if (!id || !id->valid()) {
       fmt::print(stderr, "kvctl: \"{}\" is not a replica id (4 hex digits, as in the cluster file)\n", text);
@@ -392,7 +283,7 @@ int main(int argc, char** argv) {
     if (!replicas.count(*id)) {
       std::vector<std::string> known;
       for (const auto& [known_id, endpoint] : replicas) known.push_back(known_id.str());
-      fmt::print(stderr, "kvctl: there is no replica {} in {} (its replicas: {})\n", id->str(), cluster_path,
+      fmt::print(stderr, "kvctl: there is no replica {} in {} (its replicas: {})\n", id->str(), c.cluster_path,
                  fmt::join(known, ", "));
       return exit_code::kUsage;
     }
@@ -401,12 +292,12 @@ int main(int argc, char** argv) {
   net::ClientSettings settings;
   settings.token = cluster.token;
   settings.give_up_when_refused_for = net::kInteractiveRefusalGrace;
-  settings.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
+  settings.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(c.timeout_s * 1000));
   const std::uint64_t seed = std::random_device{}() ^
                              static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   net::Client client(io, replicas, actors::Rng(seed), settings);
   std::unique_ptr<net::ConsulKvClient> http;  // get --prefix and watch
-  if ((get->parsed() && prefix) || watch_cmd->parsed()) {
+  if ((c.chosen.get && c.prefix) || c.chosen.watch_cmd) {
     try {
       http = std::make_unique<net::ConsulKvClient>(io, net::http_addresses(cluster.config), cluster.token);
     } catch (const net::ConfigError& e) {
@@ -418,16 +309,16 @@ int main(int argc, char** argv) {
 
   int code = exit_code::kDone;
   auto run = [&]() -> asio::awaitable<void> {
-    if (watch_cmd->parsed()) {
-      const kv::KeyRange watched{key, prefix};  // named: GCC 12 destroys a temporary in co_await twice
-      code = co_await watch(*http, watched, watch_count);
+    if (c.chosen.watch_cmd) {
+      const kv::KeyRange watched{c.key, c.prefix};  // named: GCC 12 destroys a temporary in co_await twice
+      code = co_await watch(*http, watched, c.watch_count);
       co_return;
     }
-    if (get->parsed() && prefix) {
-      const kv::KeyRange under{key, true};
+    if (c.chosen.get && c.prefix) {
+      const kv::KeyRange under{c.key, true};
       auto answer = co_await http->read(under);
       if (answer.status == 404) {
-        fmt::print(stderr, "kvctl: no key starts with \"{}\"\n", key);
+        fmt::print(stderr, "kvctl: no key starts with \"{}\"\n", c.key);
         code = exit_code::kNo;
       } else if (answer.status != 200) {
         code = report_http_failure(answer);
@@ -436,9 +327,9 @@ int main(int argc, char** argv) {
       }
       co_return;
     }
-    if (backup->parsed()) {
+    if (c.chosen.backup) {
       const auto started = std::chrono::steady_clock::now();
-      const net::SavedBackup saved = co_await net::save_backup(client, backup_path);
+      const net::SavedBackup saved = co_await net::save_backup(client, c.backup_path);
       if (!saved.ok) {
         fmt::print(stderr, "kvctl: backup failed: {}\n", saved.error);
         code = saved.exit_code;
@@ -446,20 +337,20 @@ int main(int argc, char** argv) {
       }
       fmt::print("backup of the committed state at index {} (term {}), taken by {}: {} bytes, crc32c {:08x}, "
                  "written to {} in {:.1f} s\n",
-                 saved.index, saved.term, saved.taken_by.str(), saved.bytes, saved.crc, backup_path,
+                 saved.index, saved.term, saved.taken_by.str(), saved.bytes, saved.crc, c.backup_path,
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       co_return;
     }
-    if (del->parsed() && prefix) {
-      const net::CallResult r = co_await client.del_prefix(key);
+    if (c.chosen.del && c.prefix) {
+      const net::CallResult r = co_await client.del_prefix(c.key);
       if (r.outcome != net::Outcome::kOk) {
-        code = report_failure(r, client, "del --prefix", key, true, timeout_s);
+        code = report_failure(r, client, "del --prefix", c.key, true, c.timeout_s);
       } else {
         fmt::print("deleted {}\n", r.reply.value.value_or("0"));
       }
       co_return;
     }
-    if (metrics->parsed()) {
+    if (c.chosen.metrics) {
       if (wanted.empty())
         for (const auto& [id, endpoint] : replicas) wanted.push_back(id);
       int answered = 0;
@@ -473,23 +364,23 @@ int main(int argc, char** argv) {
         fmt::print("{}", s->metrics);
       }
       // Asked about some: each must answer. Asked about all: a partial picture is still a picture.
-      if (answered == 0 || (!metrics_ids.empty() && answered < static_cast<int>(wanted.size()))) {
+      if (answered == 0 || (!c.metrics_ids.empty() && answered < static_cast<int>(wanted.size()))) {
         code = exit_code::kNoAnswer;
       }
       co_return;
     }
-    if (member->parsed() || transfer->parsed()) {
-      code = co_await membership_command(client, member_list->parsed() ? "list"
-                                                 : member_add->parsed() ? "add"
-                                                 : member_promote->parsed() ? "promote"
-                                                 : member_remove->parsed() ? "remove"
-                                                 : member_replace->parsed() ? "replace"
+    if (c.chosen.member || c.chosen.transfer) {
+      code = co_await membership_command(client, c.chosen.member_list ? "list"
+                                                 : c.chosen.member_add ? "add"
+                                                 : c.chosen.member_promote ? "promote"
+                                                 : c.chosen.member_remove ? "remove"
+                                                 : c.chosen.member_replace ? "replace"
                                                                            : "transfer",
-                                         member_id, member_replace->parsed() ? replaced_id : member_address,
-                                         learner_only, json_output, timeout_s);
+                                         c.member_id, c.chosen.member_replace ? c.replaced_id : c.member_address,
+                                         c.learner_only, c.json_output, c.timeout_s);
       co_return;
     }
-    if (leader->parsed()) {
+    if (c.chosen.leader) {
       // Every replica the client knows of, including members it learns of from the answers (added since the
       // cluster file was written).
       std::optional<std::pair<raft::Term, raft::NodeId>> newest;
@@ -513,7 +404,7 @@ int main(int argc, char** argv) {
       }
       co_return;
     }
-    if (status->parsed()) {
+    if (c.chosen.status) {
       // The configuration names members the cluster file may not list (added since): they are shown too.
       const auto view = co_await cluster_view(client);
       auto config_role = [&](raft::NodeId id) -> std::string {
@@ -523,7 +414,7 @@ int main(int argc, char** argv) {
         return "not member";
       };
       nlohmann::json all = nlohmann::json::array();
-      if (!json_output) {
+      if (!c.json_output) {
         fmt::print("{:<6} {:<11} {:<14} {:>6} {:<6} {:>9} {:>9} {:>9} {:>9} {:>8}  {}\n", "ID", "MEMBER", "ROLE",
                    "TERM", "LEADER", "COMMIT", "APPLIED", "LAST LOG", "SNAPSHOT", "KEYS",
                    "LEADER CONTACT / FOLLOWER LAG");
@@ -532,7 +423,7 @@ int main(int argc, char** argv) {
       const auto known = client.replicas();
       for (const auto& [id, endpoint] : known) {
         auto s = co_await client.status(id, kStatusTimeout);
-        if (json_output) {
+        if (c.json_output) {
           nlohmann::json j = {{"id", id.str()},
                               {"address", fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port())},
                               {"member", config_role(id)}};
@@ -575,35 +466,35 @@ int main(int argc, char** argv) {
         }
         reachable += s.has_value();
       }
-      if (json_output) fmt::print("{}\n", all.dump(2));
+      if (c.json_output) fmt::print("{}\n", all.dump(2));
       if (reachable == 0) code = exit_code::kNoAnswer;
       co_return;
     }
     net::CallResult r;
-    if (put->parsed()) r = co_await client.put(key, value);
-    else if (get->parsed()) r = co_await client.get(key);
-    else if (del->parsed()) r = co_await client.del(key);
+    if (c.chosen.put) r = co_await client.put(c.key, c.value);
+    else if (c.chosen.get) r = co_await client.get(c.key);
+    else if (c.chosen.del) r = co_await client.del(c.key);
     else {
-      const std::optional<std::string> must_hold = expect_absent ? std::nullopt : std::optional<std::string>(expected);
-      r = co_await client.cas(key, must_hold, value);
+      const std::optional<std::string> must_hold = c.expect_absent ? std::nullopt : std::optional<std::string>(c.expected);
+      r = co_await client.cas(c.key, must_hold, c.value);
     }
     if (r.outcome != net::Outcome::kOk) {
-      code = report_failure(r, client, put->parsed() ? "put" : get->parsed() ? "get" : del->parsed() ? "del" : "cas",
-                                 key, !get->parsed(), timeout_s);
+      code = report_failure(r, client, c.chosen.put ? "put" : c.chosen.get ? "get" : c.chosen.del ? "del" : "cas",
+                                 c.key, !c.chosen.get, c.timeout_s);
       co_return;
     }
     switch (r.reply.status) {
       case kv::Status::kOk:
-        if (get->parsed()) fmt::print("{}\n", r.reply.value.value_or(""));
+        if (c.chosen.get) fmt::print("{}\n", r.reply.value.value_or(""));
         else fmt::print("OK\n");
         break;
       case kv::Status::kNotFound:
-        fmt::print(stderr, "kvctl: no such key: {}\n", key);
+        fmt::print(stderr, "kvctl: no such key: {}\n", c.key);
         code = exit_code::kNo;
         break;
       case kv::Status::kCasMismatch:
-        if (r.reply.value) fmt::print(stderr, "kvctl: cas failed: {} holds \"{}\"\n", key, *r.reply.value);
-        else fmt::print(stderr, "kvctl: cas failed: {} does not exist\n", key);
+        if (r.reply.value) fmt::print(stderr, "kvctl: cas failed: {} holds \"{}\"\n", c.key, *r.reply.value);
+        else fmt::print(stderr, "kvctl: cas failed: {} does not exist\n", c.key);
         code = exit_code::kNo;
         break;
       case kv::Status::kStaleSession:
@@ -616,3 +507,5 @@ int main(int argc, char** argv) {
   io.run();
   return code;
 }
+
+}  // namespace coraft::net

@@ -12,7 +12,7 @@
 // the same clock, whatever network namespace it runs in, so histories recorded by different processes merge;
 // histories from different hosts do not.
 
-#include "history.hpp"
+#include "net/history.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -21,7 +21,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace coraft::test {
+namespace coraft::net {
 
 class HistoryFormatError : public std::runtime_error {
  public:
@@ -41,4 +41,4 @@ inline std::int64_t history_now_us() {
       .count();
 }
 
-}  // namespace coraft::test
+}  // namespace coraft::net

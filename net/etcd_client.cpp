@@ -1,4 +1,4 @@
-#include "etcd_client.hpp"
+#include "net/etcd_client.hpp"
 
 #include "net/codec.hpp"
 
@@ -10,7 +10,7 @@
 #include <asio/write.hpp>
 #include <fmt/format.h>
 
-namespace coraft::bench {
+namespace coraft::net {
 
 using asio::experimental::as_tuple;
 
@@ -119,4 +119,4 @@ asio::awaitable<bool> EtcdClient::round_trip(const std::string& request) {
   co_return status_ok;
 }
 
-}  // namespace coraft::bench
+}  // namespace coraft::net

@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-namespace coraft::bench {
+namespace coraft::net {
 
 struct EtcdEndpoint {
   std::string host;
@@ -36,4 +36,4 @@ class EtcdClient {
   std::string buffer_;
 };
 
-}  // namespace coraft::bench
+}  // namespace coraft::net
