@@ -309,6 +309,11 @@ void DiskStorage::read_all() {
   report_.suffix_entries_dropped = wal.dropped_suffix;
   hard_state_ = recovered_.hard_state;
   open_segment_for_append(segments.empty() ? 1 : segments.back().first);
+  // The names recovery relied on may not be durable yet: a process that died after creating a segment (or renaming
+  // a snapshot into place) and before syncing the directory leaves names a power cut can still undo, although the
+  // page cache shows them now. Appends to such a segment would be synced and lost with it. One directory sync makes
+  // every name recovery saw durable before anything new depends on it (kvsim seed 2922: a crash, then a power cut).
+  if (options_.fsync == FsyncPolicy::kAlways) fs_.sync_dir(options_.dir);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
