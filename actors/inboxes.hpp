@@ -46,9 +46,10 @@ struct ChangeMembershipRequest {  // gateway -> node
   raft::MembershipChange change;
 };
 struct TransferRequest {  // gateway (or a replica stopping) -> node: hand leadership over
-  std::uint64_t request_id;
-  raft::NodeId target;  // kNoNode: the most up-to-date voter
+  std::uint64_t request_id;  // kHandOverBeforeStop: answered through ReplicaOptions::on_handover_done
+  raft::NodeId target;       // kNoNode: the most up-to-date voter
 };
+inline constexpr std::uint64_t kHandOverBeforeStop = 0;
 struct StorageDurable {  // storage -> node: every write up to `seq` is on disk
   std::uint64_t seq;
   raft::Index last_index;  // the newest log entry written so far, and its term (0: none yet)

@@ -281,6 +281,10 @@ asio::awaitable<void> RaftNode::carry_out(raft::Effect& effect) {
             co_await out_.gateway.send(news);
           },
           [&](raft::ChangeOutcome& outcome) -> asio::awaitable<void> {
+            if (outcome.request_id == kHandOverBeforeStop) {  // asked by the replica's process, not a client
+              if (options_.on_handover_done) options_.on_handover_done(outcome.done, outcome.reason);
+              co_return;
+            }
             GatewayInbox answer = ChangeAnswered{outcome.request_id, outcome.done, std::move(outcome.reason),
                                                  outcome.leader};
             co_await out_.gateway.send(answer);

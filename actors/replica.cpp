@@ -53,7 +53,7 @@ void Replica::stop() {
   http_outbox_.close();
 }
 
-void Replica::hand_over() { node_inbox_.try_send(TransferRequest{0, raft::kNoNode}); }
+bool Replica::hand_over() { return node_inbox_.try_send(TransferRequest{kHandOverBeforeStop, raft::kNoNode}); }
 
 bool Replica::deliver(raft::PeerMessage message) { return node_inbox_.try_send(PeerReceived{std::move(message)}); }
 

@@ -35,8 +35,9 @@ class Replica {
   void start();
   // Closes every mailbox; each actor returns at its next wait. Run the io_context until idle afterwards.
   void stop();
-  // A leader hands leadership to its most up-to-date voter (before a clean stop). Does nothing elsewhere.
-  void hand_over();
+  // Before a clean stop: a leader hands leadership to its most up-to-date voter. The node tells how it ended through
+  // ReplicaOptions::on_handover_done (at once where there is nothing to hand over). False: its inbox refused.
+  bool hand_over();
   // Number of this replica's core actors still running.
   std::size_t live_actors() const { return live_actors_; }
 

@@ -28,6 +28,9 @@ struct ReplicaOptions {
   // Called once when this replica learns it is out of the cluster for good (removed, or refused under its id because
   // its data directory was replaced), with the reason. Unset: it stays up, silent, following no one.
   std::function<void(const std::string&)> on_retired;
+  // Called once a hand_over() has ended: `done` when another replica leads now; otherwise `why` not (not the leader,
+  // no voter to take over, timed out). Unset: nobody is told.
+  std::function<void(bool done, const std::string& why)> on_handover_done;
   // This replica's data directory identity (net/identity.hpp), sent with every peer message; 0 where nothing checks
   // it (course mode, and simulations that do not wipe disks).
   std::uint64_t incarnation = 0;

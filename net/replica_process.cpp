@@ -218,6 +218,12 @@ int run_replica_process(ReplicaCommandLine c) {
   // For a few seconds first it answers clients with the address of a member, so that those that knew of no other
   // replica (their cluster file predates the change) find the cluster again.
   asio::steady_timer retirement(io);
+  std::function<void()> stop_after_handover;  // set with the signal handler below
+  options.on_handover_done = [&](bool done, const std::string& why) {
+    if (done) log->info("handed over: stopping");
+    else log->info("not handed over ({}): stopping", why);
+    if (stop_after_handover) stop_after_handover();
+  };
   options.on_retired = [&](const std::string& reason) {
     retired = true;
     log->error("{}. This replica is no longer a member of the cluster: stopping in {} s (exit status {}); until then "
@@ -327,25 +333,26 @@ int run_replica_process(ReplicaCommandLine c) {
     socket.close(ignored);
   };
   stop_now = stop;
+  asio::steady_timer handover_backstop(io);
+  stop_after_handover = [&] {
+    handover_backstop.cancel();
+    stop();
+  };
+  // A leader hands over first, so the cluster has a leader again at once instead of after an election timeout; the
+  // node says when that has ended (on_handover_done, at once where there is nothing to hand over). The timer is a
+  // backstop: a stop never waits on the node longer than two election timeouts.
   signals.async_wait([&](const asio::error_code& error, int signal) {
     if (error) return;
-    if (course_mode || replica.core().role() != raft::Role::kLeader) {
+    if (course_mode || !replica.hand_over()) {
       log->info("signal {}: stopping", signal);
       stop();
       return;
     }
-    // A leader hands over first, so the cluster has a leader again at once instead of after an election timeout.
-    log->info("signal {}: handing leadership over, then stopping", signal);
-    replica.hand_over();
-    actors::spawn(io.get_executor(), options.self.str() + "/stop", [&]() -> asio::awaitable<void> {
-      asio::steady_timer tick(io);
-      const auto deadline = std::chrono::steady_clock::now() + 2 * options.timing.election_timeout_max;
-      while (replica.core().role() == raft::Role::kLeader && std::chrono::steady_clock::now() < deadline) {
-        tick.expires_after(std::chrono::milliseconds(5));
-        co_await tick.async_wait(asio::use_awaitable);
-      }
-      log->info("{}: stopping", replica.core().role() == raft::Role::kLeader ? "no one took over in time"
-                                                                            : "handed over");
+    log->info("signal {}: handing leadership over if this replica leads, then stopping", signal);
+    handover_backstop.expires_after(2 * options.timing.election_timeout_max);
+    handover_backstop.async_wait([&](const asio::error_code& cancelled) {
+      if (cancelled) return;
+      log->info("no answer about the handover in time: stopping");
       stop();
     });
   });

@@ -115,3 +115,60 @@ TEST_CASE("a three-process cluster serves, loses its leader, and serves again", 
   }
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("SIGTERM: a leader hands over before it stops, a follower just stops", "[net][process][smoke]") {
+  const auto dir = testing::fresh_test_dir("handover");
+  const std::string config_path = testing::write_test_cluster(dir);
+  std::map<raft::NodeId, std::unique_ptr<chaos::ChildProcess>> replicas;
+  auto log_of = [&](raft::NodeId id) { return (dir / (id.str() + ".log")).string(); };
+  for (int i = 0; i < 3; ++i) {
+    const raft::NodeId id{static_cast<std::uint16_t>(i)};
+    replicas[id] = std::make_unique<chaos::ChildProcess>(
+        std::vector<std::string>{CORAFT_KVSTORE_PATH, "--config", config_path, "--id", id.str(), "--data-dir",
+                                 (dir / id.str()).string(), "--log-level", "info"},
+        log_of(id));
+  }
+  asio::io_context io;
+  auto endpoints = net::resolve(io, net::load_cluster_config(config_path));
+  net::ClientSettings settings;
+  settings.deadline = 10s;
+  net::Client client(io, endpoints, actors::Rng(43), settings);
+  const std::string k = "k", v = "v";
+  net::CallResult put;
+  auto leader_now = [&] {
+    std::optional<std::pair<raft::NodeId, raft::Term>> found;
+    run(io, [&]() -> asio::awaitable<void> {
+      for (const auto& [id, endpoint] : endpoints) {
+        if (!replicas.at(id)->running()) continue;
+        auto status = co_await client.status(id, 1000ms);
+        if (status && status->role == raft::Role::kLeader) found = {id, status->term};
+      }
+    });
+    return found;
+  };
+  run(io, [&]() -> asio::awaitable<void> { put = co_await client.put(k, v); });
+  REQUIRE(put.outcome == net::Outcome::kOk);
+  const auto before = leader_now();
+  REQUIRE(before.has_value());
+
+  replicas.at(before->first)->kill_and_wait(SIGTERM);
+  CHECK(WIFEXITED(replicas.at(before->first)->exit_status()));
+  CHECK(WEXITSTATUS(replicas.at(before->first)->exit_status()) == 0);
+  const std::string stopped_leader_log = testing::read_file(log_of(before->first));
+  INFO(stopped_leader_log.substr(stopped_leader_log.size() > 2000 ? stopped_leader_log.size() - 2000 : 0));
+  CHECK(stopped_leader_log.find("handed over: stopping") != std::string::npos);
+  // It named its successor before it went: the next term already has a leader, no election timeout was waited out.
+  const auto after = leader_now();
+  REQUIRE(after.has_value());
+  CHECK(after->first != before->first);
+  CHECK(after->second == before->second + 1);
+
+  const raft::NodeId follower{static_cast<std::uint16_t>(3 - before->first.value - after->first.value)};  // the third
+  REQUIRE(follower != after->first);
+  REQUIRE(follower != before->first);
+  replicas.at(follower)->kill_and_wait(SIGTERM);
+  CHECK(WEXITSTATUS(replicas.at(follower)->exit_status()) == 0);
+  CHECK(testing::read_file(log_of(follower)).find("not handed over (") != std::string::npos);
+  replicas.at(after->first)->kill_and_wait(SIGTERM);
+  std::filesystem::remove_all(dir);
+}
