@@ -1,16 +1,4 @@
-// kvchat: a terminal chat room kept in a coraft cluster (chat_room.hpp says how a room is stored).
-//   kvchat --cluster cluster.json --room lobby --nick alice
-// Joining prints the room's history; from then on every message anyone posts appears on stdout as "[n] nick: text",
-// in the same order for everyone. Type a line and press Enter to post it; /quit or the end of input leaves, once what
-// was typed before is posted and shown. Notices go to stderr, so stdout is the transcript. When the leader dies,
-// posting and reading carry on with the next one: nothing is lost or doubled.
-// Without --cluster it uses data/local-cluster/cluster.json, the file `make run` writes.
-// Exit codes (net/exit_codes.hpp): 0 left the room (also on SIGINT, SIGTERM, SIGHUP); 2 the cluster did not answer on
-// joining; 64 bad arguments; 66 no cluster file; 70 an internal error; 78 the cluster file is invalid.
-//
-// Two coroutines share one thread. The reader prints the next unseen slots, then waits for the poll period or for
-// the writer to say it posted something. The writer reads lines from stdin and posts them one at a time. Each has its
-// own Client, because a Client runs one operation at a time.
+#include "chat/chat_terminal.hpp"
 
 #include "actors/logger.hpp"
 #include "actors/spawn.hpp"
@@ -18,9 +6,7 @@
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
 #include "version/version.hpp"
-#include "net/command_line.hpp"
 
-#include <CLI/CLI.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
@@ -39,24 +25,21 @@
 #include <random>
 #include <unistd.h>
 
-using namespace coraft;
+#include "net/exit_codes.hpp"
 
-namespace {
-
-struct Options {
-  std::string cluster_path = net::kLocalClusterFile;
-  std::string room = "lobby";
-  std::string nick;
-  double timeout_s = 5;
-  int poll_ms = 150;
-  std::string token;  // the cluster's client token, when its file names one
-};
+namespace coraft::chat {
 
 std::string default_nick() {
   const char* user = std::getenv("USER");
   if (user && !chat::invalid_nick(user)) return user;
   return "anon";
 }
+
+namespace {
+
+using Options = ChatOptions;
+
+
 
 // A descriptor for reading stdin that asio may switch to non-blocking mode. A terminal is opened afresh: stdin and
 // stdout of a terminal usually share one open file, and non-blocking writes to stdout would fail when the terminal
@@ -252,31 +235,7 @@ class Chat {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{"kvchat: a terminal chat room kept in a coraft cluster. Type a line to post it, /quit to leave.\n"
-               "  kvchat [--cluster FILE] [--room NAME] [--nick NAME]"};
-  Options options;
-  options.nick = default_nick();
-  app.option_defaults()->always_capture_default();
-  app.add_option("--cluster", options.cluster_path, "The cluster file (as given to kvstore --config; `make run` "
-                                                    "writes the default)");
-  app.add_option("--room", options.room, "The room to join");
-  app.add_option("--nick", options.nick, "Your name in the room (default: $USER)");
-  app.add_option("--timeout", options.timeout_s, "Seconds to wait for the cluster before saying it does not answer")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--poll-ms", options.poll_ms, "Look for new messages this often, in milliseconds")
-      ->check(CLI::Range(10, 60000))
-      ->capture_default_str();
-  app.set_version_flag("--version", version_line("kvchat"));
-  app.footer(exit_code::help_footer({
-      {exit_code::kDone, "left the room (/quit, end of input, SIGINT, SIGTERM or SIGHUP)"},
-      {exit_code::kNoAnswer, "the cluster did not answer on joining, or no replica is running"},
-      {exit_code::kUsage, "a bad command line (also: a room or nick it cannot use)"},
-      {exit_code::kNoInput, "the cluster file does not exist or cannot be read"},
-      {exit_code::kInternal, "an unexpected failure"},
-      {exit_code::kConfig, "the cluster file, or the client token file it names, is invalid"},
-  }));
-  if (auto code = exit_code::parse_command_line(app, argc, argv)) return *code;
+int run_chat(ChatOptions options) {
   for (const auto& problem : {chat::invalid_room(options.room), chat::invalid_nick(options.nick)}) {
     if (problem) {
       fmt::print(stderr, "kvchat: {}\n", *problem);
@@ -318,3 +277,5 @@ int main(int argc, char** argv) {
   if (stdin_flags >= 0) fcntl(STDIN_FILENO, F_SETFL, stdin_flags);
   return code;
 }
+
+}  // namespace coraft::chat
