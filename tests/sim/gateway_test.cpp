@@ -277,3 +277,48 @@ TEST_CASE("a backup holds every write acknowledged before it was asked for, and 
   CHECK(ask(leader, head.id, head.total + 1).kind == actors::ReplyKind::kFail);
   CHECK(c.double_answers().empty());
 }
+
+TEST_CASE("a status request gathers every actor's counters by message, and answers without a silent one",
+          "[gateway][sim][metrics]") {
+  const auto seed = test_seed(106);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 3, .seed = seed});
+  REQUIRE(c.run_until([&] { return c.leader().has_value(); }, us(5000ms)));
+  const int leader = *c.leader();
+  const raft::NodeId asker{0x2200};
+  c.send_request(leader, request(asker.value, "p", actors::RequestKind::kPut, "k", "v"));
+  REQUIRE(c.run_until([&] { return c.replies_to(asker).size() == 1; }, us(2000ms)));
+
+  auto status = [&](const std::string& mid) -> const actors::ClientReply& {
+    const std::size_t before = c.replies_to(asker).size();
+    c.send_request(leader, request(asker.value, mid, actors::RequestKind::kStatus, ""));
+    REQUIRE(c.run_until([&] { return c.replies_to(asker).size() > before; }, us(5000ms)));
+    return c.replies_to(asker).back();
+  };
+  const auto asked_at = c.world().now();
+  const actors::ClientReply& full = status("s1");
+  REQUIRE(full.kind == actors::ReplyKind::kOk);
+  REQUIRE(full.replica_status.has_value());
+  const std::string& text = full.replica_status->metrics;
+  const std::string id = c.id(leader).str();
+  // The node's, the storage actor's and the KV API's own counters, each rendered by its owner.
+  CHECK_THAT(text, Catch::Contains(fmt::format("coraft_role{{replica=\"{}\",role=\"leader\"}} 1", id)));
+  CHECK_THAT(text, Catch::Contains(fmt::format("coraft_proposals_total{{replica=\"{}\"}}", id)));
+  CHECK_THAT(text, Catch::Contains(fmt::format("coraft_storage_writes_total{{replica=\"{}\"}}", id)));
+  CHECK_THAT(text, Catch::Contains(fmt::format("coraft_api_calls_total{{replica=\"{}\"}}", id)));
+  CHECK(text.find("coraft_storage_writes_total") > text.find("coraft_proposals_total"));  // slots keep one order
+  CHECK(c.world().now() - asked_at < us(100ms));  // everyone answered: no waiting out the patience
+
+  // An edge that says it counts things but never answers (a stuck HTTP edge): the answer comes anyway, after the
+  // gateway's patience, with every other report in it.
+  c.replica(leader)->attach_edge(actors::EdgeKind::kHttp);
+  c.run_for(us(10ms));
+  const auto asked_again = c.world().now();
+  const actors::ClientReply& partial = status("s2");
+  REQUIRE(partial.kind == actors::ReplyKind::kOk);
+  REQUIRE(partial.replica_status.has_value());
+  CHECK_THAT(partial.replica_status->metrics,
+             Catch::Contains(fmt::format("coraft_storage_writes_total{{replica=\"{}\"}}", id)));
+  CHECK(c.world().now() - asked_again >= us(1000ms));
+  CHECK(c.double_answers().empty());
+}
