@@ -9,6 +9,7 @@
 #include "net/http_client.hpp"
 #include "net/secret_file.hpp"
 #include "version/version.hpp"
+#include "net/exit_codes.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
@@ -22,7 +23,6 @@
 #include <iostream>
 #include <random>
 
-#include "net/exit_codes.hpp"
 
 namespace coraft::net {
 namespace {

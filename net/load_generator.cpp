@@ -8,6 +8,7 @@
 #include "net/client.hpp"
 #include "net/http_client.hpp"
 #include "version/version.hpp"
+#include "net/exit_codes.hpp"
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -21,7 +22,6 @@
 #include <fstream>
 #include <random>
 
-#include "net/exit_codes.hpp"
 
 namespace coraft::net {
 namespace {

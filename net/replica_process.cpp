@@ -6,6 +6,7 @@
 #include "actors/spawn.hpp"
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
+#include "net/exit_codes.hpp"
 #include "net/http_server.hpp"
 #include "net/restore.hpp"
 #include "net/secret_file.hpp"
@@ -13,8 +14,6 @@
 #include "raft/backup_file.hpp"
 #include "raft/disk_storage.hpp"
 #include "raft/memory_file_system.hpp"
-
-#include <random>
 #include "version/version.hpp"
 
 #include <asio/io_context.hpp>
@@ -27,10 +26,7 @@
 #include <chrono>
 #include <csignal>
 #include <functional>
-#include <iostream>
 #include <random>
-
-#include "net/exit_codes.hpp"
 
 namespace coraft::net {
 namespace {

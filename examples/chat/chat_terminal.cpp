@@ -6,6 +6,7 @@
 #include "net/client.hpp"
 #include "net/cluster_config.hpp"
 #include "version/version.hpp"
+#include "net/exit_codes.hpp"
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
@@ -25,7 +26,6 @@
 #include <random>
 #include <unistd.h>
 
-#include "net/exit_codes.hpp"
 
 namespace coraft::chat {
 
