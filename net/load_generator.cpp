@@ -7,6 +7,7 @@
 #include "net/history_io.hpp"
 #include "net/client.hpp"
 #include "net/http_client.hpp"
+#include "net/process_cpu.hpp"
 #include "version/version.hpp"
 #include "net/exit_codes.hpp"
 
@@ -211,6 +212,18 @@ int run_load(LoadCommandLine c) {
     return net::exit_code_for(e);
   }
 
+  // The servers' CPU time at the start of the measured window, sampled then (below) and again at the end.
+  auto cpu_now = [&]() -> std::optional<double> {
+    double total = 0;
+    for (int pid : c.cpu_pids) {
+      auto seconds = net::process_cpu_seconds(pid);
+      if (!seconds) return std::nullopt;
+      total += *seconds;
+    }
+    return total;
+  };
+  std::optional<double> cpu_at_start;
+
   Totals totals;
   const auto started = Steady::now();
   const auto measure_from = started + std::chrono::microseconds(static_cast<std::int64_t>(c.load.warmup_s * 1e6));
@@ -293,6 +306,13 @@ int run_load(LoadCommandLine c) {
       if (--running == 0) signals.cancel();
     });
   }
+  if (!c.cpu_pids.empty()) {
+    actors::spawn(io.get_executor(), "cpu-sample", [&]() -> asio::awaitable<void> {
+      asio::steady_timer at(io, measure_from);
+      co_await at.async_wait(asio::use_awaitable);
+      cpu_at_start = cpu_now();
+    });
+  }
   actors::spawn(io.get_executor(), "progress", [&]() -> asio::awaitable<void> {
     asio::steady_timer timer(io);
     int second = 0;
@@ -308,6 +328,7 @@ int run_load(LoadCommandLine c) {
     }
   });
   io.run();
+  const std::optional<double> cpu_at_end = cpu_now();
 
   const double seconds = std::chrono::duration<double>(std::min(Steady::now(), stop_at) - measure_from).count();
   std::sort(totals.latencies_ms.begin(), totals.latencies_ms.end());
@@ -331,13 +352,27 @@ int run_load(LoadCommandLine c) {
       {"unknown", totals.unknown},
       {"rejected", totals.rejected},
   };
+  std::string cpu_text;
+  if (!c.cpu_pids.empty()) {
+    if (cpu_at_start && cpu_at_end && totals.ops > 0) {
+      const double cpu = *cpu_at_end - *cpu_at_start;
+      report["server_cpu_s"] = cpu;
+      report["server_cpu_s_per_1000_ops"] = cpu / static_cast<double>(totals.ops) * 1000;
+      cpu_text = fmt::format("; server CPU {:.2f} s ({} processes), {:.4f} s per 1000 ops", cpu, c.cpu_pids.size(),
+                             cpu / static_cast<double>(totals.ops) * 1000);
+    } else {
+      cpu_text = "; server CPU unknown (a --cpu-of process is gone, or the window was empty)";
+      report["server_cpu_s"] = nullptr;
+      report["server_cpu_s_per_1000_ops"] = nullptr;
+    }
+  }
   if (c.json_output) {
     fmt::print("{}\n", report.dump());
   } else {
     fmt::print("{} ops in {:.1f} s: {:.0f} ops/s; latency ms p50 {:.3f} p90 {:.3f} p99 {:.3f} p99.9 {:.3f} max {:.3f}; "
-               "errors {}, retries {}\n",
+               "errors {}, retries {}{}\n",
                totals.ops, seconds, throughput, percentile(l, 50), percentile(l, 90), percentile(l, 99),
-               percentile(l, 99.9), l.empty() ? 0 : l.back(), totals.errors, totals.retries);
+               percentile(l, 99.9), l.empty() ? 0 : l.back(), totals.errors, totals.retries, cpu_text);
   }
   if (history.is_open()) {
     history.close();

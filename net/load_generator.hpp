@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace coraft::net {
 
@@ -30,6 +31,9 @@ struct LoadCommandLine {
   bool over_http = false, http_to_leader = false;
   double timeout_s = 10;
   std::string history_path;
+  // Processes (the system's replicas or members) whose CPU time over the measured window is reported, per 1,000
+  // operations: the cost of an operation on the servers, which throughput alone hides.
+  std::vector<int> cpu_pids;
 };
 
 // Runs the load; returns the process's exit status (net/exit_codes.hpp).

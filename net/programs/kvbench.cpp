@@ -52,6 +52,10 @@ int main(int argc, char** argv) {
                  "(session-sequence, padded to --value-size)")
       ->needs(cluster_opt)
       ->excludes(http_flag);
+  app.add_option("--cpu-of", c.cpu_pids,
+                 "PID[,PID...]: report these processes' CPU time (user + system) over the measured window, in all "
+                 "and per 1,000 operations (give the replicas', or etcd members', pids)")
+      ->delimiter(',');
   app.add_flag("--json", c.json_output, "Print one JSON object at the end (and no progress lines)");
   app.add_flag("-q,--quiet", c.quiet, "No progress lines");
   app.set_version_flag("--version", version_line("kvbench"));

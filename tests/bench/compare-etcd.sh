@@ -88,7 +88,9 @@ run_workloads() {  # $1: label, $2: kvbench target arguments
       seq1) args="--clients 1 --read-ratio 0" ;;
     esac
     # shellcheck disable=SC2086
-    result["$1/$name"]=$("$bin/kvbench" $2 $args --duration "$duration" --warmup 2 --keys 100000 --json)
+    # --cpu-of: the servers' CPU time over the measured window (every etcd member or coraft replica running now).
+    result["$1/$name"]=$("$bin/kvbench" $2 $args --duration "$duration" --warmup 2 --keys 100000 --json \
+      --cpu-of "$(IFS=,; echo "${pids[*]}")")
     echo "  $1 $name: ${result["$1/$name"]}" >&2
   done
 }
@@ -124,15 +126,18 @@ if [ "$http" = 1 ]; then
   exit 0
 fi
 
-printf '\n%-8s %-22s %12s %12s %8s %10s %10s %10s %10s\n' durability workload "etcd ops/s" "coraft ops/s" ratio \
-  "etcd p50" "coraft p50" "etcd p99" "coraft p99"
+printf '\n%-8s %-22s %12s %12s %8s %10s %10s %10s %10s %10s %10s %8s\n' durability workload "etcd ops/s" \
+  "coraft ops/s" ratio "etcd p50" "coraft p50" "etcd p99" "coraft p99" "etcd CPU" "coraft CPU" "CPU"
+# CPU: the servers' CPU seconds per 1,000 operations (all members or replicas together), and coraft's over etcd's.
 for mode in sync nosync; do
   for name in puts64 gets90 seq1; do
     e="${result["etcd-$mode/$name"]}"; c="${result["coraft-$mode/$name"]}"
     eo=$(field "$e" ops_per_sec); co=$(field "$c" ops_per_sec)
-    printf '%-8s %-22s %12.0f %12.0f %7.2fx %9.3fms %9.3fms %9.3fms %9.3fms\n' "$mode" \
+    ec=$(field "$e" server_cpu_s_per_1000_ops); cc=$(field "$c" server_cpu_s_per_1000_ops)
+    printf '%-8s %-22s %12.0f %12.0f %7.2fx %9.3fms %9.3fms %9.3fms %9.3fms %9.3fs %9.3fs %7.2fx\n' "$mode" \
       "$(case $name in puts64) echo 'puts, 64 clients';; gets90) echo '90% gets, 64 clients';; seq1) echo 'puts, 1 client';; esac)" \
       "$eo" "$co" "$(python3 -c "print($co / max($eo, 1e-9))")" \
-      "$(field "$e" p50_ms)" "$(field "$c" p50_ms)" "$(field "$e" p99_ms)" "$(field "$c" p99_ms)"
+      "$(field "$e" p50_ms)" "$(field "$c" p50_ms)" "$(field "$e" p99_ms)" "$(field "$c" p99_ms)" \
+      "$ec" "$cc" "$(python3 -c "print($cc / max($ec, 1e-9))")"
   done
 done
