@@ -2,7 +2,6 @@
 
 #include "kv/command.hpp"
 #include "raft/backup_file.hpp"
-#include "raft/crc32.hpp"
 #include "raft/overloaded.hpp"
 
 #include <fmt/format.h>
@@ -548,10 +547,8 @@ void Gateway::on_backup_taken(BackupTaken& taken) {
                                                         std::chrono::system_clock::now().time_since_epoch())
                                                         .count());
   backup.cluster_id = options_.cluster_id;
-  backup.state = *taken.snapshot.data;
-  auto file = std::make_shared<const std::string>(raft::encode_backup(backup));
-  // The file's own checksum (its last four bytes: crc32c of everything before them), which the client checks.
-  const std::uint32_t crc = raft::crc32c(std::string_view(*file).substr(0, file->size() - 4));
+  auto file = std::make_shared<const std::string>(raft::encode_backup(backup, *taken.snapshot.data));
+  const std::uint32_t crc = raft::backup_checksum(*file);  // which the client checks chunk by chunk
   if (backups_.size() >= kMaxHeldBackups) {
     auto oldest = std::min_element(backups_.begin(), backups_.end(), [](const auto& a, const auto& b) {
       return a.second.last_read < b.second.last_read;
@@ -561,7 +558,7 @@ void Gateway::on_backup_taken(BackupTaken& taken) {
   }
   backups_.emplace(taken.backup_id, HeldBackup{file, backup.index, backup.term, crc, clock_.now()});
   log_->info("backup {} taken at index {} (term {}): {} bytes of state, a file of {} bytes", taken.backup_id, backup.index,
-             backup.term, backup.state.size(), file->size());
+             backup.term, taken.snapshot.data->size(), file->size());
   request.backup_id = taken.backup_id;
   request.offset = 0;
   send_backup_chunk(request);

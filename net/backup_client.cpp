@@ -1,7 +1,7 @@
 #include "net/backup_client.hpp"
 
 #include "net/exit_codes.hpp"
-#include "raft/bytes.hpp"
+#include "raft/backup_file.hpp"
 #include "raft/crc32.hpp"
 
 #include <fmt/format.h>
@@ -143,8 +143,7 @@ asio::awaitable<SavedBackup> save_backup(Client& client, const std::string& path
       ++saved.chunks;
     } while (offset < saved.bytes);
     if (dropped) continue;
-    std::uint32_t stored = 0;
-    raft::ByteReader(trailer).u32(stored);
+    const std::uint32_t stored = raft::backup_checksum(trailer);
     if (crc != saved.crc || stored != saved.crc) {
       co_return failure(exit_code::kNoAnswer, fmt::format("checksum mismatch: the bytes received sum to {:08x}, the "
                                                           "file says {:08x}, the replica {:08x}",

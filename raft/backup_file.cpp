@@ -11,9 +11,9 @@
 
 namespace coraft::raft {
 
-std::string encode_backup(const Backup& backup) {
+std::string encode_backup(const Backup& backup, std::string_view state) {
   std::string out;
-  out.reserve(backup.state.size() + 64);
+  out.reserve(state.size() + 64);
   ByteWriter w(out);
   w.raw(kBackupMagic);
   w.u32(kBackupFormat);
@@ -21,9 +21,15 @@ std::string encode_backup(const Backup& backup) {
   w.u64(backup.term);
   w.u64(backup.taken_unix_ms);
   w.u64(backup.cluster_id);
-  w.bytes(backup.state);
+  w.bytes(state);
   w.u32(crc32c(out));
   return out;
+}
+
+std::uint32_t backup_checksum(std::string_view file) {
+  std::uint32_t crc = 0;
+  if (file.size() >= 4) ByteReader(file.substr(file.size() - 4)).u32(crc);
+  return crc;
 }
 
 std::variant<Backup, std::string> parse_backup(std::string_view bytes) {

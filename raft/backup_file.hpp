@@ -41,7 +41,11 @@ struct Backup {
   std::string state;  // the state machine image
 };
 
-std::string encode_backup(const Backup& backup);
+// The file for `fields` (all but its state) holding `state`: a view, so a large image is not copied once more first.
+std::string encode_backup(const Backup& fields, std::string_view state);
+inline std::string encode_backup(const Backup& backup) { return encode_backup(backup, backup.state); }
+// The checksum an encoded backup carries (its last four bytes); 0 for bytes too short to be one.
+std::uint32_t backup_checksum(std::string_view file);
 // The backup in `bytes`, or why it is not one (cut short, wrong magic or version, checksum mismatch).
 std::variant<Backup, std::string> parse_backup(std::string_view bytes);
 
