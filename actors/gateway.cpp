@@ -276,6 +276,18 @@ void Gateway::flush_batches() {
 // ---------------------------------------------------------------------------------------------------------------
 // News from the node and the applier
 
+bool Gateway::answer_is_current(const ProposedWrite& write) const {
+  // A client without a session takes the last write it was told `ok` for as its key's value. While we lead the term
+  // we proposed in, we answer in log order and no other leader has answered anything, so an `ok` now is the newest
+  // answer. Once another leader exists it may have answered a later write of the same key already (we redirected the
+  // client's next request there while this one waited for its entry): our late `ok` would make the client expect the overwritten value. The write
+  // did commit, so silence (the client counts it unanswered) is the one answer that is both true and not misleading.
+  // A client with a session, or one behind the KV API, orders its own writes and is answered in any case.
+  const ClientRequest& request = write.waiting.request;
+  if (request.session.id != 0 || request.reply_via == ReplyVia::kKvApi) return true;
+  return role_ == raft::Role::kLeader && term_ == write.term;
+}
+
 bool Gateway::came_back_from_leader(raft::NodeId client) {
   // A client we sent to the leader a moment ago is back: the leader did not serve it (it may be dead and we not yet
   // know). Another redirect would send it round in circles; hold it until our view of the leader changes.
@@ -349,7 +361,12 @@ void Gateway::on_applied(const EntriesApplied& applied) {
     auto it = committing_.find(command.index);
     if (it == committing_.end()) continue;
     if (it->second.term == command.term) {
-      answer_write(it->second.waiting, command.result);
+      if (answer_is_current(it->second)) {
+        answer_write(it->second.waiting, command.result);
+      } else {
+        log_->debug("write {} from {} applied after this replica stopped leading term {}: left unanswered",
+                    it->second.waiting.request.mid, it->second.waiting.request.client.str(), it->second.term);
+      }
     } else {
       // Another leader's entry took this index: ours can never commit. Safe to propose again or send elsewhere.
       route(std::move(it->second.waiting));

@@ -99,6 +99,7 @@ class Gateway {
   void redirect(const ClientRequest& request) { reply(request, ReplyKind::kRedirect, leader_or_voter()); }
   raft::NodeId leader_or_voter() const;
   void redirect_to_leader(const ClientRequest& request);
+  bool answer_is_current(const ProposedWrite& write) const;
   bool came_back_from_leader(raft::NodeId client);
   void give_up(const Waiting& waiting);
   bool first_sighting(const ClientRequest& request);

@@ -182,6 +182,36 @@ TEST_CASE("a write from a client without a session that may be in the log is ans
   CHECK(c.replies_to(client).size() == 1);
 }
 
+TEST_CASE("a deposed leader never answers ok for a sessionless write after a newer leader answered a later one",
+          "[gateway][sim][sessions]") {
+  // The course simulator's client takes the last write it was told `ok` for as its key's value. The old leader's
+  // write reached the followers but no ack came back; the next leader commits it, and answers the client's next
+  // write of the key. When the old leader learns the first write committed, an `ok` would contradict the second.
+  const auto seed = test_seed(109);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 3, .seed = seed});
+  REQUIRE(c.run_until([&] { return c.leader().has_value(); }, us(5000ms)));
+  c.run_for(us(200ms));
+  const int old_leader = *c.leader();
+  for (int i = 0; i < c.size(); ++i)
+    if (i != old_leader) c.network().block(i, old_leader);
+  const raft::NodeId client{0x2009};
+  c.send_request(old_leader, request(client.value, "w1", actors::RequestKind::kPut, "k", "first"));
+  REQUIRE(c.run_until([&] { auto l = c.leader(); return l && *l != old_leader; }, us(10000ms)));
+  const int new_leader = *c.leader();
+  c.send_request(new_leader, request(client.value, "w2", actors::RequestKind::kPut, "k", "second"));
+  REQUIRE(c.run_until([&] { return !c.replies_to(client).empty(); }, us(2000ms)));
+  REQUIRE(c.replies_to(client).at(0).mid == "w2");
+  REQUIRE(c.replies_to(client).at(0).kind == actors::ReplyKind::kOk);
+  c.network().heal();
+  // The old leader catches up: its own write is applied there (it committed), and stays unanswered.
+  REQUIRE(c.run_until([&] { return c.replica(old_leader)->store().get("k") == std::optional<std::string>("second"); },
+                      us(5000ms)));
+  c.run_for(us(1000ms));
+  CHECK(c.replies_to(client).size() == 1);
+  CHECK(c.double_answers().empty());
+}
+
 TEST_CASE("a write with a session is given up at its deadline: its retry cannot apply twice",
           "[gateway][sim][sessions]") {
   const auto seed = test_seed(108);
