@@ -33,8 +33,6 @@ class ThreadDiskWorker final : public DiskWorker {
 
 class InlineDiskWorker final : public DiskWorker {
  public:
-  explicit InlineDiskWorker(asio::io_context& io) : io_(io) {}
-
   void submit(Job job, Done done) override {
     std::exception_ptr failure;
     try {
@@ -42,17 +40,14 @@ class InlineDiskWorker final : public DiskWorker {
     } catch (...) {
       failure = std::current_exception();
     }
-    asio::post(io_, [done = std::move(done), failure] { done(failure); });
+    done(failure);
   }
-
- private:
-  asio::io_context& io_;
 };
 
 }  // namespace
 
 std::unique_ptr<DiskWorker> make_thread_worker(asio::io_context& io) { return std::make_unique<ThreadDiskWorker>(io); }
 
-std::unique_ptr<DiskWorker> make_inline_worker(asio::io_context& io) { return std::make_unique<InlineDiskWorker>(io); }
+std::unique_ptr<DiskWorker> make_inline_worker(asio::io_context&) { return std::make_unique<InlineDiskWorker>(); }
 
 }  // namespace coraft::actors

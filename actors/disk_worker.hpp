@@ -21,14 +21,15 @@ class DiskWorker {
 
   virtual ~DiskWorker() = default;
   // Runs `job` away from the replica's thread, one job at a time in submission order; afterwards `done` runs on the
-  // replica's io_context with what the job threw, if anything.
+  // replica's io_context with what the job threw, if anything (an inline worker calls it before submit returns).
   virtual void submit(Job job, Done done) = 0;
 };
 
 // A thread of its own; its destructor waits for the job under way.
 std::unique_ptr<DiskWorker> make_thread_worker(asio::io_context& io);
-// No thread: the replica's own thread runs the job on the spot (the answer still comes later, through `done`). For a
-// follower's writes, whose replies wait for them anyway, this saves two thread hand-offs per write.
+// No thread: the replica's own thread runs the job on the spot and calls `done` before submit returns. For writes
+// whose replies wait for them anyway (a follower's, or any without fsync) this saves two thread hand-offs and the
+// turns of the event loop in between.
 std::unique_ptr<DiskWorker> make_inline_worker(asio::io_context& io);
 
 }  // namespace coraft::actors

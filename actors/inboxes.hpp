@@ -21,6 +21,9 @@ struct PeerReceived {  // bridge -> node
 struct ElectionTimerFired {  // election timer -> node; `epoch` names the reset it counts from
   std::uint64_t epoch;
 };
+struct RetransmitTimerFired {  // the node's own retransmission deadline (RaftCore::next_retransmit_us)
+  std::uint64_t generation;
+};
 struct ProposeCommands {  // gateway -> node
   std::uint64_t proposal_id;
   std::vector<std::string> commands;
@@ -55,9 +58,9 @@ struct StorageDurable {  // storage -> node: every write up to `seq` is on disk
   raft::Index last_index;  // the newest log entry written so far, and its term (0: none yet)
   raft::Term last_term;
 };
-using NodeInbox = std::variant<PeerReceived, ElectionTimerFired, ProposeCommands, RequestRead, FollowerIdle,
-                               AppliedThrough, StatusRequest, SnapshotTaken, StorageDurable, ChangeMembershipRequest,
-                               TransferRequest>;
+using NodeInbox = std::variant<PeerReceived, ElectionTimerFired, RetransmitTimerFired, ProposeCommands, RequestRead,
+                               FollowerIdle, AppliedThrough, StatusRequest, SnapshotTaken, StorageDurable,
+                               ChangeMembershipRequest, TransferRequest>;
 
 // ---- storage ----
 struct StorageWrite {  // node -> storage: make this change durable, after every write numbered before it

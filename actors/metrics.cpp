@@ -101,6 +101,8 @@ void NodeMetrics::render(std::string& out, std::string_view id) const {
       {"coraft_snapshots_installed_total", "Snapshots received from a leader", snapshots_installed},
       {"coraft_peer_messages_rejected_total",
        "Peer messages dropped because no correct replica sends them (forged, or a faulty peer)", peer_messages_rejected},
+      {"coraft_retransmissions_total", "AppendEntries and vote requests sent again, unanswered after their timeout",
+       retransmissions},
       {"coraft_proposals_total", "Client commands proposed to the log", proposals},
       {"coraft_reads_total", "Linearizable reads served", reads},
   };

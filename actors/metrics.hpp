@@ -40,6 +40,7 @@ struct NodeMetrics {  // the raft node's
   std::uint64_t snapshots_taken = 0;
   std::uint64_t snapshots_installed = 0;  // received from a leader
   std::uint64_t peer_messages_rejected = 0;  // well-formed peer messages no correct replica sends (forged or faulty)
+  std::uint64_t retransmissions = 0;  // AppendEntries and vote requests sent again after their timeout
   // Client work reaching the node.
   std::uint64_t proposals = 0;        // commands proposed to the log (leader)
   std::uint64_t proposal_batches = 0;  // ProposeCommands messages from the gateway

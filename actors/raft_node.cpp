@@ -27,6 +27,9 @@ raft::RaftConfig raft_config(const ReplicaOptions& options) {
   config.check_quorum = options.check_quorum;
   config.limits = options.limits;
   config.read_lease_us = options.read_lease_us();
+  config.retransmit.max_us = std::chrono::duration_cast<Micros>(options.timing.heartbeat_interval).count();
+  config.retransmit.initial_us = std::min(config.retransmit.initial_us, config.retransmit.max_us);
+  config.retransmit.min_us = std::min(config.retransmit.min_us, config.retransmit.initial_us);
   return config;
 }
 
@@ -40,7 +43,8 @@ RaftNode::RaftNode(NodeMailbox& inbox, Outboxes out, Clock& clock, raft::Recover
       options_(options),
       log_(std::move(log)),
       latest_snapshot_(recovered.snapshot),
-      core_(raft_config(options), std::move(recovered)) {
+      core_(raft_config(options), std::move(recovered)),
+      retransmit_timer_(clock, [this](std::uint64_t generation) { inbox_.try_send(RetransmitTimerFired{generation}); }) {
   // A snapshot file written before snapshots kept the configuration: the core knows the one it was taken under.
   if (latest_snapshot_ && latest_snapshot_->membership.empty()) {
     latest_snapshot_->membership = core_.membership_at(latest_snapshot_->index).encode();
@@ -80,6 +84,7 @@ asio::awaitable<void> RaftNode::run() {
         timer_fired = std::move(next);
       } else if (auto* status_request = std::get_if<StatusRequest>(&*next)) {
         StatusReady ready{status_request->collection_id, status(), {}};
+        metrics_.retransmissions = core_.retransmissions();
         metrics_.render(ready.metrics, replica_label(options_.self));
         GatewayInbox report = std::move(ready);
         co_await out_.gateway.send(report);
@@ -95,7 +100,9 @@ asio::awaitable<void> RaftNode::run() {
       co_await out_.storage.send(discard);
     }
     co_await execute(std::move(effects));
+    arm_retransmit_timer();
   }
+  retransmit_timer_.disarm();
   stop_replicators();
 }
 
@@ -118,6 +125,17 @@ void RaftNode::step(const raft::Input& input, std::vector<raft::Effect>& effects
   effects.insert(effects.end(), std::make_move_iterator(produced.begin()), std::make_move_iterator(produced.end()));
 }
 
+void RaftNode::arm_retransmit_timer() {
+  const std::optional<std::int64_t> due = core_.next_retransmit_us();
+  if (!due) return;  // an armed timer that finds nothing due does nothing
+  const TimePoint at{Micros(*due)};
+  // Under load the deadline moves later with every answer: re-arm only to fire sooner. A timer that fires early
+  // finds nothing due, and this arms it again for the new deadline.
+  if (retransmit_timer_.armed() && retransmit_armed_for_ <= at) return;
+  retransmit_armed_for_ = at;
+  retransmit_timer_.arm_at(at);
+}
+
 std::optional<raft::Input> RaftNode::to_input(NodeInbox& message) {
   return std::visit(
       Overloaded{
@@ -133,6 +151,10 @@ std::optional<raft::Input> RaftNode::to_input(NodeInbox& message) {
             if (m.epoch != timer_epoch_) return std::nullopt;  // counted from before a reset: stale
             if (core_.role() != raft::Role::kLeader) ++metrics_.elections_started;
             return raft::ElectionTimeout{};
+          },
+          [&](RetransmitTimerFired& m) -> std::optional<raft::Input> {
+            if (!retransmit_timer_.is_current(m.generation)) return std::nullopt;
+            return raft::RetransmitDue{};
           },
           [&](ProposeCommands& m) -> std::optional<raft::Input> {
             ++metrics_.proposal_batches;

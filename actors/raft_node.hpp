@@ -1,7 +1,8 @@
 #pragma once
 // The raft node actor: the only owner of the RaftCore.
 //   Inbox: PeerReceived (bridge), ElectionTimerFired (timer), ProposeCommands / RequestRead / StatusRequest
-//          (gateway), FollowerIdle (replicators), AppliedThrough / SnapshotTaken (applier), StorageDurable (storage).
+//          (gateway), FollowerIdle (replicators), AppliedThrough / SnapshotTaken (applier), StorageDurable (storage),
+//          RetransmitTimerFired (its own Timer, armed for the core's next retransmission deadline).
 //   Each message becomes one core input. A burst of messages is stepped together and its effects pass the
 //   DurabilityGate (actors/durability_gate.hpp): the burst's Persists become one write to the storage actor, Sends
 //   that depend on writes not yet durable wait there until storage says they are, the rest is carried out at once
@@ -63,6 +64,7 @@ class RaftNode {
   void start_replicators(raft::Term term);
   void stop_replicators();
   std::int64_t now_us() const;
+  void arm_retransmit_timer();
 
   NodeMailbox& inbox_;
   Outboxes out_;
@@ -78,6 +80,8 @@ class RaftNode {
   std::map<raft::NodeId, ReplicatorHandle> replicators_;
   raft::Term replicators_term_ = 0;
   std::uint64_t timer_epoch_ = 0;
+  Timer retransmit_timer_;
+  TimePoint retransmit_armed_for_{};
   raft::Index applier_next_ = 1;
   raft::Index applied_index_ = 0;
   TimePoint last_leader_contact_{};

@@ -85,21 +85,24 @@ asio::awaitable<void> UdpBridge::receive_loop() {
   std::vector<char> buffer(kMaxDatagramBytes + 1);
   asio::ip::udp::endpoint from;
   for (;;) {
-    auto [error, bytes] = co_await socket_.async_receive_from(asio::buffer(buffer), from,
-                                                              asio::experimental::as_tuple(asio::use_awaitable));
+    // Wait for the socket, then take everything already queued in it before yielding: the gateway and the node see
+    // a burst and batch it (one proposal, one write, one sync) instead of one wake-up per datagram. One system call
+    // per datagram and one that finds the socket empty: a receive started by the wait itself would add another.
+    auto [error] = co_await socket_.async_wait(asio::ip::udp::socket::wait_read,
+                                               asio::experimental::as_tuple(asio::use_awaitable));
     if (error == asio::error::operation_aborted || !socket_.is_open()) co_return;
     if (error) {
       log_->debug("receive error: {}", error.message());
       continue;
     }
-    ++stats_.received;
-    on_datagram(std::string_view(buffer.data(), bytes), from);
-    // Take whatever else is already queued in the socket before yielding: the gateway and the node then see a
-    // burst and batch it (one proposal, one write, one sync) instead of one wake-up per datagram.
     for (int more = 0; more < kMaxDrain; ++more) {
       asio::error_code again;
       const std::size_t n = socket_.receive_from(asio::buffer(buffer), from, 0, again);
-      if (again) break;  // would block: nothing more for now
+      if (again == asio::error::would_block || again == asio::error::try_again) break;  // nothing more for now
+      if (again) {
+        log_->debug("receive error: {}", again.message());
+        break;
+      }
       ++stats_.received;
       on_datagram(std::string_view(buffer.data(), n), from);
     }
@@ -161,6 +164,12 @@ void UdpBridge::on_sealed(std::string_view datagram, const asio::ip::udp::endpoi
 }
 
 void UdpBridge::on_peer(PeerDatagram& d) {
+  // Course mode: a datagram addressed to FFFF is for every replica but its sender (the simulator copies it).
+  if (addressing_.course_mode && d.envelope.dst == raft::kNoNode &&
+      std::holds_alternative<raft::AppendEntries>(d.message.payload)) {
+    d.envelope.dst = self_;
+    d.message.to = self_;
+  }
   if (d.envelope.dst != self_ || !is_member(d.envelope.src)) {
     ++stats_.not_member;
     log_->debug("dropped {}: not a member or not for us", raft::describe(d.message));
@@ -293,33 +302,96 @@ std::vector<std::string> UdpBridge::members_text() const {
 }
 
 asio::awaitable<void> UdpBridge::send_loop() {
+  std::vector<actors::BridgeInbox> burst;
   while (auto message = co_await replica_.outbox().receive()) {
-    send_message(*message);
-    // Drain whatever else is ready before waiting again.
-    while (auto more = replica_.outbox().try_receive()) send_message(*more);
+    if (!addressing_.course_mode) {
+      send_message(*message);
+      // Drain whatever else is ready before waiting again.
+      while (auto more = replica_.outbox().try_receive()) send_message(*more);
+      continue;
+    }
+    // The replicators of one leader hand over their copies of an append one after the other, within one turn of
+    // the event loop: they are all queued here by the time the first is taken.
+    burst.push_back(std::move(*message));
+    while (auto more = replica_.outbox().try_receive()) burst.push_back(std::move(*more));
+    send_burst(burst);
+    burst.clear();
+  }
+}
+
+namespace {
+
+const raft::AppendEntries* append_in(actors::BridgeInbox& message) {
+  auto* send = std::get_if<actors::SendPeer>(&message);
+  return send ? std::get_if<raft::AppendEntries>(&send->message.payload) : nullptr;
+}
+
+bool same_append(const raft::AppendEntries& a, const raft::AppendEntries& b) {
+  if (a.term != b.term || a.prev_log_index != b.prev_log_index || a.prev_log_term != b.prev_log_term ||
+      a.leader_commit != b.leader_commit || a.sent_at_us != b.sent_at_us || a.entries.size() != b.entries.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.entries.size(); ++i)
+    if (a.entries[i] != b.entries[i]) return false;  // slices of one log share their entries
+  return true;
+}
+
+}  // namespace
+
+void UdpBridge::send_burst(std::vector<actors::BridgeInbox>& burst) {
+  const std::vector<raft::NodeId>& peers = replica_.options().peers;
+  std::vector<bool> sent(burst.size(), false);
+  std::vector<std::size_t> copies;
+  for (std::size_t i = 0; i < burst.size(); ++i) {
+    if (sent[i]) continue;
+    const raft::AppendEntries* append = append_in(burst[i]);
+    if (!append || peers.size() < 2) {
+      send_message(burst[i]);
+      continue;
+    }
+    // Its copies for the other replicas, each once (a second copy for one replica is a later message: kept apart).
+    copies.assign(1, i);
+    std::vector<raft::NodeId> reached{std::get<actors::SendPeer>(burst[i]).message.to};
+    for (std::size_t j = i + 1; j < burst.size() && reached.size() < peers.size(); ++j) {
+      const raft::AppendEntries* other = sent[j] ? nullptr : append_in(burst[j]);
+      if (!other || !same_append(*append, *other)) continue;
+      const raft::NodeId to = std::get<actors::SendPeer>(burst[j]).message.to;
+      if (std::find(reached.begin(), reached.end(), to) != reached.end()) continue;
+      reached.push_back(to);
+      copies.push_back(j);
+    }
+    if (reached.size() < peers.size()) {
+      send_message(burst[i]);  // not everyone's: FFFF would hand it to replicas it is not for
+      continue;
+    }
+    for (std::size_t j : copies) sent[j] = true;
+    raft::PeerMessage& everyone = std::get<actors::SendPeer>(burst[i]).message;
+    everyone.to = raft::kNoNode;
+    send_peer(everyone);
+  }
+}
+
+void UdpBridge::send_peer(raft::PeerMessage& message) {
+  message.incarnation = replica_.options().incarnation;
+  asio::ip::udp::endpoint to = addressing_.simulator;
+  if (!addressing_.course_mode) {
+    auto it = addressing_.replicas.find(message.to);
+    if (it == addressing_.replicas.end()) return;
+    to = it->second;
+  }
+  for (const std::string& datagram : encode_peer(message, leader_, kMaxAppendDatagramBytes, cluster_id_)) {
+    if (!auth_) {
+      send_raw(datagram, to);
+      continue;
+    }
+    auth_->seal(datagram, message.to, wall_clock_us(), sealed_);
+    send_raw(sealed_, to);
   }
 }
 
 void UdpBridge::send_message(actors::BridgeInbox& message) {
   std::visit(Overloaded{
-                 [&](actors::SendPeer& m) {
-                   m.message.incarnation = replica_.options().incarnation;
-                   asio::ip::udp::endpoint to = addressing_.simulator;
-                   if (!addressing_.course_mode) {
-                     auto it = addressing_.replicas.find(m.message.to);
-                     if (it == addressing_.replicas.end()) return;
-                     to = it->second;
-                   }
-                   for (const std::string& datagram :
-                        encode_peer(m.message, leader_, kMaxAppendDatagramBytes, cluster_id_)) {
-                     if (!auth_) {
-                       send_raw(datagram, to);
-                       continue;
-                     }
-                     auth_->seal(datagram, m.message.to, wall_clock_us(), sealed_);
-                     send_raw(sealed_, to);
-                   }
-                 },
+                 [&](actors::SendPeer& m) { send_peer(m.message); },
                  [&](actors::SendClientReply& m) {
                    asio::ip::udp::endpoint to = addressing_.simulator;
                    if (!addressing_.course_mode) {

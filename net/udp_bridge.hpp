@@ -4,7 +4,9 @@
 //                 malformed, oversized, unknown or foreign datagrams are counted by reason and dropped (debug log);
 //                 peer messages of another cluster (raft/backup_file.hpp) or of another wire format (net/codec.hpp)
 //                 too, with a warning at most every 10 s that says which;
-//   send loop:    replica outbox -> encode (leader stamped on every message; AppendEntries split to fit) -> socket.
+//   send loop:    replica outbox -> encode (leader stamped on every message; AppendEntries split to fit) -> socket;
+//                 in course mode, one AppendEntries that every other replica is sent in the same burst goes once,
+//                 addressed to FFFF (the simulator relays it to all in one pass, where copies would take one each).
 // Course mode sends every datagram to the simulator's port; cluster mode sends to peers' configured addresses and
 // answers clients at their source address.
 // Security (cluster mode only; course mode's simulator cannot sign): with a peer key, every peer datagram is sealed
@@ -82,6 +84,9 @@ class UdpBridge {
   void on_peer(PeerDatagram& datagram);
   void on_request(RequestDatagram& datagram, const asio::ip::udp::endpoint& from);
   void send_message(actors::BridgeInbox& message);
+  // Course mode: sends a burst, the same AppendEntries for every other replica going as one `dst: FFFF` datagram.
+  void send_burst(std::vector<actors::BridgeInbox>& burst);
+  void send_peer(raft::PeerMessage& message);
   void learn_addresses(const std::vector<raft::Member>& members);
   bool is_member(raft::NodeId id) const;
   // Counts a dropped peer datagram and says so: at warn level at most every 10 s per reason, else at debug level.

@@ -69,6 +69,7 @@ std::vector<Effect> RaftCore::step(const Input& input, std::int64_t now_us) {
                  [&](const Propose& in) { on_propose(in); },
                  [&](const ReadIndex& in) { on_read_index(in); },
                  [&](const HeartbeatDue& in) { on_heartbeat_due(in.peer); },
+                 [&](const RetransmitDue&) { on_retransmit_due(); },
                  [&](const DurableThrough& in) { on_durable_through(in); },
                  [&](const CompactLog& in) { on_compact(in); },
                  [&](const ChangeMembership& in) { on_change(in); },
@@ -307,6 +308,7 @@ RaftCore::PeerState* RaftCore::answering_peer(NodeId from) {
   peer->recent_active = true;
   peer->answered_since_heartbeat = true;
   peer->backoff_shift = 0;
+  peer->retries = 0;
   return peer;
 }
 
@@ -317,10 +319,17 @@ void RaftCore::on_append_reply(NodeId from, const AppendEntriesReply& reply) {
   // The echoed send time only grows: a reordered older reply proves less, never more.
   peer.acked_sent_at_us = std::max(peer.acked_sent_at_us, reply.sent_at_us);
 
+  if (reply.sent_at_us > 0 && reply.sent_at_us <= now_us_) peer.rtt.sample(now_us_ - reply.sent_at_us);
+
   Progress& progress = peer.progress;
   if (reply.success) {
     if (reply.match_index > log_.last_index()) return;  // cannot match what we never had: malformed
-    if (progress.on_success(reply.match_index)) maybe_commit();
+    if (progress.on_success(reply.match_index)) {
+      // New entries acknowledged: whatever is still out gets a full timeout from now (RFC 6298 §5.3).
+      peer.awaiting_since_us.reset();
+      if (progress.awaiting_answer()) peer.awaiting_since_us = now_us_;
+      maybe_commit();
+    }
   } else {
     // Fast backtracking (§5.3, optimisation in the paper's last paragraph): skip a whole conflicting term at once.
     Index hint = reply.conflict_index;
@@ -424,6 +433,7 @@ void RaftCore::become_follower(Term term, NodeId leader) {
   }
   role_ = Role::kFollower;
   leader_ = leader;
+  campaign_sent_us_.reset();
   if (was_leader) {
     reject_reads();
     if (change_) {
@@ -477,6 +487,9 @@ void RaftCore::campaign(bool pre_vote, bool transfer) {
                             .last_log_term = log_.last_term(), .pre_vote = pre_vote, .transfer = transfer};
   for (const auto& [id, p] : peers_)
     if (membership_.is_voter(id)) send(id, request);
+  campaign_request_ = request;
+  campaign_sent_us_ = now_us_;
+  campaign_retries_ = 0;
   tally_votes();  // a single-replica cluster wins at once
 }
 
@@ -490,7 +503,10 @@ void RaftCore::become_leader() {
     p.answered_since_heartbeat = true;
     p.backoff_shift = 0;
     p.acked_sent_at_us = std::numeric_limits<std::int64_t>::min();  // acks from earlier terms prove nothing now
+    p.awaiting_since_us.reset();
+    p.retries = 0;
   }
+  campaign_sent_us_.reset();
   note_role();
   // §5.4.2 and §8: an entry of our own term lets earlier entries commit and lets reads be served. Usually a no-op;
   // the first leader of a new cluster writes the configuration it started from (cluster.json's) instead, so from
@@ -542,7 +558,10 @@ void RaftCore::send_append(PeerState& peer, bool heartbeat) {
   const Index last = prev + entries.size();
   AppendEntries message{.term = term_, .prev_log_index = prev, .prev_log_term = *log_.term_at(prev),
                         .entries = std::move(entries), .leader_commit = commit_, .sent_at_us = now_us_};
-  if (!message.entries.empty() || progress.mode() == Progress::Mode::kProbe) progress.on_sent(last, bytes);
+  if (!message.entries.empty() || progress.mode() == Progress::Mode::kProbe) {
+    progress.on_sent(last, bytes);
+    peer.awaiting_since_us = now_us_;
+  }
   emit(Transmit{peer.id, std::move(message), peer.backoff_shift});
   // Keep the pipeline full: more batches while the window allows.
   if (!heartbeat && progress.mode() == Progress::Mode::kReplicate && progress.next() <= log_.last_index() &&
@@ -946,6 +965,73 @@ void RaftCore::on_time_passed() {
                        leader_});
     promotion_.reset();
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Loss recovery: what a lossy network swallowed is sent again after the peer's retransmission timeout, not a
+// heartbeat or an election timeout later.
+
+void RaftCore::on_retransmit_due() {
+  if (role_ == Role::kLeader) {
+    for (auto& [id, peer] : peers_) {
+      if (!peer.awaiting_since_us) continue;
+      if (!peer.progress.awaiting_answer()) {
+        peer.awaiting_since_us.reset();
+        continue;
+      }
+      if (now_us_ < *peer.awaiting_since_us + peer.rtt.timeout_us(config_.retransmit, peer.retries)) continue;
+      // What a majority already holds is committed without this follower: it catches up with the next append (whose
+      // rejection fills the gap) or heartbeat, and the network is spared a copy the commit does not need.
+      const Index last_sent = peer.progress.mode() == Progress::Mode::kReplicate ? peer.progress.next() - 1
+                                                                               : log_.last_index();
+      if (last_sent <= commit_) {
+        peer.awaiting_since_us.reset();
+        continue;
+      }
+      ++peer.retries;
+      ++retransmissions_;
+      peer.progress.resend_unanswered();
+      send_append(peer, true);  // a probe: it goes even when it carries no entries
+    }
+    return;
+  }
+  if ((role_ != Role::kPreCandidate && role_ != Role::kCandidate) || !campaign_sent_us_) return;
+  if (now_us_ < campaign_retransmit_at_us()) return;
+  // Votes are idempotent: a voter asked again in the same term answers the same way.
+  for (const auto& [id, p] : peers_) {
+    if (membership_.is_voter(id) && !p.vote_answered) {
+      send(id, campaign_request_);
+      ++retransmissions_;
+    }
+  }
+  campaign_sent_us_ = now_us_;
+  ++campaign_retries_;
+}
+
+std::int64_t RaftCore::campaign_retransmit_at_us() const {
+  // The slowest unanswered voter sets the pace (most have not been measured: the initial timeout).
+  std::int64_t wait = config_.retransmit.min_us;
+  for (const auto& [id, p] : peers_) {
+    if (membership_.is_voter(id) && !p.vote_answered) {
+      wait = std::max(wait, p.rtt.timeout_us(config_.retransmit, campaign_retries_));
+    }
+  }
+  return *campaign_sent_us_ + wait;
+}
+
+std::optional<std::int64_t> RaftCore::next_retransmit_us() const {
+  std::optional<std::int64_t> next;
+  auto earliest = [&](std::int64_t at) { next = next ? std::min(*next, at) : at; };
+  if (role_ == Role::kLeader) {
+    for (const auto& [id, peer] : peers_) {
+      if (peer.awaiting_since_us && peer.progress.awaiting_answer()) {
+        earliest(*peer.awaiting_since_us + peer.rtt.timeout_us(config_.retransmit, peer.retries));
+      }
+    }
+  } else if ((role_ == Role::kPreCandidate || role_ == Role::kCandidate) && campaign_sent_us_) {
+    earliest(campaign_retransmit_at_us());
+  }
+  return next;
 }
 
 void RaftCore::release_held_proposals() {

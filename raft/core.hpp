@@ -18,6 +18,7 @@
 #include "raft/messages.hpp"
 #include "raft/persist.hpp"
 #include "raft/progress.hpp"
+#include "raft/round_trip.hpp"
 #include "raft/types.hpp"
 
 #include <cstdint>
@@ -55,6 +56,10 @@ struct RaftConfig {
   // than promotion_timeout_us for that fails.
   Index promotion_lag = 100;
   std::int64_t promotion_timeout_us = 60'000'000;
+  // Loss recovery without waiting for a heartbeat: an AppendEntries (or a campaign's vote request) left unanswered
+  // for the peer's retransmission timeout is sent again (raft/round_trip.hpp). The node sets max_us to the
+  // heartbeat interval.
+  RetransmitLimits retransmit;
 };
 
 // What an operator asks of the membership (kvctl member ...).
@@ -86,6 +91,7 @@ struct ReadIndex {
 struct HeartbeatDue {  // the replicator for `peer` has been idle for a heartbeat interval
   NodeId peer;
 };
+struct RetransmitDue {};  // the time next_retransmit_us() named has come
 struct DurableThrough {  // the log is durable through `index` (whose entry has `term`): a Persist finished
   Index index = 0;
   Term term = 0;
@@ -101,8 +107,8 @@ struct TransferLeadership {  // leader: hand over to `target` (kNoNode: the most
   std::uint64_t request_id = 0;
   NodeId target;
 };
-using Input = std::variant<Receive, ElectionTimeout, Propose, ReadIndex, HeartbeatDue, DurableThrough, CompactLog,
-                           ChangeMembership, TransferLeadership>;
+using Input = std::variant<Receive, ElectionTimeout, Propose, ReadIndex, HeartbeatDue, RetransmitDue, DurableThrough,
+                           CompactLog, ChangeMembership, TransferLeadership>;
 
 // ---- effects ----
 struct Send {  // straight to the network
@@ -199,6 +205,10 @@ class RaftCore {
   // Entries dropped by compaction since the last call. Freeing a million entries takes a while; the caller decides
   // where (the raft node hands them to its storage thread).
   std::vector<EntryPtr> take_compacted() { return std::exchange(compacted_, {}); }
+  // When step(RetransmitDue{}) has something to resend: the earliest moment an unanswered AppendEntries or vote
+  // request reaches its peer's retransmission timeout. Nothing while nothing awaits an answer.
+  std::optional<std::int64_t> next_retransmit_us() const;
+  std::uint64_t retransmissions() const { return retransmissions_; }  // AppendEntries and vote requests sent again
 
  private:
   struct PeerState {
@@ -210,6 +220,9 @@ class RaftCore {
     bool answered_since_heartbeat = true;  // for back-off
     int backoff_shift = 0;
     std::int64_t acked_sent_at_us = std::numeric_limits<std::int64_t>::min();
+    RoundTrip rtt;                      // measured from the send times its answers echo
+    std::optional<std::int64_t> awaiting_since_us;  // an AppendEntries with entries (or a probe) went then, unanswered
+    int retries = 0;                     // retransmissions since its last answer
   };
   struct PendingRead {
     std::uint64_t read_id;
@@ -233,6 +246,8 @@ class RaftCore {
   void on_change(const ChangeMembership& request);
   void on_transfer(const TransferLeadership& request);
   void on_time_passed();
+  void on_retransmit_due();
+  std::int64_t campaign_retransmit_at_us() const;
 
   void become_follower(Term term, NodeId leader);
   void become_pre_candidate();
@@ -288,6 +303,11 @@ class RaftCore {
   // before crashing, and its read lease counts on us not helping elect anyone else for an election timeout.
   bool votes_held_after_restart_ = false;
   std::map<NodeId, PeerState> peers_;  // every member but us (voters and learners)
+  // A campaign's vote request, resent to the voters that have not answered (none: no campaign under way).
+  RequestVote campaign_request_;
+  std::optional<std::int64_t> campaign_sent_us_;
+  int campaign_retries_ = 0;
+  std::uint64_t retransmissions_ = 0;
 
   Membership membership_;        // in effect
   Index membership_index_ = 0;   // the entry that set it (0: the snapshot's or the initial one)

@@ -47,6 +47,16 @@ class Progress {
   bool on_reject(Index rejected_prev, Index hint_next);
   // The follower stopped answering: stop pipelining, fall back to probing from just after what it has confirmed.
   void become_probe();
+  // Is an AppendEntries with entries, or a probe, waiting for the follower's answer?
+  bool awaiting_answer() const {
+    return (mode_ == Mode::kReplicate && !inflight_.empty()) || (mode_ == Mode::kProbe && probe_outstanding_);
+  }
+  // No answer came in time: what went unanswered may be sent again, as one probe from just after what the follower
+  // confirmed (the answer says where it stands, and pipelining resumes from there).
+  void resend_unanswered() {
+    if (mode_ == Mode::kReplicate) become_probe();
+    else if (mode_ == Mode::kProbe) probe_outstanding_ = false;
+  }
   // It needs entries before the log's start: send the snapshot that ends at `snapshot_index`.
   void become_snapshot(Index snapshot_index);
   // It installed a snapshot ending at `index`: continue with entries after it.

@@ -3,38 +3,73 @@
 #include "actors/rng.hpp"
 #include "process.hpp"
 
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/io_context.hpp>
-#include <asio/ip/udp.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-#include <filesystem>
-#include <future>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <future>
 #include <map>
 #include <set>
+#include <system_error>
 
 namespace coraft::chaos {
 namespace {
 
-using udp = asio::ip::udp;
 using Steady = std::chrono::steady_clock;
 using nlohmann::json;
 
 constexpr int kClients = 5;
 
+// The simulator-side socket of one replica: the replica was launched with its port and sends everything there.
+class SimSocket {
+ public:
+  SimSocket() {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "socket");
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      const int error = errno;
+      ::close(fd_);
+      throw std::system_error(error, std::generic_category(), "bind 127.0.0.1");
+    }
+    port_ = ntohs(address.sin_port);
+  }
+  SimSocket(const SimSocket&) = delete;
+  SimSocket& operator=(const SimSocket&) = delete;
+  ~SimSocket() { ::close(fd_); }
+
+  int fd() const { return fd_; }
+  std::uint16_t port() const { return port_; }
+  void send_to(std::string_view datagram, const sockaddr_in& to) const {
+    // Loss here is loss on the wire: the replica must recover from it anyway.
+    (void)::sendto(fd_, datagram.data(), datagram.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+  }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
 struct Replica {
   std::string id;
+  std::unique_ptr<SimSocket> socket;
   std::unique_ptr<ChildProcess> process;
-  std::optional<udp::endpoint> endpoint;  // learned from its hello
+  std::optional<sockaddr_in> endpoint;  // learned from its hello
   bool alive = true;
   bool paused = false;
   double killed_at = -1;
@@ -58,16 +93,25 @@ struct Request {  // one MID
 
 std::string hex_id(int n) { return fmt::format("{:04X}", n); }
 
+// The simulator's work takes CPU time, during which it relays nothing: spend it the same way.
+void spend(std::chrono::microseconds cost) {
+  if (cost.count() <= 0) return;
+  const auto until = Steady::now() + cost;
+  while (Steady::now() < until) {
+  }
+}
+
 class CourseRun {
  public:
   CourseRun(const CourseConfig& config, const RunOptions& options)
-      : config_(config), options_(options), rng_(options.seed), socket_(io_) {
+      : config_(config), options_(options), rng_(options.seed) {
     lifetime_ = options.lifetime.value_or(config.lifetime);
     data_dir_ = std::filesystem::temp_directory_path() / fmt::format("kvchaos-{}-{}", getpid(), config.name);
     std::filesystem::remove_all(data_dir_);
     std::filesystem::create_directories(data_dir_);
   }
   ~CourseRun() {
+    if (datagram_log_) std::fclose(datagram_log_);
     std::error_code ignored;
     std::filesystem::remove_all(data_dir_, ignored);
   }
@@ -88,9 +132,11 @@ class CourseRun {
   }
 
   void launch(int index);
-  asio::awaitable<void> receive_loop();
-  asio::awaitable<void> schedule();
-  void on_datagram(std::string_view datagram, const udp::endpoint& from);
+  void relay();
+  void plan_actions();
+  void fire_due_actions();
+  void report_progress();
+  void on_datagram(int socket_index, std::string_view datagram, const sockaddr_in& from);
   void forward(int from, int to, std::string_view datagram);
   bool may_deliver(int from, int to);
   void on_reply(const json& j, const std::string& client_id);
@@ -100,7 +146,6 @@ class CourseRun {
   void kill(int index);
   std::vector<int> alive_replicas() const;
   void finish(RunReport& report);
-  asio::awaitable<void> report_progress();
   void progress(const std::string& line) const {
     if (options_.progress) options_.progress(fmt::format("{}: {}", config_.name, line));
   }
@@ -110,8 +155,6 @@ class CourseRun {
   double lifetime_;
   std::filesystem::path data_dir_;
   actors::Rng rng_;
-  asio::io_context io_;
-  udp::socket socket_;
   Steady::time_point started_;
   std::vector<Replica> replicas_;
   std::vector<Client> clients_;
@@ -124,20 +167,29 @@ class CourseRun {
   std::vector<double> kill_times_;
   std::vector<double> put_ok_times_;
   std::vector<std::string> problems_;
+  int broadcasts_ = 0;
   int total_msgs_ = 0, duplicates_ = 0, incorrect_ = 0, fail_answers_ = 0, requests_sent_ = 0;
   std::uint64_t mid_counter_ = 0, value_counter_ = 0;
   bool storm_ = false;
   std::shared_ptr<test::Timeline> timeline_;
-  asio::steady_timer progress_timer_{io_};
+  struct Action {
+    double at;
+    int kind;  // 0 request, 1 event
+    std::size_t index;
+  };
+  std::vector<Action> actions_;
+  std::size_t next_action_ = 0;
+  double next_progress_ = 0;
   std::size_t events_done_ = 0;
   void observe_role(int replica, const json& j, const std::string& type);
   const bool trace_ = std::getenv("KVCHAOS_TRACE") != nullptr;  // every non-ok answer on stderr, for debugging
+  std::FILE* datagram_log_ = nullptr;  // RunOptions::datagram_log
   bool done_ = false;
 };
 
 void CourseRun::launch(int index) {
   Replica& r = replicas_[static_cast<std::size_t>(index)];
-  std::vector<std::string> argv{options_.replica_path, std::to_string(socket_.local_endpoint().port()), r.id};
+  std::vector<std::string> argv{options_.replica_path, std::to_string(r.socket->port()), r.id};
   for (const auto& other : replicas_)
     if (other.id != r.id) argv.push_back(other.id);
   // Each replica keeps a write-ahead log (not synced: the machine does not lose power here), so a killed replica
@@ -162,21 +214,37 @@ std::vector<int> CourseRun::alive_replicas() const {
   return out;
 }
 
-asio::awaitable<void> CourseRun::receive_loop() {
+// The real simulator's loop, pass by pass: wait up to 100 ms for any replica's socket, take one datagram from each
+// ready socket (parse, check, count, drop or forward), then fire the requests and faults that are due. The costs of
+// a pass, of handling a datagram and of each forward are spent on this thread, as the simulator spends them.
+void CourseRun::relay() {
+  const double end = config_.start_wait + lifetime_ + config_.end_wait;
+  std::vector<pollfd> polled;
+  for (const Replica& r : replicas_) polled.push_back(pollfd{r.socket->fd(), POLLIN, 0});
   std::vector<char> buffer(65536);
-  udp::endpoint from;
   while (!done_) {
-    auto [error, bytes] =
-        co_await socket_.async_receive_from(asio::buffer(buffer), from, asio::experimental::as_tuple(asio::use_awaitable));
-    if (error) {
-      if (done_ || error == asio::error::operation_aborted) co_return;
-      continue;
+    for (auto& p : polled) p.revents = 0;
+    const int ready = ::poll(polled.data(), polled.size(), 100);
+    if (ready < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll");
+    spend(options_.relay.pass);
+    for (std::size_t i = 0; i < polled.size() && !done_; ++i) {
+      if (!(polled[i].revents & POLLIN)) continue;
+      sockaddr_in from{};
+      socklen_t length = sizeof from;
+      const ssize_t bytes = ::recvfrom(polled[i].fd, buffer.data(), buffer.size(), MSG_DONTWAIT,
+                                       reinterpret_cast<sockaddr*>(&from), &length);
+      if (bytes < 0) continue;
+      spend(options_.relay.datagram);
+      on_datagram(static_cast<int>(i), std::string_view(buffer.data(), static_cast<std::size_t>(bytes)), from);
     }
-    on_datagram(std::string_view(buffer.data(), bytes), from);
+    if (done_) break;
+    fire_due_actions();
+    report_progress();
+    if (now() >= end) done_ = true;
   }
 }
 
-void CourseRun::on_datagram(std::string_view datagram, const udp::endpoint& from) {
+void CourseRun::on_datagram(int socket_index, std::string_view datagram, const sockaddr_in& from) {
   json j = json::parse(datagram.begin(), datagram.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     problems_.push_back("a replica sent a datagram that is not a JSON object");
@@ -191,11 +259,12 @@ void CourseRun::on_datagram(std::string_view datagram, const udp::endpoint& from
     return id.size() == 4 && std::all_of(id.begin(), id.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
   };
   const int from_replica = replica_index(src);
-  if (!valid_id(src) || !valid_id(dst) || !valid_id(leader) || type.empty() || from_replica < 0) {
+  if (!valid_id(src) || !valid_id(dst) || !valid_id(leader) || type.empty() || from_replica != socket_index) {
     ++incorrect_;
     problems_.push_back(fmt::format("incorrect message (bad envelope): {}", std::string(datagram.substr(0, 120))));
     return;
   }
+  if (datagram_log_) fmt::print(datagram_log_, "{:.6f} {} {} {} {}\n", now(), src, dst, type, text("MID"));
   Replica& sender = replicas_[static_cast<std::size_t>(from_replica)];
   if (type == "hello") {
     sender.endpoint = from;
@@ -207,6 +276,7 @@ void CourseRun::on_datagram(std::string_view datagram, const udp::endpoint& from
   if (leader != "FFFF" && (side_.empty() || side_[static_cast<std::size_t>(from_replica)] == 1)) leader_ = leader;
 
   if (dst == "FFFF") {
+    ++broadcasts_;
     for (std::size_t to = 0; to < replicas_.size(); ++to) {
       if (static_cast<int>(to) == from_replica) continue;
       ++total_msgs_;
@@ -222,7 +292,6 @@ void CourseRun::on_datagram(std::string_view datagram, const udp::endpoint& from
     storm_ = true;
     problems_.push_back(fmt::format("packet storm: more than {} replica messages", config_.max_packets));
     done_ = true;
-    socket_.cancel();
   }
 }
 
@@ -235,8 +304,8 @@ bool CourseRun::may_deliver(int from, int to) {
 void CourseRun::forward(int from, int to, std::string_view datagram) {
   Replica& target = replicas_[static_cast<std::size_t>(to)];
   if (!target.alive || !target.endpoint || !may_deliver(from, to)) return;
-  asio::error_code ignored;
-  socket_.send_to(asio::buffer(datagram.data(), datagram.size()), *target.endpoint, 0, ignored);
+  spend(options_.relay.forward);
+  target.socket->send_to(datagram, *target.endpoint);
 }
 
 void CourseRun::new_operation(int client_index_) {
@@ -279,9 +348,9 @@ void CourseRun::send_operation(int client, std::size_t op_index) {
   if (op.kind == test::OpKind::kPut) request["value"] = op.value;
   requests_.emplace(mid, Request{client, op_index, now()});
   ++requests_sent_;
-  const std::string text = request.dump();
-  asio::error_code ignored;
-  socket_.send_to(asio::buffer(text), *replicas_[static_cast<std::size_t>(target)].endpoint, 0, ignored);
+  const Replica& to = replicas_[static_cast<std::size_t>(target)];
+  if (datagram_log_) fmt::print(datagram_log_, "{:.6f} {} {} {} {}\n", now(), c.id, to.id, request.value("type", ""), mid);
+  to.socket->send_to(request.dump(), *to.endpoint);
 }
 
 void CourseRun::on_reply(const json& j, const std::string& client_id) {
@@ -464,25 +533,22 @@ void CourseRun::apply_event(const CourseEvent& event) {
   }
 }
 
-asio::awaitable<void> CourseRun::schedule() {
-  struct Action {
-    double at;
-    int kind;  // 0 request, 1 event
-    std::size_t index;
-  };
-  std::vector<Action> actions;
+void CourseRun::plan_actions() {
   const double interval = config_.requests > 0 ? lifetime_ / config_.requests : lifetime_;
-  for (int i = 0; i < config_.requests; ++i) actions.push_back({config_.start_wait + i * interval, 0, static_cast<std::size_t>(i)});
+  for (int i = 0; i < config_.requests; ++i) {
+    actions_.push_back({config_.start_wait + i * interval, 0, static_cast<std::size_t>(i)});
+  }
   const double scale = lifetime_ / config_.lifetime;
   for (std::size_t i = 0; i < config_.events.size(); ++i) {
-    actions.push_back({config_.start_wait + config_.events[i].time * scale, 1, i});
+    actions_.push_back({config_.start_wait + config_.events[i].time * scale, 1, i});
   }
-  std::stable_sort(actions.begin(), actions.end(), [](const Action& a, const Action& b) { return a.at < b.at; });
-  asio::steady_timer timer(io_);
-  for (const Action& action : actions) {
-    timer.expires_at(started_ + std::chrono::microseconds(static_cast<std::int64_t>(action.at * 1e6)));
-    co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (done_) co_return;
+  std::stable_sort(actions_.begin(), actions_.end(), [](const Action& a, const Action& b) { return a.at < b.at; });
+}
+
+void CourseRun::fire_due_actions() {
+  const double t = now();
+  while (next_action_ < actions_.size() && actions_[next_action_].at <= t) {
+    const Action& action = actions_[next_action_++];
     for (auto& r : replicas_) {
       if (r.alive && !r.process->running() && r.process->exited_by_itself()) {
         problems_.push_back(fmt::format("replica {} exited on its own (status {})", r.id, r.process->exit_status()));
@@ -496,29 +562,23 @@ asio::awaitable<void> CourseRun::schedule() {
       ++events_done_;
     }
   }
-  timer.expires_at(started_ + std::chrono::microseconds(
-                                  static_cast<std::int64_t>((config_.start_wait + lifetime_ + config_.end_wait) * 1e6)));
-  co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  done_ = true;
-  socket_.cancel();
-  progress_timer_.cancel();
 }
 
-asio::awaitable<void> CourseRun::report_progress() {
+void CourseRun::report_progress() {
+  const double t = now();
+  if (t < next_progress_) return;
+  next_progress_ = t + std::chrono::duration<double>(kProgressInterval).count();
+  if (t < 1) return;
   const double total = config_.start_wait + lifetime_ + config_.end_wait;
-  while (!done_) {
-    progress_timer_.expires_after(kProgressInterval);
-    co_await progress_timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (done_) co_return;
-    const auto answered = std::count_if(requests_.begin(), requests_.end(), [](const auto& r) { return r.second.answered; });
-    progress(fmt::format("{:.0f} s of {:.0f} s: {} requests sent, {} answered; leader {}; {} of {} faults injected",
-                         now(), total, requests_sent_, answered, leader_, events_done_, config_.events.size()));
-  }
+  const auto answered = std::count_if(requests_.begin(), requests_.end(), [](const auto& r) { return r.second.answered; });
+  progress(fmt::format("{:.0f} s of {:.0f} s: {} requests sent, {} answered; leader {}; {} of {} faults injected", t,
+                       total, requests_sent_, answered, leader_, events_done_, config_.events.size()));
 }
 
 void CourseRun::finish(RunReport& report) {
   report.config = config_.name;
   report.total_msgs = total_msgs_;
+  report.broadcasts = broadcasts_;
   report.duplicates = duplicates_;
   report.incorrect = incorrect_;
   report.fail_answers = fail_answers_;
@@ -603,10 +663,11 @@ void CourseRun::finish(RunReport& report) {
 
 RunReport CourseRun::run() {
   RunReport report;
-  socket_.open(udp::v4());
-  socket_.bind(udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  socket_.non_blocking(true);
-  for (int i = 0; i < config_.replicas; ++i) replicas_.push_back(Replica{hex_id(i)});
+  if (!options_.datagram_log.empty()) {
+    datagram_log_ = std::fopen(options_.datagram_log.c_str(), "w");
+    if (!datagram_log_) problems_.push_back("cannot write the datagram log " + options_.datagram_log);
+  }
+  for (int i = 0; i < config_.replicas; ++i) replicas_.push_back(Replica{hex_id(i), std::make_unique<SimSocket>()});
   for (int i = 0; i < kClients; ++i) clients_.push_back(Client{hex_id(config_.replicas + i)});
   if (options_.record_timeline) {
     std::vector<std::string> names;
@@ -624,14 +685,9 @@ RunReport CourseRun::run() {
   started_ = Steady::now();
   progress(fmt::format("{} replicas, {} requests over {:.0f} s after {:.0f} s to start, {} faults", config_.replicas,
                        config_.requests, lifetime_, config_.start_wait, config_.events.size()));
+  plan_actions();
   for (int i = 0; i < config_.replicas; ++i) launch(i);
-  asio::co_spawn(io_, receive_loop(), asio::detached);
-  auto rethrow = [](std::exception_ptr e) {
-    if (e) std::rethrow_exception(e);
-  };
-  asio::co_spawn(io_, report_progress(), rethrow);
-  asio::co_spawn(io_, schedule(), rethrow);
-  io_.run();
+  relay();
   for (auto& r : replicas_)
     if (r.process) r.process->kill_and_wait(SIGTERM);
   finish(report);

@@ -19,12 +19,22 @@
 
 namespace coraft::chaos {
 
+// What the course simulator's single thread spends, during which it relays nothing (tests/chaos/README.md, "How the
+// simulator relays"): every pass of its loop, every datagram it takes in, and every copy it forwards.
+struct RelayCosts {
+  std::chrono::microseconds pass{20};
+  std::chrono::microseconds datagram{20};
+  std::chrono::microseconds forward{40};
+};
+
 struct RunOptions {
   std::string replica_path;    // the kvstore binary
   std::uint64_t seed = 1;
   std::optional<double> lifetime;  // overrides the config's (CI runs shortened lifetimes)
   std::string log_dir;         // replicas' stderr goes to <log_dir>/<config>-<id>.log when set
   std::vector<std::string> replica_args;  // extra arguments for every kvstore
+  RelayCosts relay;
+  std::string datagram_log;  // when set, one line per datagram relayed or request sent: time, src, dst, type, MID
   bool record_timeline = false;  // fill RunReport::timeline (roles inferred from the replicas' own messages)
   // Called with a line of progress at least every kProgressInterval while a run lasts (a run takes tens of seconds).
   std::function<void(const std::string&)> progress;
@@ -42,6 +52,7 @@ struct RunReport {
   bool passed = false;
   std::vector<std::string> problems;  // failed correctness checks
   int total_msgs = 0;
+  int broadcasts = 0;  // replica datagrams addressed to FFFF (each counted in total_msgs once per receiver)
   int fail_answers = 0;
   int unanswered = 0;
   int failures = 0;  // fail answers + unanswered requests

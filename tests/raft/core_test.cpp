@@ -457,3 +457,118 @@ TEST_CASE("a snapshot whose bytes do not match its checksum is not installed", "
   CHECK(std::get<InstallSnapshotReply>(effects_of<Send>(out).at(0).message.payload).next_offset == 0);
   CHECK(c.at(1).log().base_index() == 0);
 }
+
+TEST_CASE("the retransmission timeout follows the measured round trip, with a floor, a ceiling and back-off",
+          "[raft][retransmit]") {
+  RetransmitLimits limits{.min_us = 1'000, .initial_us = 10'000, .max_us = 200'000};
+  RoundTrip rtt;
+  CHECK(rtt.timeout_us(limits, 0) == 10'000);  // nothing measured yet
+  CHECK(rtt.timeout_us(limits, 2) == 40'000);
+  rtt.sample(400);
+  CHECK(rtt.timeout_us(limits, 0) == 1'200);  // the first sample: 400 + 4 x 200
+  for (int i = 0; i < 50; ++i) rtt.sample(400);  // steady: the variation decays, the floor holds
+  CHECK(rtt.smoothed_us() == 400);
+  CHECK(rtt.timeout_us(limits, 0) == 1'000);
+  rtt.sample(20'000);  // a spike widens the timeout at once
+  CHECK(rtt.timeout_us(limits, 0) > 10'000);
+  CHECK(rtt.timeout_us(limits, 10) == 200'000);  // back-off stops at the ceiling
+}
+
+TEST_CASE("a lost AppendEntries is sent again after the round-trip timeout, long before a heartbeat",
+          "[raft][retransmit]") {
+  PureCluster c(3, [](RaftConfig& config) { config.retransmit = {.min_us = 1'000, .initial_us = 5'000, .max_us = 200'000}; });
+  c.elect(0);
+  REQUIRE(c.at(0).role() == Role::kLeader);
+  // Round trips of 300 us teach the leader what to expect.
+  for (int i = 0; i < 10; ++i) {
+    c.step(0, Propose{static_cast<std::uint64_t>(i), {"warm-up"}});
+    c.now_us += 300;
+    c.deliver_all();
+  }
+  const Index committed = c.at(0).commit_index();
+  REQUIRE(!c.at(0).next_retransmit_us());  // everything answered: nothing to resend, no wake-up
+  c.step(0, Propose{100, {"lost once"}});
+  c.queue().clear();  // both copies lost
+  const auto due = c.at(0).next_retransmit_us();
+  REQUIRE(due);
+  CHECK(*due - c.now_us <= 2'000);  // about the floor: the round trips were short and steady
+  c.now_us = *due - 1;
+  c.step(0, RetransmitDue{});
+  CHECK(c.queue().empty());  // not yet
+  c.now_us = *due;
+  c.step(0, RetransmitDue{});
+  CHECK(c.queue().size() == 2);
+  CHECK(c.at(0).retransmissions() == 2);
+  c.deliver_all();
+  CHECK(c.at(0).commit_index() == committed + 1);
+  CHECK(!c.at(0).next_retransmit_us());
+}
+
+TEST_CASE("a lost acknowledgement does not stall the appends behind it", "[raft][retransmit]") {
+  PureCluster c(2);  // one follower: every commit needs its ack
+  c.elect(0);
+  REQUIRE(c.at(0).role() == Role::kLeader);
+  c.step(0, Propose{1, {"a"}});
+  c.deliver_all([](const PeerMessage& m) { return !std::holds_alternative<AppendEntriesReply>(m.payload); });
+  const Index before = c.at(0).commit_index();
+  c.step(0, Propose{2, {"b"}});  // the next append's ack covers both
+  c.deliver_all();
+  CHECK(c.at(0).commit_index() == before + 2);
+  CHECK(c.at(0).retransmissions() == 0);
+}
+
+TEST_CASE("retransmissions back off while the followers stay silent, and stop once they answer", "[raft][retransmit]") {
+  PureCluster c(3, [](RaftConfig& config) { config.retransmit = {.min_us = 1'000, .initial_us = 4'000, .max_us = 50'000}; });
+  c.elect(0);
+  c.step(0, Propose{1, {"x"}});
+  std::vector<std::int64_t> gaps;
+  std::int64_t last = c.now_us;
+  for (int i = 0; i < 8; ++i) {
+    c.queue().clear();  // every copy lost
+    const auto due = c.at(0).next_retransmit_us();
+    REQUIRE(due);
+    gaps.push_back(*due - last);
+    last = c.now_us = *due;
+    c.step(0, RetransmitDue{});
+    CHECK(c.queue().size() == 2);
+  }
+  // No round trip was measured (the clock stood at 0): the initial timeout, doubled per silent retry up to the
+  // ceiling.
+  CHECK(gaps == std::vector<std::int64_t>{4'000, 8'000, 16'000, 32'000, 50'000, 50'000, 50'000, 50'000});
+  c.deliver_all();  // the last copies arrive: committed, and nothing more is resent
+  CHECK(c.at(0).commit_index() == c.at(0).log().last_index());
+  CHECK(!c.at(0).next_retransmit_us());
+}
+
+TEST_CASE("an entry a majority holds is not resent to the follower that missed it", "[raft][retransmit]") {
+  // Its commit does not need the copy: the follower catches up with the next append or heartbeat.
+  PureCluster c(3);
+  c.elect(0);
+  c.step(0, Propose{1, {"x"}});
+  c.deliver_all([&](const PeerMessage& m) { return m.to != c.id(2); });
+  REQUIRE(c.at(0).commit_index() == c.at(0).log().last_index());
+  c.now_us += 1'000'000;
+  c.step(0, RetransmitDue{});
+  CHECK(c.queue().empty());
+  CHECK(c.at(0).retransmissions() == 0);
+  CHECK(!c.at(0).next_retransmit_us());
+  c.step(0, Propose{2, {"y"}});  // the next append reveals the gap, and the leader fills it at once
+  c.deliver_all();
+  CHECK(c.at(2).log().last_index() == c.at(0).log().last_index());
+}
+
+TEST_CASE("a candidate asks again the voters whose answers were lost, within its election", "[raft][retransmit]") {
+  PureCluster c(5, [](RaftConfig& config) { config.retransmit = {.min_us = 1'000, .initial_us = 5'000, .max_us = 100'000}; });
+  c.step(0, ElectionTimeout{});  // pre-vote round
+  REQUIRE(c.at(0).role() == Role::kPreCandidate);
+  c.queue().clear();  // every request lost
+  auto due = c.at(0).next_retransmit_us();
+  REQUIRE(due);
+  CHECK(*due == c.now_us + 5'000);
+  c.now_us = *due;
+  c.step(0, RetransmitDue{});
+  CHECK(c.queue().size() == 4);
+  c.deliver_all();  // the pre-vote and then the vote succeed, without a second election timeout
+  CHECK(c.at(0).role() == Role::kLeader);
+  CHECK(!c.at(1).next_retransmit_us());  // followers resend nothing
+}

@@ -43,6 +43,7 @@ nlohmann::json to_json(const RunReport& r) {
                       {"passed", r.passed},
                       {"problems", r.problems},
                       {"total_msgs", r.total_msgs},
+                      {"broadcasts", r.broadcasts},
                       {"failures", r.failures},
                       {"fail_answers", r.fail_answers},
                       {"unanswered", r.unanswered},
@@ -92,6 +93,16 @@ int main(int argc, char** argv) {
   app.add_option("--logs", options.log_dir, "Keep each replica's stderr in this folder");
   app.add_option("--require-tier", require_tier, "Also fail unless every metric reaches this tier")
       ->check(CLI::IsMember({"none", "partial", "full", "bonus"}));
+  std::int64_t pass_cost = options.relay.pass.count(), datagram_cost = options.relay.datagram.count(),
+               forward_cost = options.relay.forward.count();
+  app.add_option("--pass-cost", pass_cost, "Microseconds the relay spends on each pass of its loop")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--datagram-cost", datagram_cost, "Microseconds the relay spends taking in each datagram")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--forward-cost", forward_cost, "Microseconds the relay spends forwarding each copy of a datagram")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--datagram-log", options.datagram_log,
+                 "Write one line per datagram relayed and request sent (time, src, dst, type, MID) to this file");
   app.add_option("--replica-arg", options.replica_args, "An extra argument for every replica (repeatable)");
   app.add_flag("--json", json_output, "Print JSON instead of text");
   std::string timeline_path;
@@ -108,6 +119,8 @@ int main(int argc, char** argv) {
       {exit_code::kCannotCreate, "the --timeline file cannot be written"},
   }));
   if (auto code = exit_code::parse_command_line(app, argc, argv)) return *code;
+  options.relay = RelayCosts{std::chrono::microseconds(pass_cost), std::chrono::microseconds(datagram_cost),
+                             std::chrono::microseconds(forward_cost)};
   if (lifetime > 0) options.lifetime = lifetime;
   if (config_path.empty() == all_dir.empty()) {
     fmt::print(stderr, "kvchaos: give one CONFIG.json or --all DIR (see --help)\n");
