@@ -971,6 +971,11 @@ void RaftCore::on_time_passed() {
 // Loss recovery: what a lossy network swallowed is sent again after the peer's retransmission timeout, not a
 // heartbeat or an election timeout later.
 
+// A campaign asks each silent voter at most this many times more. Three tries reach a voter and bring its answer
+// back in nearly nine cases of ten even at 30 % loss each way; a replica cut off from everyone would only be talking to the
+// void, until its next election timeout starts a new campaign.
+constexpr int kMaxCampaignRetries = 2;
+
 void RaftCore::on_retransmit_due() {
   if (role_ == Role::kLeader) {
     for (auto& [id, peer] : peers_) {
@@ -996,7 +1001,7 @@ void RaftCore::on_retransmit_due() {
     return;
   }
   if ((role_ != Role::kPreCandidate && role_ != Role::kCandidate) || !campaign_sent_us_) return;
-  if (now_us_ < campaign_retransmit_at_us()) return;
+  if (campaign_retries_ >= kMaxCampaignRetries || now_us_ < campaign_retransmit_at_us()) return;
   // Votes are idempotent: a voter asked again in the same term answers the same way.
   for (const auto& [id, p] : peers_) {
     if (membership_.is_voter(id) && !p.vote_answered) {
@@ -1028,7 +1033,8 @@ std::optional<std::int64_t> RaftCore::next_retransmit_us() const {
         earliest(*peer.awaiting_since_us + peer.rtt.timeout_us(config_.retransmit, peer.retries));
       }
     }
-  } else if ((role_ == Role::kPreCandidate || role_ == Role::kCandidate) && campaign_sent_us_) {
+  } else if ((role_ == Role::kPreCandidate || role_ == Role::kCandidate) && campaign_sent_us_ &&
+             campaign_retries_ < kMaxCampaignRetries) {
     earliest(campaign_retransmit_at_us());
   }
   return next;
