@@ -971,10 +971,10 @@ void RaftCore::on_time_passed() {
 // Loss recovery: what a lossy network swallowed is sent again after the peer's retransmission timeout, not a
 // heartbeat or an election timeout later.
 
-// A campaign asks each silent voter at most this many times more. Three tries reach a voter and bring its answer
-// back in nearly nine cases of ten even at 30 % loss each way; a replica cut off from everyone would only be talking to the
-// void, until its next election timeout starts a new campaign.
-constexpr int kMaxCampaignRetries = 2;
+// A campaign asks each silent voter at most this many times more. Five tries reach a voter and bring its answer back
+// in 96 cases of 100 even at 30 % loss each way; a replica cut off from everyone would only be talking to the void
+// until its next election timeout starts a new campaign.
+constexpr int kMaxCampaignRetries = 4;
 
 void RaftCore::on_retransmit_due() {
   if (role_ == Role::kLeader) {
@@ -1105,6 +1105,8 @@ void RaftCore::truncate_local(Index index) {
                                        config_.self.str(), index, commit_));
   }
   log_.truncate_from(index);
+  ++truncations_;
+  last_truncated_from_ = index;
   durable_index_ = std::min(durable_index_, index - 1);
   merge_persist(pending_persist_, Persist{.truncate_from = index});
   persist_pending_ = true;

@@ -209,6 +209,10 @@ class RaftCore {
   // request reaches its peer's retransmission timeout. Nothing while nothing awaits an answer.
   std::optional<std::int64_t> next_retransmit_us() const;
   std::uint64_t retransmissions() const { return retransmissions_; }  // AppendEntries and vote requests sent again
+  // Suffixes of the log a newer leader replaced (§5.3), and where the latest began: a follower that acknowledged
+  // entries may lose them this way (they were not committed), which an observer of its claims must allow for.
+  std::uint64_t truncations() const { return truncations_; }
+  Index last_truncated_from() const { return last_truncated_from_; }
 
  private:
   struct PeerState {
@@ -308,6 +312,8 @@ class RaftCore {
   std::optional<std::int64_t> campaign_sent_us_;
   int campaign_retries_ = 0;
   std::uint64_t retransmissions_ = 0;
+  std::uint64_t truncations_ = 0;
+  Index last_truncated_from_ = 0;
 
   Membership membership_;        // in effect
   Index membership_index_ = 0;   // the entry that set it (0: the snapshot's or the initial one)

@@ -179,7 +179,7 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
     const int victim = static_cast<int>(rng.between(0, static_cast<std::uint64_t>(c.size() - 1)));
     const auto leader = c.leader();
     ++result.faults;
-    switch (rng.between(0, 16)) {
+    switch (rng.between(0, 17)) {
       case 0:
       case 1: {  // crash the leader or anyone; never more than a minority down at once keeps it interesting
         const int target = leader && rng.chance(0.5) ? *leader : victim;
@@ -412,6 +412,34 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
           fallen = held;
         }
         if (fallen) c.restart(*fallen);
+        break;
+      }
+      case 17: {  // the leader falls, and a voter of the election that follows loses power while its disk writes
+        // (its vote, or the term it moved to): whatever it said in that term must still hold when it is back.
+        if (!leader || c.size() < 3) {
+          --result.faults;
+          break;
+        }
+        c.crash(*leader);
+        int voter = -1;
+        c.run_until([&] {
+          // A follower writing while there is no leader is writing the vote it just granted (or a term it learned).
+          for (int i = 0; i < c.size(); ++i)
+            if (i != *leader && c.up(i) && c.disk_busy(i) && !c.leader() &&
+                c.replica(i)->core().role() == raft::Role::kFollower) {
+              voter = i;
+            }
+          return voter >= 0;
+        }, Micros(3000000));
+        if (voter >= 0) {
+          c.power_cut(voter);
+          c.run_for(Micros(static_cast<std::int64_t>(rng.between(1000, 30000))));
+          c.restart(voter);
+        }
+        c.restart(*leader);
+        note(voter >= 0 ? fmt::format("leader {} crashed; voter {} lost power while its disk wrote, back soon after",
+                                      c.id(*leader).str(), c.id(voter).str())
+                        : fmt::format("leader {} crashed (no voter was writing when checked)", c.id(*leader).str()));
         break;
       }
       default:

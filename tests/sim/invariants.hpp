@@ -12,6 +12,7 @@
 //   * Leader Completeness: a leader holds every entry committed in its term or earlier;
 //   * what a leader of the highest term believes a follower holds (its match index), the follower holds.
 
+#include <algorithm>
 #include "raft/core.hpp"
 #include "raft/membership.hpp"
 #include "raft/types.hpp"
@@ -31,6 +32,9 @@ struct Claims {
   raft::Index acknowledged = 0;             // its latest acknowledgement: it holds the log up to here
   // Updates the claims with one message the replica sent.
   void sent(const raft::PeerMessage& message);
+  // A newer leader replaced its log from `index` on: entries it acknowledged there are no longer claimed (they were
+  // not committed, or the leader could not have replaced them; other invariants check that).
+  void truncated(raft::Index index) { acknowledged = std::min(acknowledged, index - 1); }
 };
 
 class InvariantChecker {

@@ -21,6 +21,7 @@ struct SimCluster::Slot {
   bool paused = false;
   std::int64_t clock_rate_ppm = 1'000'000;
   Claims claims;  // what it told its peers, over all its lives
+  std::uint64_t truncations_seen = 0;  // of this life's core
   bool spare = false;   // joins later (kvstore --join)
   bool joined = false;  // a spare that was started
 };
@@ -90,6 +91,7 @@ void SimCluster::restart(int slot) {
   Slot& s = *slots_[static_cast<std::size_t>(slot)];
   if (s.replica || (s.spare && !s.joined)) return;
   ++s.life;
+  s.truncations_seen = 0;  // a new core counts from zero
   s.io = std::make_unique<asio::io_context>(1);
   world_.add_context(*s.io);
   s.clock = world_.make_clock(*s.io, s.clock_rate_ppm);
@@ -256,7 +258,11 @@ void SimCluster::check_invariants() {
   for (int i = 0; i < size(); ++i) {
     auto* r = replica(i);
     if (!r) continue;
-    const Slot& s = *slots_[static_cast<std::size_t>(i)];
+    Slot& s = *slots_[static_cast<std::size_t>(i)];
+    if (r->core().truncations() != s.truncations_seen) {
+      s.truncations_seen = r->core().truncations();
+      s.claims.truncated(r->core().last_truncated_from());
+    }
     invariants_.observe(i, s.life, r->core(), r->applied_index(), r->store().digest());
   }
 }
