@@ -48,6 +48,6 @@ class InlineDiskWorker final : public DiskWorker {
 
 std::unique_ptr<DiskWorker> make_thread_worker(asio::io_context& io) { return std::make_unique<ThreadDiskWorker>(io); }
 
-std::unique_ptr<DiskWorker> make_inline_worker(asio::io_context&) { return std::make_unique<InlineDiskWorker>(); }
+std::unique_ptr<DiskWorker> make_inline_worker() { return std::make_unique<InlineDiskWorker>(); }
 
 }  // namespace coraft::actors

@@ -30,6 +30,6 @@ std::unique_ptr<DiskWorker> make_thread_worker(asio::io_context& io);
 // No thread: the replica's own thread runs the job on the spot and calls `done` before submit returns. For writes
 // whose replies wait for them anyway (a follower's, or any without fsync) this saves two thread hand-offs and the
 // turns of the event loop in between.
-std::unique_ptr<DiskWorker> make_inline_worker(asio::io_context& io);
+std::unique_ptr<DiskWorker> make_inline_worker();
 
 }  // namespace coraft::actors

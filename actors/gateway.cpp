@@ -279,10 +279,11 @@ void Gateway::flush_batches() {
 bool Gateway::answer_is_current(const ProposedWrite& write) const {
   // A client without a session takes the last write it was told `ok` for as its key's value. While we lead the term
   // we proposed in, we answer in log order and no other leader has answered anything, so an `ok` now is the newest
-  // answer. Once another leader exists it may have answered a later write of the same key already (we redirected the
-  // client's next request there while this one waited for its entry): our late `ok` would make the client expect the overwritten value. The write
-  // did commit, so silence (the client counts it unanswered) is the one answer that is both true and not misleading.
-  // A client with a session, or one behind the KV API, orders its own writes and is answered in any case.
+  // answer. Once another leader exists it may have answered a later write of the same key already (we redirected
+  // the client's next request there while this one waited for its entry): our late `ok` would make the client
+  // expect the overwritten value. The write did commit, so silence (the client counts it unanswered) is the one
+  // answer that is both true and not misleading. A client with a session, or one behind the KV API, orders its own
+  // writes and is answered in any case.
   const ClientRequest& request = write.waiting.request;
   if (request.session.id != 0 || request.reply_via == ReplyVia::kKvApi) return true;
   return role_ == raft::Role::kLeader && term_ == write.term;

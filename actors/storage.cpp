@@ -21,7 +21,7 @@ Storage::Storage(StorageMailbox& inbox, NodeMailbox& node, Clock& clock, asio::i
   recovery_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   if (!setup.log_worker) own_log_worker_ = make_thread_worker(io);
   if (!setup.snapshot_worker) own_snapshot_worker_ = make_thread_worker(io);
-  if (!setup.log_worker && !setup.inline_worker) own_inline_worker_ = make_inline_worker(io);
+  if (!setup.log_worker && !setup.inline_worker) own_inline_worker_ = make_inline_worker();
   log_worker_ = setup.log_worker ? setup.log_worker : own_log_worker_.get();
   snapshot_worker_ = setup.snapshot_worker ? setup.snapshot_worker : own_snapshot_worker_.get();
   inline_worker_ = setup.inline_worker ? setup.inline_worker : own_inline_worker_ ? own_inline_worker_.get() : log_worker_;

@@ -341,7 +341,8 @@ bool same_append(const raft::AppendEntries& a, const raft::AppendEntries& b) {
 void UdpBridge::send_burst(std::vector<actors::BridgeInbox>& burst) {
   const std::vector<raft::NodeId>& peers = replica_.options().peers;
   std::vector<bool> sent(burst.size(), false);
-  std::vector<std::size_t> copies;
+  std::vector<std::size_t> copies;   // of the append in hand, by position in the burst
+  std::vector<raft::NodeId> reached;  // and whom they are for
   for (std::size_t i = 0; i < burst.size(); ++i) {
     if (sent[i]) continue;
     const raft::AppendEntries* append = append_in(burst[i]);
@@ -351,7 +352,7 @@ void UdpBridge::send_burst(std::vector<actors::BridgeInbox>& burst) {
     }
     // Its copies for the other replicas, each once (a second copy for one replica is a later message: kept apart).
     copies.assign(1, i);
-    std::vector<raft::NodeId> reached{std::get<actors::SendPeer>(burst[i]).message.to};
+    reached.assign(1, std::get<actors::SendPeer>(burst[i]).message.to);
     for (std::size_t j = i + 1; j < burst.size() && reached.size() < peers.size(); ++j) {
       const raft::AppendEntries* other = sent[j] ? nullptr : append_in(burst[j]);
       if (!other || !same_append(*append, *other)) continue;

@@ -976,23 +976,21 @@ void RaftCore::on_time_passed() {
 // until its next election timeout starts a new campaign.
 constexpr int kMaxCampaignRetries = 4;
 
+std::optional<std::int64_t> RaftCore::retransmit_at_us(const PeerState& peer) const {
+  if (!peer.awaiting_since_us || !peer.progress.awaiting_answer()) return std::nullopt;
+  // What a majority already holds is committed without this follower: it catches up with the next append (whose
+  // rejection fills the gap) or heartbeat, and the network is spared a copy the commit does not need.
+  const Index last_sent =
+      peer.progress.mode() == Progress::Mode::kReplicate ? peer.progress.next() - 1 : log_.last_index();
+  if (last_sent <= commit_) return std::nullopt;
+  return *peer.awaiting_since_us + peer.rtt.timeout_us(config_.retransmit, peer.retries);
+}
+
 void RaftCore::on_retransmit_due() {
   if (role_ == Role::kLeader) {
     for (auto& [id, peer] : peers_) {
-      if (!peer.awaiting_since_us) continue;
-      if (!peer.progress.awaiting_answer()) {
-        peer.awaiting_since_us.reset();
-        continue;
-      }
-      if (now_us_ < *peer.awaiting_since_us + peer.rtt.timeout_us(config_.retransmit, peer.retries)) continue;
-      // What a majority already holds is committed without this follower: it catches up with the next append (whose
-      // rejection fills the gap) or heartbeat, and the network is spared a copy the commit does not need.
-      const Index last_sent = peer.progress.mode() == Progress::Mode::kReplicate ? peer.progress.next() - 1
-                                                                               : log_.last_index();
-      if (last_sent <= commit_) {
-        peer.awaiting_since_us.reset();
-        continue;
-      }
+      const std::optional<std::int64_t> due = retransmit_at_us(peer);
+      if (!due || now_us_ < *due) continue;
       ++peer.retries;
       ++retransmissions_;
       peer.progress.resend_unanswered();
@@ -1028,11 +1026,8 @@ std::optional<std::int64_t> RaftCore::next_retransmit_us() const {
   std::optional<std::int64_t> next;
   auto earliest = [&](std::int64_t at) { next = next ? std::min(*next, at) : at; };
   if (role_ == Role::kLeader) {
-    for (const auto& [id, peer] : peers_) {
-      if (peer.awaiting_since_us && peer.progress.awaiting_answer()) {
-        earliest(*peer.awaiting_since_us + peer.rtt.timeout_us(config_.retransmit, peer.retries));
-      }
-    }
+    for (const auto& [id, peer] : peers_)
+      if (const auto due = retransmit_at_us(peer)) earliest(*due);
   } else if ((role_ == Role::kPreCandidate || role_ == Role::kCandidate) && campaign_sent_us_ &&
              campaign_retries_ < kMaxCampaignRetries) {
     earliest(campaign_retransmit_at_us());

@@ -251,6 +251,9 @@ class RaftCore {
   void on_transfer(const TransferLeadership& request);
   void on_time_passed();
   void on_retransmit_due();
+  // When the unanswered AppendEntries to `peer` is due to be sent again; none while nothing awaits an answer or the
+  // commit no longer needs it.
+  std::optional<std::int64_t> retransmit_at_us(const PeerState& peer) const;
   std::int64_t campaign_retransmit_at_us() const;
 
   void become_follower(Term term, NodeId leader);

@@ -1,6 +1,7 @@
 // The storage actor under simulated time: writes reach the disk in order and in batches, the node hears of every
 // one even when its inbox is full, and a write that fails stops the replica instead of being acknowledged.
 
+#include "actors/disk_worker.hpp"
 #include "actors/logger.hpp"
 #include "actors/sim_disk_worker.hpp"
 #include "actors/sim_world.hpp"
@@ -28,14 +29,17 @@ raft::Persist entries(raft::Index first, raft::Index last) {
 }
 
 // One storage actor on a simulated clock, with a simulated disk that takes 1 ms per job. The test plays the node.
+// `inline_worker`, when given, does the writes that may hold up the replica's thread.
 struct Rig {
-  explicit Rig(std::size_t node_capacity = 64) : node(io.get_executor(), node_capacity, "node") {
+  explicit Rig(std::size_t node_capacity = 64, raft::FsyncPolicy fsync = raft::FsyncPolicy::kAlways,
+               DiskWorker* inline_worker = nullptr)
+      : node(io.get_executor(), node_capacity, "node") {
     world.add_context(io);
     clock = world.make_clock(io);
     log_worker = std::make_unique<SimDiskWorker>(*clock, Rng(1), Micros(1000), Micros(1000));
     snapshot_worker = std::make_unique<SimDiskWorker>(*clock, Rng(2), Micros(1000), Micros(1000));
-    StorageSetup setup{&disk, raft::DiskStorageOptions{"data", raft::FsyncPolicy::kAlways, 4096}, log_worker.get(),
-                       snapshot_worker.get()};
+    StorageSetup setup{&disk, raft::DiskStorageOptions{"data", fsync, 4096}, log_worker.get(), snapshot_worker.get(),
+                       inline_worker};
     storage = std::make_unique<Storage>(inbox, node, *clock, io, setup, gateway, make_logger("0001", clock.get()));
     spawn(io.get_executor(), "storage", storage->run());
   }
@@ -161,4 +165,27 @@ TEST_CASE("a write the disk refuses stops the replica instead of being acknowled
   REQUIRE(inbox.try_send(StorageWrite{1, entries(1, 1)}));
   CHECK_THROWS_WITH(world.run_for(1ms), Catch::Contains("No space left on device"));
   CHECK_FALSE(node.try_receive().has_value());  // and nothing was said to the node
+}
+
+TEST_CASE("without fsync a leader's write is done on the replica's thread and reported in the same turn",
+          "[actors][storage]") {
+  // A write that only reaches the page cache takes microseconds: handing it to the disk thread (1 ms here) would
+  // cost more than the write. With fsync the leader's writes go to the disk thread, so the replica goes on meanwhile.
+  auto inline_worker = make_inline_worker();
+  SECTION("fsync none: the notice comes before any simulated time passes") {
+    Rig rig(64, raft::FsyncPolicy::kNone, inline_worker.get());
+    rig.write(1, entries(1, 3));  // may_block_replica is false: a leader's write
+    rig.world.run_for(0ms);
+    const auto notices = rig.notices();
+    REQUIRE(notices.size() == 1);
+    CHECK(notices.back().last_index == 3);
+  }
+  SECTION("fsync always: the disk thread takes it, and the notice waits for it") {
+    Rig rig(64, raft::FsyncPolicy::kAlways, inline_worker.get());
+    rig.write(1, entries(1, 3));
+    rig.world.run_for(0ms);
+    CHECK(rig.notices().empty());
+    rig.world.run_for(2ms);
+    CHECK(rig.notices().size() == 1);
+  }
 }
