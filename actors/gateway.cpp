@@ -100,6 +100,7 @@ void Gateway::handle(GatewayInbox& message) {
   std::visit(Overloaded{
                  [&](ClientRequestReceived& m) { on_request(std::move(m.request)); },
                  [&](LeaderChanged& m) { on_leader_changed(m); },
+                 [&](ElectionRoundEnded&) { on_election_round_ended(); },
                  [&](ProposalOutcome& m) { on_proposal_outcome(m); },
                  [&](ReadOutcome& m) { on_read_outcome(m); },
                  [&](EntriesApplied& m) { on_applied(m); },
@@ -161,25 +162,46 @@ void Gateway::on_request(ClientRequest request) {
   const bool long_running = is_membership(request.kind) || request.kind == RequestKind::kBackup;
   const TimePoint deadline =
       clock_.now() + (long_running ? Micros(kChangeTimeout) : Micros(options_.timing.request_timeout));
-  route(Waiting{std::move(request), deadline});
+  route(Waiting{std::move(request), deadline, clock_.now(), std::nullopt});
 }
 
 void Gateway::route(Waiting waiting) {
+  const bool follower_with_leader = role_ != raft::Role::kLeader && leader_.valid() && leader_ != options_.self;
+  const bool hold_it = role_ != raft::Role::kLeader &&
+                       (follower_with_leader ? waiting.request.reply_via != ReplyVia::kKvApi && came_back_from_leader(waiting)
+                                             : !leader_or_voter().valid());
+  if (hold_it) {
+    hold(std::move(waiting));
+    return;
+  }
+  if (waiting.held_since) end_hold(waiting, false);
   if (role_ == raft::Role::kLeader && is_membership(waiting.request.kind)) {
     ask_for_change(std::move(waiting));
   } else if (role_ == raft::Role::kLeader) {
     (is_write(waiting.request.kind) ? write_batch_ : read_batch_).push_back(std::move(waiting));
-  } else if (leader_.valid() && leader_ != options_.self && waiting.request.reply_via == ReplyVia::kKvApi) {
+  } else if (follower_with_leader && waiting.request.reply_via == ReplyVia::kKvApi) {
     redirect(waiting.request);  // the KV API forwards it to the leader and bounds the hops itself
-  } else if (leader_.valid() && leader_ != options_.self && !came_back_from_leader(waiting.request.client)) {
+  } else if (follower_with_leader) {
     redirect_to_leader(waiting.request);
-  } else if (!leader_.valid() && leader_or_voter().valid()) {
-    redirect(waiting.request);  // out of the configuration: no election here will tell us a leader
   } else {
-    // An election is under way: wait a little for its outcome rather than send the client round in circles.
-    waiting.deadline = std::min(waiting.deadline, clock_.now() + options_.timing.hold_timeout);
-    held_.push_back(std::move(waiting));
+    redirect(waiting.request);  // out of the configuration: no election here will tell us a leader
   }
+}
+
+void Gateway::hold(Waiting waiting) {
+  // An election is under way, or the leader we named did not serve this client: wait a little for news of a leader
+  // rather than send the client round in circles.
+  if (!waiting.held_since) {
+    waiting.held_since = clock_.now();
+    waiting.deadline = std::min(waiting.deadline, clock_.now() + options_.timing.hold_timeout);
+    ++(leader_.valid() ? metrics_.held_came_back : metrics_.held_no_leader);
+  }
+  held_.push_back(std::move(waiting));
+}
+
+void Gateway::end_hold(const Waiting& waiting, bool timed_out) {
+  if (timed_out) ++metrics_.hold_timeouts;
+  metrics_.hold_seconds.observe(std::chrono::duration<double>(clock_.now() - *waiting.held_since).count());
 }
 
 void Gateway::ask_for_change(Waiting waiting) {
@@ -289,12 +311,18 @@ bool Gateway::answer_is_current(const ProposedWrite& write) const {
   return role_ == raft::Role::kLeader && term_ == write.term;
 }
 
-bool Gateway::came_back_from_leader(raft::NodeId client) {
+bool Gateway::came_back_from_leader(const Waiting& waiting) {
   // A client we sent to the leader a moment ago is back: the leader did not serve it (it may be dead and we not yet
-  // know). Another redirect would send it round in circles; hold it until our view of the leader changes.
-  auto it = redirected_.find(client);
+  // know). Another redirect would send it round in circles; hold it until our view of the leader changes. Only a
+  // request that arrived after that redirect has come back: one that was already here (held with it, or sent before
+  // the client heard from us) is just the client's next request.
+  auto it = redirected_.find(waiting.request.client);
   if (it == redirected_.end()) return false;
-  if (it->second.leader == leader_ && clock_.now() - it->second.at < options_.timing.election_timeout_max) return true;
+  if (it->second.at < waiting.arrived && it->second.leader == leader_ &&
+      clock_.now() - it->second.at < options_.timing.election_timeout_max) {
+    return true;
+  }
+  if (it->second.at >= waiting.arrived) return false;  // still a fresh record for this client's later requests
   redirected_.erase(it);
   return false;
 }
@@ -322,6 +350,21 @@ void Gateway::on_leader_changed(const LeaderChanged& change) {
   std::deque<Waiting> held = std::move(held_);
   held_.clear();
   for (auto& w : held) route(std::move(w));
+}
+
+void Gateway::on_election_round_ended() {
+  // A request is held for the outcome of the election under way, not longer: a round that ended here with no leader
+  // says this replica may not reach one (a minority side, say). Its clients try another replica (no leader named)
+  // instead of waiting out hold_timeout. A client that keeps landing on such replicas is answered about once per
+  // round per replica: no storm.
+  if (role_ == raft::Role::kLeader || leader_.valid()) return;
+  std::deque<Waiting> held = std::move(held_);
+  held_.clear();
+  for (auto& w : held) {
+    ++metrics_.holds_ended_by_round;
+    end_hold(w, false);
+    redirect(w.request);
+  }
 }
 
 void Gateway::on_proposal_outcome(const ProposalOutcome& outcome) {
@@ -411,6 +454,7 @@ void Gateway::on_sweep(const GatewaySweep& sweep) {
   const TimePoint now = clock_.now();
   for (auto it = held_.begin(); it != held_.end();) {
     if (it->deadline <= now) {
+      end_hold(*it, true);
       redirect(it->request);  // leader still unknown: the client tries another replica
       it = held_.erase(it);
     } else {
@@ -513,6 +557,7 @@ void Gateway::ask_for_status(const ClientRequest& request) {
   auto ask = [&](auto& mailbox, Slot slot) {
     if (mailbox.try_send(ReportMetrics{id, labels, slot})) ++collection.awaiting;
   };
+  metrics_.render(collection.reports[kGatewaySlot], labels);
   ask(out_.storage, kStorageSlot);
   ask(out_.kv_api, kApiSlot);
   if (network_edge_) ask(out_.bridge, kNetworkSlot);

@@ -4,7 +4,8 @@
 //         confirming a read / waiting for the applier), each with a deadline.
 //         Also the backups it took (their bytes, streamed to a client chunk by chunk, dropped a minute after the last
 //         chunk was read).
-//   Inbox: ClientRequestReceived (bridge); LeaderChanged, ProposalOutcome, ReadOutcome, StatusReady (node);
+//   Inbox: ClientRequestReceived (bridge); LeaderChanged, ElectionRoundEnded, ProposalOutcome, ReadOutcome,
+//          StatusReady (node);
 //          EntriesApplied, ValuesRead, BackupTaken (applier); MetricsReport (storage, KV API, the edges); EdgeAttached
 //          (the edges, once); GatewaySweep (its own deadline timer).
 //   Outbox: ProposeCommands, RequestRead, StatusRequest to the node (try_send: the node sends to us with send(), so
@@ -15,8 +16,9 @@
 //   Never touches the kv::Store: reads that are ready (the applier has passed their index) go to the applier in one
 //   ReadValues per burst, and are answered with its ValuesRead. A write retried in its session is proposed again:
 //   the store recognises it and answers with the first result.
-//   Follower: redirect to the leader; while no leader is known, hold the request up to hold_timeout and redirect as
-//   soon as one is known (never `fail` where a redirect will do). A client that comes straight back after a redirect
+//   Follower: redirect to the leader; while no leader is known, hold the request for the election under way and
+//   redirect as soon as a leader is known (never `fail` where a redirect will do); when a round of elections ends
+//   here with no leader, or at hold_timeout at the latest, redirect naming none (the client tries another replica). A client that comes straight back after a redirect
 //   is held too: the leader we named did not serve it, and sending it round in circles would only storm the network
 //   (not a request of the KV API's, which forwards it to the leader itself and bounds the hops). Leader: writes are proposed in batches (one per
 //   burst of requests) and answered once applied; reads are batched into one ReadIndex request and answered from
@@ -57,6 +59,7 @@ class Gateway {
 
   Gateway(GatewayMailbox& inbox, Outboxes out, Clock& clock, const ReplicaOptions& options, Logger log);
   asio::awaitable<void> run();
+  const GatewayMetrics& metrics() const { return metrics_; }
 
   std::uint64_t answered() const { return answered_; }
   std::size_t waiting() const;
@@ -65,6 +68,8 @@ class Gateway {
   struct Waiting {
     ClientRequest request;
     TimePoint deadline;
+    TimePoint arrived;
+    std::optional<TimePoint> held_since;  // set while it waits in held_ for a leader
   };
   struct ProposedWrite {
     raft::Term term;
@@ -74,6 +79,7 @@ class Gateway {
   void handle(GatewayInbox& message);
   void on_request(ClientRequest request);
   void on_leader_changed(const LeaderChanged& change);
+  void on_election_round_ended();
   void on_proposal_outcome(const ProposalOutcome& outcome);
   void on_read_outcome(const ReadOutcome& outcome);
   void on_applied(const EntriesApplied& applied);
@@ -100,7 +106,9 @@ class Gateway {
   raft::NodeId leader_or_voter() const;
   void redirect_to_leader(const ClientRequest& request);
   bool answer_is_current(const ProposedWrite& write) const;
-  bool came_back_from_leader(raft::NodeId client);
+  bool came_back_from_leader(const Waiting& waiting);
+  void hold(Waiting waiting);
+  void end_hold(const Waiting& waiting, bool timed_out);
   void give_up(const Waiting& waiting);
   bool first_sighting(const ClientRequest& request);
   void keep_sweeping();
@@ -120,6 +128,7 @@ class Gateway {
   std::uint64_t keys_ = 0;  // in the store, as of applied_index_
 
   std::deque<Waiting> held_;                                            // no leader known yet
+  GatewayMetrics metrics_;
   std::vector<Waiting> write_batch_, read_batch_;                       // collected during this burst
   std::map<std::uint64_t, std::vector<std::optional<Waiting>>> proposing_;  // proposal id -> requests, in log order
   std::map<raft::Index, ProposedWrite> committing_;                     // log index -> request
@@ -144,7 +153,7 @@ class Gateway {
 
   // Status requests while their reports come in. Reports go in slots, so the text is in one order whatever the
   // order they arrive in: the node's, the storage's, the KV API's, the network edge's, the HTTP edge's.
-  enum Slot : std::size_t { kNodeSlot, kStorageSlot, kApiSlot, kNetworkSlot, kHttpSlot, kSlots };
+  enum Slot : std::size_t { kNodeSlot, kGatewaySlot, kStorageSlot, kApiSlot, kNetworkSlot, kHttpSlot, kSlots };
   struct Collection {
     ClientRequest request;
     std::optional<ReplicaStatus> status;

@@ -159,6 +159,9 @@ struct LeaderChanged {  // node -> gateway
   raft::Term term;
   raft::NodeId leader;
 };
+struct ElectionRoundEnded {  // node -> gateway: this replica's election timer ran out again with no leader heard of
+  raft::Term term;
+};
 struct ProposalOutcome {  // node -> gateway
   std::uint64_t proposal_id;
   bool accepted;
@@ -221,7 +224,7 @@ struct BackupTaken {  // applier -> gateway: the store as it stood at snapshot.i
   std::uint64_t backup_id;
   raft::Snapshot snapshot;
 };
-using GatewayInbox = std::variant<ClientRequestReceived, LeaderChanged, ProposalOutcome, ReadOutcome, EntriesApplied,
+using GatewayInbox = std::variant<ClientRequestReceived, LeaderChanged, ElectionRoundEnded, ProposalOutcome, ReadOutcome, EntriesApplied,
                                   StatusReady, GatewaySweep, ChangeAnswered, MembershipKnown, ValuesRead, BackupTaken,
                                   MetricsReport, EdgeAttached>;
 

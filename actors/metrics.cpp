@@ -121,6 +121,20 @@ void StorageMetrics::render(std::string& out, std::string_view id) const {
                    write_seconds);
 }
 
+void GatewayMetrics::render(std::string& out, std::string_view id) const {
+  const Counter counters[] = {
+      {"coraft_gateway_held_no_leader_total", "Client requests held because no leader was known", held_no_leader},
+      {"coraft_gateway_held_came_back_total",
+       "Client requests held because the client came straight back from the leader this replica named", held_came_back},
+      {"coraft_gateway_hold_timeouts_total", "Held requests still without a leader at hold_timeout", hold_timeouts},
+      {"coraft_gateway_holds_ended_by_round_total",
+       "Held requests redirected because an election round on this replica ended without a leader", holds_ended_by_round},
+  };
+  append_counters(out, id, counters);
+  append_histogram(out, "coraft_gateway_hold_seconds", "How long a held request waited for news of a leader", id,
+                   hold_seconds);
+}
+
 void ApiMetrics::render(std::string& out, std::string_view id) const {
   const Counter counters[] = {
       {"coraft_api_calls_total", "HTTP API calls received (from clients, and forwarded by other replicas)", api_calls},

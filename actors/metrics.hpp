@@ -56,6 +56,15 @@ struct StorageMetrics {  // the storage actor's: one write per burst (group comm
   void render(std::string& out, std::string_view labels) const;
 };
 
+struct GatewayMetrics {  // the gateway's: client requests it held back while it knew no leader to send them to
+  std::uint64_t held_no_leader = 0;  // held while no leader was known (an election under way)
+  std::uint64_t held_came_back = 0;  // held because the client came straight back from the leader we named
+  std::uint64_t hold_timeouts = 0;   // still no leader at hold_timeout: redirected with none named
+  std::uint64_t holds_ended_by_round = 0;  // redirected with none named when an election round here found no leader
+  Histogram<10> hold_seconds{{0.001, 0.005, 0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5}};  // from held to released
+  void render(std::string& out, std::string_view labels) const;
+};
+
 struct ApiMetrics {  // the KV API actor's (the HTTP API's calls)
   std::uint64_t api_calls = 0;            // calls received: from clients, and forwarded by other replicas
   std::uint64_t api_calls_forwarded = 0;  // sent on to the leader

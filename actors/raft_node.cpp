@@ -28,6 +28,7 @@ raft::RaftConfig raft_config(const ReplicaOptions& options) {
   config.limits = options.limits;
   config.read_lease_us = options.read_lease_us();
   config.retransmit.max_us = std::chrono::duration_cast<Micros>(options.timing.heartbeat_interval).count();
+  config.heartbeat_interval_us = config.retransmit.max_us;
   config.retransmit.initial_us = std::min(config.retransmit.initial_us, config.retransmit.max_us);
   config.retransmit.min_us = std::min(config.retransmit.min_us, config.retransmit.initial_us);
   return config;
@@ -94,7 +95,16 @@ asio::awaitable<void> RaftNode::run() {
       if (handled == kMaxBurst) break;
       next = inbox_.try_receive();
     }
-    if (timer_fired) step(*timer_fired, effects);
+    if (timer_fired) {
+      const bool leaderless = !core_.leader().valid() && core_.role() != raft::Role::kLeader;
+      const std::uint64_t campaigns = metrics_.elections_started;
+      step(*timer_fired, effects);
+      // A whole round went by here without news of a leader: the requests the gateway holds for one need not wait
+      // for the next round (this replica may be cut off from the majority). A lost notice costs only a longer hold.
+      if (leaderless && metrics_.elections_started != campaigns && !core_.leader().valid()) {
+        out_.gateway.try_send(ElectionRoundEnded{core_.term()});
+      }
+    }
     if (auto dropped = core_.take_compacted(); !dropped.empty()) {
       StorageInbox discard = StorageDiscard{std::move(dropped)};  // freed off this thread
       co_await out_.storage.send(discard);

@@ -407,6 +407,9 @@ void RaftCore::on_heartbeat_due(NodeId peer_id) {
   if (role_ != Role::kLeader) return;
   PeerState* peer = find_peer(peer_id);
   if (!peer) return;
+  const std::int64_t half = config_.heartbeat_interval_us / 2;
+  // Its timer ran out just after another follower's brought this heartbeat forward (the notices cross).
+  if (half > 0 && now_us_ - peer->last_sent_us < half) return;
   if (!peer->answered_since_heartbeat) {
     // Silent for a whole heartbeat interval: stop pipelining into the void and back off.
     peer->backoff_shift = std::min(peer->backoff_shift + 1, config_.max_backoff_shift);
@@ -414,6 +417,15 @@ void RaftCore::on_heartbeat_due(NodeId peer_id) {
   }
   peer->answered_since_heartbeat = false;
   send_append(*peer, true);
+  if (half <= 0) return;
+  // Bring the other heartbeats forward. Only those of followers that answered and are not backed off: a silent one
+  // keeps its own timer, whose expiry is where it gets backed off.
+  for (auto& [id, other] : peers_) {
+    if (&other == peer || !other.answered_since_heartbeat || other.backoff_shift != 0) continue;
+    if (now_us_ - other.last_sent_us < half) continue;
+    other.answered_since_heartbeat = false;
+    send_append(other, true);
+  }
 }
 
 void RaftCore::on_durable_through(const DurableThrough& durable) {
@@ -562,6 +574,7 @@ void RaftCore::send_append(PeerState& peer, bool heartbeat) {
     progress.on_sent(last, bytes);
     peer.awaiting_since_us = now_us_;
   }
+  peer.last_sent_us = now_us_;
   emit(Transmit{peer.id, std::move(message), peer.backoff_shift});
   // Keep the pipeline full: more batches while the window allows.
   if (!heartbeat && progress.mode() == Progress::Mode::kReplicate && progress.next() <= log_.last_index() &&

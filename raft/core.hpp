@@ -60,6 +60,10 @@ struct RaftConfig {
   // for the peer's retransmission timeout is sent again (raft/round_trip.hpp). The node sets max_us to the
   // heartbeat interval.
   RetransmitLimits retransmit;
+  // When one follower's heartbeat falls due, the others whose last append went at least half of this long ago get
+  // theirs in the same step: the copies leave together (one datagram for all where the wire allows, one wake-up for
+  // all) instead of interleaving with client traffic one by one. 0: each follower on its own timer.
+  std::int64_t heartbeat_interval_us = 0;
 };
 
 // What an operator asks of the membership (kvctl member ...).
@@ -227,6 +231,7 @@ class RaftCore {
     RoundTrip rtt;                      // measured from the send times its answers echo
     std::optional<std::int64_t> awaiting_since_us;  // an AppendEntries with entries (or a probe) went then, unanswered
     int retries = 0;                     // retransmissions since its last answer
+    std::int64_t last_sent_us = std::numeric_limits<std::int64_t>::min();  // its latest AppendEntries left then
   };
   struct PendingRead {
     std::uint64_t read_id;

@@ -244,6 +244,29 @@ void CourseRun::relay() {
   }
 }
 
+namespace {
+
+// For --datagram-log: what an append or its answer carries, enough to follow a put through the log.
+std::string peer_detail(const json& j, const std::string& type) {
+  auto number = [&](const char* key) -> long long {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number() ? it->get<long long>() : -1;
+  };
+  if (type == "ae") {
+    auto entries = j.find("entries");
+    const std::size_t count = entries != j.end() && entries->is_array() ? entries->size() : 0;
+    return fmt::format(" prev={} n={} commit={} sent={}", number("prev"), count, number("commit"), number("sent"));
+  }
+  if (type == "aer") {
+    auto ok = j.find("ok");
+    return fmt::format(" ok={} match={} sent={}", ok != j.end() && ok->is_boolean() && ok->get<bool>(), number("match"),
+                       number("sent"));
+  }
+  return {};
+}
+
+}  // namespace
+
 void CourseRun::on_datagram(int socket_index, std::string_view datagram, const sockaddr_in& from) {
   json j = json::parse(datagram.begin(), datagram.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
@@ -264,7 +287,7 @@ void CourseRun::on_datagram(int socket_index, std::string_view datagram, const s
     problems_.push_back(fmt::format("incorrect message (bad envelope): {}", std::string(datagram.substr(0, 120))));
     return;
   }
-  if (datagram_log_) fmt::print(datagram_log_, "{:.6f} {} {} {} {}\n", now(), src, dst, type, text("MID"));
+  if (datagram_log_) fmt::print(datagram_log_, "{:.6f} {} {} {} {}{}\n", now(), src, dst, type, text("MID"), peer_detail(j, type));
   Replica& sender = replicas_[static_cast<std::size_t>(from_replica)];
   if (type == "hello") {
     sender.endpoint = from;
@@ -303,7 +326,11 @@ bool CourseRun::may_deliver(int from, int to) {
 
 void CourseRun::forward(int from, int to, std::string_view datagram) {
   Replica& target = replicas_[static_cast<std::size_t>(to)];
-  if (!target.alive || !target.endpoint || !may_deliver(from, to)) return;
+  if (!target.alive || !target.endpoint) return;
+  if (!may_deliver(from, to)) {
+    if (datagram_log_) fmt::print(datagram_log_, "{:.6f} {} {} lost\n", now(), replicas_[static_cast<std::size_t>(from)].id, target.id);
+    return;
+  }
   spend(options_.relay.forward);
   target.socket->send_to(datagram, *target.endpoint);
 }

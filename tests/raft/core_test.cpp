@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <set>
+
 using namespace coraft;
 using namespace coraft::raft;
 using coraft::test::effects_of;
@@ -591,4 +593,42 @@ TEST_CASE("a candidate cut off from everyone stops asking after four retries", "
   c.step(0, ElectionTimeout{});  // the next campaign asks afresh
   CHECK(c.queue().size() == 2);
   CHECK(c.at(0).next_retransmit_us());
+}
+
+TEST_CASE("one follower's heartbeat brings the others' forward, so the copies leave together, but not a silent one's",
+          "[raft][heartbeat]") {
+  PureCluster c(5, [](RaftConfig& config) { config.heartbeat_interval_us = 100'000; });
+  c.elect(0);
+  REQUIRE(c.at(0).role() == Role::kLeader);
+  c.now_us = 60'000;  // every follower's last append went 60 ms ago: more than half an interval
+  c.step(0, HeartbeatDue{c.id(1)});
+  std::set<NodeId> reached;
+  for (const PeerMessage& m : c.queue()) {
+    const auto* append = std::get_if<AppendEntries>(&m.payload);
+    REQUIRE(append);
+    CHECK(append->sent_at_us == 60'000);  // identical copies: the bridge may send one datagram for all
+    reached.insert(m.to);
+  }
+  CHECK(reached == std::set<NodeId>{c.id(1), c.id(2), c.id(3), c.id(4)});
+  // The others' timers run out a moment later (their notices crossed the heartbeat): nothing is sent twice.
+  const std::size_t sent = c.queue().size();
+  c.now_us += 10;
+  for (int i = 2; i < 5; ++i) c.step(0, HeartbeatDue{c.id(i)});
+  CHECK(c.queue().size() == sent);
+  // Follower 4 stays silent. At the next round its heartbeat is not brought forward: its own timer runs out, and
+  // that is where a silent follower gets backed off.
+  c.deliver_all([&](const PeerMessage& m) { return m.to != c.id(4) && m.from != c.id(4); });
+  c.now_us = 160'000;
+  c.step(0, HeartbeatDue{c.id(1)});
+  reached.clear();
+  for (const PeerMessage& m : c.queue()) reached.insert(m.to);
+  CHECK(reached == std::set<NodeId>{c.id(1), c.id(2), c.id(3)});
+  c.deliver_all([&](const PeerMessage& m) { return m.to != c.id(4) && m.from != c.id(4); });
+  // Follower 4's own timer: it alone gets a heartbeat; the others' appends went 10 ms ago, less than half an
+  // interval, and wait for their own timers.
+  c.now_us = 170'000;
+  c.step(0, HeartbeatDue{c.id(4)});
+  reached.clear();
+  for (const PeerMessage& m : c.queue()) reached.insert(m.to);
+  CHECK(reached == std::set<NodeId>{c.id(4)});
 }

@@ -82,6 +82,72 @@ TEST_CASE("during an election a request is held, then redirected to the new lead
   CHECK(c.replies_to(raft::NodeId{0x2001}).size() == 1);
 }
 
+TEST_CASE("requests held together are released together once a leader is known", "[gateway][sim]") {
+  // One client's requests held during an election all go once the leader is known: redirecting the first one must
+  // not make the next look as if it had come straight back from that leader (it was here before the redirect), which
+  // would hold it again for the whole hold_timeout.
+  const auto seed = test_seed(110);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 5, .seed = seed});
+  REQUIRE(c.run_until([&] { return c.leader().has_value(); }, us(5000ms)));
+  const int old_leader = *c.leader();
+  c.crash(old_leader);
+  c.run_for(us(50ms));
+  int asked = -1;
+  REQUIRE(c.run_until(
+      [&] {
+        for (int i = 0; i < c.size(); ++i)
+          if (c.up(i) && !c.replica(i)->core().leader().valid()) asked = i;
+        return asked >= 0;
+      },
+      us(5000ms)));
+  const raft::NodeId client{0x2003};
+  c.send_request(asked, request(0x2003, "first", actors::RequestKind::kPut, "k", "1"));
+  c.send_request(asked, request(0x2003, "second", actors::RequestKind::kPut, "k", "2"));
+  REQUIRE(c.run_until([&] { return !c.replies_to(client).empty(); }, us(5000ms)));
+  const auto first_answered = c.world().now();
+  REQUIRE(c.run_until([&] { return c.replies_to(client).size() == 2; }, us(5000ms)));
+  CHECK(c.world().now() - first_answered < us(50ms));
+  for (const auto& reply : c.replies_to(client)) CHECK(reply.kind != actors::ReplyKind::kFail);
+  // The replica counted why it held them and for how long (coraft_gateway_* in its metrics).
+  const actors::GatewayMetrics& metrics = c.replica(asked)->gateway().metrics();
+  CHECK(metrics.held_no_leader + metrics.held_came_back >= 2);
+  CHECK(metrics.hold_timeouts == 0);
+  CHECK(metrics.hold_seconds.count >= 2);
+}
+
+TEST_CASE("a replica cut off in a minority holds a request for one election round, not for hold_timeout",
+          "[gateway][sim]") {
+  // No election on the minority side can produce a leader: once a round there ends without one, the client is sent
+  // on (no leader named) to try another replica, instead of waiting out the whole hold_timeout.
+  const auto seed = test_seed(111);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 5, .seed = seed});
+  REQUIRE(c.run_until([&] { return c.leader().has_value(); }, us(5000ms)));
+  const int cut = *c.leader();  // the leader itself ends up on the minority side, and steps down (CheckQuorum)
+  const int other = follower_of(c, cut);
+  std::vector<int> majority;
+  for (int i = 0; i < c.size(); ++i)
+    if (i != cut && i != other) majority.push_back(i);
+  c.network().partition({cut, other}, majority);
+  REQUIRE(c.run_until([&] { return c.replica(cut)->core().role() != raft::Role::kLeader; }, us(5000ms)));
+  REQUIRE_FALSE(c.replica(cut)->core().leader().valid());
+  const raft::NodeId client{0x2005};
+  const auto sent_at = c.world().now();
+  c.send_request(cut, request(0x2005, "cut-off", actors::RequestKind::kPut, "k", "v"));
+  REQUIRE(c.run_until([&] { return !c.replies_to(client).empty(); }, us(5000ms)));
+  const actors::Timing& timing = c.replica(cut)->options().timing;
+  const auto waited = c.world().now() - sent_at;
+  CHECK(waited <= timing.election_timeout_max + us(10ms));
+  CHECK(waited < timing.hold_timeout);
+  const auto& reply = c.replies_to(client).at(0);
+  CHECK(reply.kind == actors::ReplyKind::kRedirect);
+  CHECK_FALSE(reply.leader.valid());
+  const actors::GatewayMetrics& metrics = c.replica(cut)->gateway().metrics();
+  CHECK(metrics.holds_ended_by_round == 1);
+  CHECK(metrics.hold_timeouts == 0);
+}
+
 TEST_CASE("a request delivered twice is answered once", "[gateway][sim]") {
   const auto seed = test_seed(103);
   INFO("reproduce with CORAFT_SEED=" << seed);
