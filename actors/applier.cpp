@@ -1,5 +1,7 @@
 #include "actors/applier.hpp"
 
+#include "actors/hop_trace.hpp"
+
 #include <fmt/format.h>
 
 #include <asio/executor_work_guard.hpp>
@@ -64,6 +66,7 @@ asio::awaitable<void> Applier::run() {
         // time, yielding in between, so that the node and replicators on this thread keep up their heartbeats. The
         // slice is counted in entries, not timed: simulations must not depend on how fast the machine is.
         const std::size_t done = apply(*batch, applied, kApplySlice);
+        hop_trace::mark("applied", applied_index_);
         if (done < batch->entries.size()) {
           held_.push_front(ApplyCommitted{{batch->entries.begin() + static_cast<std::ptrdiff_t>(done), batch->entries.end()}});
         }

@@ -1,5 +1,6 @@
 #include "actors/gateway.hpp"
 
+#include "actors/hop_trace.hpp"
 #include "kv/command.hpp"
 #include "raft/backup_file.hpp"
 #include "raft/overloaded.hpp"
@@ -264,6 +265,7 @@ void Gateway::flush_batches() {
       batch.emplace_back(std::move(write_batch_[i]));
     }
     write_batch_.erase(write_batch_.begin(), write_batch_.begin() + static_cast<std::ptrdiff_t>(n));
+    hop_trace::mark("proposed");
     if (out_.node.try_send(std::move(propose))) {
       proposing_.emplace(next_batch_id_ - 1, std::move(batch));
     } else {
@@ -343,6 +345,7 @@ void Gateway::redirect_to_leader(const ClientRequest& request) {
 
 void Gateway::on_leader_changed(const LeaderChanged& change) {
   if (change.leader != leader_) redirected_.clear();
+  if (change.leader.valid()) sent_on_.clear();
   role_ = change.role;
   term_ = change.term;
   leader_ = change.leader;
@@ -355,12 +358,20 @@ void Gateway::on_leader_changed(const LeaderChanged& change) {
 void Gateway::on_election_round_ended() {
   // A request is held for the outcome of the election under way, not longer: a round that ended here with no leader
   // says this replica may not reach one (a minority side, say). Its clients try another replica (no leader named)
-  // instead of waiting out hold_timeout. A client that keeps landing on such replicas is answered about once per
-  // round per replica: no storm.
+  // instead of waiting out hold_timeout — once per client while no leader is known here: a client that is back has
+  // found no leader elsewhere either (no majority anywhere, say), and waits here up to hold_timeout. So a client is
+  // answered at most about once per hold_timeout per replica: no storm.
   if (role_ == raft::Role::kLeader || leader_.valid()) return;
   std::deque<Waiting> held = std::move(held_);
   held_.clear();
+  std::set<std::uint16_t> sending_on;  // with all their requests held here
   for (auto& w : held) {
+    const std::uint16_t client = w.request.client.value;
+    if (!sending_on.count(client) && !sent_on_.insert(client).second) {
+      held_.push_back(std::move(w));
+      continue;
+    }
+    sending_on.insert(client);
     ++metrics_.holds_ended_by_round;
     end_hold(w, false);
     redirect(w.request);

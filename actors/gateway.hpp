@@ -42,6 +42,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 #include <unordered_set>
 
 namespace coraft::actors {
@@ -128,6 +129,7 @@ class Gateway {
   std::uint64_t keys_ = 0;  // in the store, as of applied_index_
 
   std::deque<Waiting> held_;                                            // no leader known yet
+  std::set<std::uint16_t> sent_on_;  // clients sent on by ElectionRoundEnded since a leader was last known
   GatewayMetrics metrics_;
   std::vector<Waiting> write_batch_, read_batch_;                       // collected during this burst
   std::map<std::uint64_t, std::vector<std::optional<Waiting>>> proposing_;  // proposal id -> requests, in log order

@@ -1,5 +1,6 @@
 #include "actors/raft_node.hpp"
 
+#include "actors/hop_trace.hpp"
 #include "actors/replicator.hpp"
 #include "actors/spawn.hpp"
 #include "raft/overloaded.hpp"
@@ -118,6 +119,7 @@ asio::awaitable<void> RaftNode::run() {
 
 void RaftNode::step(NodeInbox& message, std::vector<raft::Effect>& effects) {
   if (auto* durable = std::get_if<StorageDurable>(&message)) {
+    hop_trace::mark("durable_seen", durable->last_index);
     // Sends that waited for these writes go before anything this burst produces: they were made earlier.
     for (auto& send : gate_.durable(durable->seq)) released_.push_back(std::move(send));
     if (durable->last_index != 0) step(raft::DurableThrough{durable->last_index, durable->last_term}, effects);
@@ -234,6 +236,7 @@ asio::awaitable<void> RaftNode::carry_out(raft::Effect& effect) {
           },
           [&](raft::CommitAdvanced& commit) -> asio::awaitable<void> {
             if (commit.commit_index < applier_next_) co_return;
+            hop_trace::mark("committed", commit.commit_index);
             auto entries = core_.log().slice(applier_next_, commit.commit_index,
                                              std::numeric_limits<std::size_t>::max(),
                                              std::numeric_limits<std::size_t>::max());
@@ -262,6 +265,7 @@ asio::awaitable<void> RaftNode::carry_out(raft::Effect& effect) {
             co_await out_.timer.send(out);
           },
           [&](raft::ProposalAccepted& accepted) -> asio::awaitable<void> {
+            hop_trace::mark("appended", accepted.first_index);
             GatewayInbox out =
                 ProposalOutcome{accepted.proposal_id, true, accepted.first_index, accepted.term, options_.self};
             co_await out_.gateway.send(out);

@@ -1,5 +1,7 @@
 #include "actors/storage.hpp"
 
+#include "actors/hop_trace.hpp"
+
 #include <chrono>
 
 namespace coraft::actors {
@@ -113,13 +115,15 @@ void Storage::start_writing() {
   queued_may_block_ = true;
   writing_ = true;
   worker.submit(
-      [disk = disk_.get(), steps, stats] {
+      [disk = disk_.get(), steps, stats, last = outcome.last_index] {
+        hop_trace::mark("write_begin", last);
         const auto started = std::chrono::steady_clock::now();
         for (const Step& step : *steps) {
           if (const auto* change = std::get_if<raft::Persist>(&step)) disk->persist(*change);
           else disk->adopt_snapshot(std::get<raft::PreparedSnapshot>(step));
         }
         stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        hop_trace::mark("write_done", last);
       },
       [this, outcome, stats](std::exception_ptr failure) mutable {
         outcome.failure = failure;

@@ -31,8 +31,8 @@ Result Store::apply(std::uint64_t index, const Command& command) {
 }
 
 Result Store::execute(std::uint64_t index, const Command& command) {
-  auto it = data_.find(command.key);
-  const bool exists = it != data_.end();
+  auto it = data_.lower_bound(command.key);
+  const bool exists = it != data_.end() && it->first == command.key;
   // Consul's ?cas=<index>: 0 asks for an absent key, anything else for that modify index.
   const bool index_matches = !command.expected_index ||
                              (*command.expected_index == 0 ? !exists
@@ -40,7 +40,7 @@ Result Store::execute(std::uint64_t index, const Command& command) {
   switch (command.op) {
     case Op::kPut:
       if (!index_matches) return Result{Status::kCasMismatch, std::nullopt};
-      put(index, command.key, command.value, command.flags);
+      put(index, it, command.key, command.value, command.flags);
       return Result{Status::kOk, std::nullopt};
     case Op::kDelete:
       if (!exists) return Result{Status::kNotFound, std::nullopt};
@@ -50,7 +50,7 @@ Result Store::execute(std::uint64_t index, const Command& command) {
     case Op::kCas: {
       const bool matches = command.expected ? exists && it->second.value == *command.expected : !exists;
       if (!matches) return Result{Status::kCasMismatch, exists ? std::optional(it->second.value) : std::nullopt};
-      put(index, command.key, command.value, command.flags);
+      put(index, it, command.key, command.value, command.flags);
       return Result{Status::kOk, std::nullopt};
     }
     case Op::kDeletePrefix: {
@@ -68,8 +68,10 @@ Result Store::execute(std::uint64_t index, const Command& command) {
   return Result{Status::kOk, std::nullopt};
 }
 
-void Store::put(std::uint64_t index, const std::string& key, const std::string& value, std::uint64_t flags) {
-  auto [it, inserted] = data_.try_emplace(key);
+void Store::put(std::uint64_t index, Data::iterator at, const std::string& key, const std::string& value,
+                std::uint64_t flags) {
+  const bool inserted = at == data_.end() || at->first != key;
+  auto it = inserted ? data_.emplace_hint(at, key, Stored{}) : at;
   if (inserted) {
     it->second.create_index = index;
     if (auto tombstone = tombstones_.find(key); tombstone != tombstones_.end()) {

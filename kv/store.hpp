@@ -128,7 +128,9 @@ class Store {
   using Data = std::map<std::string, Stored, std::less<>>;
 
   Result execute(std::uint64_t index, const Command& command);
-  void put(std::uint64_t index, const std::string& key, const std::string& value, std::uint64_t flags);
+  // `at`: data_.lower_bound(key), found by the caller; one walk of the tree per write, not two.
+  void put(std::uint64_t index, Data::iterator at, const std::string& key, const std::string& value,
+           std::uint64_t flags);
   void erase(std::uint64_t index, Data::const_iterator it);
   void reap_tombstones();
   bool restore_failed();

@@ -1,5 +1,6 @@
 #include "net/replica_process.hpp"
 
+#include "actors/hop_trace.hpp"
 #include "actors/logger.hpp"
 #include "actors/real_clock.hpp"
 #include "actors/replica.hpp"
@@ -192,6 +193,13 @@ int run_replica_process(ReplicaCommandLine c) {
   options.background_snapshots = true;
   actors::RealClock clock(io);
   auto log = actors::make_logger(options.self.str(), &clock);
+  if (!c.trace_hops_path.empty() && !actors::hop_trace::open(c.trace_hops_path, options.self.value)) {
+    return fail(exit_code::kCannotCreate, fmt::format("cannot write the hop trace {}", c.trace_hops_path));
+  }
+  // Written out however the process ends from here on.
+  struct CloseTrace {
+    ~CloseTrace() { actors::hop_trace::close(); }
+  } close_trace;
   // Course mode without a data directory keeps its log in memory: the course simulator never restarts a replica.
   raft::PosixFileSystem disk_files;
   raft::MemoryFileSystem memory_files(/*track_durability=*/false);

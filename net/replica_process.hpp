@@ -23,6 +23,7 @@ struct ReplicaCommandLine {
   std::string metrics_address = "127.0.0.1";
   std::uint16_t http_port = 0;
   std::string restore_path;  // --restore: restore_replica_directory() instead
+  std::string trace_hops_path;  // --trace-hops: actors/hop_trace.hpp
 };
 
 // Runs the replica until it stops; returns the process's exit status.

@@ -1,5 +1,7 @@
 #include "net/udp_bridge.hpp"
 
+#include "actors/hop_trace.hpp"
+
 #include "net/cluster_config.hpp"
 #include "raft/overloaded.hpp"
 #include "version/version.hpp"
@@ -176,6 +178,11 @@ void UdpBridge::on_peer(PeerDatagram& d) {
     return;
   }
   if (!same_cluster(d)) return;
+  if (const auto* append = std::get_if<raft::AppendEntries>(&d.message.payload); append && !append->entries.empty()) {
+    actors::hop_trace::mark("append_in", append->entries.back()->index);
+  } else if (const auto* ack = std::get_if<raft::AppendEntriesReply>(&d.message.payload); ack && ack->success) {
+    actors::hop_trace::mark("ack_in", ack->match_index);
+  }
   if (!replica_.deliver(std::move(d.message))) ++stats_.inbox_full;
 }
 
@@ -238,6 +245,7 @@ void UdpBridge::on_request(RequestDatagram& d, const asio::ip::udp::endpoint& fr
     return;
   }
   if (!addressing_.course_mode) d.request.reply_to = to_reply_address(from);
+  actors::hop_trace::mark("client_in");
   if (!replica_.deliver(std::move(d.request))) ++stats_.inbox_full;
 }
 
@@ -374,6 +382,11 @@ void UdpBridge::send_burst(std::vector<actors::BridgeInbox>& burst) {
 
 void UdpBridge::send_peer(raft::PeerMessage& message) {
   message.incarnation = replica_.options().incarnation;
+  if (const auto* append = std::get_if<raft::AppendEntries>(&message.payload); append && !append->entries.empty()) {
+    actors::hop_trace::mark("append_out", append->entries.back()->index);
+  } else if (const auto* ack = std::get_if<raft::AppendEntriesReply>(&message.payload); ack && ack->success) {
+    actors::hop_trace::mark("ack_out", ack->match_index);
+  }
   asio::ip::udp::endpoint to = addressing_.simulator;
   if (!addressing_.course_mode) {
     auto it = addressing_.replicas.find(message.to);
@@ -400,6 +413,7 @@ void UdpBridge::send_message(actors::BridgeInbox& message) {
                      to = to_endpoint(m.reply.reply_to);
                    }
                    send_raw(encode_reply(m.reply, self_), to);
+                   actors::hop_trace::mark("reply_out");
                  },
                  [&](actors::AnnounceLeader& m) { leader_ = m.leader; },
                  [&](actors::AnnounceMembers& m) { learn_addresses(m.members); },

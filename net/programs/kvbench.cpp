@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   app.add_option("--read-ratio", c.load.read_ratio, "Fraction of operations that are reads")->check(CLI::Range(0.0, 1.0));
   app.add_option("--keys", c.load.keys, "Distinct keys")->check(CLI::PositiveNumber);
   app.add_option("--key-size", c.load.key_size, "Key length in bytes")->check(CLI::Range(1, 1024));
-  app.add_option("--value-size", c.load.value_size, "Value length in bytes")->check(CLI::Range(0, 16000));
+  app.add_option("--value-size", c.load.value_size, "Value length in bytes")->check(CLI::Range(0, 16384));
   app.add_option("--seed", c.seed, "Seed for keys and values (0: from the OS)");
   app.add_flag("--fill", c.load.fill, "Put every one of --keys once (clients take turns over the key space), then stop; "
                                  "loads a store of a known size");

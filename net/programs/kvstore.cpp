@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
                  "Cluster mode: serve the HTTP API (Consul's KV API, and /metrics) on this TCP port, at this "
                  "replica's \"http\" host in the cluster file, or else its UDP host (default: the cluster file's "
                  "\"http\" address; none: off)");
+  app.add_option("--trace-hops", c.trace_hops_path,
+                 "Write a timestamp to this file at every hop a write takes through this replica (for taking latency "
+                 "apart: tests/bench/trace-put.sh); slows the replica a little. Default: off");
   app.add_option("--restore", c.restore_path,
                  "Seed this replica's empty data directory from a backup (kvctl backup) and exit. Restore every "
                  "replica of the new cluster from the same backup and the same cluster file, then start them as "
@@ -56,6 +59,7 @@ int main(int argc, char** argv) {
       {exit_code::kUnavailable, "cannot listen on its address (another process has it), or serve its HTTP API or "
                                   "--metrics-port"},
       {exit_code::kInternal, "an unexpected failure (the reason is in the log)"},
+      {exit_code::kCannotCreate, "the --trace-hops file cannot be written"},
       {exit_code::kStorage, "the data directory cannot be used (in use by another replica, corrupt, unreadable; "
                             "--restore: not empty), or the disk filled up or failed while running"},
       {exit_code::kNotAMember, "not a member of the cluster's configuration: removed, or refused because its data "

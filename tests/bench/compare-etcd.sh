@@ -1,16 +1,34 @@
 #!/usr/bin/env bash
-# Side-by-side race: a 3-member etcd and a 3-replica coraft cluster on 127.0.0.1, the same workloads from kvbench,
+# Side-by-side race: an etcd cluster and a coraft cluster of the same size on 127.0.0.1, the same workloads from kvbench,
 # with matching durability: first both syncing every write, then neither (etcd 3.4 has no --unsafe-no-fsync, so its
 # data directories go on tmpfs, where fsync costs nothing; coraft runs with --fsync none).
-#   tests/bench/compare-etcd.sh [SECONDS_PER_RUN]
+#   tests/bench/compare-etcd.sh [--replicas N] [--value-size BYTES] [SECONDS_PER_RUN]
+#       N members each (3 by default), values of BYTES bytes (32 by default; up to 16384)
 #   tests/bench/compare-etcd.sh --http [SECONDS_PER_RUN]   puts and gets at 64 clients: etcd's JSON gateway, coraft
 #       over UDP, over its HTTP API with clients spread over the replicas (followers forward), and all to the leader
+#   tests/bench/compare-etcd.sh --memory [KEYS]   memory per key: each system filled with KEYS keys (1,000,000 by
+#       default; 16-byte keys, 32-byte values, writes not synced), then every member's resident memory over KEYS
 # Installs Debian's etcd-server if it is missing. Every process it starts is stopped on every exit path.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 http=0
-if [ "${1:-}" = --http ]; then http=1; shift; fi
+memory=0
+replicas=3
+value_size=32
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --http) http=1; shift ;;
+    --memory) memory=1; shift ;;
+    --replicas) replicas="$2"; shift 2 ;;
+    --value-size) value_size="$2"; shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "unknown option $1 (--help)" >&2; exit 64 ;;
+    *) break ;;
+  esac
+done
+case "$replicas" in 3|5|7) ;; *) echo "--replicas: 3, 5 or 7" >&2; exit 64 ;; esac
 duration="${1:-10}"
+memory_keys="${1:-1000000}"
 bin="$(pwd)/build/bin"
 [ -x "$bin/kvbench" ] && [ -x "$bin/kvstore" ] || { echo "build first: make test (or cmake --build build)" >&2; exit 66; }
 if ! command -v etcd >/dev/null 2>&1; then
@@ -30,9 +48,13 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 start_etcd() {  # $1: parent directory for data
-  local cluster="e0=http://127.0.0.1:12380,e1=http://127.0.0.1:22380,e2=http://127.0.0.1:32380"
-  local i port
-  for i in 0 1 2; do
+  local cluster="" urls="" i port
+  for i in $(seq 0 $((replicas - 1))); do
+    port=$(( (i + 1) * 10000 + 2379 ))
+    cluster+="${cluster:+,}e$i=http://127.0.0.1:$((port + 1))"
+    urls+="${urls:+,}http://127.0.0.1:$port"
+  done
+  for i in $(seq 0 $((replicas - 1))); do
     port=$(( (i + 1) * 10000 + 2379 ))
     etcd --name "e$i" --data-dir "$1/etcd-$i" \
       --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
@@ -40,7 +62,7 @@ start_etcd() {  # $1: parent directory for data
       --initial-cluster "$cluster" --initial-cluster-state new --log-level error >"$work/etcd-$i.log" 2>&1 &
     pids+=("$!")
   done
-  ETCD_URLS="http://127.0.0.1:12379,http://127.0.0.1:22379,http://127.0.0.1:32379"
+  ETCD_URLS="$urls"
   for _ in $(seq 100); do
     "$bin/kvbench" --etcd "$ETCD_URLS" --clients 1 --ops 1 --warmup 0 --json >/dev/null 2>&1 && return 0
     sleep 0.1
@@ -49,13 +71,12 @@ start_etcd() {  # $1: parent directory for data
 }
 
 start_coraft() {  # $1: fsync policy
-  cat >"$work/cluster.json" <<JSON
-{"replicas": {"0000": {"udp": "127.0.0.1:17100", "http": "127.0.0.1:18100"},
-              "0001": {"udp": "127.0.0.1:17101", "http": "127.0.0.1:18101"},
-              "0002": {"udp": "127.0.0.1:17102", "http": "127.0.0.1:18102"}}}
-JSON
-  local i
-  for i in 0 1 2; do
+  local i entries=""
+  for i in $(seq 0 $((replicas - 1))); do
+    entries+="${entries:+,}\"000$i\": {\"udp\": \"127.0.0.1:$((17100 + i))\", \"http\": \"127.0.0.1:$((18100 + i))\"}"
+  done
+  echo "{\"replicas\": {$entries}}" >"$work/cluster.json"
+  for i in $(seq 0 $((replicas - 1))); do
     "$bin/kvstore" --config "$work/cluster.json" --id "000$i" --data-dir "$work/coraft-$1/000$i" --fsync "$1" \
       >"$work/coraft-$i.log" 2>&1 &
     pids+=("$!")
@@ -75,6 +96,36 @@ stop_all() {
 
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
+# Resident memory (KiB) of every process started, summed.
+rss_kib() {
+  local pid total=0 kib
+  for pid in "${pids[@]}"; do
+    kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+    total=$((total + kib))
+  done
+  echo "$total"
+}
+
+if [ "$memory" = 1 ]; then
+  echo "== memory: $memory_keys keys, $replicas members each" >&2
+  start_etcd "$shm"
+  "$bin/kvbench" --etcd "$ETCD_URLS" --fill --keys "$memory_keys" --clients 64 --quiet --json >/dev/null
+  etcd_kib=$(rss_kib)
+  stop_all
+  start_coraft none
+  "$bin/kvbench" --cluster "$work/cluster.json" --fill --keys "$memory_keys" --clients 64 --quiet --json >/dev/null
+  sleep 2  # the followers apply the last entries
+  coraft_kib=$(rss_kib)
+  stop_all
+  printf '\n%-8s %14s %20s\n' system "RSS, all ($replicas)" "bytes per key, each"
+  for system in etcd coraft; do
+    kib=$([ $system = etcd ] && echo "$etcd_kib" || echo "$coraft_kib")
+    printf '%-8s %11.1f MiB %20.0f\n' "$system" "$(python3 -c "print($kib / 1024)")" \
+      "$(python3 -c "print($kib * 1024 / $replicas / $memory_keys)")"
+  done
+  exit 0
+fi
+
 declare -A result
 workloads=(puts64 gets90 seq1)
 [ "$http" = 1 ] && workloads=(puts64 gets64)
@@ -89,7 +140,8 @@ run_workloads() {  # $1: label, $2: kvbench target arguments
     esac
     # shellcheck disable=SC2086
     # --cpu-of: the servers' CPU time over the measured window (every etcd member or coraft replica running now).
-    result["$1/$name"]=$("$bin/kvbench" $2 $args --duration "$duration" --warmup 2 --keys 100000 --json \
+    result["$1/$name"]=$("$bin/kvbench" $2 $args --duration "$duration" --warmup 2 --keys 100000 \
+      --value-size "$value_size" --json \
       --cpu-of "$(IFS=,; echo "${pids[*]}")")
     echo "  $1 $name: ${result["$1/$name"]}" >&2
   done
@@ -126,7 +178,8 @@ if [ "$http" = 1 ]; then
   exit 0
 fi
 
-printf '\n%-8s %-22s %12s %12s %8s %10s %10s %10s %10s %10s %10s %8s\n' durability workload "etcd ops/s" \
+printf '\n%s members each, %s-byte values, %s s per run\n' "$replicas" "$value_size" "$duration"
+printf '%-8s %-22s %12s %12s %8s %10s %10s %10s %10s %10s %10s %8s\n' durability workload "etcd ops/s" \
   "coraft ops/s" ratio "etcd p50" "coraft p50" "etcd p99" "coraft p99" "etcd CPU" "coraft CPU" "CPU"
 # CPU: the servers' CPU seconds per 1,000 operations (all members or replicas together), and coraft's over etcd's.
 for mode in sync nosync; do

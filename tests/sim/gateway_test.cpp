@@ -146,6 +146,16 @@ TEST_CASE("a replica cut off in a minority holds a request for one election roun
   const actors::GatewayMetrics& metrics = c.replica(cut)->gateway().metrics();
   CHECK(metrics.holds_ended_by_round == 1);
   CHECK(metrics.hold_timeouts == 0);
+  // The client is back while this replica still knows no leader: it found none elsewhere either (as when there is
+  // no majority anywhere). Sending it on again every round would only multiply its requests: it waits here up to
+  // hold_timeout.
+  const auto back_at = c.world().now();
+  c.send_request(cut, request(0x2005, "cut-off-again", actors::RequestKind::kPut, "k", "v"));
+  REQUIRE(c.run_until([&] { return c.replies_to(client).size() == 2; }, us(5000ms)));
+  CHECK(c.world().now() - back_at >= timing.hold_timeout);
+  CHECK(c.replies_to(client).at(1).kind == actors::ReplyKind::kRedirect);
+  CHECK(metrics.holds_ended_by_round == 1);
+  CHECK(metrics.hold_timeouts == 1);
 }
 
 TEST_CASE("a request delivered twice is answered once", "[gateway][sim]") {
