@@ -192,9 +192,13 @@ void Gateway::route(Waiting waiting) {
 void Gateway::hold(Waiting waiting) {
   // An election is under way, or the leader we named did not serve this client: wait a little for news of a leader
   // rather than send the client round in circles.
+  // A client we already sent on in this leaderless period and that is back found no leader elsewhere either (no
+  // majority anywhere, say): it waits for one here up to its request's own deadline. Each redirect only brings it
+  // back at once (the course simulator's clients do not back off), so a shorter hold just multiplies its requests.
   if (!waiting.held_since) {
     waiting.held_since = clock_.now();
-    waiting.deadline = std::min(waiting.deadline, clock_.now() + options_.timing.hold_timeout);
+    const bool found_none_elsewhere = !leader_.valid() && sent_on_.count(waiting.request.client.value) != 0;
+    if (!found_none_elsewhere) waiting.deadline = std::min(waiting.deadline, clock_.now() + options_.timing.hold_timeout);
     ++(leader_.valid() ? metrics_.held_came_back : metrics_.held_no_leader);
   }
   held_.push_back(std::move(waiting));
@@ -308,9 +312,13 @@ bool Gateway::answer_is_current(const ProposedWrite& write) const {
   // expect the overwritten value. The write did commit, so silence (the client counts it unanswered) is the one
   // answer that is both true and not misleading. A client with a session, or one behind the KV API, orders its own
   // writes and is answered in any case.
+  //
+  // One case of a later term is as safe: we lead again, and the last entry we were elected with is of the write's
+  // term. Log terms never decrease, so every entry between the write and our new term is ours from that term, none
+  // of them answered: no other leader committed (so answered) anything in between, and we answer in log order.
   const ClientRequest& request = write.waiting.request;
   if (request.session.id != 0 || request.reply_via == ReplyVia::kKvApi) return true;
-  return role_ == raft::Role::kLeader && term_ == write.term;
+  return role_ == raft::Role::kLeader && (term_ == write.term || inherited_term_ == write.term);
 }
 
 bool Gateway::came_back_from_leader(const Waiting& waiting) {
@@ -349,6 +357,7 @@ void Gateway::on_leader_changed(const LeaderChanged& change) {
   role_ = change.role;
   term_ = change.term;
   leader_ = change.leader;
+  inherited_term_ = change.inherited_term;
   if (role_ != raft::Role::kLeader && !leader_.valid()) return;  // still no leader: keep holding
   std::deque<Waiting> held = std::move(held_);
   held_.clear();
@@ -359,8 +368,7 @@ void Gateway::on_election_round_ended() {
   // A request is held for the outcome of the election under way, not longer: a round that ended here with no leader
   // says this replica may not reach one (a minority side, say). Its clients try another replica (no leader named)
   // instead of waiting out hold_timeout — once per client while no leader is known here: a client that is back has
-  // found no leader elsewhere either (no majority anywhere, say), and waits here up to hold_timeout. So a client is
-  // answered at most about once per hold_timeout per replica: no storm.
+  // found no leader elsewhere either (no majority anywhere, say), and waits here for one (see hold). So no storm.
   if (role_ == raft::Role::kLeader || leader_.valid()) return;
   std::deque<Waiting> held = std::move(held_);
   held_.clear();

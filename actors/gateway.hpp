@@ -18,7 +18,8 @@
 //   the store recognises it and answers with the first result.
 //   Follower: redirect to the leader; while no leader is known, hold the request for the election under way and
 //   redirect as soon as a leader is known (never `fail` where a redirect will do); when a round of elections ends
-//   here with no leader, or at hold_timeout at the latest, redirect naming none (the client tries another replica). A client that comes straight back after a redirect
+//   here with no leader, or at hold_timeout at the latest, redirect naming none (the client tries another replica; one
+//   that is back while we still know no leader waits until its request times out). A client that comes straight back after a redirect
 //   is held too: the leader we named did not serve it, and sending it round in circles would only storm the network
 //   (not a request of the KV API's, which forwards it to the leader itself and bounds the hops). Leader: writes are proposed in batches (one per
 //   burst of requests) and answered once applied; reads are batched into one ReadIndex request and answered from
@@ -123,6 +124,7 @@ class Gateway {
 
   raft::Role role_ = raft::Role::kFollower;
   raft::Term term_ = 0;
+  raft::Term inherited_term_ = 0;  // while leading: the term of the last entry we were elected with
   raft::NodeId leader_;
   raft::Membership membership_;  // the configuration in effect here (MembershipKnown)
   raft::Index applied_index_ = 0;

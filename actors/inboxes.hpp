@@ -158,6 +158,7 @@ struct LeaderChanged {  // node -> gateway
   raft::Role role;
   raft::Term term;
   raft::NodeId leader;
+  raft::Term inherited_term = 0;  // leader: the term of the last entry in its log when it was elected
 };
 struct ElectionRoundEnded {  // node -> gateway: this replica's election timer ran out again with no leader heard of
   raft::Term term;

@@ -26,6 +26,8 @@ raft::RaftConfig raft_config(const ReplicaOptions& options) {
   config.transfer_timeout_us = 2 * election_min;
   config.pre_vote = options.pre_vote;
   config.check_quorum = options.check_quorum;
+  // No shorter than CheckQuorum's window: under heavy loss a leader with a majority still hears from one that often.
+  if (options.check_quorum) config.quorum_contact_us = election_min;
   config.limits = options.limits;
   config.read_lease_us = options.read_lease_us();
   config.retransmit.max_us = std::chrono::duration_cast<Micros>(options.timing.heartbeat_interval).count();
@@ -255,7 +257,7 @@ asio::awaitable<void> RaftNode::carry_out(raft::Effect& effect) {
               stop_replicators();
             }
             if (role.leader == options_.self) heard_from_leader_ = true;
-            GatewayInbox news = LeaderChanged{role.role, role.term, role.leader};
+            GatewayInbox news = LeaderChanged{role.role, role.term, role.leader, role.inherited_term};
             co_await out_.gateway.send(news);
             BridgeInbox announce = AnnounceLeader{role.leader};
             co_await out_.bridge.send(announce);

@@ -204,6 +204,7 @@ void RaftCore::on_vote_reply(NodeId from, const RequestVoteReply& reply) {
   if (!voter || !membership_.is_voter(from)) return;
   PeerState& peer = *voter;
   if (peer.vote_answered) return;  // duplicate
+  peer.last_heard_us = now_us_;
   peer.vote_answered = true;
   peer.vote_granted = reply.granted;
   tally_votes();
@@ -306,6 +307,7 @@ RaftCore::PeerState* RaftCore::answering_peer(NodeId from) {
   if (!peer) return nullptr;
   // Any answer shows the follower alive and reachable: it counts for CheckQuorum, and heartbeats need no back-off.
   peer->recent_active = true;
+  peer->last_heard_us = now_us_;
   peer->answered_since_heartbeat = true;
   peer->backoff_shift = 0;
   peer->retries = 0;
@@ -382,6 +384,10 @@ void RaftCore::on_propose(const Propose& propose) {
     return;
   }
   if (transfer_) {  // handing over: held, then proposed here if it fails, or sent to the new leader if it works
+    held_proposals_.push_back(propose);
+    return;
+  }
+  if (!in_contact_with_majority()) {  // proposed once a majority is heard from, rejected if we step down first
     held_proposals_.push_back(propose);
     return;
   }
@@ -538,7 +544,8 @@ void RaftCore::become_leader() {
 
 void RaftCore::note_role() {
   if (announced_.role == role_ && announced_.term == term_ && announced_.leader == leader_) return;
-  announced_ = RoleChanged{role_, term_, leader_};
+  // Announced before a leader appends its first entry, so the last one is still the one it was elected with.
+  announced_ = RoleChanged{role_, term_, leader_, role_ == Role::kLeader ? log_.last_term() : 0};
   emit(announced_);
 }
 
@@ -965,6 +972,9 @@ void RaftCore::on_timeout_now(NodeId from, const TimeoutNow& request) {
 }
 
 void RaftCore::on_time_passed() {
+  if (role_ == Role::kLeader && !transfer_ && !held_proposals_.empty() && in_contact_with_majority()) {
+    release_held_proposals();
+  }
   if (transfer_ && now_us_ >= transfer_->deadline_us) {
     emit(ChangeOutcome{transfer_->request_id, false,
                        fmt::format("{} did not take over in time; this replica still leads", transfer_->target.str()),
@@ -1050,6 +1060,15 @@ std::optional<std::int64_t> RaftCore::next_retransmit_us() const {
 
 void RaftCore::release_held_proposals() {
   for (const Propose& held : std::exchange(held_proposals_, {})) on_propose(held);
+}
+
+bool RaftCore::in_contact_with_majority() {
+  if (config_.quorum_contact_us <= 0) return true;
+  return membership_.majority([&](NodeId id) {
+    if (id == config_.self) return true;
+    const PeerState* p = find_peer(id);
+    return p && p->last_heard_us >= now_us_ - config_.quorum_contact_us;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -64,6 +64,10 @@ struct RaftConfig {
   // theirs in the same step: the copies leave together (one datagram for all where the wire allows, one wake-up for
   // all) instead of interleaving with client traffic one by one. 0: each follower on its own timer.
   std::int64_t heartbeat_interval_us = 0;
+  // A leader that has heard from no majority for this long holds new proposals until it does again (or rejects them
+  // when it steps down): on a minority side, a write it appended but cannot commit may still be committed by the
+  // next leader, and its client then never learns the outcome. 0: proposals are never held for this.
+  std::int64_t quorum_contact_us = 0;
 };
 
 // What an operator asks of the membership (kvctl member ...).
@@ -130,6 +134,7 @@ struct RoleChanged {
   Role role;
   Term term;
   NodeId leader;
+  Term inherited_term = 0;  // a new leader's: the term of the last entry it was elected with
 };
 struct ResetElectionTimer {};
 struct ProposalAccepted {
@@ -232,6 +237,7 @@ class RaftCore {
     std::optional<std::int64_t> awaiting_since_us;  // an AppendEntries with entries (or a probe) went then, unanswered
     int retries = 0;                     // retransmissions since its last answer
     std::int64_t last_sent_us = std::numeric_limits<std::int64_t>::min();  // its latest AppendEntries left then
+    std::int64_t last_heard_us = std::numeric_limits<std::int64_t>::min();  // its latest answer (or vote) came then
   };
   struct PendingRead {
     std::uint64_t read_id;
@@ -280,6 +286,7 @@ class RaftCore {
   void maybe_pin_incarnations();
   void maybe_hand_over();
   void release_held_proposals();
+  bool in_contact_with_majority();
 
   void send_append(PeerState& peer, bool heartbeat);
   void broadcast_append();

@@ -278,6 +278,45 @@ TEST_CASE("a leader that hears from no majority for an election timeout steps do
   CHECK(c.at(0).leader() == kNoNode);
 }
 
+TEST_CASE("a leader that has heard from no majority lately holds new writes: proposed once it hears again, rejected "
+          "if it steps down first",
+          "[raft][checkquorum]") {
+  // A write appended on a minority side may be committed by the next leader without its client ever hearing: held
+  // instead, it never enters the log there and is answered where it can be.
+  PureCluster c(3, [](RaftConfig& config) { config.quorum_contact_us = 100000; });
+  c.elect(0);
+  REQUIRE(c.at(0).role() == Role::kLeader);
+  c.now_us = 50000;  // the votes came 50 ms ago
+  CHECK(effects_of<ProposalAccepted>(c.step(0, Propose{1, {"a"}})).size() == 1);
+  c.deliver_all();
+  const Index before = c.at(0).log().last_index();
+  c.now_us = 300000;  // every answer is older than 100 ms
+  auto held = c.step(0, Propose{2, {"b"}});
+  CHECK(effects_of<ProposalAccepted>(held).empty());
+  CHECK(effects_of<ProposalRejected>(held).empty());
+  CHECK(c.at(0).log().last_index() == before);
+  // One follower answers a heartbeat: with the leader, a majority. The held write goes into the log then.
+  c.queue().clear();
+  c.step(0, HeartbeatDue{c.id(1)});
+  REQUIRE(c.queue().size() == 1);
+  c.deliver_all([&](const raft::PeerMessage& m) { return m.to == c.id(1) || m.from == c.id(1); });
+  std::vector<ProposalAccepted> accepted = effects_of<ProposalAccepted>(c.effects(0));
+  REQUIRE_FALSE(accepted.empty());
+  CHECK(accepted.back().proposal_id == 2);
+  CHECK(c.at(0).log().last_index() == before + 1);
+  // Cut off again: the next write waits, and is turned away when CheckQuorum deposes the leader.
+  c.queue().clear();
+  c.now_us = 600000;
+  c.step(0, Propose{3, {"c"}});
+  c.step(0, ElectionTimeout{});
+  c.step(0, ElectionTimeout{});
+  REQUIRE(c.at(0).role() == Role::kFollower);
+  std::vector<ProposalRejected> rejected = effects_of<ProposalRejected>(c.effects(0));
+  REQUIRE(rejected.size() == 1);
+  CHECK(rejected[0].proposal_id == 3);
+  CHECK(c.at(0).log().last_index() == before + 1);
+}
+
 TEST_CASE("reads wait for a majority to confirm leadership after they arrive", "[raft][6.4]") {
   PureCluster c(3);
   c.elect(0);

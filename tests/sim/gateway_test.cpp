@@ -147,12 +147,12 @@ TEST_CASE("a replica cut off in a minority holds a request for one election roun
   CHECK(metrics.holds_ended_by_round == 1);
   CHECK(metrics.hold_timeouts == 0);
   // The client is back while this replica still knows no leader: it found none elsewhere either (as when there is
-  // no majority anywhere). Sending it on again every round would only multiply its requests: it waits here up to
-  // hold_timeout.
+  // no majority anywhere). Sending it on again every round, or at every hold_timeout, would only multiply its
+  // requests: it waits here for a leader until its request times out.
   const auto back_at = c.world().now();
   c.send_request(cut, request(0x2005, "cut-off-again", actors::RequestKind::kPut, "k", "v"));
   REQUIRE(c.run_until([&] { return c.replies_to(client).size() == 2; }, us(5000ms)));
-  CHECK(c.world().now() - back_at >= timing.hold_timeout);
+  CHECK(c.world().now() - back_at >= timing.request_timeout);
   CHECK(c.replies_to(client).at(1).kind == actors::ReplyKind::kRedirect);
   CHECK(metrics.holds_ended_by_round == 1);
   CHECK(metrics.hold_timeouts == 1);
@@ -283,6 +283,40 @@ TEST_CASE("a deposed leader never answers ok for a sessionless write after a new
   // The old leader catches up: its own write is applied there (it committed), and stays unanswered.
   REQUIRE(c.run_until([&] { return c.replica(old_leader)->store().get("k") == std::optional<std::string>("second"); },
                       us(5000ms)));
+  c.run_for(us(1000ms));
+  CHECK(c.replies_to(client).size() == 1);
+  CHECK(c.double_answers().empty());
+}
+
+TEST_CASE("a leader that leads again with its unanswered writes last in its log answers them ok when they commit",
+          "[gateway][sim][sessions]") {
+  // One follower is down and the leader is cut off from the other: its sessionless write cannot commit, and it steps
+  // down. Once the two meet again only it can win (its log is longer), and its next term commits the write. Nothing
+  // from another leader lies between the write and the new term, so `ok` contradicts no answer: silence would leave
+  // the client counting it unanswered for nothing.
+  const auto seed = test_seed(112);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 3, .seed = seed});
+  REQUIRE(c.run_until([&] { return c.leader().has_value(); }, us(5000ms)));
+  c.run_for(us(200ms));
+  const int leader = *c.leader();
+  const int down = follower_of(c, leader);
+  const int other = follower_of(c, down);
+  c.crash(down);
+  c.network().partition({leader}, {other});
+  const raft::NodeId client{0x2012};
+  c.send_request(leader, request(client.value, "w1", actors::RequestKind::kPut, "k", "v"));
+  const raft::Term first_term = c.replica(leader)->core().term();
+  REQUIRE(c.run_until([&] { return c.replica(leader)->core().role() != raft::Role::kLeader; }, us(5000ms)));
+  c.run_for(us(1000ms));
+  CHECK(c.replies_to(client).empty());
+  c.network().heal();
+  REQUIRE(c.run_until([&] { return !c.replies_to(client).empty(); }, us(10000ms)));
+  CHECK(c.replica(leader)->core().role() == raft::Role::kLeader);
+  CHECK(c.replica(leader)->core().term() > first_term);
+  const auto& reply = c.replies_to(client).at(0);
+  CHECK(reply.kind == actors::ReplyKind::kOk);
+  CHECK(c.replica(leader)->store().get("k") == std::optional<std::string>("v"));
   c.run_for(us(1000ms));
   CHECK(c.replies_to(client).size() == 1);
   CHECK(c.double_answers().empty());
