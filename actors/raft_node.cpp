@@ -26,12 +26,13 @@ raft::RaftConfig raft_config(const ReplicaOptions& options) {
   config.transfer_timeout_us = 2 * election_min;
   config.pre_vote = options.pre_vote;
   config.check_quorum = options.check_quorum;
-  // No shorter than CheckQuorum's window: under heavy loss a leader with a majority still hears from one that often.
-  if (options.check_quorum) config.quorum_contact_us = election_min;
   config.limits = options.limits;
   config.read_lease_us = options.read_lease_us();
   config.retransmit.max_us = std::chrono::duration_cast<Micros>(options.timing.heartbeat_interval).count();
   config.heartbeat_interval_us = config.retransmit.max_us;
+  // Two heartbeat intervals: a leader with a majority hears from one that often even when a few answers are lost
+  // (and a held proposal asks the silent ones at once); on a minority side, few writes get in before it holds them.
+  if (options.check_quorum) config.quorum_contact_us = 2 * config.heartbeat_interval_us;
   config.retransmit.initial_us = std::min(config.retransmit.initial_us, config.retransmit.max_us);
   config.retransmit.min_us = std::min(config.retransmit.min_us, config.retransmit.initial_us);
   return config;

@@ -389,6 +389,7 @@ void RaftCore::on_propose(const Propose& propose) {
   }
   if (!in_contact_with_majority()) {  // proposed once a majority is heard from, rejected if we step down first
     held_proposals_.push_back(propose);
+    probe_for_contact();
     return;
   }
   const Index first = log_.last_index() + 1;
@@ -1060,6 +1061,16 @@ std::optional<std::int64_t> RaftCore::next_retransmit_us() const {
 
 void RaftCore::release_held_proposals() {
   for (const Propose& held : std::exchange(held_proposals_, {})) on_propose(held);
+}
+
+void RaftCore::probe_for_contact() {
+  // Ask the voters not heard from lately (each at most once per its retransmission timeout): where a majority is
+  // there after all (a few answers lost), the held proposals go out one round trip later, not at the next heartbeat.
+  for (auto& [id, peer] : peers_) {
+    if (!membership_.is_voter(id) || peer.last_heard_us >= now_us_ - config_.quorum_contact_us) continue;
+    if (peer.last_sent_us > now_us_ - peer.rtt.timeout_us(config_.retransmit, peer.retries)) continue;
+    send_append(peer, true);
+  }
 }
 
 bool RaftCore::in_contact_with_majority() {

@@ -287,6 +287,7 @@ class RaftCore {
   void maybe_hand_over();
   void release_held_proposals();
   bool in_contact_with_majority();
+  void probe_for_contact();
 
   void send_append(PeerState& peer, bool heartbeat);
   void broadcast_append();
