@@ -24,9 +24,11 @@ extern std::atomic<bool> enabled;
 void mark(const char* hop, std::uint64_t index);
 }  // namespace detail
 
+inline bool enabled() { return detail::enabled.load(std::memory_order_relaxed); }
+
 // `hop`: a string literal naming the point (see tests/bench/trace-put.sh for the list and their order).
 inline void mark(const char* hop, std::uint64_t index = 0) {
-  if (detail::enabled.load(std::memory_order_relaxed)) detail::mark(hop, index);
+  if (enabled()) detail::mark(hop, index);
 }
 
 }  // namespace coraft::actors::hop_trace

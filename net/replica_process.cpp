@@ -34,7 +34,6 @@ namespace {
 
 constexpr int kPeerReceiveBufferBytes = 4 << 20;
 
-
 int fail(int code, const std::string& message) {
   fmt::print(stderr, "kvstore: {}\n", message);
   return code;
@@ -142,8 +141,6 @@ int run_replica_process(ReplicaCommandLine c) {
       }
       addressing.simulator = asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port));
       socket.open(asio::ip::udp::v4());
-      asio::error_code ignored;  // as in cluster mode, below
-      socket.set_option(asio::socket_base::receive_buffer_size(kPeerReceiveBufferBytes), ignored);
       socket.bind(asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     } else {
       if (!c.positional.empty()) return fail(exit_code::kUsage, "cluster mode (--config) takes no positional arguments");
@@ -181,11 +178,6 @@ int run_replica_process(ReplicaCommandLine c) {
       http.consul.max_value_bytes = options.max_value_bytes;
       const auto& me = addressing.replicas.at(self);
       socket.open(me.protocol());
-      // Room for bursts while the replica is busy (a follower syncs on its own thread): under load a few full
-      // appends of large values exceed the default buffer, and a datagram dropped here costs a retransmission
-      // timeout. The kernel caps the request at net.core.rmem_max; failing to get it is not an error.
-      asio::error_code ignored;
-      socket.set_option(asio::socket_base::receive_buffer_size(kPeerReceiveBufferBytes), ignored);
       asio::error_code error;
       socket.bind(me, error);
       if (error) {
@@ -199,6 +191,11 @@ int run_replica_process(ReplicaCommandLine c) {
     return fail(exit_code::kUsage, e.what());
   }
 
+  // Room for bursts while the replica is busy (a follower syncs on its own thread): under load a few full appends of
+  // large values exceed the default buffer, and a datagram dropped here costs a retransmission timeout. The kernel
+  // caps the request at net.core.rmem_max; failing to get it is not an error.
+  asio::error_code no_bigger_buffer;
+  socket.set_option(asio::socket_base::receive_buffer_size(kPeerReceiveBufferBytes), no_bigger_buffer);
   options.background_snapshots = true;
   actors::RealClock clock(io);
   auto log = actors::make_logger(options.self.str(), &clock);

@@ -31,6 +31,15 @@ std::vector<raft::NodeId> members(const actors::ReplicaOptions& options) {
   return all;
 }
 
+// kvstore --trace-hops: an append that carries entries (named by its last index), or an ack (by its match index).
+void mark_replication_hop(const raft::PeerMessage& message, const char* append_hop, const char* ack_hop) {
+  if (const auto* append = std::get_if<raft::AppendEntries>(&message.payload); append && !append->entries.empty()) {
+    actors::hop_trace::mark(append_hop, append->entries.back()->index);
+  } else if (const auto* ack = std::get_if<raft::AppendEntriesReply>(&message.payload); ack && ack->success) {
+    actors::hop_trace::mark(ack_hop, ack->match_index);
+  }
+}
+
 }  // namespace
 
 actors::ReplyAddress to_reply_address(const asio::ip::udp::endpoint& endpoint) {
@@ -178,11 +187,7 @@ void UdpBridge::on_peer(PeerDatagram& d) {
     return;
   }
   if (!same_cluster(d)) return;
-  if (const auto* append = std::get_if<raft::AppendEntries>(&d.message.payload); append && !append->entries.empty()) {
-    actors::hop_trace::mark("append_in", append->entries.back()->index);
-  } else if (const auto* ack = std::get_if<raft::AppendEntriesReply>(&d.message.payload); ack && ack->success) {
-    actors::hop_trace::mark("ack_in", ack->match_index);
-  }
+  if (actors::hop_trace::enabled()) mark_replication_hop(d.message, "append_in", "ack_in");
   if (!replica_.deliver(std::move(d.message))) ++stats_.inbox_full;
 }
 
@@ -382,11 +387,7 @@ void UdpBridge::send_burst(std::vector<actors::BridgeInbox>& burst) {
 
 void UdpBridge::send_peer(raft::PeerMessage& message) {
   message.incarnation = replica_.options().incarnation;
-  if (const auto* append = std::get_if<raft::AppendEntries>(&message.payload); append && !append->entries.empty()) {
-    actors::hop_trace::mark("append_out", append->entries.back()->index);
-  } else if (const auto* ack = std::get_if<raft::AppendEntriesReply>(&message.payload); ack && ack->success) {
-    actors::hop_trace::mark("ack_out", ack->match_index);
-  }
+  if (actors::hop_trace::enabled()) mark_replication_hop(message, "append_out", "ack_out");
   asio::ip::udp::endpoint to = addressing_.simulator;
   if (!addressing_.course_mode) {
     auto it = addressing_.replicas.find(message.to);

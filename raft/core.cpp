@@ -416,7 +416,7 @@ void RaftCore::on_heartbeat_due(NodeId peer_id) {
   if (!peer) return;
   const std::int64_t half = config_.heartbeat_interval_us / 2;
   // Its timer ran out just after another follower's brought this heartbeat forward (the notices cross).
-  if (half > 0 && now_us_ - peer->last_sent_us < half) return;
+  if (half > 0 && peer->last_sent_us > now_us_ - half) return;  // (last_sent_us starts at the minimum: no subtraction)
   if (!peer->answered_since_heartbeat) {
     // Silent for a whole heartbeat interval: stop pipelining into the void and back off.
     peer->backoff_shift = std::min(peer->backoff_shift + 1, config_.max_backoff_shift);
@@ -429,7 +429,7 @@ void RaftCore::on_heartbeat_due(NodeId peer_id) {
   // keeps its own timer, whose expiry is where it gets backed off.
   for (auto& [id, other] : peers_) {
     if (&other == peer || !other.answered_since_heartbeat || other.backoff_shift != 0) continue;
-    if (now_us_ - other.last_sent_us < half) continue;
+    if (other.last_sent_us > now_us_ - half) continue;
     other.answered_since_heartbeat = false;
     send_append(other, true);
   }
