@@ -212,12 +212,13 @@ asio::awaitable<void> RaftNode::execute(std::vector<raft::Effect> effects) {
     co_await carry_out(effect);
   }
   DurabilityGate::Plan plan = gate_.plan(std::move(effects));
+  // What may go now goes first (a leader's AppendEntries among it), then the write: a leader's own copy is not on its
+  // followers' critical path, and the storage actor lets these sends reach the socket before it starts the write.
+  for (auto& effect : plan.now) co_await carry_out(effect);
   if (plan.write) {
-    // Handed to storage first, so the disk starts while the rest goes out (a leader's AppendEntries among it).
     StorageInbox write = StorageWrite{plan.write_seq, std::move(*plan.write), core_.role() != raft::Role::kLeader};
     co_await out_.storage.send(write);
   }
-  for (auto& effect : plan.now) co_await carry_out(effect);
 }
 
 asio::awaitable<void> RaftNode::carry_out(raft::Effect& effect) {

@@ -2,6 +2,10 @@
 
 #include "actors/hop_trace.hpp"
 
+#include <asio/post.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
 #include <chrono>
 
 namespace coraft::actors {
@@ -37,6 +41,16 @@ asio::awaitable<void> Storage::run() {
     handle(*message);
     while (auto more = inbox_.try_receive()) handle(*more);
     take_finished();
+    if (!writing_ && !queued_.empty() && !queued_may_block_ &&
+        disk_->options().fsync == raft::FsyncPolicy::kNone) {
+      // A leader's unsynced write, done inline: the appends the node handed out just before it are on their way to
+      // the bridge, and one turn of the event loop lets them reach the socket first. (A synced write goes to the disk
+      // thread at once: that thread's wake-up is the longer wait, and on a busy machine the later it is asked for,
+      // the later it runs.)
+      co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+      while (auto more = inbox_.try_receive()) handle(*more);
+      take_finished();
+    }
     start_writing();
     take_finished();  // an inline write is already done: tell the node in this same turn
     notify_node();

@@ -106,6 +106,8 @@ class CourseRun {
   CourseRun(const CourseConfig& config, const RunOptions& options)
       : config_(config), options_(options), rng_(options.seed) {
     lifetime_ = options.lifetime.value_or(config.lifetime);
+    restarts_ = std::any_of(config.events.begin(), config.events.end(),
+                            [](const CourseEvent& e) { return e.type == "restart"; });
     data_dir_ = std::filesystem::temp_directory_path() / fmt::format("kvchaos-{}-{}", getpid(), config.name);
     std::filesystem::remove_all(data_dir_);
     std::filesystem::create_directories(data_dir_);
@@ -154,6 +156,7 @@ class CourseRun {
   const RunOptions& options_;
   double lifetime_;
   std::filesystem::path data_dir_;
+  bool restarts_ = false;  // the config has a restart event: replicas keep their logs on disk
   actors::Rng rng_;
   Steady::time_point started_;
   std::vector<Replica> replicas_;
@@ -192,9 +195,10 @@ void CourseRun::launch(int index) {
   std::vector<std::string> argv{options_.replica_path, std::to_string(r.socket->port()), r.id};
   for (const auto& other : replicas_)
     if (other.id != r.id) argv.push_back(other.id);
-  // Each replica keeps a write-ahead log (not synced: the machine does not lose power here), so a killed replica
-  // that is restarted comes back with what it had acknowledged.
-  argv.insert(argv.end(), {"--data-dir", (data_dir_ / r.id).string(), "--fsync", "none"});
+  // Launched as the course simulator launches it (no data directory: the log stays in memory), unless the config
+  // restarts replicas (our extra event): then each keeps a write-ahead log (not synced: the machine does not lose
+  // power here), so a killed replica that comes back has what it had acknowledged.
+  if (restarts_) argv.insert(argv.end(), {"--data-dir", (data_dir_ / r.id).string(), "--fsync", "none"});
   argv.insert(argv.end(), options_.replica_args.begin(), options_.replica_args.end());
   const std::string log = options_.log_dir.empty() ? "" : fmt::format("{}/{}-{}.log", options_.log_dir, config_.name, r.id);
   r.process = std::make_unique<ChildProcess>(argv, log);
