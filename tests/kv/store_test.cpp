@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -376,4 +378,69 @@ TEST_CASE("a snapshot from before indexes restores with every key changed at its
   Store copy;
   REQUIRE(copy.restore(s.serialize()));  // and it is written in the new format
   CHECK(copy.digest() == s.digest());
+}
+
+TEST_CASE("every read of one key agrees with a plain map, through deletes, prefixes, copies, moves and restores",
+          "[kv][store]") {
+  // The store finds single keys through a hash index beside its ordered tree; a reference std::map says what every
+  // key should hold. A deleted key the index forgot to drop, or a restored or copied store whose index is missing
+  // or points into another store's tree, shows up as a wrong answer (or a crash) here.
+  const std::uint64_t seed = GENERATE(1u, 2u, 3u, 4u);
+  INFO("seed " << seed);
+  std::uint64_t state = seed * 0x9E3779B97F4A7C15ull;
+  auto next = [&](std::uint64_t bound) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state % bound;
+  };
+  std::vector<std::string> universe;
+  for (const char* group : {"a", "ab", "b"})
+    for (int i = 0; i < 12; ++i) universe.push_back(std::string(group) + "/" + std::to_string(i));
+  Store store;
+  std::map<std::string, std::string> model;
+  for (std::uint64_t index = 1; index <= 3000; ++index) {
+    const std::string& key = universe[next(universe.size())];
+    const std::string value = "v" + std::to_string(index);
+    switch (next(10)) {
+      case 0: case 1: case 2: case 3:
+        store.apply(index, Command{Op::kPut, key, value});
+        model[key] = value;
+        break;
+      case 4: case 5:
+        CHECK((store.apply(index, Command{Op::kDelete, key}).status == Status::kOk) == (model.erase(key) == 1));
+        break;
+      case 6: {
+        const auto current = model.count(key) ? std::optional(model[key]) : std::nullopt;
+        CHECK(store.apply(index, Command{Op::kCas, key, value, current}).status == Status::kOk);
+        model[key] = value;
+        break;
+      }
+      case 7: {
+        const std::string prefix = next(2) ? "a" : "ab/1";
+        store.apply(index, Command{Op::kDeletePrefix, prefix});
+        for (auto it = model.lower_bound(prefix); it != model.end() && it->first.rfind(prefix, 0) == 0;) it = model.erase(it);
+        break;
+      }
+      case 8: {
+        Store restored;
+        REQUIRE(restored.restore(store.serialize()));
+        store = next(2) ? Store(restored) : std::move(restored);
+        break;
+      }
+      default: {
+        Store copy = store;
+        store = std::move(copy);
+        store.apply(index, Command{Op::kPut, key, value});
+        model[key] = value;
+      }
+    }
+    for (const auto& k : universe) {
+      const auto expected = model.count(k) ? std::optional(model.at(k)) : std::nullopt;
+      if (store.get(k) != expected) FAIL("key " << k << " at index " << index << ": " << store.get(k).value_or("(none)")
+                                                 << ", expected " << expected.value_or("(none)"));
+      if (store.entry(k).has_value() != expected.has_value()) FAIL("entry of " << k << " at index " << index);
+    }
+  }
+  CHECK(store.size() == model.size());
 }
