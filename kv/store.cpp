@@ -14,41 +14,6 @@ std::optional<std::string> prefix_successor(std::string prefix) {
   return prefix;
 }
 
-Store::Store(const Store& other)
-    : data_(other.data_),
-      tombstones_(other.tombstones_),
-      tombstones_by_age_(other.tombstones_by_age_),
-      tombstone_floor_(other.tombstone_floor_),
-      last_change_index_(other.last_change_index_),
-      sessions_(other.sessions_),
-      sessions_by_use_(other.sessions_by_use_),
-      max_sessions_(other.max_sessions_),
-      max_tombstones_(other.max_tombstones_),
-      last_index_(other.last_index_) {
-  rebuild_index();
-}
-
-Store& Store::operator=(const Store& other) {
-  if (this != &other) *this = Store(other);
-  return *this;
-}
-
-Store::Data::iterator Store::find(std::string_view key) {
-  auto it = by_key_.find(key);
-  return it == by_key_.end() ? data_.end() : *it;
-}
-
-Store::Data::const_iterator Store::find(std::string_view key) const {
-  auto it = by_key_.find(key);
-  return it == by_key_.end() ? data_.end() : Data::const_iterator(*it);
-}
-
-void Store::rebuild_index() {
-  by_key_.clear();
-  by_key_.reserve(data_.size());
-  for (auto it = data_.begin(); it != data_.end(); ++it) by_key_.insert(it);
-}
-
 Result Store::apply(std::uint64_t index, const Command& command) {
   last_index_ = index;
   const SessionRef& ref = command.session;
@@ -66,10 +31,8 @@ Result Store::apply(std::uint64_t index, const Command& command) {
 }
 
 Result Store::execute(std::uint64_t index, const Command& command) {
-  auto it = find(command.key);
-  const bool exists = it != data_.end();
-  // A new key needs its place in the tree (the one walk a write still takes, and only when it inserts).
-  if (!exists && (command.op == Op::kPut || command.op == Op::kCas)) it = data_.lower_bound(command.key);
+  auto it = data_.lower_bound(command.key);
+  const bool exists = it != data_.end() && it->first == command.key;
   // Consul's ?cas=<index>: 0 asks for an absent key, anything else for that modify index.
   const bool index_matches = !command.expected_index ||
                              (*command.expected_index == 0 ? !exists
@@ -110,7 +73,6 @@ void Store::put(std::uint64_t index, Data::iterator at, const std::string& key, 
   const bool inserted = at == data_.end() || at->first != key;
   auto it = inserted ? data_.emplace_hint(at, key, Stored{}) : at;
   if (inserted) {
-    by_key_.insert(it);
     it->second.create_index = index;
     if (auto tombstone = tombstones_.find(key); tombstone != tombstones_.end()) {
       tombstones_by_age_.erase({tombstone->second, key});
@@ -126,7 +88,6 @@ void Store::put(std::uint64_t index, Data::iterator at, const std::string& key, 
 void Store::erase(std::uint64_t index, Data::const_iterator it) {
   tombstones_by_age_.emplace(index, it->first);
   tombstones_.emplace(it->first, index);  // absent before: a key and its tombstone never coexist
-  by_key_.erase(by_key_.find(std::string_view(it->first)));
   data_.erase(it);
   last_change_index_ = index;
 }
@@ -156,13 +117,13 @@ void Store::touch_session(std::uint64_t id, std::uint64_t seq, const Result& res
 // Reads
 
 std::optional<std::string> Store::get(const std::string& key) const {
-  auto it = find(key);
+  auto it = data_.find(key);
   if (it == data_.end()) return std::nullopt;
   return it->second.value;
 }
 
 std::optional<KeyValue> Store::entry(const std::string& key) const {
-  auto it = find(key);
+  auto it = data_.find(key);
   if (it == data_.end()) return std::nullopt;
   return KeyValue{it->first, it->second.value, it->second.create_index, it->second.modify_index, it->second.flags};
 }
@@ -326,7 +287,6 @@ bool Store::restore(std::string_view bytes) {
   last_index_ = last_index;
   last_change_index_ = last_change;
   tombstone_floor_ = floor;
-  rebuild_index();
   return true;
 }
 
@@ -347,12 +307,10 @@ bool Store::restore_v1(std::string_view bytes) {
   if (!read_sessions(in, last_index, sessions_, sessions_by_use_)) return restore_failed();
   last_index_ = last_index;
   last_change_index_ = tombstone_floor_ = last_index;
-  rebuild_index();
   return true;
 }
 
 bool Store::restore_failed() {
-  by_key_.clear();
   data_.clear();
   tombstones_.clear();
   tombstones_by_age_.clear();

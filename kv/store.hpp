@@ -14,14 +14,12 @@
 #include "kv/command.hpp"
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -81,11 +79,6 @@ class Store {
   // first. Deterministic: "recently" and "oldest" are measured in applied log indexes, identical on every replica.
   explicit Store(std::size_t max_sessions = 1u << 20, std::size_t max_tombstones = 1u << 16)
       : max_sessions_(max_sessions), max_tombstones_(max_tombstones) {}
-  // The hash index points into the tree: a copy builds its own, a move keeps the tree's nodes and so the index.
-  Store(const Store& other);
-  Store& operator=(const Store& other);
-  Store(Store&&) = default;
-  Store& operator=(Store&&) = default;
 
   // Applies the command at log index `index` (indexes must increase). A command whose session already holds this
   // sequence number is not applied again: the original result is returned.
@@ -133,34 +126,18 @@ class Store {
     std::uint64_t last_used_index = 0;
   };
   using Data = std::map<std::string, Stored, std::less<>>;
-  // Hashes and compares the tree's entries by key, and looks them up by a key alone.
-  struct ByKey {
-    using is_transparent = void;
-    static std::string_view key(std::string_view k) { return k; }
-    static std::string_view key(Data::const_iterator it) { return it->first; }
-    std::size_t operator()(auto k) const { return std::hash<std::string_view>{}(key(k)); }
-    bool operator()(auto a, auto b) const { return key(a) == key(b); }
-  };
-  // Every entry of data_, by its key's hash: a write or a read of one key finds it without walking the tree (the
-  // tree's walk over 100,000 keys was a follower's top cost in user space). A std::map's iterators stay valid until
-  // their entry is erased, so the index holds nothing but iterators (about 40 bytes a key).
-  using Index = std::unordered_set<Data::iterator, ByKey, ByKey>;
 
   Result execute(std::uint64_t index, const Command& command);
   // `at`: data_.lower_bound(key), found by the caller; one walk of the tree per write, not two.
   void put(std::uint64_t index, Data::iterator at, const std::string& key, const std::string& value,
            std::uint64_t flags);
   void erase(std::uint64_t index, Data::const_iterator it);
-  Data::iterator find(std::string_view key);
-  Data::const_iterator find(std::string_view key) const;
-  void rebuild_index();
   void reap_tombstones();
   bool restore_failed();
   bool restore_v1(std::string_view bytes);
   void touch_session(std::uint64_t id, std::uint64_t seq, const Result& result, std::uint64_t index);
 
   Data data_;
-  Index by_key_;
   std::map<std::string, std::uint64_t, std::less<>> tombstones_;  // deleted key -> index of its deletion
   std::set<std::pair<std::uint64_t, std::string>> tombstones_by_age_;  // (index, key): the oldest go first
   std::uint64_t tombstone_floor_ = 0;    // every dropped tombstone's index is at most this

@@ -382,9 +382,9 @@ TEST_CASE("a snapshot from before indexes restores with every key changed at its
 
 TEST_CASE("every read of one key agrees with a plain map, through deletes, prefixes, copies, moves and restores",
           "[kv][store]") {
-  // The store finds single keys through a hash index beside its ordered tree; a reference std::map says what every
-  // key should hold. A deleted key the index forgot to drop, or a restored or copied store whose index is missing
-  // or points into another store's tree, shows up as a wrong answer (or a crash) here.
+  // A reference std::map says what every key should hold after each step. Any index the store keeps beside its
+  // ordered tree (one was tried: a hash index for single-key reads and writes) must follow every path that changes
+  // keys: a deleted key still found, or a restored, copied or moved store that lost track of its keys, shows up here.
   const std::uint64_t seed = GENERATE(1u, 2u, 3u, 4u);
   INFO("seed " << seed);
   std::uint64_t state = seed * 0x9E3779B97F4A7C15ull;

@@ -172,13 +172,15 @@ TEST_CASE("bad command lines exit with the usage code, and --help lists argument
       {"kvchaos", {}},
       {"kvcheck", {}},
       {"authbench", {"--ms", "-1"}},
+      {"storebench", {"--keys", "0"}},
   };
   for (const auto& [program, args] : misuses) {
     const Ran r = run_program(program, args, dir);
     INFO(program << " " << fmt::format("{}", fmt::join(args, " ")) << ": " << r.output);
     CHECK(r.code == exit_code::kUsage);
   }
-  for (const std::string program : {"kvstore", "kvctl", "kvchat", "kvbench", "kvsim", "kvchaos", "kvcheck", "authbench"}) {
+  for (const std::string program : {"kvstore", "kvctl", "kvchat", "kvbench", "kvsim", "kvchaos", "kvcheck", "authbench",
+                                     "storebench"}) {
     const Ran r = run_program(program, {"--help"}, dir);
     INFO(program << " --help:\n" << r.output);
     CHECK(r.code == exit_code::kDone);
