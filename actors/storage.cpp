@@ -39,17 +39,14 @@ asio::awaitable<void> Storage::run() {
   while (auto message = co_await inbox_.receive()) {
     // A burst at once: everything queued goes into the next job.
     handle(*message);
-    while (auto more = inbox_.try_receive()) handle(*more);
-    take_finished();
-    if (!writing_ && !queued_.empty() && !queued_may_block_ &&
-        disk_->options().fsync == raft::FsyncPolicy::kNone) {
+    take_in_queued();
+    if (!writing_ && !queued_.empty() && !queued_may_block_ && unsynced()) {
       // A leader's unsynced write, done inline: the appends the node handed out just before it are on their way to
       // the bridge, and one turn of the event loop lets them reach the socket first. (A synced write goes to the disk
       // thread at once: that thread's wake-up is the longer wait, and on a busy machine the later it is asked for,
       // the later it runs.)
       co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-      while (auto more = inbox_.try_receive()) handle(*more);
-      take_finished();
+      take_in_queued();
     }
     start_writing();
     take_finished();  // an inline write is already done: tell the node in this same turn
@@ -81,6 +78,11 @@ void Storage::handle(StorageInbox& message) {
     snapshot_worker_->submit([garbage = std::move(discard->entries)]() mutable { garbage.clear(); },
                              [](std::exception_ptr) {});
   }
+}
+
+void Storage::take_in_queued() {
+  while (auto more = inbox_.try_receive()) handle(*more);
+  take_finished();
 }
 
 void Storage::take_finished() {
@@ -124,8 +126,7 @@ void Storage::start_writing() {
   queued_.clear();
   // Without fsync a write only reaches the page cache, in microseconds: a hand-off to the disk thread would cost more
   // (a thread wake-up) than the write itself.
-  const bool unsynced = disk_->options().fsync == raft::FsyncPolicy::kNone;
-  DiskWorker& worker = queued_may_block_ || unsynced ? *inline_worker_ : *log_worker_;
+  DiskWorker& worker = queued_may_block_ || unsynced() ? *inline_worker_ : *log_worker_;
   queued_may_block_ = true;
   writing_ = true;
   worker.submit(

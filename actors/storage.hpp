@@ -67,10 +67,14 @@ class Storage {
   };
 
   void handle(StorageInbox& message);
+  // Everything already in the inbox, then what the workers finished.
+  void take_in_queued();
   void take_finished();
   void start_writing();
   void notify_node();
   void wake() { inbox_.try_send(StorageWake{0}); }  // a refusal means the inbox is not empty: we wake anyway
+  // Writes only reach the page cache (fsync none): they take microseconds, so they are done inline.
+  bool unsynced() const { return disk_->options().fsync == raft::FsyncPolicy::kNone; }
 
   StorageMailbox& inbox_;
   NodeMailbox& node_;

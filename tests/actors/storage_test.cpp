@@ -10,6 +10,7 @@
 #include "raft/memory_file_system.hpp"
 
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <catch2/catch.hpp>
 
 using namespace coraft;
@@ -179,6 +180,17 @@ TEST_CASE("without fsync a leader's write is done on the replica's thread and re
     const auto notices = rig.notices();
     REQUIRE(notices.size() == 1);
     CHECK(notices.back().last_index == 3);
+  }
+  SECTION("fsync none: what the replica queued before the write runs first (a leader's appends leave first)") {
+    Rig rig(64, raft::FsyncPolicy::kNone, inline_worker.get());
+    rig.world.run_for(0ms);  // the storage actor waits on its inbox
+    rig.write(1, entries(1, 3));
+    // Queued behind the write's arrival, as the bridge's turn is behind the node's hand-over of the write.
+    bool written_before = true;
+    asio::post(rig.io, [&] { written_before = !rig.notices().empty(); });
+    rig.world.run_for(0ms);
+    CHECK_FALSE(written_before);
+    CHECK(rig.notices().size() == 1);
   }
   SECTION("fsync always: the disk thread takes it, and the notice waits for it") {
     Rig rig(64, raft::FsyncPolicy::kAlways, inline_worker.get());

@@ -8,6 +8,7 @@
 #include "net/codec.hpp"
 #include "net/command_line.hpp"
 #include "net/peer_auth.hpp"
+#include "ns_per_call.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -16,30 +17,9 @@
 #include <openssl/hmac.h>
 #include <openssl/params.h>
 
-#include <chrono>
-#include <functional>
-
 using namespace coraft;
 
 namespace {
-
-using Steady = std::chrono::steady_clock;
-
-// Runs `body` repeatedly for about `ms` milliseconds; returns ns per call.
-double measure(int ms, const std::function<void()>& body) {
-  for (int i = 0; i < 1000; ++i) body();  // warm up
-  std::uint64_t calls = 0;
-  const auto start = Steady::now();
-  const auto stop = start + std::chrono::milliseconds(ms);
-  auto now = start;
-  while (now < stop) {
-    for (int i = 0; i < 256; ++i) body();
-    calls += 256;
-    now = Steady::now();
-  }
-  return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - start).count()) /
-         static_cast<double>(calls);
-}
 
 std::string append_entries(std::size_t payload_bytes) {
   raft::AppendEntries ae{7, 1000, 7, {}, 999, 123456};
@@ -93,13 +73,13 @@ int main(int argc, char** argv) {
   for (const Case& c : cases) {
     net::PeerAuth sender(key, a, members, now), receiver(key, b, members, now);
     std::string sealed;
-    const double seal_ns = measure(ms, [&] { sender.seal(c.body, b, ++now, sealed); });
-    const double round_trip_ns = measure(ms, [&] {
+    const double seal_ns = bench::ns_per_call(ms, [&] { sender.seal(c.body, b, ++now, sealed); });
+    const double round_trip_ns = bench::ns_per_call(ms, [&] {
       sender.seal(c.body, b, ++now, sealed);
       auto opened = receiver.open(sealed);
       if (!std::holds_alternative<net::OpenedDatagram>(opened)) throw std::runtime_error("a datagram did not open");
     });
-    const double dup_ns = measure(ms, [&] {
+    const double dup_ns = bench::ns_per_call(ms, [&] {
       EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(keyed);
       unsigned char tag[32];
       std::size_t length = 0;
@@ -108,14 +88,14 @@ int main(int argc, char** argv) {
       EVP_MAC_CTX_free(ctx);
       sink += tag[0];
     });
-    const double one_shot_ns = measure(ms, [&] {
+    const double one_shot_ns = bench::ns_per_call(ms, [&] {
       unsigned char tag[32];
       unsigned int length = 0;
       HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
            reinterpret_cast<const unsigned char*>(c.body.data()), c.body.size(), tag, &length);
       sink += tag[0];
     });
-    const double decode_ns = measure(ms, [&] { sink += net::decode(c.body).index(); });
+    const double decode_ns = bench::ns_per_call(ms, [&] { sink += net::decode(c.body).index(); });
     fmt::print("{:<28} {:>7} {:>10.0f} {:>12.0f} {:>10.0f} {:>12.0f} {:>10.0f}\n", c.name, c.body.size(), seal_ns,
                round_trip_ns, dup_ns, one_shot_ns, decode_ns);
   }

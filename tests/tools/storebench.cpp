@@ -6,14 +6,13 @@
 
 #include "kv/store.hpp"
 #include "net/command_line.hpp"
+#include "ns_per_call.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cstdint>
 #include <fstream>
-#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -21,23 +20,6 @@
 using namespace coraft;
 
 namespace {
-
-using Steady = std::chrono::steady_clock;
-
-// Runs `body` repeatedly for about `ms` milliseconds; returns ns per call.
-double measure(int ms, const std::function<void()>& body) {
-  std::uint64_t calls = 0;
-  const auto start = Steady::now();
-  const auto stop = start + std::chrono::milliseconds(ms);
-  auto now = start;
-  while (now < stop) {
-    for (int i = 0; i < 256; ++i) body();
-    calls += 256;
-    now = Steady::now();
-  }
-  return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - start).count()) /
-         static_cast<double>(calls);
-}
 
 // This process's resident memory in bytes (Linux).
 std::int64_t resident_bytes() {
@@ -77,19 +59,19 @@ int main(int argc, char** argv) {
   const double bytes_per_key = static_cast<double>(resident_bytes() - before) / static_cast<double>(store.size());
 
   // Sessions as a cluster's clients bring them (64 of them), so a put pays for its session's bookkeeping too.
-  const double put_existing = measure(ms, [&] {
+  const double put_existing = bench::ns_per_call(ms, [&] {
     const std::uint64_t session = 1 + index % 64;
     store.apply(++index, kv::Command{kv::Op::kPut, names[random() % names.size()], value, std::nullopt,
                                      kv::SessionRef{session, index}});
   });
   std::size_t found = 0;
-  const double get = measure(ms, [&] { found += store.get(names[random() % names.size()]).has_value(); });
+  const double get = bench::ns_per_call(ms, [&] { found += store.get(names[random() % names.size()]).has_value(); });
   // New keys, once in key order (each goes at the tree's right edge: the tree's best case) and once at random.
   std::uint64_t fresh = 0;
-  const double put_new_in_order = measure(ms, [&] {
+  const double put_new_in_order = bench::ns_per_call(ms, [&] {
     store.apply(++index, kv::Command{kv::Op::kPut, fmt::format("new-{:016x}", ++fresh), value});
   });
-  const double put_new_random = measure(ms, [&] {
+  const double put_new_random = bench::ns_per_call(ms, [&] {
     store.apply(++index, kv::Command{kv::Op::kPut, fmt::format("key-{:016x}", random()), value});
   });
 
