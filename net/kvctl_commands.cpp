@@ -10,6 +10,7 @@
 #include "net/secret_file.hpp"
 #include "version/version.hpp"
 #include "net/exit_codes.hpp"
+#include "raft/core.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
@@ -111,21 +112,17 @@ asio::awaitable<int> membership_command(net::Client& client, std::string_view wh
     if (json_output) fmt::print("{}\n", all.dump(2));
     co_return exit_code::kDone;
   }
-  // Refusals that say "not now" (another change, or the cluster's own bookkeeping entry, is committing; a new leader
-  // has not committed its first entry; a handover is under way) are retried until the timeout; the others are final.
+  // Refusals that say "not now" (raft::change_may_succeed_later) are asked again, of whoever leads, until the
+  // timeout; the others are final.
   const auto give_up_at =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
-  auto transient = [](const std::string& reason) {
-    return reason.find("in progress") != std::string::npos || reason.find("try again") != std::string::npos ||
-           reason.find("being handed over") != std::string::npos;
-  };
   auto ask = [&](actors::RequestKind kind, const std::string& value) -> asio::awaitable<std::optional<int>> {
     const std::string target = id;
     for (;;) {
       auto r = co_await client.change(kind, target, value);
       if (r.outcome == net::Outcome::kOk) co_return std::nullopt;
       if (r.outcome == net::Outcome::kRejected) {
-        if (transient(r.reply.reason) && std::chrono::steady_clock::now() < give_up_at) {
+        if (raft::change_may_succeed_later(r.reply.reason) && std::chrono::steady_clock::now() < give_up_at) {
           asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
           co_await pause.async_wait(asio::use_awaitable);
           continue;

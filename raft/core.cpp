@@ -1178,6 +1178,12 @@ void RaftCore::flush_persist() {
   effects_.push_back(std::exchange(pending_persist_, {}));
 }
 
+bool change_may_succeed_later(std::string_view reason) {
+  for (std::string_view not_now : {"in progress", "try again", "being handed over", "leadership was lost"})
+    if (reason.find(not_now) != std::string_view::npos) return true;
+  return false;
+}
+
 std::string describe(const Effect& effect) {
   return std::visit(
       Overloaded{

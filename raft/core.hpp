@@ -26,6 +26,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -190,6 +191,10 @@ using Effect = std::variant<Persist, Send, Transmit, CommitAdvanced, RoleChanged
                             ProposalRejected, ReadReady, ReadRejected, SendSnapshot, SnapshotAck, RestoreSnapshot,
                             SaveSnapshot, MessageRejected, MembershipChanged, ChangeOutcome, Retired>;
 std::string describe(const Effect& effect);
+// Whether a ChangeOutcome's reason says "not now" rather than "no": another change or a handover is under way, a new
+// leader has not committed an entry of its term, or the leader lost office before the change committed. Asking again
+// (of whoever leads) is then safe, since a change already in effect is answered done.
+bool change_may_succeed_later(std::string_view reason);
 
 class RaftCore {
  public:

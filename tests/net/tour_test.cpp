@@ -100,31 +100,43 @@ class Shell {
  public:
   Shell(const std::filesystem::path& dir, std::vector<std::pair<std::string, std::string>> env)
       : terminal_({"/bin/bash", "--norc", "--noprofile", "--noediting", "-i"},
-                  PtyChild::Options{"", dir.string(), with_quiet_prompt(std::move(env))}) {}
+                  PtyChild::Options{"", dir.string(), with_marker_prompt(std::move(env))}) {}
 
-  // Types one command line and returns what it printed, once it is done (a marker line typed after it says so).
+  // Types one command line once bash waits at its prompt, and returns what the command printed, up to the next
+  // prompt. Nothing is typed ahead: a line typed while a command still runs sits in the terminal's input queue, where
+  // the command or bash's own terminal handling between commands can take from it (one run lost a character so).
   std::vector<std::string> run(const std::string& command, Clock::time_point deadline) {
-    const std::size_t from = terminal_.lines().size();
-    terminal_.type(command);
-    terminal_.type(fmt::format("__status=$?; echo '{}'; (exit $__status)", kDone));
-    auto done_at = [&] {
-      for (std::size_t i = from; i < terminal_.lines().size(); ++i)
-        if (terminal_.lines()[i] == kDone) return i;
-      return std::string::npos;
-    };
     INFO("$ " << command);
-    REQUIRE(terminal_.read_until([&] { return done_at() != std::string::npos; }, deadline));
-    return {terminal_.lines().begin() + static_cast<long>(from), terminal_.lines().begin() + static_cast<long>(done_at())};
+    REQUIRE(terminal_.read_until([&] { return prompt_at(consumed_) != std::string::npos; }, deadline));
+    const std::size_t from = prompt_at(consumed_) + 1;
+    terminal_.type(command);
+    REQUIRE(terminal_.read_until([&] { return prompt_at(from) != std::string::npos; }, deadline));
+    consumed_ = prompt_at(from);
+    return {terminal_.lines().begin() + static_cast<long>(from), terminal_.lines().begin() + static_cast<long>(consumed_)};
+  }
+  // Types a line that starts a program which reads the terminal itself (kvchat), once bash waits at its prompt.
+  void start(const std::string& command, Clock::time_point deadline) {
+    REQUIRE(terminal_.read_until([&] { return prompt_at(consumed_) != std::string::npos; }, deadline));
+    consumed_ = prompt_at(consumed_) + 1;
+    terminal_.type(command);
   }
   PtyChild& terminal() { return terminal_; }
 
  private:
-  static constexpr const char* kDone = "@@ tour: the command is done";
-  static std::vector<std::pair<std::string, std::string>> with_quiet_prompt(
+  // bash prints its prompt when it is ready for a line: one line of its own here, so a command's output ends at it.
+  static constexpr const char* kPrompt = "@@ tour: bash waits for a command";
+  static std::vector<std::pair<std::string, std::string>> with_marker_prompt(
       std::vector<std::pair<std::string, std::string>> env) {
-    env.insert(env.end(), {{"PS1", ""}, {"PS2", ""}, {"HISTFILE", ""}});
+    env.insert(env.end(), {{"PS1", std::string(kPrompt) + "\\n"}, {"PS2", ""}, {"HISTFILE", ""}});
     return env;
   }
+  // The first prompt line at or after `from`, or npos.
+  std::size_t prompt_at(std::size_t from) const {
+    for (std::size_t i = from; i < terminal_.lines().size(); ++i)
+      if (terminal_.lines()[i] == kPrompt) return i;
+    return std::string::npos;
+  }
+  std::size_t consumed_ = 0;  // lines up to here belong to commands already run
   PtyChild terminal_;
 };
 
@@ -322,11 +334,11 @@ TEST_CASE("the README's tour runs as written and shows what it says", "[net][pro
   PtyChild& alice = second.terminal();
   PtyChild& bob = third.terminal();
   const std::size_t alice_from = alice.lines().size(), bob_from = bob.lines().size();
-  alice.type(alice_command);
+  second.start(alice_command, deadline(10s));
   REQUIRE(alice.read_until(joined(alice, "alice"), deadline(10s)));
   alice.type("hello, anyone here?");
   REQUIRE(alice.read_until(has(alice, "[0] alice: hello, anyone here?"), deadline(10s)));
-  bob.type(bob_command);
+  third.start(bob_command, deadline(10s));
   REQUIRE(bob.read_until(joined(bob, "bob"), deadline(10s)));
   REQUIRE(bob.read_until(has(bob, "[0] alice: hello, anyone here?"), deadline(10s)));
   const Step& kill_leader = blocks[1][0];

@@ -158,6 +158,53 @@ TEST_CASE("one membership change at a time: a second one waits for the first to 
   CHECK(c.at(0).membership().members().size() == 5);
 }
 
+TEST_CASE("a change its leader could not finish is worth asking again, and the next leader completes it",
+          "[raft][membership][retry]") {
+  // kvctl asks again after the answers change_may_succeed_later accepts; the others are final.
+  PureCluster c(3);
+  c.elect(0);
+  const int joining = c.add_joining();
+  c.step(0, add_learner(1, c.id(joining)));
+  c.step(0, add_learner(2, c.id(joining)));
+  REQUIRE(outcome(c, 0, 2));
+  CHECK(change_may_succeed_later(outcome(c, 0, 2)->reason));  // another change is in progress
+
+  // Its append reaches nobody; CheckQuorum deposes the leader before the change commits.
+  c.queue().clear();
+  c.step(0, ElectionTimeout{});
+  c.step(0, ElectionTimeout{});
+  REQUIRE(c.at(0).role() == Role::kFollower);
+  REQUIRE(outcome(c, 0, 1));
+  CHECK_FALSE(outcome(c, 0, 1)->done);
+  CHECK(change_may_succeed_later(outcome(c, 0, 1)->reason));
+  CHECK_FALSE(c.at(1).membership().contains(c.id(joining)));
+
+  // Asked again, the next leader does it (once an entry of its term commits), and a third asking is answered done.
+  c.step(2, ElectionTimeout{});  // it too has stopped hearing from 0, so it grants 1 a (pre-)vote
+  c.queue().clear();
+  c.elect(1);
+  REQUIRE(c.at(1).role() == Role::kLeader);
+  c.step(1, HeartbeatDue{c.id(0)});
+  c.deliver_all();
+  c.step(1, add_learner(3, c.id(joining)));
+  c.deliver_all();
+  REQUIRE(outcome(c, 1, 3));
+  CHECK(outcome(c, 1, 3)->done);
+  CHECK(c.at(1).membership().contains(c.id(joining)));
+  c.step(1, add_learner(4, c.id(joining)));
+  REQUIRE(outcome(c, 1, 4));
+  CHECK(outcome(c, 1, 4)->done);
+
+  // "No" stays no: the same id at another address, or a learner that is not a member.
+  c.step(1, ChangeMembership{5, MembershipChange{MembershipChange::Kind::kAddLearner, c.id(joining), "127.0.0.1:1", {}}});
+  REQUIRE(outcome(c, 1, 5));
+  CHECK_FALSE(outcome(c, 1, 5)->done);
+  CHECK_FALSE(change_may_succeed_later(outcome(c, 1, 5)->reason));
+  c.step(1, change(6, MembershipChange::Kind::kPromote, NodeId{77}));
+  REQUIRE(outcome(c, 1, 6));
+  CHECK_FALSE(change_may_succeed_later(outcome(c, 1, 6)->reason));
+}
+
 TEST_CASE("a new leader proposes no membership change before an entry of its own term has committed",
           "[raft][membership][raft-dev-2015]") {
   // The single-server bug reported on raft-dev in 2015: a leader that changes the configuration before committing an
