@@ -26,6 +26,7 @@ raft::RaftConfig raft_config(const ReplicaOptions& options) {
   config.transfer_timeout_us = 2 * election_min;
   config.pre_vote = options.pre_vote;
   config.check_quorum = options.check_quorum;
+  config.uniform_appends = options.uniform_appends;
   config.limits = options.limits;
   config.read_lease_us = options.read_lease_us();
   config.retransmit.max_us = std::chrono::duration_cast<Micros>(options.timing.heartbeat_interval).count();

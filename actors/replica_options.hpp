@@ -43,6 +43,9 @@ struct ReplicaOptions {
   raft::ReplicationLimits limits;
   bool pre_vote = true;
   bool check_quorum = true;
+  // The transport sends one datagram to every follower at the cost of one (course mode's FFFF): see
+  // raft::RaftConfig::uniform_appends.
+  bool uniform_appends = false;
   // Serve reads under a leader lease (no message round while a majority acknowledged the leader within the lease);
   // otherwise every read batch waits for a fresh ReadIndex round. See ARCHITECTURE.md, "Reads".
   bool lease_reads = true;

@@ -126,6 +126,7 @@ int run_replica_process(ReplicaCommandLine c) {
       // The course simulator counts every replica datagram, and its clients are patient: heartbeat less often,
       // with election timeouts to match (heartbeats stay under a third of the shortest timeout).
       options.timing.heartbeat_interval = actors::Millis(200);
+      options.uniform_appends = true;  // the bridge sends an AppendEntries every follower gets as one FFFF datagram
       options.timing.election_timeout_min = actors::Millis(600);
       options.timing.election_timeout_max = actors::Millis(1200);
       options.self = parse_id(c.positional[1], "id");

@@ -566,8 +566,11 @@ void RaftCore::send_append(PeerState& peer, bool heartbeat) {
   }
   const Index prev = progress.next() - 1;
   std::vector<EntryPtr> entries;
-  const bool may_carry = progress.can_send_entries(config_.limits) ||
-                         (heartbeat && progress.mode() == Progress::Mode::kProbe);
+  // A follower silent for a whole heartbeat interval is only asked where it stands (by heartbeat or retransmission):
+  // entries would go into the void again and again while it is down or cut off; its answer brings them.
+  const bool may_carry = !(heartbeat && peer.backoff_shift > 0) &&
+                         (progress.can_send_entries(config_.limits) ||
+                          (heartbeat && progress.mode() == Progress::Mode::kProbe));
   if (may_carry && progress.next() <= log_.last_index()) {
     entries = log_.slice(progress.next(), log_.last_index(), config_.limits.max_append_entries,
                          config_.limits.max_append_bytes);
@@ -592,7 +595,51 @@ void RaftCore::send_append(PeerState& peer, bool heartbeat) {
 }
 
 void RaftCore::broadcast_append() {
+  if (config_.uniform_appends && broadcast_uniform_append()) return;
   for (auto& [id, p] : peers_) send_append(p, false);
+}
+
+// RaftConfig::uniform_appends. Applies when at least two followers answer (a lone one gains nothing from a shared
+// datagram) and at most one does not: the silent one's copy is counted as a message of its own, so with more of them
+// the shared datagram would cost more messages than it saves passes. A follower whose probe is out counts as
+// answering (the shared append is its next probe). Returns false where it does not apply.
+bool RaftCore::broadcast_uniform_append() {
+  // A follower further behind catches up on its own window rather than every follower being sent its backlog.
+  constexpr Index kMaxUniformEntries = 64;
+  std::vector<PeerState*> answering, silent;
+  Index from = log_.last_index() + 1;
+  for (auto& [id, p] : peers_) {
+    const Progress& progress = p.progress;
+    if (progress.mode() == Progress::Mode::kSnapshot || progress.next() <= log_.base_index()) return false;
+    const bool may_send = p.backoff_shift == 0 && (progress.mode() == Progress::Mode::kProbe ||
+                                                   progress.can_send_entries(config_.limits));
+    if (!may_send) {
+      silent.push_back(&p);
+      continue;
+    }
+    answering.push_back(&p);
+    from = std::min(from, progress.match() + 1);
+  }
+  if (answering.size() < 2 || silent.size() > 1 || from <= log_.base_index()) return false;
+  if (from > log_.last_index()) return true;  // every answering follower confirmed all of it
+  if (log_.last_index() - from + 1 > kMaxUniformEntries) return false;
+  std::vector<EntryPtr> entries =
+      log_.slice(from, log_.last_index(), config_.limits.max_append_entries, config_.limits.max_append_bytes);
+  if (entries.empty() || entries.back()->index != log_.last_index()) return false;  // over a message's limits
+  std::size_t bytes = 0;
+  for (const auto& e : entries) bytes += e->wire_bytes();
+  const AppendEntries message{.term = term_, .prev_log_index = from - 1, .prev_log_term = *log_.term_at(from - 1),
+                              .entries = std::move(entries), .leader_commit = commit_, .sent_at_us = now_us_};
+  for (PeerState* peer : answering) {
+    peer->progress.probe_from(from);
+    peer->progress.on_sent(log_.last_index(), bytes);
+    peer->awaiting_since_us = now_us_;
+    peer->last_sent_us = now_us_;
+    emit(Transmit{peer->id, message, peer->backoff_shift});
+  }
+  // The silent follower's copy changes nothing the leader knows of it: an answer is taken as any stray one would be.
+  for (PeerState* peer : silent) emit(Transmit{peer->id, message, peer->backoff_shift});
+  return true;
 }
 
 void RaftCore::broadcast_heartbeat() {

@@ -65,6 +65,11 @@ struct RaftConfig {
   // theirs in the same step: the copies leave together (one datagram for all where the wire allows, one wake-up for
   // all) instead of interleaving with client traffic one by one. 0: each follower on its own timer.
   std::int64_t heartbeat_interval_us = 0;
+  // The transport carries one datagram to every follower at the cost of one (the course simulator's FFFF): a new
+  // entry then goes to all followers as one AppendEntries, from the lowest position any answering follower has not
+  // confirmed (each skips what it holds, and gaps a loss left close on the next entry), with a copy for a lone silent
+  // follower, so that the bridge can send one datagram where it would send one per follower.
+  bool uniform_appends = false;
   // A leader that has heard from no majority for this long holds new proposals until it does again (or rejects them
   // when it steps down): on a minority side, a write it appended but cannot commit may still be committed by the
   // next leader, and its client then never learns the outcome. 0: proposals are never held for this.
@@ -296,6 +301,7 @@ class RaftCore {
 
   void send_append(PeerState& peer, bool heartbeat);
   void broadcast_append();
+  bool broadcast_uniform_append();
   void broadcast_heartbeat();
   void maybe_commit();
   void advance_commit(Index index);

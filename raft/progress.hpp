@@ -51,6 +51,10 @@ class Progress {
   bool awaiting_answer() const {
     return (mode_ == Mode::kReplicate && !inflight_.empty()) || (mode_ == Mode::kProbe && probe_outstanding_);
   }
+  // A probe is about to go from `from` (at or below next): a rejection of it is then the answer to this probe.
+  void probe_from(Index from) {
+    if (mode_ == Mode::kProbe && from > match_ && from < next_) next_ = from;
+  }
   // No answer came in time: what went unanswered may be sent again, as one probe from just after what the follower
   // confirmed (the answer says where it stands, and pipelining resumes from there).
   void resend_unanswered() {
@@ -70,7 +74,8 @@ class Progress {
   };
 
   Mode mode_ = Mode::kProbe;
-  // Invariant: match_ < next_. match_ only grows; next_ only drops on a fresh rejection or a fall back to probing.
+  // Invariant: match_ < next_. match_ only grows; next_ only drops on a fresh rejection, a fall back to probing, or a
+  // probe that starts lower.
   Index match_ = 0;
   Index next_;
   bool probe_outstanding_ = false;

@@ -671,3 +671,102 @@ TEST_CASE("one follower's heartbeat brings the others' forward, so the copies le
   for (const PeerMessage& m : c.queue()) reached.insert(m.to);
   CHECK(reached == std::set<NodeId>{c.id(4)});
 }
+
+TEST_CASE("with uniform appends every follower gets one AppendEntries, from the lowest position not confirmed, so a "
+          "follower that missed an entry catches up with the next one",
+          "[raft][uniform]") {
+  PureCluster c(5, [](RaftConfig& config) { config.uniform_appends = true; });
+  c.elect(0);
+  c.step(0, Propose{1, {"a"}});
+  c.deliver_all();
+  const Index a = c.at(0).log().last_index();
+  c.step(0, Propose{2, {"b"}});
+  c.deliver_all([&](const PeerMessage& m) { return m.to != c.id(2); });  // follower 2 misses b
+  REQUIRE(c.at(2).log().last_index() == a);
+  REQUIRE(c.at(0).progress(c.id(2))->match() == a);
+
+  const auto transmits = effects_of<Transmit>(c.step(0, Propose{3, {"c"}}));
+  std::set<NodeId> reached;
+  for (const Transmit& t : transmits) {
+    reached.insert(t.to);
+    CHECK(t.message.prev_log_index == a);  // from b, which follower 2 has not confirmed, for everyone
+    CHECK(t.message.entries.size() == 2);
+    CHECK(t.message.entries == transmits.front().message.entries);  // the same entries: one datagram may carry all
+    CHECK(t.message.sent_at_us == transmits.front().message.sent_at_us);
+  }
+  CHECK(reached == std::set<NodeId>{c.id(1), c.id(2), c.id(3), c.id(4)});
+  // Follower 2 takes b and c from that one message: no rejection, no second round.
+  c.deliver_all([&](const PeerMessage& m) {
+    const auto* reply = std::get_if<AppendEntriesReply>(&m.payload);
+    CHECK((reply == nullptr || reply->success));
+    return true;
+  });
+  CHECK(c.at(2).log().last_index() == c.at(0).log().last_index());
+  CHECK(c.at(0).commit_index() == c.at(0).log().last_index());
+}
+
+TEST_CASE("with uniform appends a lone silent follower gets the same copy, learning nothing from it; two silent "
+          "ones get none, and a silent follower's heartbeat probe carries no entries",
+          "[raft][uniform][heartbeat]") {
+  PureCluster c(5, [](RaftConfig& config) {
+    config.uniform_appends = true;
+    config.heartbeat_interval_us = 100'000;
+  });
+  c.elect(0);
+  std::set<NodeId> cut;
+  auto reachable = [&](const PeerMessage& m) { return !cut.count(m.to) && !cut.count(m.from); };
+  // Cut off, a follower misses an entry, then two heartbeats: silent through the first, it is backed off at the
+  // second, which only asks where it stands.
+  auto silence = [&](int i, std::uint64_t proposal) {
+    cut.insert(c.id(i));
+    c.step(0, Propose{proposal, {"x"}});
+    c.deliver_all(reachable);
+    c.now_us += 100'000;
+    c.step(0, HeartbeatDue{c.id(i)});
+    c.deliver_all(reachable);
+    c.now_us += 100'000;
+    std::vector<Transmit> probes;  // (the others' heartbeats come forward with it)
+    for (const Transmit& t : effects_of<Transmit>(c.step(0, HeartbeatDue{c.id(i)})))
+      if (t.to == c.id(i)) probes.push_back(t);
+    REQUIRE(probes.size() == 1);
+    CHECK(probes[0].message.entries.empty());  // the entry it lacks stays home until it answers
+    CHECK(probes[0].message.prev_log_index == c.at(0).progress(c.id(i))->match());
+    c.deliver_all(reachable);
+  };
+  silence(4, 1);
+  const Index next_of_4 = c.at(0).progress(c.id(4))->next();
+
+  auto transmits = effects_of<Transmit>(c.step(0, Propose{2, {"y"}}));
+  std::set<NodeId> reached;
+  for (const Transmit& t : transmits) {
+    reached.insert(t.to);
+    CHECK(t.message.entries == transmits.front().message.entries);
+    CHECK(t.message.prev_log_index == transmits.front().message.prev_log_index);
+  }
+  CHECK(reached == std::set<NodeId>{c.id(1), c.id(2), c.id(3), c.id(4)});
+  CHECK(c.at(0).progress(c.id(4))->next() == next_of_4);  // its copy moves nothing the leader knows of it
+  c.deliver_all(reachable);
+  CHECK(c.at(0).commit_index() == c.at(0).log().last_index());
+
+  // A second silent follower: a shared datagram would now cost two messages more than it saves. Each answering
+  // follower gets its own, the silent ones nothing.
+  silence(3, 3);
+  transmits = effects_of<Transmit>(c.step(0, Propose{4, {"z"}}));
+  reached.clear();
+  for (const Transmit& t : transmits) reached.insert(t.to);
+  CHECK(reached == std::set<NodeId>{c.id(1), c.id(2)});
+  c.deliver_all(reachable);
+  CHECK(c.at(0).commit_index() == c.at(0).log().last_index());
+
+  // Back in touch: each answers a probe, catches up, and the appends are uniform again.
+  cut.clear();
+  for (int round = 0; round < 3; ++round) {
+    c.now_us += 400'000;
+    for (int i = 1; i < 5; ++i) c.step(0, HeartbeatDue{c.id(i)});
+    c.deliver_all();
+  }
+  for (int i = 1; i < 5; ++i) CHECK(c.at(i).log().last_index() == c.at(0).log().last_index());
+  transmits = effects_of<Transmit>(c.step(0, Propose{5, {"w"}}));
+  REQUIRE(transmits.size() == 4);
+  for (const Transmit& t : transmits) CHECK(t.message.entries.size() == 1);
+}

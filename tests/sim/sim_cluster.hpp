@@ -38,6 +38,8 @@ struct SimOptions {
   std::int64_t clock_skew_ppm = 0;
   // Slots after the first `replicas` for replicas that join later (kvstore --join): down until join().
   int spares = 0;
+  // raft::RaftConfig::uniform_appends (course mode's), on every replica.
+  bool uniform_appends = false;
 };
 
 struct ClientOptions {
