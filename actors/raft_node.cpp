@@ -27,6 +27,7 @@ raft::RaftConfig raft_config(const ReplicaOptions& options) {
   config.pre_vote = options.pre_vote;
   config.check_quorum = options.check_quorum;
   config.uniform_appends = options.uniform_appends;
+  config.quiet_acks = options.quiet_acks;
   config.limits = options.limits;
   config.read_lease_us = options.read_lease_us();
   config.retransmit.max_us = std::chrono::duration_cast<Micros>(options.timing.heartbeat_interval).count();

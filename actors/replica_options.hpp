@@ -46,6 +46,8 @@ struct ReplicaOptions {
   // The transport sends one datagram to every follower at the cost of one (course mode's FFFF): see
   // raft::RaftConfig::uniform_appends.
   bool uniform_appends = false;
+  // With uniform appends, followers the majority does not need leave them unanswered: raft::RaftConfig::quiet_acks.
+  bool quiet_acks = false;
   // Serve reads under a leader lease (no message round while a majority acknowledged the leader within the lease);
   // otherwise every read batch waits for a fresh ReadIndex round. See ARCHITECTURE.md, "Reads".
   bool lease_reads = true;

@@ -58,7 +58,7 @@ std::optional<kv::Status> parse_status(std::string_view name) {
 
 // Every field any datagram may carry, read in one pass over the object (fields may come in any order).
 struct Fields {
-  std::optional<std::string> src, dst, leader, type, mid, key, value, data, status, reason, token, cid;
+  std::optional<std::string> src, dst, leader, type, mid, key, value, data, status, reason, token, cid, quiet;
   std::optional<std::string> expected;
   std::optional<std::uint64_t> term, lli, llt, prev, pterm, commit, match, rprev, ci, ct, idx, iterm, off, total, crc, next,
       session, seq, inc, bid, wire;
@@ -269,6 +269,7 @@ void read_field(JsonReader& in, std::string_view key, Fields& f) {
   else if (key == "token") read_string(in, f.token, bad);
   else if (key == "replica") read_replica(in, f);
   else if (key == "cid") read_string(in, f.cid, bad);
+  else if (key == "quiet") read_string(in, f.quiet, bad);
   else if (key == "bid") read_uint(in, f.bid, bad);
   else if (key == "wire") read_uint(in, f.wire, bad);
   else in.skip();
@@ -293,6 +294,14 @@ Decoded decode_peer(Fields& f, const Envelope& env, std::string_view type) {
   } else if (type == "ae") {
     if (!f.prev || !f.pterm || !f.commit || !f.sent || !f.has_entries) return DropReason::kBadField;
     raft::AppendEntries ae{term, *f.prev, *f.pterm, {}, *f.commit, *f.sent};
+    if (f.quiet) {  // ids of four hex digits, one after another
+      if (f.quiet->size() % 4 != 0) return DropReason::kBadField;
+      for (std::size_t at = 0; at < f.quiet->size(); at += 4) {
+        auto id = raft::NodeId::parse(std::string_view(*f.quiet).substr(at, 4));
+        if (!id) return DropReason::kBadField;
+        ae.quiet.push_back(*id);
+      }
+    }
     ae.entries.reserve(f.entries.size());
     raft::Index index = *f.prev;
     for (auto& wire : f.entries) {
@@ -565,8 +574,14 @@ std::vector<std::string> encode_peer(const raft::PeerMessage& message, raft::Nod
             do {
               std::string s = envelope(message.from, message.to, leader, "ae");
               fmt::format_to(std::back_inserter(s),
-                             ",\"term\":{},\"prev\":{},\"pterm\":{},\"commit\":{},\"sent\":{},\"entries\":[", m.term,
-                             prev, prev_term, m.leader_commit, m.sent_at_us);
+                             ",\"term\":{},\"prev\":{},\"pterm\":{},\"commit\":{},\"sent\":{}", m.term, prev,
+                             prev_term, m.leader_commit, m.sent_at_us);
+              if (!m.quiet.empty()) {
+                s += ",\"quiet\":\"";
+                for (raft::NodeId id : m.quiet) s += id.str();
+                s += '"';
+              }
+              s += ",\"entries\":[";
               std::size_t in_this = 0;
               for (; i < m.entries.size(); ++i) {
                 const std::size_t before = s.size();

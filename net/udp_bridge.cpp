@@ -341,7 +341,8 @@ const raft::AppendEntries* append_in(actors::BridgeInbox& message) {
 
 bool same_append(const raft::AppendEntries& a, const raft::AppendEntries& b) {
   if (a.term != b.term || a.prev_log_index != b.prev_log_index || a.prev_log_term != b.prev_log_term ||
-      a.leader_commit != b.leader_commit || a.sent_at_us != b.sent_at_us || a.entries.size() != b.entries.size()) {
+      a.leader_commit != b.leader_commit || a.sent_at_us != b.sent_at_us || a.entries.size() != b.entries.size() ||
+      a.quiet != b.quiet) {
     return false;
   }
   for (std::size_t i = 0; i < a.entries.size(); ++i)

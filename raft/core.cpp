@@ -298,6 +298,8 @@ void RaftCore::on_append(NodeId from, const AppendEntries& request) {
   if (request.leader_commit > commit_) advance_commit(std::min(request.leader_commit, last_new));
   reply.success = true;
   reply.match_index = last_new;
+  // The leader counts on other followers' answers for this one (RaftConfig::quiet_acks).
+  if (std::find(request.quiet.begin(), request.quiet.end(), config_.self) != request.quiet.end()) return;
   send(from, reply);
 }
 
@@ -339,6 +341,7 @@ void RaftCore::on_append_reply(NodeId from, const AppendEntriesReply& reply) {
       if (auto last = log_.last_index_of_term(reply.conflict_term, reply.rejected_prev)) hint = *last + 1;
     }
     progress.on_reject(reply.rejected_prev, hint);
+    last_loss_us_ = now_us_;  // (or a new term's first probe finding a different log: everyone answers a while)
   }
   // A commit may have changed the configuration (and so the peers): look the follower up again.
   if (PeerState* again = find_peer(from)) {
@@ -419,6 +422,7 @@ void RaftCore::on_heartbeat_due(NodeId peer_id) {
   if (half > 0 && peer->last_sent_us > now_us_ - half) return;  // (last_sent_us starts at the minimum: no subtraction)
   if (!peer->answered_since_heartbeat) {
     // Silent for a whole heartbeat interval: stop pipelining into the void and back off.
+    last_loss_us_ = now_us_;
     peer->backoff_shift = std::min(peer->backoff_shift + 1, config_.max_backoff_shift);
     if (peer->progress.mode() == Progress::Mode::kReplicate) peer->progress.become_probe();
   }
@@ -629,7 +633,8 @@ bool RaftCore::broadcast_uniform_append() {
   std::size_t bytes = 0;
   for (const auto& e : entries) bytes += e->wire_bytes();
   const AppendEntries message{.term = term_, .prev_log_index = from - 1, .prev_log_term = *log_.term_at(from - 1),
-                              .entries = std::move(entries), .leader_commit = commit_, .sent_at_us = now_us_};
+                              .entries = std::move(entries), .leader_commit = commit_, .sent_at_us = now_us_,
+                              .quiet = quiet_followers(answering)};
   for (PeerState* peer : answering) {
     peer->progress.probe_from(from);
     peer->progress.on_sent(log_.last_index(), bytes);
@@ -640,6 +645,27 @@ bool RaftCore::broadcast_uniform_append() {
   // The silent follower's copy changes nothing the leader knows of it: an answer is taken as any stray one would be.
   for (PeerState* peer : silent) emit(Transmit{peer->id, message, peer->backoff_shift});
   return true;
+}
+
+std::vector<NodeId> RaftCore::quiet_followers(const std::vector<PeerState*>& answering) const {
+  const std::int64_t interval = config_.heartbeat_interval_us;
+  if (!config_.quiet_acks || interval <= 0 || membership_.joint() || !membership_.is_voter(config_.self)) return {};
+  // Lately lost messages: the next loss would stall a commit that waits on named answers; everyone answers.
+  if (last_loss_us_ >= now_us_ - 5 * interval) return {};
+  const std::int64_t fresh = 2 * interval;
+  std::size_t voters = 0;
+  for (NodeId id : membership_.voters()) voters += id != config_.self && peers_.contains(id);
+  std::size_t needed = (voters + 1) / 2;  // answers a majority needs besides our own
+  std::vector<NodeId> quiet;
+  for (const PeerState* peer : answering) {  // (in id order)
+    // A follower we have not heard from for two heartbeat intervals answers: that is how the leader keeps knowing
+    // of it while appends, not heartbeats, flow to it. Learners answer too; they count towards nothing here.
+    const bool may_be_quiet = membership_.is_voter(peer->id) && peer->last_heard_us >= now_us_ - fresh &&
+                              peer->progress.mode() == Progress::Mode::kReplicate;
+    if (may_be_quiet && needed == 0) quiet.push_back(peer->id);
+    else if (membership_.is_voter(peer->id) && needed > 0) --needed;
+  }
+  return needed == 0 ? quiet : std::vector<NodeId>{};
 }
 
 void RaftCore::broadcast_heartbeat() {
@@ -1064,6 +1090,7 @@ void RaftCore::on_retransmit_due() {
       if (!due || now_us_ < *due) continue;
       ++peer.retries;
       ++retransmissions_;
+      last_loss_us_ = now_us_;
       peer.progress.resend_unanswered();
       send_append(peer, true);  // a probe: it goes even when it carries no entries
     }

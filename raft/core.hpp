@@ -70,6 +70,12 @@ struct RaftConfig {
   // confirmed (each skips what it holds, and gaps a loss left close on the next entry), with a copy for a lone silent
   // follower, so that the bridge can send one datagram where it would send one per follower.
   bool uniform_appends = false;
+  // With uniform appends: when no loss was seen lately, the shared append names the followers that need not answer
+  // it (AppendEntries::quiet). Enough others answer for a majority; a quiet follower answers again once the leader
+  // has not heard from it for two heartbeat intervals, and if the answers the commit needs do not come, the
+  // retransmission timer asks every follower again. Each answer the commit does not need is a datagram the course
+  // simulator counts and relays in line before the leader's reply.
+  bool quiet_acks = false;
   // A leader that has heard from no majority for this long holds new proposals until it does again (or rejects them
   // when it steps down): on a minority side, a write it appended but cannot commit may still be committed by the
   // next leader, and its client then never learns the outcome. 0: proposals are never held for this.
@@ -275,6 +281,8 @@ class RaftCore {
   // When the unanswered AppendEntries to `peer` is due to be sent again; none while nothing awaits an answer or the
   // commit no longer needs it.
   std::optional<std::int64_t> retransmit_at_us(const PeerState& peer) const;
+  // RaftConfig::quiet_acks: which of these followers (in id order) may leave a shared append unanswered.
+  std::vector<NodeId> quiet_followers(const std::vector<PeerState*>& answering) const;
   std::int64_t campaign_retransmit_at_us() const;
 
   void become_follower(Term term, NodeId leader);
@@ -372,6 +380,7 @@ class RaftCore {
   };
   std::optional<Transfer> transfer_;
   std::vector<Propose> held_proposals_;
+  std::int64_t last_loss_us_ = std::numeric_limits<std::int64_t>::min() / 2;  // leader: a resend, rejection or silence
   bool lease_void_ = false;  // this term's lease is no longer ours to use (we told someone to take over)
   std::optional<Transfer> transferred_;  // handed over: answered when the target is seen leading
 

@@ -38,8 +38,8 @@ std::string describe(const PeerMessage& message) {
             return fmt::format("{} t={} {}", head, m.term, m.granted ? "granted" : "rejected");
           },
           [&](const AppendEntries& m) {
-            return fmt::format("{} t={} prev={}/{} n={} commit={}", head, m.term, m.prev_log_index, m.prev_log_term,
-                               m.entries.size(), m.leader_commit);
+            return fmt::format("{} t={} prev={}/{} n={} commit={}{}", head, m.term, m.prev_log_index, m.prev_log_term,
+                               m.entries.size(), m.leader_commit, m.quiet.empty() ? "" : fmt::format(" quiet={}", m.quiet.size()));
           },
           [&](const AppendEntriesReply& m) {
             if (m.success) return fmt::format("{} t={} ok match={}", head, m.term, m.match_index);

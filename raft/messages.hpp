@@ -35,6 +35,9 @@ struct AppendEntries {
   // The leader's clock when it sent this, echoed in the reply: a majority of echoes newer than T proves that no
   // other leader could be elected before T + election timeout, which is what ReadIndex and the lease rest on.
   std::int64_t sent_at_us = 0;
+  // Receivers that send no success reply to this message (RaftConfig::quiet_acks: one message for every follower,
+  // answered by only as many as a majority needs). A rejection is always sent.
+  std::vector<NodeId> quiet;
 };
 
 struct AppendEntriesReply {

@@ -5,6 +5,7 @@
 #include "net/codec.hpp"
 #include "net/json_reader.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <catch2/catch.hpp>
@@ -63,6 +64,10 @@ TEST_CASE("peer messages survive a round trip", "[net][codec]") {
     CHECK(out.entries[i]->kind == ae.entries[i]->kind);
     CHECK(out.entries[i]->data == ae.entries[i]->data);
   }
+
+  CHECK(out.quiet.empty());
+  ae.quiet = {NodeId{0x0003}, NodeId{0x00AF}};
+  CHECK(std::get<raft::AppendEntries>(round_trip({kA, kB, ae}).payload).quiet == ae.quiet);
 
   auto aer = std::get<raft::AppendEntriesReply>(
       round_trip({kB, kA, raft::AppendEntriesReply{5, false, 0, 13, 8, 3, 77}}).payload);
@@ -168,6 +173,10 @@ TEST_CASE("malformed, truncated, oversized and unknown datagrams are rejected wi
         DropReason::kBadField);
   CHECK(reason(R"({"src":"0001","dst":"0002","leader":"FFFF","type":"ae","term":1,"prev":0,"pterm":0,"commit":0,"sent":0,"entries":[["x"]]})") ==
         DropReason::kBadField);
+  for (const char* quiet : {R"("000")", R"("0001zz02")", R"(7)"}) {
+    CHECK(reason(fmt::format(R"({{"src":"0001","dst":"0002","leader":"FFFF","type":"ae","term":1,"prev":0,"pterm":0,)"
+                             R"("commit":0,"sent":0,"quiet":{},"entries":[]}})", quiet)) == DropReason::kBadField);
+  }
   CHECK(reason(R"({"src":"0100","dst":"0001","leader":"FFFF","type":"put","MID":"m","key":"k"})") ==
         DropReason::kBadField);
   CHECK(reason(R"({"src":"0100","dst":"0001","leader":"FFFF","type":"get","MID":7,"key":"k"})") == DropReason::kBadField);

@@ -770,3 +770,89 @@ TEST_CASE("with uniform appends a lone silent follower gets the same copy, learn
   REQUIRE(transmits.size() == 4);
   for (const Transmit& t : transmits) CHECK(t.message.entries.size() == 1);
 }
+
+void quiet_acks(RaftConfig& config) {
+  config.uniform_appends = true;
+  config.quiet_acks = true;
+  config.heartbeat_interval_us = 100'000;
+}
+
+TEST_CASE("with quiet acks a shared append is answered by as many followers as a majority needs; a follower not heard "
+          "from for two heartbeat intervals answers again",
+          "[raft][uniform][quiet]") {
+  PureCluster c(5, quiet_acks);
+  c.elect(0);
+  auto round = [&](std::uint64_t proposal, std::vector<NodeId> expected_quiet) {
+    const auto transmits = effects_of<Transmit>(c.step(0, Propose{proposal, {"x"}}));
+    REQUIRE(transmits.size() == 4);
+    for (const Transmit& t : transmits) CHECK(t.message.quiet == expected_quiet);
+    std::set<NodeId> answered;
+    c.deliver_all([&](const PeerMessage& m) {
+      if (std::holds_alternative<AppendEntriesReply>(m.payload)) answered.insert(m.from);
+      return true;
+    });
+    CHECK(c.at(0).commit_index() == c.at(0).log().last_index());
+    for (int i = 1; i < 5; ++i) CHECK(c.at(i).log().last_index() == c.at(0).log().last_index());
+    CHECK_FALSE(c.at(0).next_retransmit_us());  // committed: nothing is resent to the quiet ones
+    return answered;
+  };
+  c.now_us += 10'000;
+  CHECK(round(1, {c.id(3), c.id(4)}) == std::set<NodeId>{c.id(1), c.id(2)});
+  c.now_us += 50'000;
+  CHECK(round(2, {c.id(3), c.id(4)}) == std::set<NodeId>{c.id(1), c.id(2)});
+  c.now_us += 145'000;  // 3 and 4 last answered at the election, 205 ms ago
+  CHECK(round(3, {}) == std::set<NodeId>{c.id(1), c.id(2), c.id(3), c.id(4)});
+  c.now_us += 10'000;
+  CHECK(round(4, {c.id(3), c.id(4)}) == std::set<NodeId>{c.id(1), c.id(2)});
+  // The quiet ones' positions were learned from their answer to round 3 only; the next shared append starts there.
+  CHECK(c.at(0).progress(c.id(3))->match() < c.at(0).log().last_index());
+}
+
+TEST_CASE("with quiet acks, when a named follower's answer does not come the retransmission asks the quiet ones, and "
+          "everyone answers for a while after the loss",
+          "[raft][uniform][quiet]") {
+  PureCluster c(5, quiet_acks);
+  c.elect(0);
+  c.now_us += 10'000;
+  const auto transmits = effects_of<Transmit>(c.step(0, Propose{1, {"a"}}));
+  REQUIRE(transmits.size() == 4);
+  CHECK(transmits[0].message.quiet == std::vector<NodeId>{c.id(3), c.id(4)});
+  auto without_2 = [&](const PeerMessage& m) { return m.to != c.id(2) && m.from != c.id(2); };
+  c.deliver_all(without_2);  // follower 2 is gone: only follower 1 answered
+  const Index last = c.at(0).log().last_index();
+  REQUIRE(c.at(0).commit_index() < last);
+  for (int rounds = 0; rounds < 5 && c.at(0).commit_index() < last; ++rounds) {
+    const auto due = c.at(0).next_retransmit_us();
+    REQUIRE(due);
+    c.now_us = std::max(c.now_us, *due);
+    c.step(0, RetransmitDue{});
+    c.deliver_all(without_2);
+  }
+  CHECK(c.at(0).commit_index() == last);
+  CHECK(c.at(0).progress(c.id(3))->match() == last);
+  // After a loss nobody is quiet: another loss must not wait for a retransmission.
+  c.now_us += 1'000;
+  for (const Transmit& t : effects_of<Transmit>(c.step(0, Propose{2, {"b"}}))) CHECK(t.message.quiet.empty());
+}
+
+TEST_CASE("a follower named quiet sends no success reply, but still rejects an append it cannot take",
+          "[raft][uniform][quiet]") {
+  PureCluster c(3);
+  c.elect(0);
+  const Term term = c.at(0).term();
+  const Index last = c.at(1).log().last_index();
+  auto replies_to = [&](Index prev) {
+    AppendEntries append{.term = term, .prev_log_index = prev, .prev_log_term = *c.at(0).log().term_at(last),
+                         .entries = {}, .leader_commit = 0, .sent_at_us = 1, .quiet = {c.id(1)}};
+    append.entries.push_back(std::make_shared<Entry>(Entry{term, prev + 1, EntryKind::kCommand, "x"}));
+    std::vector<AppendEntriesReply> replies;
+    for (const Send& s : effects_of<Send>(c.step(1, Receive{PeerMessage{c.id(0), c.id(1), append}})))
+      if (auto* r = std::get_if<AppendEntriesReply>(&s.message.payload)) replies.push_back(*r);
+    return replies;
+  };
+  CHECK(replies_to(last).empty());
+  CHECK(c.at(1).log().last_index() == last + 1);  // taken all the same
+  const auto rejected = replies_to(last + 5);
+  REQUIRE(rejected.size() == 1);
+  CHECK_FALSE(rejected[0].success);
+}

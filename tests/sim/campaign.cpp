@@ -105,8 +105,11 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
   actors::Rng membership_rng(seed * 0x2545F4914F6CDD1Dull ^ 0x6D656D62657273ull);
   const bool membership_faults = options.membership_changes && membership_rng.chance(0.5);
   // Half the schedules replicate as course mode does (one AppendEntries for every follower, RaftConfig::
-  // uniform_appends); drawn from a generator of its own too.
-  const bool uniform_appends = actors::Rng(seed * 0x9E3779B97F4A7C15ull ^ 0x756E69666F726Dull).chance(0.5);
+  // uniform_appends), half of those with quiet acknowledgements as well (RaftConfig::quiet_acks); drawn from a
+  // generator of their own too.
+  actors::Rng course_rng(seed * 0x9E3779B97F4A7C15ull ^ 0x756E69666F726Dull);
+  const bool uniform_appends = course_rng.chance(0.5);
+  const bool quiet_acks = uniform_appends && course_rng.chance(0.5);
   SimCluster c({.replicas = result.replicas,
                 .seed = seed,
                 .faults = faults,
@@ -116,7 +119,8 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
                 .limits = limits,
                 .clock_skew_ppm = skew_ppm,
                 .spares = membership_faults ? static_cast<int>(membership_rng.between(1, 2)) : 0,
-                .uniform_appends = uniform_appends});
+                .uniform_appends = uniform_appends,
+                .quiet_acks = quiet_acks});
   auto now_seconds = [&] { return c.world().now().time_since_epoch().count() / 1e6; };
   std::shared_ptr<Timeline> timeline;
   if (options.record_timeline) {
@@ -152,11 +156,11 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
     if (kind != "drop" && result.schedule.size() > 1) timeline->event(now_seconds(), kind, what);
   };
   note(fmt::format("{} replicas, drop {:.2f}, duplicate {:.2f}, delay {}-{} us, stragglers {:.3f} up to {} ms, "
-                   "snapshot every {}, disk {}-{} us, {} entries per append, {} in flight, clock skew up to {} ppm{}",
+                   "snapshot every {}, disk {}-{} us, {} entries per append, {} in flight, clock skew up to {} ppm{}{}",
                    result.replicas, faults.drop, faults.duplicate, faults.min_delay.count(), faults.max_delay.count(),
                    faults.straggler, faults.straggler_delay.count() / 1000, snapshot_every, disk[0], disk[1],
                    limits.max_append_entries, limits.max_inflight_appends, skew_ppm,
-                   uniform_appends ? ", uniform appends" : ""));
+                   uniform_appends ? ", uniform appends" : "", quiet_acks ? ", quiet acks" : ""));
 
   ClientOptions clients;
   clients.clients = static_cast<int>(rng.between(2, 5));

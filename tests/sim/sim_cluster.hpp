@@ -40,6 +40,7 @@ struct SimOptions {
   int spares = 0;
   // raft::RaftConfig::uniform_appends (course mode's), on every replica.
   bool uniform_appends = false;
+  bool quiet_acks = false;  // raft::RaftConfig::quiet_acks (course mode's, with uniform_appends)
 };
 
 struct ClientOptions {
