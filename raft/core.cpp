@@ -653,17 +653,19 @@ std::vector<NodeId> RaftCore::quiet_followers(const std::vector<PeerState*>& ans
   // Lately lost messages: the next loss would stall a commit that waits on named answers; everyone answers.
   if (last_loss_us_ >= now_us_ - 5 * interval) return {};
   const std::int64_t fresh = 2 * interval;
-  std::size_t voters = 0;
-  for (NodeId id : membership_.voters()) voters += id != config_.self && peers_.contains(id);
-  std::size_t needed = (voters + 1) / 2;  // answers a majority needs besides our own
+  std::size_t needed = membership_.voters().size() / 2;  // answers a majority needs besides our own
   std::vector<NodeId> quiet;
   for (const PeerState* peer : answering) {  // (in id order)
+    if (!membership_.is_voter(peer->id)) continue;  // learners answer; they count towards nothing here
+    if (needed > 0) {
+      --needed;
+      continue;
+    }
     // A follower we have not heard from for two heartbeat intervals answers: that is how the leader keeps knowing
-    // of it while appends, not heartbeats, flow to it. Learners answer too; they count towards nothing here.
-    const bool may_be_quiet = membership_.is_voter(peer->id) && peer->last_heard_us >= now_us_ - fresh &&
-                              peer->progress.mode() == Progress::Mode::kReplicate;
-    if (may_be_quiet && needed == 0) quiet.push_back(peer->id);
-    else if (membership_.is_voter(peer->id) && needed > 0) --needed;
+    // of it while appends, not heartbeats, flow to it.
+    if (peer->last_heard_us >= now_us_ - fresh && peer->progress.mode() == Progress::Mode::kReplicate) {
+      quiet.push_back(peer->id);
+    }
   }
   return needed == 0 ? quiet : std::vector<NodeId>{};
 }
