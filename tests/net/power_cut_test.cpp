@@ -112,6 +112,7 @@ struct Cluster {
   std::string config_path;
   std::map<raft::NodeId, std::unique_ptr<chaos::ChildProcess>> replicas;
   int starts = 0;
+  std::map<raft::NodeId, std::string> logs;  // each replica's latest log file
 
   fs::path data(raft::NodeId id) const { return dir / id.str(); }
   fs::path journal(raft::NodeId id) const { return dir / (id.str() + ".journal"); }
@@ -126,7 +127,7 @@ struct Cluster {
                                  "CORAFT_SYNC_JOURNAL_ROOT=" + data(id).string(), CORAFT_KVSTORE_PATH, "--config",
                                  config_path, "--id", id.str(), "--data-dir", data(id).string(), "--log-level", "info",
                                  "--fsync", "always"},
-        (dir / fmt::format("{}.{}.log", id.str(), starts)).string());
+        logs[id] = (dir / fmt::format("{}.{}.log", id.str(), starts)).string());
   }
 };
 
@@ -237,13 +238,22 @@ TEST_CASE("a power cut of every replica loses no acknowledged write", "[net][pro
   CHECK(wrong == 0);
 
   bool converged = false;
+  std::map<raft::NodeId, std::string> last_seen;  // each replica's last answer, for the failure message
   actors::spawn(io.get_executor(), "converge", [&]() -> asio::awaitable<void> {
-    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    // Generous: a clean-clone run once missed 15 s, with nothing on record of why (the warnings below now say).
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
     asio::steady_timer tick(io);
     while (!converged && std::chrono::steady_clock::now() < deadline) {
       std::vector<actors::ReplicaStatus> statuses;
-      for (auto id : ids)
-        if (auto status = co_await observer.status(id, 300ms)) statuses.push_back(*status);
+      for (auto id : ids) {
+        if (auto status = co_await observer.status(id, 300ms)) {
+          statuses.push_back(*status);
+          last_seen[id] = fmt::format("{} term {} leader {} commit {} applied {} last {} snapshot {} keys {}",
+                                      raft::role_name(status->role), status->term, status->leader.str(),
+                                      status->commit_index, status->applied_index, status->last_log_index,
+                                      status->snapshot_index, status->keys);
+        }
+      }
       converged = statuses.size() == ids.size() && statuses[0].applied_index > 0;
       for (const auto& s : statuses)
         converged = converged && s.applied_index == statuses[0].applied_index && s.keys == statuses[0].keys;
@@ -254,6 +264,16 @@ TEST_CASE("a power cut of every replica loses no acknowledged write", "[net][pro
     }
   });
   io.run();
+  if (!converged) {
+    for (auto id : ids) {
+      auto& process = *cluster.replicas.at(id);
+      const bool alive = process.running();
+      WARN(fmt::format("replica {}: {}; last status: {}; its log ends:\n{}", id.str(),
+                       alive ? std::string("running") : fmt::format("exited, status {}", process.exit_status()),
+                       last_seen.count(id) ? last_seen[id] : std::string("never answered"),
+                       testing::last_lines(cluster.logs.at(id), 15)));
+    }
+  }
   CHECK(converged);
   for (auto& [id, process] : cluster.replicas) process->kill_and_wait(SIGTERM);
   if (wrong == 0 && unanswered == 0 && converged) fs::remove_all(cluster.dir);

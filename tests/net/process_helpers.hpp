@@ -8,6 +8,7 @@
 #include <asio/ip/udp.hpp>
 
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -82,6 +83,19 @@ inline std::string read_file(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// The last `count` lines of a text file (a child's log, for a failure message).
+inline std::string last_lines(const std::string& path, std::size_t count) {
+  std::ifstream in(path);
+  std::deque<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(std::move(line));
+    if (lines.size() > count) lines.pop_front();
+  }
+  std::string text;
+  for (const auto& line : lines) text += line + "\n";
+  return text;
 }
 
 }  // namespace coraft::testing
