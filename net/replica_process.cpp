@@ -299,6 +299,9 @@ int run_replica_process(ReplicaCommandLine c) {
               c.config_path);
   }
   if (!security_text.empty()) log->info("{}", security_text);
+  // Caught from before we say we listen: whoever read that line may stop us at once, and is owed a clean stop (asio
+  // holds the signal until the handler below waits for it).
+  asio::signal_set signals(io, SIGINT, SIGTERM);
   {
     std::vector<std::string> peer_names;
     for (raft::NodeId peer : options.peers) peer_names.push_back(peer.str());
@@ -336,7 +339,6 @@ int run_replica_process(ReplicaCommandLine c) {
   if (http.api) log->info("HTTP API (Consul's KV API) at http://{}:{}/v1/kv/", http.api->host, http_server.api_port());
   if (http.metrics) log->info("metrics at http://{}:{}/metrics", c.metrics_address, http_server.metrics_port());
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
   auto stop = [&] {
     retirement.cancel();
     replica.stop();
