@@ -15,7 +15,8 @@
 
 namespace coraft::net {
 namespace {
-constexpr int kMaxDrain = 256;  // datagrams read per wake-up before yielding to the actors
+constexpr std::size_t kMaxDrain = 256;     // datagrams read per wake-up before yielding to the actors
+constexpr std::size_t kReceiveSlots = 16;  // datagrams per system call (each slot holds the largest: 1 MiB in all)
 constexpr std::uint64_t kWarningIntervalUs = 10'000'000;
 
 // Peer authentication's counters follow the wall clock (net/peer_auth.hpp explains why), so this is the one place in
@@ -76,6 +77,7 @@ UdpBridge::UdpBridge(asio::ip::udp::socket& socket, actors::Replica& replica, Ad
       log_(std::move(log)),
       self_(replica.options().self),
       client_token_(security.client_token),
+      receiver_(kReceiveSlots, kMaxDatagramBytes + 1),
       cluster_id_(replica.options().cluster_id) {
   if (!security.peer_key.empty()) auth_.emplace(security.peer_key, self_, members(replica.options()), wall_clock_us());
   socket_.non_blocking(true);
@@ -93,12 +95,15 @@ bool UdpBridge::is_member(raft::NodeId id) const {
 }
 
 asio::awaitable<void> UdpBridge::receive_loop() {
-  std::vector<char> buffer(kMaxDatagramBytes + 1);
-  asio::ip::udp::endpoint from;
+  const auto each = [this](std::string_view datagram, const asio::ip::udp::endpoint& from) {
+    ++stats_.received;
+    on_datagram(datagram, from);
+  };
   for (;;) {
     // Wait for the socket, then take everything already queued in it before yielding: the gateway and the node see
-    // a burst and batch it (one proposal, one write, one sync) instead of one wake-up per datagram. One system call
-    // per datagram and one that finds the socket empty: a receive started by the wait itself would add another.
+    // a burst and batch it (one proposal, one write, one sync) instead of one wake-up per datagram. Up to
+    // kReceiveSlots datagrams per system call; a call that leaves slots unused found the socket empty, so no second
+    // call is needed to learn that.
     auto [error] = co_await socket_.async_wait(asio::ip::udp::socket::wait_read,
                                                asio::experimental::as_tuple(asio::use_awaitable));
     if (error == asio::error::operation_aborted || !socket_.is_open()) co_return;
@@ -106,17 +111,15 @@ asio::awaitable<void> UdpBridge::receive_loop() {
       log_->debug("receive error: {}", error.message());
       continue;
     }
-    for (int more = 0; more < kMaxDrain; ++more) {
-      asio::error_code again;
-      const std::size_t n = socket_.receive_from(asio::buffer(buffer), from, 0, again);
-      if (again == asio::error::would_block || again == asio::error::try_again) break;  // nothing more for now
-      if (again) {
-        log_->debug("receive error: {}", again.message());
-        break;
-      }
-      ++stats_.received;
-      on_datagram(std::string_view(buffer.data(), n), from);
+    in_burst_ = true;  // what handling these datagrams sends (a refusal of a bad token) goes out after them
+    for (std::size_t taken = 0; taken < kMaxDrain;) {
+      const BatchReceiver::Taken batch = receiver_.receive(socket_.native_handle(), each);
+      if (batch.error) log_->debug("receive error: {}", batch.error.message());
+      taken += batch.datagrams;
+      if (!batch.full) break;
     }
+    in_burst_ = false;
+    flush_sends();
   }
 }
 
@@ -317,18 +320,21 @@ std::vector<std::string> UdpBridge::members_text() const {
 asio::awaitable<void> UdpBridge::send_loop() {
   std::vector<actors::BridgeInbox> burst;
   while (auto message = co_await replica_.outbox().receive()) {
+    // Whatever else is ready goes with it, in one system call.
+    in_burst_ = true;
     if (!addressing_.course_mode) {
       send_message(*message);
-      // Drain whatever else is ready before waiting again.
       while (auto more = replica_.outbox().try_receive()) send_message(*more);
-      continue;
+    } else {
+      // The replicators of one leader hand over their copies of an append one after the other, within one turn of
+      // the event loop: they are all queued here by the time the first is taken.
+      burst.push_back(std::move(*message));
+      while (auto more = replica_.outbox().try_receive()) burst.push_back(std::move(*more));
+      send_burst(burst);
+      burst.clear();
     }
-    // The replicators of one leader hand over their copies of an append one after the other, within one turn of
-    // the event loop: they are all queued here by the time the first is taken.
-    burst.push_back(std::move(*message));
-    while (auto more = replica_.outbox().try_receive()) burst.push_back(std::move(*more));
-    send_burst(burst);
-    burst.clear();
+    in_burst_ = false;
+    flush_sends();
   }
 }
 
@@ -395,9 +401,9 @@ void UdpBridge::send_peer(raft::PeerMessage& message) {
     if (it == addressing_.replicas.end()) return;
     to = it->second;
   }
-  for (const std::string& datagram : encode_peer(message, leader_, kMaxAppendDatagramBytes, cluster_id_)) {
+  for (std::string& datagram : encode_peer(message, leader_, kMaxAppendDatagramBytes, cluster_id_)) {
     if (!auth_) {
-      send_raw(datagram, to);
+      send_raw(std::move(datagram), to);
       continue;
     }
     auth_->seal(datagram, message.to, wall_clock_us(), sealed_);
@@ -449,16 +455,18 @@ void UdpBridge::learn_addresses(const std::vector<raft::Member>& members) {
   }
 }
 
-void UdpBridge::send_raw(const std::string& datagram, const asio::ip::udp::endpoint& to) {
-  asio::error_code error;
-  socket_.send_to(asio::buffer(datagram), to, 0, error);
-  if (error) {
+void UdpBridge::send_raw(std::string datagram, const asio::ip::udp::endpoint& to) {
+  outgoing_.add(std::move(datagram), to);
+  if (!in_burst_) flush_sends();
+}
+
+void UdpBridge::flush_sends() {
+  if (outgoing_.empty()) return;
+  stats_.sent += outgoing_.flush(socket_.native_handle(), [this](std::size_t bytes, const asio::ip::udp::endpoint& to,
+                                                                 std::error_code error) {
     ++stats_.send_errors;
-    log_->debug("send of {} bytes to {}:{} failed: {}", datagram.size(), to.address().to_string(), to.port(),
-                error.message());
-    return;
-  }
-  ++stats_.sent;
+    log_->debug("send of {} bytes to {}:{} failed: {}", bytes, to.address().to_string(), to.port(), error.message());
+  });
 }
 
 void UdpBridge::render_metrics(std::string& out) const {

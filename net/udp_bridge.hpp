@@ -17,6 +17,7 @@
 
 #include "actors/logger.hpp"
 #include "actors/replica.hpp"
+#include "net/batched_udp.hpp"
 #include "net/codec.hpp"
 #include "net/peer_auth.hpp"
 
@@ -67,8 +68,9 @@ class UdpBridge {
 
   asio::awaitable<void> receive_loop();
   asio::awaitable<void> send_loop();
-  // Sends one datagram now (the course mode's hello).
-  void send_raw(const std::string& datagram, const asio::ip::udp::endpoint& to);
+  // Sends one datagram: at the end of the burst being sent (one system call for all of them), or now outside one (the
+  // course mode's hello).
+  void send_raw(std::string datagram, const asio::ip::udp::endpoint& to);
 
   const BridgeStats& stats() const { return stats_; }
   // A replica that joins with an empty data directory belongs to no cluster yet: it takes the identity of the first
@@ -95,6 +97,7 @@ class UdpBridge {
   // Whether a message stamped with `cluster_id` may be delivered; says why not (at most every 10 s).
   bool same_cluster(const PeerDatagram& datagram);
   void drop_other_wire_format(std::string_view datagram, const asio::ip::udp::endpoint& from);
+  void flush_sends();
 
   asio::ip::udp::socket& socket_;
   actors::Replica& replica_;
@@ -106,6 +109,9 @@ class UdpBridge {
   std::optional<PeerAuth> auth_;  // set iff peer datagrams are sealed and checked
   std::string client_token_;
   std::string sealed_;  // the datagram being sent, sealed (reused: no allocation per datagram)
+  BatchReceiver receiver_;
+  BatchSender outgoing_;  // what the burst in hand sends
+  bool in_burst_ = false;
   std::array<std::uint64_t, 4> last_warning_us_{};  // per AuthFailure
   std::uint64_t last_cluster_warning_us_ = 0, last_wire_warning_us_ = 0;
   std::uint64_t cluster_id_;
