@@ -12,11 +12,10 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <system_error>
 #include <vector>
-
-struct iovec;
-struct mmsghdr;
 
 namespace coraft::net {
 
