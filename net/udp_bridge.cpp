@@ -406,8 +406,9 @@ void UdpBridge::send_peer(raft::PeerMessage& message) {
       send_raw(std::move(datagram), to);
       continue;
     }
-    auth_->seal(datagram, message.to, wall_clock_us(), sealed_);
-    send_raw(sealed_, to);
+    std::string sealed;  // its own string: it waits in the batch until the burst ends
+    auth_->seal(datagram, message.to, wall_clock_us(), sealed);
+    send_raw(std::move(sealed), to);
   }
 }
 

@@ -108,7 +108,6 @@ class UdpBridge {
   BridgeStats stats_;
   std::optional<PeerAuth> auth_;  // set iff peer datagrams are sealed and checked
   std::string client_token_;
-  std::string sealed_;  // the datagram being sent, sealed (reused: no allocation per datagram)
   BatchReceiver receiver_;
   BatchSender outgoing_;  // what the burst in hand sends
   bool in_burst_ = false;
