@@ -22,17 +22,21 @@ BatchReceiver::BatchReceiver(std::size_t slots, std::size_t max_bytes)
       buffers_(slots_ * max_bytes_),
       sources_(slots_),
       iovecs_(slots_),
-      headers_(slots_) {}
-
-BatchReceiver::~BatchReceiver() = default;
-
-BatchReceiver::Taken BatchReceiver::receive(int fd, const Each& each) {
+      headers_(slots_) {
   for (std::size_t i = 0; i < slots_; ++i) {
     iovecs_[i] = iovec{buffers_.data() + i * max_bytes_, max_bytes_};
     std::memset(&headers_[i], 0, sizeof(mmsghdr));
     headers_[i].msg_hdr.msg_iov = &iovecs_[i];
     headers_[i].msg_hdr.msg_iovlen = 1;
     headers_[i].msg_hdr.msg_name = sources_[i].data();
+  }
+}
+
+BatchReceiver::~BatchReceiver() = default;
+
+BatchReceiver::Taken BatchReceiver::receive(int fd, const Each& each) {
+  // The kernel shortens each address length it fills in: room for any address again.
+  for (std::size_t i = 0; i < slots_; ++i) {
     headers_[i].msg_hdr.msg_namelen = static_cast<socklen_t>(sources_[i].capacity());
   }
   Taken taken;
