@@ -87,7 +87,7 @@ std::size_t BatchSender::flush(int fd, const Refused& refused) {
     if (n < 0 && errno == EINTR) continue;
     // sendmmsg reports an error only for the first datagram of a call (later ones end the call early, and the next
     // call starts with them): that one is refused, the others get their own try.
-    refused(datagrams_[next].size(), targets_[next], std::error_code(n < 0 ? errno : EIO, std::system_category()));
+    refused(datagrams_[next], targets_[next], std::error_code(n < 0 ? errno : EIO, std::system_category()));
     ++next;
   }
   datagrams_.clear();

@@ -1,10 +1,12 @@
 #include "net/client.hpp"
 
+#include "net/batched_udp.hpp"
 #include "net/codec.hpp"
 #include "net/exit_codes.hpp"
 #include "net/secret_file.hpp"
 
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
@@ -61,6 +63,183 @@ std::string client_token(const ClusterConfig& config) {
                                           : to_hex(load_secret_file(config.client_token_file, "client_token_file"));
 }
 
+namespace {
+
+// A client's socket: any local port, and ICMP errors reported. Without IP_RECVERR, Linux reports them to connected
+// sockets only, and a client of a cluster that is not running would wait out its whole deadline in silence.
+void open_client_socket(asio::ip::udp::socket& socket, bool v6) {
+  socket.open(v6 ? asio::ip::udp::v6() : asio::ip::udp::v4());
+  socket.bind(asio::ip::udp::endpoint(v6 ? asio::ip::udp::v6() : asio::ip::udp::v4(), 0));
+  const int on = 1;
+  if (v6) setsockopt(socket.native_handle(), SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
+  else setsockopt(socket.native_handle(), SOL_IP, IP_RECVERR, &on, sizeof on);
+}
+
+// Reads a socket's error queue: every ICMP "port unreachable" names the destination that refused a datagram.
+std::vector<asio::ip::udp::endpoint> read_refusals(int fd) {
+  std::vector<asio::ip::udp::endpoint> refused_at;
+  for (;;) {
+    sockaddr_storage to{};
+    char control[512];
+    msghdr message{};
+    message.msg_name = &to;
+    message.msg_namelen = sizeof to;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    if (recvmsg(fd, &message, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return refused_at;  // drained
+    bool refused = false;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+      if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+          (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
+        sock_extended_err error{};
+        std::memcpy(&error, CMSG_DATA(c), sizeof error);
+        refused = refused || error.ee_errno == ECONNREFUSED;
+      }
+    }
+    // The kernel hands back the destination of the datagram that was refused.
+    asio::ip::udp::endpoint destination;
+    if (!refused || message.msg_namelen > destination.capacity()) continue;
+    std::memcpy(destination.data(), &to, message.msg_namelen);
+    destination.resize(message.msg_namelen);
+    refused_at.push_back(destination);
+  }
+}
+
+// The session a reply answers: its MID starts with the session's id in 16 hex digits (Client::call numbers them so).
+// A routing hint only: the session decodes the datagram and checks the MID itself.
+std::optional<std::uint64_t> session_of_reply(std::string_view datagram) {
+  constexpr std::string_view kMid = "\"MID\":\"";
+  const std::size_t at = datagram.find(kMid);
+  if (at == std::string_view::npos || datagram.size() < at + kMid.size() + 16) return std::nullopt;
+  std::uint64_t session = 0;
+  for (char c : datagram.substr(at + kMid.size(), 16)) {
+    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (digit < 0) return std::nullopt;
+    session = session << 4 | static_cast<std::uint64_t>(digit);
+  }
+  return session;
+}
+
+constexpr std::size_t kSharedReceiveSlots = 16;
+constexpr std::size_t kMaxDrainCalls = 8;       // then the other handlers get a turn
+constexpr std::size_t kMaxDeliveredUnread = 64;  // a session that stopped asking keeps only the newest strays
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------------
+// ClientSocket
+
+ClientSocket::ClientSocket(asio::io_context& io, bool v6)
+    : io_(io),
+      socket_(io),
+      receiver_(std::make_unique<BatchReceiver>(kSharedReceiveSlots, kMaxDatagramBytes + 1)),
+      sender_(std::make_unique<BatchSender>()) {
+  open_client_socket(socket_, v6);
+  socket_.non_blocking(true);
+  // Client ids of the sessions here differ from each other (a replica tells clients apart by it); where the range
+  // starts is random, as for a Client of its own.
+  static std::random_device device;
+  next_client_id_ = static_cast<std::uint16_t>(0x1000 + device() % 0xE000);
+  wait_readable();
+}
+
+ClientSocket::~ClientSocket() {
+  *alive_ = false;
+  asio::error_code ignored;
+  socket_.close(ignored);
+}
+
+void ClientSocket::close() {
+  flush();
+  asio::error_code ignored;
+  socket_.close(ignored);
+}
+
+raft::NodeId ClientSocket::next_client_id() {
+  const std::uint16_t id = next_client_id_;
+  next_client_id_ = next_client_id_ >= 0xFFFE ? 0x1000 : static_cast<std::uint16_t>(next_client_id_ + 1);
+  return raft::NodeId{id};
+}
+
+void ClientSocket::attach(Client& session) { sessions_[session.session()] = &session; }
+
+void ClientSocket::detach(const Client& session) { sessions_.erase(session.session()); }
+
+void ClientSocket::send(std::string datagram, const asio::ip::udp::endpoint& to) {
+  sender_->add(std::move(datagram), to);
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  // After the handlers already queued: the sessions that a burst of replies woke send in the same system call.
+  asio::post(io_, [this, alive = alive_] {
+    if (*alive) flush();
+  });
+}
+
+void ClientSocket::flush() {
+  flush_posted_ = false;
+  if (sender_->empty() || !socket_.is_open()) return;
+  ++stats_.send_calls;
+  std::vector<std::pair<std::string, asio::ip::udp::endpoint>> again;
+  stats_.sent += sender_->flush(socket_.native_handle(), [&](std::string_view datagram,
+                                                             const asio::ip::udp::endpoint& to, std::error_code error) {
+    // An earlier refusal, still pending on the socket, failed this send instead: note it and send again.
+    if (error == std::errc::connection_refused) again.emplace_back(std::string(datagram), to);
+  });
+  if (again.empty()) return;
+  note_refusals();
+  for (const auto& [datagram, to] : again) {
+    asio::error_code error;
+    socket_.send_to(asio::buffer(datagram), to, 0, error);
+    if (!error) ++stats_.sent;
+  }
+}
+
+void ClientSocket::note_refusals() {
+  for (const asio::ip::udp::endpoint& destination : read_refusals(socket_.native_handle())) {
+    for (auto& [id, session] : sessions_) session->refused(destination);
+  }
+}
+
+void ClientSocket::wait_readable() {
+  socket_.async_wait(asio::ip::udp::socket::wait_read, [this, alive = alive_](const asio::error_code& error) {
+    if (!*alive || error == asio::error::operation_aborted || !socket_.is_open()) return;
+    take_in();
+  });
+}
+
+void ClientSocket::take_in() {
+  const auto route = [this](std::string_view datagram, const asio::ip::udp::endpoint&) {
+    ++stats_.received;
+    const auto session = session_of_reply(datagram);
+    auto it = session ? sessions_.find(*session) : sessions_.end();
+    if (it == sessions_.end()) {
+      ++stats_.unrouted;
+      return;
+    }
+    it->second->deliver(datagram);
+  };
+  for (std::size_t call = 0; call < kMaxDrainCalls; ++call) {
+    ++stats_.receive_calls;
+    const BatchReceiver::Taken taken = receiver_->receive(socket_.native_handle(), route);
+    if (taken.error == std::errc::connection_refused) {
+      note_refusals();  // the error queue held a refusal; datagrams may still be waiting behind it
+      continue;
+    }
+    if (taken.error || !taken.full) {
+      wait_readable();  // the socket is empty: the next datagram makes it readable again
+      return;
+    }
+  }
+  // More may be waiting, and the socket reports readiness only when a datagram arrives (edge-triggered): come back
+  // after the handlers already queued, without waiting for one.
+  asio::post(io_, [this, alive = alive_] {
+    if (*alive && socket_.is_open()) take_in();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Client
+
 Client::Client(asio::io_context& io, std::map<raft::NodeId, asio::ip::udp::endpoint> replicas, actors::Rng rng,
                ClientSettings settings)
     : io_(io),
@@ -70,15 +249,30 @@ Client::Client(asio::io_context& io, std::map<raft::NodeId, asio::ip::udp::endpo
       rng_(rng),
       settings_(settings),
       buffer_(kMaxDatagramBytes + 1) {
-  const bool v6 = !replicas_.empty() && replicas_.begin()->second.address().is_v6();
-  socket_.open(v6 ? asio::ip::udp::v6() : asio::ip::udp::v4());
-  socket_.bind(asio::ip::udp::endpoint(v6 ? asio::ip::udp::v6() : asio::ip::udp::v4(), 0));
-  // Without this, Linux reports ICMP errors only to connected sockets, and a client of a cluster that is not running
-  // would wait out its whole deadline in silence.
-  const int on = 1;
-  if (v6) setsockopt(socket_.native_handle(), SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
-  else setsockopt(socket_.native_handle(), SOL_IP, IP_RECVERR, &on, sizeof on);
+  open_client_socket(socket_, !replicas_.empty() && replicas_.begin()->second.address().is_v6());
   client_id_ = raft::NodeId{static_cast<std::uint16_t>(rng_.between(0x1000, 0xFFFE))};
+  set_up_session();
+}
+
+Client::Client(ClientSocket& shared, std::map<raft::NodeId, asio::ip::udp::endpoint> replicas, actors::Rng rng,
+               ClientSettings settings)
+    : io_(shared.io_),
+      socket_(shared.io_),
+      timer_(shared.io_),
+      replicas_(std::move(replicas)),
+      rng_(rng),
+      settings_(settings),
+      shared_(&shared) {
+  client_id_ = shared.next_client_id();
+  set_up_session();
+  shared.attach(*this);
+}
+
+Client::~Client() {
+  if (shared_) shared_->detach(*this);
+}
+
+void Client::set_up_session() {
   // A session id must never repeat across runs, whatever seed the caller chose (kvbench --seed): a write under a
   // reused id and sequence number is answered from the session table instead of being applied.
   static std::random_device device;
@@ -114,7 +308,11 @@ std::string Client::addresses(const std::vector<raft::NodeId>& ids) const {
 void Client::send(const actors::ClientRequest& request, raft::NodeId to) {
   auto it = replicas_.find(to);
   if (it == replicas_.end()) return;
-  const std::string datagram = encode_request(request, to, target_, settings_.token);
+  std::string datagram = encode_request(request, to, target_, settings_.token);
+  if (shared_) {
+    shared_->send(std::move(datagram), it->second);
+    return;
+  }
   asio::error_code error;
   socket_.send_to(asio::buffer(datagram), it->second, 0, error);
   if (error == asio::error::connection_refused) {
@@ -125,36 +323,46 @@ void Client::send(const actors::ClientRequest& request, raft::NodeId to) {
 }
 
 void Client::note_refusals() {
-  for (;;) {
-    sockaddr_storage to{};
-    char control[512];
-    msghdr message{};
-    message.msg_name = &to;
-    message.msg_namelen = sizeof to;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    if (recvmsg(socket_.native_handle(), &message, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return;  // drained
-    bool refused = false;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
-      if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
-          (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
-        sock_extended_err error{};
-        std::memcpy(&error, CMSG_DATA(c), sizeof error);
-        refused = refused || error.ee_errno == ECONNREFUSED;
-      }
-    }
-    // The kernel hands back the destination of the datagram that was refused.
-    asio::ip::udp::endpoint destination;
-    if (!refused || message.msg_namelen > destination.capacity()) continue;
-    std::memcpy(destination.data(), &to, message.msg_namelen);
-    destination.resize(message.msg_namelen);
+  for (const asio::ip::udp::endpoint& destination : read_refusals(socket_.native_handle())) {
     for (const auto& [id, endpoint] : replicas_)
       if (endpoint == destination) refusing_.insert(id);
   }
 }
 
+void Client::deliver(std::string_view datagram) {
+  if (delivered_.size() >= kMaxDeliveredUnread) delivered_.pop_front();
+  delivered_.emplace_back(datagram);
+  timer_.cancel();  // wakes receive_until, if it waits
+}
+
+void Client::refused(const asio::ip::udp::endpoint& destination) {
+  for (const auto& [id, endpoint] : replicas_) {
+    if (endpoint != destination) continue;
+    refusing_.insert(id);
+    refusal_delivered_ = true;
+    timer_.cancel();
+  }
+}
+
 asio::awaitable<Client::Heard> Client::receive_until(std::chrono::steady_clock::time_point deadline,
                                                      std::string& datagram) {
+  if (shared_) {
+    // The shared socket routes datagrams and refusals here and cancels the timer to say so.
+    for (;;) {
+      if (!delivered_.empty()) {
+        datagram = std::move(delivered_.front());
+        delivered_.pop_front();
+        co_return Heard::kDatagram;
+      }
+      if (refusal_delivered_) {
+        refusal_delivered_ = false;
+        co_return Heard::kRefused;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) co_return Heard::kSilence;
+      timer_.expires_at(deadline);
+      co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    }
+  }
   // A deadline timer that cancels the receive when it fires. Safe with a socket (unlike a channel): a datagram that
   // arrives as the receive is cancelled stays queued in the socket for the next one. Cheaper than racing two
   // awaitables, which matters for a load generator running many clients on one thread.

@@ -3,6 +3,7 @@
 // one operation at a time, numbered, so a write retried after a lost answer or a change of leader is applied once.
 // It finds the leader by following redirects, retries with back-off, and gives up at a deadline, or sooner when no
 // replica is listening at all (the socket asks the kernel for ICMP errors, which say so at once on a local host).
+// Several operations in flight: one Client each, all over one ClientSocket (below).
 
 #include "actors/client_protocol.hpp"
 #include "actors/clock.hpp"
@@ -14,10 +15,14 @@
 #include <asio/ip/udp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 namespace coraft::net {
 
@@ -77,10 +82,64 @@ int exit_code_for(const ConfigError& error);
 // needs none. Throws ConfigError (missing file, readable by others, too short: see net/secret_file.hpp).
 std::string client_token(const ClusterConfig& config);
 
+class BatchReceiver;
+class BatchSender;
+class Client;
+
+// One UDP socket for many sessions (Clients), for a program that keeps many operations in flight (kvbench's clients,
+// each a session of its own). A reply reaches its session by its MID, which starts with the session's id; what the
+// sessions send in one turn of the event loop leaves in one sendmmsg, and replies come in up to 16 a recvmmsg. A
+// system call costs about a microsecond on the machines we measure on: with a socket per session, each operation
+// cost one send, one receive and, half the time, a receive that found nothing.
+// It waits for datagrams from the start, so the io_context keeps running until it is closed (or destroyed). It must
+// outlive every Client made over it.
+class ClientSocket {
+ public:
+  ClientSocket(asio::io_context& io, bool v6);
+  ~ClientSocket();
+  ClientSocket(const ClientSocket&) = delete;
+  ClientSocket& operator=(const ClientSocket&) = delete;
+  // Sends what is queued, then stops listening: the sessions over it can do nothing more.
+  void close();
+
+  struct Stats {
+    std::uint64_t sent = 0, received = 0, send_calls = 0, receive_calls = 0;
+    std::uint64_t unrouted = 0;  // no session of ours waits for it: a late answer of one that ended, or not an answer
+  };
+  const Stats& stats() const { return stats_; }
+
+ private:
+  friend class Client;
+  void attach(Client& session);
+  void detach(const Client& session);
+  raft::NodeId next_client_id();
+  void send(std::string datagram, const asio::ip::udp::endpoint& to);  // queued until this turn's handlers ran
+  void flush();
+  void wait_readable();
+  void take_in();
+  void note_refusals();  // tells every session of each refused destination
+
+  asio::io_context& io_;
+  asio::ip::udp::socket socket_;
+  std::unique_ptr<BatchReceiver> receiver_;
+  std::unique_ptr<BatchSender> sender_;
+  bool flush_posted_ = false;
+  std::unordered_map<std::uint64_t, Client*> sessions_;  // session id -> the Client whose operations it numbers
+  std::uint16_t next_client_id_;
+  Stats stats_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // handlers still queued when it is gone do nothing
+};
+
 class Client {
  public:
   Client(asio::io_context& io, std::map<raft::NodeId, asio::ip::udp::endpoint> replicas, actors::Rng rng,
          ClientSettings settings = {});
+  // A session over a shared socket (which must outlive it).
+  Client(ClientSocket& shared, std::map<raft::NodeId, asio::ip::udp::endpoint> replicas, actors::Rng rng,
+         ClientSettings settings = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
 
   // Arguments are taken by reference and must outlive the co_await. Pass named variables, never temporaries built in
   // the co_await expression: GCC 12 destroys such temporaries twice (see actors/mailbox.hpp).
@@ -117,6 +176,7 @@ class Client {
   std::string addresses(const std::vector<raft::NodeId>& ids) const;
 
  private:
+  friend class ClientSocket;
   enum class Heard : std::uint8_t { kDatagram, kSilence, kRefused };
   asio::awaitable<CallResult> call(actors::ClientRequest& request);  // by reference: see Mailbox::send
   asio::awaitable<CallResult> on_key(actors::RequestKind kind, const std::string& key);  // get, del, del_prefix
@@ -143,6 +203,13 @@ class Client {
   raft::NodeId target_;
   std::set<raft::NodeId> refusing_;
   std::vector<char> buffer_;
+  // Over a shared socket: what it routed here, not yet read (the timer wakes the reader), and whether a refusal came.
+  ClientSocket* shared_ = nullptr;
+  std::deque<std::string> delivered_;
+  bool refusal_delivered_ = false;
+  void deliver(std::string_view datagram);
+  void refused(const asio::ip::udp::endpoint& destination);
+  void set_up_session();
 };
 
 }  // namespace coraft::net

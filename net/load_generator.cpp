@@ -52,6 +52,9 @@ class CoraftBackend final : public Backend {
   CoraftBackend(asio::io_context& io, const std::map<raft::NodeId, asio::ip::udp::endpoint>& replicas, std::uint64_t seed,
                 net::ClientSettings settings)
       : client_(io, replicas, actors::Rng(seed), settings) {}
+  CoraftBackend(net::ClientSocket& shared, const std::map<raft::NodeId, asio::ip::udp::endpoint>& replicas,
+                std::uint64_t seed, net::ClientSettings settings)
+      : client_(shared, replicas, actors::Rng(seed), settings) {}
   asio::awaitable<Result> put(const std::string& key, const std::string& value) override {
     auto r = co_await client_.put(key, value);
     co_return result_of(r);
@@ -159,6 +162,7 @@ int run_load(LoadCommandLine c) {
   }
 
   asio::io_context io(1);
+  std::unique_ptr<net::ClientSocket> shared_socket;  // declared before the sessions over it, so it outlives them
   std::vector<std::unique_ptr<Backend>> backends;
   try {
     if (!c.cluster_path.empty()) {
@@ -194,8 +198,16 @@ int run_load(LoadCommandLine c) {
               std::chrono::duration_cast<std::chrono::milliseconds>(client_settings.deadline)));
           continue;
         }
-        backends.push_back(
-            std::make_unique<CoraftBackend>(io, replicas, c.seed + static_cast<std::uint64_t>(i) * 7919, client_settings));
+        const std::uint64_t seed = c.seed + static_cast<std::uint64_t>(i) * 7919;
+        if (c.socket_per_client) {
+          backends.push_back(std::make_unique<CoraftBackend>(io, replicas, seed, client_settings));
+          continue;
+        }
+        if (!shared_socket) {
+          shared_socket = std::make_unique<net::ClientSocket>(
+              io, !replicas.empty() && replicas.begin()->second.address().is_v6());
+        }
+        backends.push_back(std::make_unique<CoraftBackend>(*shared_socket, replicas, seed, client_settings));
       }
     } else {
       auto endpoints = net::parse_etcd_urls(c.etcd_urls);
@@ -303,7 +315,10 @@ int run_load(LoadCommandLine c) {
         }
         if ((c.load.ops > 0 && totals.all_ops >= c.load.ops) || t1 >= stop_at) stopping = true;
       }
-      if (--running == 0) signals.cancel();
+      if (--running == 0) {
+        signals.cancel();
+        if (shared_socket) shared_socket->close();  // (it listens until closed)
+      }
     });
   }
   if (!c.cpu_pids.empty()) {

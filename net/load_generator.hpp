@@ -29,6 +29,7 @@ struct LoadCommandLine {
   bool json_output = false, quiet = false;
   std::uint64_t seed = 0;  // 0: from the OS
   bool over_http = false, http_to_leader = false;
+  bool socket_per_client = false;  // coraft over UDP: a socket per client instead of one for all (ClientSocket)
   double timeout_s = 10;
   std::string history_path;
   // Processes (the system's replicas or members) whose CPU time over the measured window is reported, per 1,000

@@ -463,10 +463,11 @@ void UdpBridge::send_raw(std::string datagram, const asio::ip::udp::endpoint& to
 
 void UdpBridge::flush_sends() {
   if (outgoing_.empty()) return;
-  stats_.sent += outgoing_.flush(socket_.native_handle(), [this](std::size_t bytes, const asio::ip::udp::endpoint& to,
+  stats_.sent += outgoing_.flush(socket_.native_handle(), [this](std::string_view datagram, const asio::ip::udp::endpoint& to,
                                                                  std::error_code error) {
     ++stats_.send_errors;
-    log_->debug("send of {} bytes to {}:{} failed: {}", bytes, to.address().to_string(), to.port(), error.message());
+    log_->debug("send of {} bytes to {}:{} failed: {}", datagram.size(), to.address().to_string(), to.port(),
+                error.message());
   });
 }
 

@@ -2,7 +2,7 @@
 //   kvbench --cluster cluster.json [--http] | --etcd http://127.0.0.1:2379[,...]
 //           [--clients 64] [--duration 10] [--ops N] [--warmup 1] [--read-ratio 0] [--keys 100000]
 //           [--key-size 16] [--value-size 32] [--rate OPS] [--timeout 10] [--history FILE] [--json]
-// Every client runs one operation at a time. A progress line every second; a final report with throughput and
+// Every client runs one operation at a time (a session of its own; over UDP all share one socket). A progress line every second; a final report with throughput and
 // latency percentiles measured after the warm-up. Exit codes: net/exit_codes.hpp (--help lists them).
 // --history records every operation as a JSON line (net/history_io.hpp) for kvcheck's linearizability check;
 // then every put writes a value of its own (session and sequence), so that a read says which write it saw.
@@ -32,6 +32,11 @@ int main(int argc, char** argv) {
   app.add_flag("--http-leader", c.http_to_leader, "With --http: every client talks to the leader's HTTP API (no "
                                                "forwarding by followers)")
       ->needs(http_flag);
+  app.add_flag("--socket-per-client", c.socket_per_client,
+               "coraft over UDP: each client its own socket (by default all share one, and datagrams go and come in "
+               "batches)")
+      ->needs(cluster_opt)
+      ->excludes(http_flag);
   app.add_option("--clients", c.load.clients, "Concurrent clients, one operation at a time each")->check(CLI::Range(1, 4096));
   app.add_option("--duration", c.load.duration_s, "Seconds to run after the warm-up (SIGINT or SIGTERM stops it sooner)")->check(CLI::PositiveNumber);
   app.add_option("--ops", c.load.ops, "Stop after this many operations instead (warm-up included; 0: run for --duration)");

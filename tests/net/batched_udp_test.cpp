@@ -41,7 +41,7 @@ TEST_CASE("batched sends and receives carry every datagram once, whole and in or
   net::BatchSender a, b;
   for (int i = 0; i < count; ++i) (i % 2 ? b : a).add(datagram(i), to.local_endpoint());
   int refused = 0;
-  auto count_refused = [&](std::size_t, const udp::endpoint&, std::error_code) { ++refused; };
+  auto count_refused = [&](std::string_view, const udp::endpoint&, std::error_code) { ++refused; };
   CHECK(a.flush(from_a.native_handle(), count_refused) == static_cast<std::size_t>((count + 1) / 2));
   CHECK(b.flush(from_b.native_handle(), count_refused) == static_cast<std::size_t>(count / 2));
   CHECK(refused == 0);
@@ -86,10 +86,10 @@ TEST_CASE("a datagram the socket refuses is reported and the rest of the batch s
   sender.add(std::string(70'000, 'y'), to.local_endpoint());  // refused as the last of its batch too
   std::vector<std::size_t> refused_sizes;
   std::error_code last_error;
-  const std::size_t sent = sender.flush(from.native_handle(), [&](std::size_t bytes, const udp::endpoint& at,
+  const std::size_t sent = sender.flush(from.native_handle(), [&](std::string_view refused, const udp::endpoint& at,
                                                                   std::error_code error) {
     CHECK(at == to.local_endpoint());
-    refused_sizes.push_back(bytes);
+    refused_sizes.push_back(refused.size());
     last_error = error;
   });
   CHECK(sent == 2);
@@ -103,7 +103,7 @@ TEST_CASE("a datagram the socket refuses is reported and the rest of the batch s
 
   // A datagram longer than a slot arrives cut to the slot: the caller sees it as too long.
   sender.add(std::string(300, 'z'), to.local_endpoint());
-  CHECK(sender.flush(from.native_handle(), [](std::size_t, const udp::endpoint&, std::error_code) { FAIL(); }) == 1);
+  CHECK(sender.flush(from.native_handle(), [](std::string_view, const udp::endpoint&, std::error_code) { FAIL(); }) == 1);
   got.clear();
   receiver.receive(to.native_handle(), [&](std::string_view d, const udp::endpoint&) { got.emplace_back(d); });
   REQUIRE(got.size() == 1);
