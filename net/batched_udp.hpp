@@ -50,7 +50,8 @@ class BatchSender {
   void add(std::string datagram, const asio::ip::udp::endpoint& to);
   bool empty() const { return datagrams_.empty(); }
 
-  using Refused = std::function<void(std::string_view datagram, const asio::ip::udp::endpoint& to, std::error_code error)>;
+  using Refused =
+      std::function<void(std::string_view datagram, const asio::ip::udp::endpoint& to, std::error_code error)>;
   // Sends everything added, in the order added, and forgets it. A datagram the socket refuses (its buffer is full,
   // the address is unreachable) is reported to `refused` and skipped; the rest still go. Returns how many went.
   std::size_t flush(int fd, const Refused& refused);

@@ -219,7 +219,6 @@ void ClientSocket::take_in() {
     it->second->deliver(datagram);
   };
   for (std::size_t call = 0; call < kMaxDrainCalls; ++call) {
-    ++stats_.receive_calls;
     const BatchReceiver::Taken taken = receiver_->receive(socket_.native_handle(), route);
     if (taken.error == std::errc::connection_refused) {
       note_refusals();  // the error queue held a refusal; datagrams may still be waiting behind it

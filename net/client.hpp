@@ -104,9 +104,8 @@ class ClientSocket {
 
   struct Stats {
     std::uint64_t sent = 0, received = 0;
-    std::uint64_t send_calls = 0;     // batches sent (one sendmmsg each, up to its limit of datagrams a call)
-    std::uint64_t receive_calls = 0;  // recvmmsg calls
-    std::uint64_t unrouted = 0;       // names no session here (one that has ended, say), or is not an answer
+    std::uint64_t send_calls = 0;  // batches sent (one sendmmsg each, up to its limit of datagrams a call)
+    std::uint64_t unrouted = 0;    // names no session here (one that has ended, say), or is not an answer
   };
   const Stats& stats() const { return stats_; }
 

@@ -463,12 +463,12 @@ void UdpBridge::send_raw(std::string datagram, const asio::ip::udp::endpoint& to
 
 void UdpBridge::flush_sends() {
   if (outgoing_.empty()) return;
-  stats_.sent += outgoing_.flush(socket_.native_handle(), [this](std::string_view datagram, const asio::ip::udp::endpoint& to,
-                                                                 std::error_code error) {
+  const auto refused = [this](std::string_view datagram, const asio::ip::udp::endpoint& to, std::error_code error) {
     ++stats_.send_errors;
     log_->debug("send of {} bytes to {}:{} failed: {}", datagram.size(), to.address().to_string(), to.port(),
                 error.message());
-  });
+  };
+  stats_.sent += outgoing_.flush(socket_.native_handle(), refused);
 }
 
 void UdpBridge::render_metrics(std::string& out) const {

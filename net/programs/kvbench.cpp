@@ -2,8 +2,9 @@
 //   kvbench --cluster cluster.json [--http] | --etcd http://127.0.0.1:2379[,...]
 //           [--clients 64] [--duration 10] [--ops N] [--warmup 1] [--read-ratio 0] [--keys 100000]
 //           [--key-size 16] [--value-size 32] [--rate OPS] [--timeout 10] [--history FILE] [--json]
-// Every client runs one operation at a time (a session of its own; over UDP all share one socket). A progress line every second; a final report with throughput and
-// latency percentiles measured after the warm-up. Exit codes: net/exit_codes.hpp (--help lists them).
+// Every client runs one operation at a time (a session of its own; over UDP all share one socket). A progress line
+// every second; a final report with throughput and latency percentiles measured after the warm-up. Exit codes:
+// net/exit_codes.hpp (--help lists them).
 // --history records every operation as a JSON line (net/history_io.hpp) for kvcheck's linearizability check;
 // then every put writes a value of its own (session and sequence), so that a read says which write it saw.
 // --http drives coraft's HTTP API (Consul's KV API: PUT /v1/kv/KEY, GET /v1/kv/KEY?raw) over kept-alive connections,

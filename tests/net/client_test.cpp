@@ -73,7 +73,9 @@ class ReversingReplica {
         stray.client = reply.client;
         stray.mid = "00000000000000ff-1-1";  // a session nobody has
         socket_.send_to(asio::buffer(net::encode_reply(stray, raft::NodeId{0})), pending_.back().second);
-        for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) socket_.send_to(asio::buffer(it->first), it->second);
+        for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
+          socket_.send_to(asio::buffer(it->first), it->second);
+        }
         pending_.clear();
       }
       receive();
