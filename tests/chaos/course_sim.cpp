@@ -73,6 +73,7 @@ struct Replica {
   bool alive = true;
   bool paused = false;
   double killed_at = -1;
+  int launches = 0;
 };
 
 struct Client {
@@ -200,6 +201,11 @@ void CourseRun::launch(int index) {
   // power here), so a killed replica that comes back has what it had acknowledged.
   if (restarts_) argv.insert(argv.end(), {"--data-dir", (data_dir_ / r.id).string(), "--fsync", "none"});
   argv.insert(argv.end(), options_.replica_args.begin(), options_.replica_args.end());
+  if (!options_.trace_dir.empty()) {
+    argv.push_back("--trace-hops");
+    argv.push_back(fmt::format("{}/{}-{}.{}.txt", options_.trace_dir, config_.name, r.id, r.launches));
+  }
+  ++r.launches;
   const std::string log = options_.log_dir.empty() ? "" : fmt::format("{}/{}-{}.log", options_.log_dir, config_.name, r.id);
   r.process = std::make_unique<ChildProcess>(argv, log);
   if (timeline_ && r.killed_at >= 0) {
@@ -714,6 +720,11 @@ RunReport CourseRun::run() {
                        "from the first time it led, flat whenever it is not leading, and none if it never led.");
   }
   started_ = Steady::now();
+  if (datagram_log_) {
+    // Lines carry seconds since the start; this puts them on the clock of the replicas' hop traces.
+    fmt::print(datagram_log_, "# steady_clock_ns_at_0 {}\n",
+               std::chrono::duration_cast<std::chrono::nanoseconds>(started_.time_since_epoch()).count());
+  }
   progress(fmt::format("{} replicas, {} requests over {:.0f} s after {:.0f} s to start, {} faults", config_.replicas,
                        config_.requests, lifetime_, config_.start_wait, config_.events.size()));
   plan_actions();

@@ -35,6 +35,10 @@ struct RunOptions {
   std::vector<std::string> replica_args;  // extra arguments for every kvstore
   RelayCosts relay;
   std::string datagram_log;  // when set, one line per datagram relayed or request sent: time, src, dst, type, MID
+  // When set, every replica traces its hops (kvstore --trace-hops) to <trace_dir>/<config>-<id>.<launch>.txt; with
+  // the datagram log (whose first line gives its clock's origin on the same steady clock), a request's time can be
+  // taken apart from the relay's send to the relay's routing of the answer (tests/bench/trace-course.sh).
+  std::string trace_dir;
   bool record_timeline = false;  // fill RunReport::timeline (roles inferred from the replicas' own messages)
   // Called with a line of progress at least every kProgressInterval while a run lasts (a run takes tens of seconds).
   std::function<void(const std::string&)> progress;

@@ -104,6 +104,9 @@ int main(int argc, char** argv) {
   app.add_option("--datagram-log", options.datagram_log,
                  "Write one line per datagram relayed and request sent (time, src, dst, type, MID) to this file");
   app.add_option("--replica-arg", options.replica_args, "An extra argument for every replica (repeatable)");
+  app.add_option("--trace-hops", options.trace_dir,
+                 "Have every replica trace its hops (kvstore --trace-hops) into <config>-<id>.<launch>.txt files in "
+                 "this folder (tests/bench/trace-course.sh takes a request's time apart with them)");
   app.add_flag("--json", json_output, "Print JSON instead of text");
   std::string timeline_path;
   app.add_option("--timeline", timeline_path,
@@ -116,7 +119,7 @@ int main(int argc, char** argv) {
       {exit_code::kUsage, "a bad command line"},
       {exit_code::kDataError, "a config is malformed"},
       {exit_code::kNoInput, "a config, the folder of --all, or the replica binary is missing"},
-      {exit_code::kCannotCreate, "the --timeline file cannot be written"},
+      {exit_code::kCannotCreate, "the --timeline file or the --trace-hops folder cannot be written"},
   }));
   if (auto code = exit_code::parse_command_line(app, argc, argv)) return *code;
   options.relay = RelayCosts{std::chrono::microseconds(pass_cost), std::chrono::microseconds(datagram_cost),
@@ -132,6 +135,14 @@ int main(int argc, char** argv) {
   }
   options.progress = [](const std::string& line) { fmt::print(stderr, "kvchaos: {}\n", line); };
   if (!options.log_dir.empty()) std::filesystem::create_directories(options.log_dir);
+  if (!options.trace_dir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(options.trace_dir, error);
+    if (error) {
+      fmt::print(stderr, "kvchaos: cannot create the --trace-hops folder {}: {}\n", options.trace_dir, error.message());
+      return exit_code::kCannotCreate;
+    }
+  }
   options.record_timeline = !timeline_path.empty();
   if (options.record_timeline && !all_dir.empty()) std::filesystem::create_directories(timeline_path);
 
