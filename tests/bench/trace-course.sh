@@ -10,7 +10,7 @@ case "${1:-}" in -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 config="${1:-tests/chaos/configs/simple-2.json}"
 lifetime="${2:-30}"
 [ -f "$config" ] || { echo "no config $config" >&2; exit 66; }
-bin="$(pwd)/build/bin"
+bin="${CORAFT_BIN:-$(pwd)/build/bin}"  # CORAFT_BIN: where the binaries are, when not in build/bin
 [ -x "$bin/kvchaos" ] && [ -x "$bin/kvstore" ] || { echo "build first: make test (or cmake --build build)" >&2; exit 66; }
 work="$(mktemp -d /tmp/coraft-trace-course.XXXXXX)"
 trap 'rm -rf "$work"' EXIT INT TERM
