@@ -18,7 +18,7 @@ trap 'rm -rf "$work"' EXIT INT TERM
 "$bin/kvchaos" "$config" --lifetime "$lifetime" --trace-hops "$work" --datagram-log "$work/datagrams.log" \
   2>"$work/kvchaos.err" | grep -E "median_latency|total_msgs|: pass|: FAIL" || true
 python3 - "$work" <<'PY'
-import collections, glob, statistics, sys
+import bisect, collections, glob, statistics, sys
 work = sys.argv[1]
 hops = []  # (ns, replica, hop, index)
 for path in glob.glob(f"{work}/*.txt"):
@@ -26,6 +26,7 @@ for path in glob.glob(f"{work}/*.txt"):
         ns, replica, hop, index = line.split()
         hops.append((int(ns), replica, hop, int(index)))
 hops.sort()
+times = [h[0] for h in hops]
 origin, relay = None, []  # relay: (ns, src, dst, type, mid)
 for line in open(f"{work}/datagrams.log"):
     f = line.split()
@@ -43,7 +44,7 @@ for t0, src, leader, kind, mid in relay:
     if kind != "put" or mid not in answers:
         continue
     # The leader's first client_in after the relay sent this put, and the index the put got there.
-    window = [h for h in hops if t0 <= h[0] <= answers[mid]]
+    window = hops[bisect.bisect_left(times, t0):bisect.bisect_right(times, answers[mid])]
     start = next((h for h in window if h[1] == leader and h[2] == "client_in"), None)
     index = next((h[3] for h in window if h[1] == leader and h[2] == "appended" and start and h[0] >= start[0]), None)
     if start is None or index is None:
