@@ -17,6 +17,11 @@ trap 'rm -rf "$work"' EXIT INT TERM
 
 "$bin/kvchaos" "$config" --lifetime "$lifetime" --trace-hops "$work" --datagram-log "$work/datagrams.log" \
   2>"$work/kvchaos.err" | grep -E "median_latency|total_msgs|: pass|: FAIL" || true
+if ! ls "$work"/*.txt >/dev/null 2>&1; then
+  echo "no replica traced anything; kvchaos said:" >&2
+  tail -n 20 "$work/kvchaos.err" >&2
+  exit 1
+fi
 python3 - "$work" <<'PY'
 import bisect, collections, glob, statistics, sys
 work = sys.argv[1]
@@ -35,7 +40,7 @@ for line in open(f"{work}/datagrams.log"):
         continue
     relay.append((origin + int(float(f[0]) * 1e9), f[1], f[2], f[3], f[4] if len(f) > 4 else ""))
 if origin is None or not hops:
-    sys.exit("nothing traced (see kvchaos's output above)")
+    sys.exit("the datagram log names no clock origin, or the traces are empty")
 answers = {mid: t for t, src, dst, kind, mid in relay if kind in ("ok", "redirect", "fail")}
 
 samples = collections.defaultdict(list)
