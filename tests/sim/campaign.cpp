@@ -491,6 +491,9 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
   result.power_cuts = c.power_cuts();
   result.unsynced_writes_lost = c.unsynced_writes_lost();
   result.membership_changes = c.membership_changes();
+  result.messages = c.network().stats().sent;
+  for (const auto& op : history)
+    if (op.completed) result.latencies_us.push_back(op.completed_us - op.invoked_us);
   if (timeline) {
     c.set_step_observer({});
     for (const auto& op : history) {

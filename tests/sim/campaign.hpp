@@ -39,6 +39,8 @@ struct SeedResult {
   std::uint64_t power_cuts = 0;   // of one replica or of all at once
   std::uint64_t unsynced_writes_lost = 0;  // writes a power cut took from a disk (dropped or torn) before their sync
   std::uint64_t membership_changes = 0;  // membership changes and leadership transfers the cluster carried out
+  std::uint64_t messages = 0;  // replica-to-replica messages sent (before drops)
+  std::vector<std::int64_t> latencies_us;  // simulated invocation-to-answer time of each completed client operation
   Verdict linearizable = Verdict::kUnknown;  // over every client operation of the run
   std::vector<std::string> violations;  // safety, liveness or linearizability
   std::vector<std::string> schedule;    // what happened, for a failing seed's report
