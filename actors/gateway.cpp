@@ -195,6 +195,14 @@ void Gateway::hold(Waiting waiting) {
   // A client we already sent on in this leaderless period and that is back found no leader elsewhere either (no
   // majority anywhere, say): it waits for one here up to its request's own deadline. Each redirect only brings it
   // back at once (the course simulator's clients do not back off), so a shorter hold just multiplies its requests.
+  // A round already ended here with no leader (or we stopped leading, cut off from a majority): holding a newcomer
+  // for the next round would only repeat what that round found. It is sent on at once, as the held were.
+  if (!waiting.held_since && round_ended_leaderless_ && !leader_.valid() && role_ != raft::Role::kLeader &&
+      sent_on_.insert(waiting.request.client.value).second) {
+    ++metrics_.sent_on_at_once;
+    redirect(waiting.request);
+    return;
+  }
   if (!waiting.held_since) {
     waiting.held_since = clock_.now();
     const bool found_none_elsewhere = !leader_.valid() && sent_on_.count(waiting.request.client.value) != 0;
@@ -354,6 +362,7 @@ void Gateway::redirect_to_leader(const ClientRequest& request) {
 void Gateway::on_leader_changed(const LeaderChanged& change) {
   if (change.leader != leader_) redirected_.clear();
   if (change.leader.valid()) sent_on_.clear();
+  if (change.leader.valid() || change.role == raft::Role::kLeader) round_ended_leaderless_ = false;
   role_ = change.role;
   term_ = change.term;
   leader_ = change.leader;
@@ -370,6 +379,7 @@ void Gateway::on_election_round_ended() {
   // instead of waiting out hold_timeout — once per client while no leader is known here: a client that is back has
   // found no leader elsewhere either (no majority anywhere, say), and waits here for one (see hold). So no storm.
   if (role_ == raft::Role::kLeader || leader_.valid()) return;
+  round_ended_leaderless_ = true;
   std::deque<Waiting> held = std::move(held_);
   held_.clear();
   std::set<std::uint16_t> sending_on;  // with all their requests held here

@@ -132,6 +132,7 @@ class Gateway {
 
   std::deque<Waiting> held_;                                            // no leader known yet
   std::set<std::uint16_t> sent_on_;  // clients sent on by ElectionRoundEnded since a leader was last known
+  bool round_ended_leaderless_ = false;  // an ElectionRoundEnded came since a leader was last known
   GatewayMetrics metrics_;
   std::vector<Waiting> write_batch_, read_batch_;                       // collected during this burst
   std::map<std::uint64_t, std::vector<std::optional<Waiting>>> proposing_;  // proposal id -> requests, in log order

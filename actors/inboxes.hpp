@@ -160,7 +160,9 @@ struct LeaderChanged {  // node -> gateway
   raft::NodeId leader;
   raft::Term inherited_term = 0;  // leader: the term of the last entry in its log when it was elected
 };
-struct ElectionRoundEnded {  // node -> gateway: this replica's election timer ran out again with no leader heard of
+// node -> gateway: this replica's election timer ran out again with no leader heard of, or it stopped leading because
+// no majority answered its probes
+struct ElectionRoundEnded {
   raft::Term term;
 };
 struct ProposalOutcome {  // node -> gateway

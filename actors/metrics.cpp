@@ -129,6 +129,9 @@ void GatewayMetrics::render(std::string& out, std::string_view id) const {
       {"coraft_gateway_hold_timeouts_total", "Held requests still without a leader at hold_timeout", hold_timeouts},
       {"coraft_gateway_holds_ended_by_round_total",
        "Held requests redirected because an election round on this replica ended without a leader", holds_ended_by_round},
+      {"coraft_gateway_sent_on_at_once_total",
+       "Requests redirected on arrival because an election round on this replica had already ended without a leader",
+       sent_on_at_once},
   };
   append_counters(out, id, counters);
   append_histogram(out, "coraft_gateway_hold_seconds", "How long a held request waited for news of a leader", id,

@@ -83,6 +83,7 @@ asio::awaitable<void> RaftNode::run() {
     // sync cover every change the burst made (group commit).
     std::vector<raft::Effect> effects;
     std::optional<NodeInbox> timer_fired;
+    const std::uint64_t cut_off_before = core_.cut_off_step_downs();
     std::optional<NodeInbox> next = std::move(message);
     for (std::size_t handled = 1; next; ++handled) {
       if (std::holds_alternative<ElectionTimerFired>(*next)) {
@@ -116,6 +117,10 @@ asio::awaitable<void> RaftNode::run() {
       co_await out_.storage.send(discard);
     }
     co_await execute(std::move(effects));
+    // We stepped down because no majority answered our probes: an election here will not find one soon either, so
+    // the clients whose requests we just turned away (the gateway holds them, knowing no leader) try another replica
+    // now, as after a round that ended here with no leader, not an election timeout from now.
+    if (core_.cut_off_step_downs() != cut_off_before) out_.gateway.try_send(ElectionRoundEnded{core_.term()});
     arm_retransmit_timer();
   }
   retransmit_timer_.disarm();

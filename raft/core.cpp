@@ -61,6 +61,11 @@ RaftCore::PeerState* RaftCore::find_peer(NodeId id) {
   return it == peers_.end() ? nullptr : &it->second;
 }
 
+const RaftCore::PeerState* RaftCore::find_peer(NodeId id) const {
+  auto it = peers_.find(id);
+  return it == peers_.end() ? nullptr : &it->second;
+}
+
 std::vector<Effect> RaftCore::step(const Input& input, std::int64_t now_us) {
   now_us_ = now_us;
   std::visit(Overloaded{
@@ -205,6 +210,7 @@ void RaftCore::on_vote_reply(NodeId from, const RequestVoteReply& reply) {
   PeerState& peer = *voter;
   if (peer.vote_answered) return;  // duplicate
   peer.last_heard_us = now_us_;
+  peer.contact_probes = 0;
   peer.vote_answered = true;
   peer.vote_granted = reply.granted;
   tally_votes();
@@ -310,6 +316,7 @@ RaftCore::PeerState* RaftCore::answering_peer(NodeId from) {
   // Any answer shows the follower alive and reachable: it counts for CheckQuorum, and heartbeats need no back-off.
   peer->recent_active = true;
   peer->last_heard_us = now_us_;
+  peer->contact_probes = 0;
   peer->answered_since_heartbeat = true;
   peer->backoff_shift = 0;
   peer->retries = 0;
@@ -411,6 +418,7 @@ void RaftCore::on_read_index(const ReadIndex& read) {
   }
   pending_reads_.push_back(PendingRead{read.read_id, now_us_});
   maybe_complete_reads();
+  if (!pending_reads_.empty() && !in_contact_with_majority()) probe_for_contact();
 }
 
 void RaftCore::on_heartbeat_due(NodeId peer_id) {
@@ -528,6 +536,7 @@ void RaftCore::become_leader() {
     p.acked_sent_at_us = std::numeric_limits<std::int64_t>::min();  // acks from earlier terms prove nothing now
     p.awaiting_since_us.reset();
     p.retries = 0;
+    p.contact_probes = 0;
   }
   campaign_sent_us_.reset();
   note_role();
@@ -588,6 +597,7 @@ void RaftCore::send_append(PeerState& peer, bool heartbeat) {
   if (!message.entries.empty() || progress.mode() == Progress::Mode::kProbe) {
     progress.on_sent(last, bytes);
     peer.awaiting_since_us = now_us_;
+    if (!heartbeat && !message.entries.empty()) start_fresh_round(peer);  // (a resend goes as a heartbeat)
   }
   peer.last_sent_us = now_us_;
   emit(Transmit{peer.id, std::move(message), peer.backoff_shift});
@@ -639,6 +649,7 @@ bool RaftCore::broadcast_uniform_append() {
     peer->progress.probe_from(from);
     peer->progress.on_sent(log_.last_index(), bytes);
     peer->awaiting_since_us = now_us_;
+    start_fresh_round(*peer);
     peer->last_sent_us = now_us_;
     emit(Transmit{peer->id, message, peer->backoff_shift});
   }
@@ -1075,6 +1086,11 @@ void RaftCore::on_time_passed() {
 // until its next election timeout starts a new campaign.
 constexpr int kMaxCampaignRetries = 4;
 
+// Probes a voter a leader cannot reach must leave unanswered before it counts as cut off (after two heartbeat
+// intervals of silence first). With 30 % of datagrams lost each way, a live voter leaves all five unanswered about
+// once in 30 tries, and a leader steps down by mistake only when most of its voters do that at once.
+constexpr int kContactProbes = 5;
+
 std::optional<std::int64_t> RaftCore::retransmit_at_us(const PeerState& peer) const {
   if (!peer.awaiting_since_us || !peer.progress.awaiting_answer()) return std::nullopt;
   // What a majority already holds is committed without this follower: it catches up with the next append (whose
@@ -1085,7 +1101,18 @@ std::optional<std::int64_t> RaftCore::retransmit_at_us(const PeerState& peer) co
   return *peer.awaiting_since_us + peer.rtt.timeout_us(config_.retransmit, peer.retries);
 }
 
+void RaftCore::start_fresh_round(PeerState& peer) {
+  // New entries for a follower heard from lately: a lost copy of the last ones (or of its answer) says nothing about
+  // these, so their timeout starts from the base again. The doubling (RFC 6298 §5.5) is for data a silent follower
+  // keeps not answering; carried over to the next append under random loss, it doubled that append's wait.
+  if (peer.last_heard_us >= now_us_ - config_.retransmit.max_us) peer.retries = 0;
+}
+
 void RaftCore::on_retransmit_due() {
+  if (role_ == Role::kLeader && clients_await_contact()) {
+    probe_for_contact();
+    if (role_ != Role::kLeader) return;
+  }
   if (role_ == Role::kLeader) {
     for (auto& [id, peer] : peers_) {
       const std::optional<std::int64_t> due = retransmit_at_us(peer);
@@ -1128,6 +1155,14 @@ std::optional<std::int64_t> RaftCore::next_retransmit_us() const {
   if (role_ == Role::kLeader) {
     for (const auto& [id, peer] : peers_)
       if (const auto due = retransmit_at_us(peer)) earliest(*due);
+    if (clients_await_contact()) {
+      for (const auto& [id, peer] : peers_) {
+        if (!membership_.is_voter(id) || peer.last_heard_us >= now_us_ - config_.quorum_contact_us) continue;
+        // Its next probe, or once it has had them all, the moment its silence counts (not again once it has).
+        const std::int64_t at = peer.last_sent_us + contact_probe_wait_us(peer);
+        if (peer.contact_probes < kContactProbes || at > now_us_) earliest(at);
+      }
+    }
   } else if ((role_ == Role::kPreCandidate || role_ == Role::kCandidate) && campaign_sent_us_ &&
              campaign_retries_ < kMaxCampaignRetries) {
     earliest(campaign_retransmit_at_us());
@@ -1139,17 +1174,43 @@ void RaftCore::release_held_proposals() {
   for (const Propose& held : std::exchange(held_proposals_, {})) on_propose(held);
 }
 
+std::int64_t RaftCore::contact_probe_wait_us(const PeerState& peer) const {
+  // Linear, not doubling: five probes take fifteen timeouts, long beside a stalled process or a burst of losses and
+  // short beside an election timeout (doubled, they took as long as CheckQuorum in the simulated cluster).
+  return peer.rtt.timeout_us(config_.retransmit, 0) * std::max(1, peer.contact_probes);
+}
+
+bool RaftCore::clients_await_contact() const {
+  return role_ == Role::kLeader && !transfer_ && (!held_proposals_.empty() || !pending_reads_.empty()) &&
+         !in_contact_with_majority();
+}
+
 void RaftCore::probe_for_contact() {
-  // Ask the voters not heard from lately (each at most once per its retransmission timeout): where a majority is
-  // there after all (a few answers lost), the held proposals go out one round trip later, not at the next heartbeat.
+  // Ask the voters not heard from lately, each again after a wait that grows by its retransmission timeout per silent
+  // probe: where a majority is there after all (a few answers lost), the waiting clients are served one round trip
+  // later, not at the next heartbeat. A voter that leaves kContactProbes of them unanswered as well is cut off;
+  // once that leaves no majority, we step down at once rather than at CheckQuorum's next look (up to two election
+  // timeouts later), and the waiting clients go to find the majority side's leader instead of waiting for the
+  // partition to heal.
+  std::vector<NodeId> cut_off;
   for (auto& [id, peer] : peers_) {
     if (!membership_.is_voter(id) || peer.last_heard_us >= now_us_ - config_.quorum_contact_us) continue;
-    if (peer.last_sent_us > now_us_ - peer.rtt.timeout_us(config_.retransmit, peer.retries)) continue;
+    if (peer.last_sent_us > now_us_ - contact_probe_wait_us(peer)) continue;
+    if (peer.contact_probes >= kContactProbes) {
+      cut_off.push_back(id);
+      continue;
+    }
     send_append(peer, true);
+    ++peer.contact_probes;
+  }
+  const auto reachable = [&](NodeId id) { return std::find(cut_off.begin(), cut_off.end(), id) == cut_off.end(); };
+  if (config_.check_quorum && !membership_.majority(reachable)) {
+    ++cut_off_step_downs_;
+    become_follower(term_, kNoNode);
   }
 }
 
-bool RaftCore::in_contact_with_majority() {
+bool RaftCore::in_contact_with_majority() const {
   if (config_.quorum_contact_us <= 0) return true;
   return membership_.majority([&](NodeId id) {
     if (id == config_.self) return true;

@@ -234,6 +234,8 @@ class RaftCore {
   // request reaches its peer's retransmission timeout. Nothing while nothing awaits an answer.
   std::optional<std::int64_t> next_retransmit_us() const;
   std::uint64_t retransmissions() const { return retransmissions_; }  // AppendEntries and vote requests sent again
+  // Times this replica stepped down as leader because probes found no majority it could reach (probe_for_contact).
+  std::uint64_t cut_off_step_downs() const { return cut_off_step_downs_; }
   // Suffixes of the log a newer leader replaced (§5.3), and where the latest began: a follower that acknowledged
   // entries may lose them this way (they were not committed), which an observer of its claims must allow for.
   std::uint64_t truncations() const { return truncations_; }
@@ -252,6 +254,7 @@ class RaftCore {
     RoundTrip rtt;                      // measured from the send times its answers echo
     std::optional<std::int64_t> awaiting_since_us;  // an AppendEntries with entries (or a probe) went then, unanswered
     int retries = 0;                     // retransmissions since its last answer
+    int contact_probes = 0;  // probes sent, since it was last heard, while clients wait for contact with a majority
     std::int64_t last_sent_us = std::numeric_limits<std::int64_t>::min();  // its latest AppendEntries left then
     std::int64_t last_heard_us = std::numeric_limits<std::int64_t>::min();  // its latest answer (or vote) came then
   };
@@ -283,6 +286,8 @@ class RaftCore {
   std::optional<std::int64_t> retransmit_at_us(const PeerState& peer) const;
   // RaftConfig::quiet_acks: which of these followers (in id order) may leave a shared append unanswered.
   std::vector<NodeId> quiet_followers(const std::vector<PeerState*>& answering) const;
+  // New entries leave for this follower: its retransmission back-off restarts if it answered lately.
+  void start_fresh_round(PeerState& peer);
   std::int64_t campaign_retransmit_at_us() const;
 
   void become_follower(Term term, NodeId leader);
@@ -304,7 +309,11 @@ class RaftCore {
   void maybe_pin_incarnations();
   void maybe_hand_over();
   void release_held_proposals();
-  bool in_contact_with_majority();
+  bool in_contact_with_majority() const;
+  // Clients' proposals or reads wait here for contact with a majority.
+  bool clients_await_contact() const;
+  // How long after the last send to this silent voter its next probe goes (or its silence counts).
+  std::int64_t contact_probe_wait_us(const PeerState& peer) const;
   void probe_for_contact();
 
   void send_append(PeerState& peer, bool heartbeat);
@@ -327,6 +336,7 @@ class RaftCore {
   void reject(NodeId from, std::string reason);
 
   PeerState* find_peer(NodeId id);
+  const PeerState* find_peer(NodeId id) const;
   // On a leader, the follower `from` that answered, marked alive; nullptr elsewhere or for a non-member.
   PeerState* answering_peer(NodeId from);
 
@@ -347,6 +357,7 @@ class RaftCore {
   std::optional<std::int64_t> campaign_sent_us_;
   int campaign_retries_ = 0;
   std::uint64_t retransmissions_ = 0;
+  std::uint64_t cut_off_step_downs_ = 0;
   std::uint64_t truncations_ = 0;
   Index last_truncated_from_ = 0;
 

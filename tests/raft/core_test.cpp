@@ -317,6 +317,107 @@ TEST_CASE("a leader that has heard from no majority lately holds new writes: pro
   CHECK(c.at(0).log().last_index() == before + 2);
 }
 
+namespace {
+
+// Five replicas; the leader (0) and replica 1 end up cut off from 2, 3 and 4 while a write waits.
+PureCluster minority_leader_with_a_held_write() {
+  PureCluster c(5, [](RaftConfig& config) {
+    config.quorum_contact_us = 400'000;
+    config.retransmit = {.min_us = 1'000, .initial_us = 5'000, .max_us = 200'000};
+  });
+  c.elect(0);
+  REQUIRE(c.at(0).role() == Role::kLeader);
+  c.now_us = 50'000;
+  c.step(0, Propose{1, {"a"}});
+  c.deliver_all();
+  c.now_us = 600'000;  // nobody heard from for 550 ms
+  c.effects(0).clear();
+  c.step(0, Propose{2, {"b"}});  // held, and every silent voter is asked
+  REQUIRE(effects_of<ProposalAccepted>(c.effects(0)).empty());
+  return c;
+}
+
+bool within_minority(PureCluster& c, const raft::PeerMessage& m) {
+  return (m.from == c.id(0) || m.from == c.id(1)) && (m.to == c.id(0) || m.to == c.id(1));
+}
+
+}  // namespace
+
+TEST_CASE("a leader whose probes a majority leaves unanswered steps down at once, and its waiting write is turned "
+          "away",
+          "[raft][checkquorum]") {
+  PureCluster c = minority_leader_with_a_held_write();
+  const std::int64_t held_at = c.now_us;
+  int rounds = 0;
+  while (c.at(0).role() == Role::kLeader && rounds < 20) {
+    c.deliver_all([&](const raft::PeerMessage& m) { return within_minority(c, m); });
+    const auto due = c.at(0).next_retransmit_us();
+    REQUIRE(due);
+    c.now_us = std::max(c.now_us, *due);
+    c.step(0, RetransmitDue{});
+    ++rounds;
+  }
+  REQUIRE(c.at(0).role() == Role::kFollower);  // no election timeout passed: CheckQuorum never looked
+  // Five probes each, 1, 2, 3 and 4 timeouts (the 1 ms floor) apart, and 5 for the last one's answer.
+  CHECK(c.now_us - held_at == 15'000);
+  const std::vector<ProposalRejected> rejected = effects_of<ProposalRejected>(c.effects(0));
+  REQUIRE(rejected.size() == 1);
+  CHECK(rejected[0].proposal_id == 2);
+  std::size_t probes_to_2 = 0;
+  for (const auto& t : effects_of<Transmit>(c.effects(0))) probes_to_2 += t.to == c.id(2);
+  CHECK(probes_to_2 == 5);
+}
+
+TEST_CASE("voters already counted as cut off do not wake the leader again while others are still being probed",
+          "[raft][checkquorum]") {
+  PureCluster c(5, [](RaftConfig& config) {
+    config.quorum_contact_us = 400'000;
+    config.retransmit = {.min_us = 1'000, .initial_us = 5'000, .max_us = 200'000};
+  });
+  c.elect(0);
+  REQUIRE(c.at(0).role() == Role::kLeader);
+  // Only 3 and 4 answer this round: their timeout is measured (the 1 ms floor), 1's and 2's is the initial 5 ms.
+  c.now_us = 1'000;  // (a send stamped 0 is no measurement)
+  c.step(0, Propose{1, {"a"}});
+  c.deliver_all([&](const raft::PeerMessage& m) {
+    return m.from == c.id(0) || m.from == c.id(3) || m.from == c.id(4);
+  });
+  c.now_us = 600'000;
+  c.step(0, Propose{2, {"b"}});
+  const std::int64_t held_at = c.now_us;
+  int rounds = 0;
+  while (c.at(0).role() == Role::kLeader && rounds < 50) {
+    c.queue().clear();  // nobody gets anything
+    const auto due = c.at(0).next_retransmit_us();
+    REQUIRE(due);
+    REQUIRE(*due > c.now_us);  // never a deadline already dealt with: the node would spin on it
+    c.now_us = *due;
+    c.step(0, RetransmitDue{});
+    ++rounds;
+  }
+  CHECK(c.at(0).role() == Role::kFollower);
+  // 3 and 4 count as cut off 15 ms in; 1 and 2 after probes 5, 10, 15 and 20 ms apart and 25 ms for the last.
+  CHECK(c.now_us - held_at == 75'000);
+  CHECK(rounds == 9);  // 1, 3, 5, 6, 10, 15 (both pairs), 30, 50 and 75 ms
+}
+
+TEST_CASE("a leader whose probes are answered late, but answered, keeps leading and commits the waiting write",
+          "[raft][checkquorum]") {
+  PureCluster c = minority_leader_with_a_held_write();
+  for (int round = 0; round < 3; ++round) {  // three rounds of probes lost (a lossy network, not a partition)
+    c.deliver_all([&](const raft::PeerMessage& m) { return within_minority(c, m); });
+    c.now_us = *c.at(0).next_retransmit_us();
+    c.step(0, RetransmitDue{});
+  }
+  REQUIRE(c.at(0).role() == Role::kLeader);
+  c.deliver_all();  // the fourth round gets through
+  CHECK(c.at(0).role() == Role::kLeader);
+  const std::vector<ProposalAccepted> accepted = effects_of<ProposalAccepted>(c.effects(0));
+  REQUIRE(accepted.size() == 1);
+  CHECK(accepted[0].proposal_id == 2);
+  CHECK(c.at(0).commit_index() == c.at(0).log().last_index());
+}
+
 TEST_CASE("reads wait for a majority to confirm leadership after they arrive", "[raft][6.4]") {
   PureCluster c(3);
   c.elect(0);
@@ -579,6 +680,43 @@ TEST_CASE("retransmissions back off while the followers stay silent, and stop on
   c.deliver_all();  // the last copies arrive: committed, and nothing more is resent
   CHECK(c.at(0).commit_index() == c.at(0).log().last_index());
   CHECK(!c.at(0).next_retransmit_us());
+}
+
+TEST_CASE("new entries for a follower heard from lately start from the base timeout, not the last back-off",
+          "[raft][retransmit]") {
+  // Uniform appends (course mode): a follower that is being probed still gets the next entry with the others.
+  PureCluster c(3, [](RaftConfig& config) {
+    config.retransmit = {.min_us = 1'000, .initial_us = 5'000, .max_us = 200'000};
+    config.uniform_appends = true;
+  });
+  c.elect(0);
+  REQUIRE(c.at(0).role() == Role::kLeader);
+  for (int i = 0; i < 10; ++i) {  // round trips of 300 us: the timeout is the 1 ms floor
+    c.step(0, Propose{static_cast<std::uint64_t>(i), {"warm-up"}});
+    c.now_us += 300;
+    c.deliver_all();
+  }
+  c.step(0, Propose{100, {"x"}});
+  for (int i = 0; i < 2; ++i) {  // the copies and both resends lost: the next resend of "x" would wait 4 ms
+    c.queue().clear();
+    c.now_us = *c.at(0).next_retransmit_us();
+    c.step(0, RetransmitDue{});
+  }
+  c.queue().clear();
+  REQUIRE(*c.at(0).next_retransmit_us() - c.now_us == 4'000);
+  // The followers answered 3 ms ago: a random loss, not a dead follower. The next entry's copies, lost too, are
+  // resent after the base timeout; with them goes "x", which they carry again.
+  c.now_us += 100;
+  c.step(0, Propose{101, {"y"}});
+  REQUIRE(c.queue().size() == 2);
+  c.queue().clear();
+  const auto due = c.at(0).next_retransmit_us();
+  REQUIRE(due);
+  CHECK(*due - c.now_us == 1'000);
+  c.now_us = *due;
+  c.step(0, RetransmitDue{});
+  c.deliver_all();
+  CHECK(c.at(0).commit_index() == c.at(0).log().last_index());
 }
 
 TEST_CASE("an entry a majority holds is not resent to the follower that missed it", "[raft][retransmit]") {

@@ -158,6 +158,51 @@ TEST_CASE("a replica cut off in a minority holds a request for one election roun
   CHECK(metrics.hold_timeouts == 1);
 }
 
+TEST_CASE("a leader cut off in a minority with a client waiting steps down after its probes, not at CheckQuorum",
+          "[gateway][sim]") {
+  const auto seed = test_seed(112);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  const bool course = GENERATE(false, true);
+  INFO((course ? "course mode" : "cluster mode"));
+  SimOptions options{.replicas = 5, .seed = seed};
+  if (course) {  // kvstore's course mode: its timing, one shared append, quiet acknowledgements
+    options.timing.heartbeat_interval = 200ms;
+    options.timing.election_timeout_min = 600ms;
+    options.timing.election_timeout_max = 1200ms;
+    options.uniform_appends = true;
+    options.quiet_acks = true;
+  }
+  SimCluster c(options);
+  REQUIRE(c.run_until([&] { return c.leader().has_value(); }, us(5000ms)));
+  c.run_for(us(200ms));
+  const int cut = *c.leader();
+  const int other = follower_of(c, cut);
+  std::vector<int> majority;
+  for (int i = 0; i < c.size(); ++i)
+    if (i != cut && i != other) majority.push_back(i);
+  c.network().partition({cut, other}, majority);
+  const actors::Timing& timing = c.replica(cut)->options().timing;
+  // A write that came just after the cut is in the leader's log, unanswered, and resent while it waits.
+  c.send_request(cut, request(0x2007, "in-flight", actors::RequestKind::kPut, "k0", "v0"));
+  // The leader has heard from no majority for two heartbeat intervals when the next write comes.
+  c.run_for(2 * timing.heartbeat_interval + us(10ms));
+  REQUIRE(c.replica(cut)->core().role() == raft::Role::kLeader);
+  const raft::NodeId client{0x2006};
+  const auto sent_at = c.world().now();
+  c.send_request(cut, request(0x2006, "cut-off-leader", actors::RequestKind::kPut, "k", "v"));
+  REQUIRE(c.run_until([&] { return c.replica(cut)->core().role() != raft::Role::kLeader; }, us(5000ms)));
+  const auto stepped_down = c.world().now() - sent_at;
+  INFO("stepped down " << stepped_down.count() << " us after the write came");
+  // Five probes, fifteen retransmission timeouts: under one election timeout (CheckQuorum, which alone deposed it
+  // before, took 350-510 ms here over five seeds; the probes 100-170 ms).
+  CHECK(stepped_down < timing.election_timeout_min);
+  // And the write is turned away at once (no leader named), not held for an election round on this side.
+  REQUIRE(c.run_until([&] { return !c.replies_to(client).empty(); }, us(5000ms)));
+  CHECK(c.replies_to(client).at(0).kind == actors::ReplyKind::kRedirect);
+  CHECK_FALSE(c.replies_to(client).at(0).leader.valid());
+  CHECK(c.world().now() - sent_at - stepped_down < us(5ms));
+}
+
 TEST_CASE("a request delivered twice is answered once", "[gateway][sim]") {
   const auto seed = test_seed(103);
   INFO("reproduce with CORAFT_SEED=" << seed);
