@@ -18,8 +18,9 @@
 //   the store recognises it and answers with the first result.
 //   Follower: redirect to the leader; while no leader is known, hold the request for the election under way and
 //   redirect as soon as a leader is known (never `fail` where a redirect will do); when a round of elections ends
-//   here with no leader, or at hold_timeout at the latest, redirect naming none (the client tries another replica; one
-//   that is back while we still know no leader waits until its request times out). A client that comes straight back after a redirect
+//   here with no leader (or we stopped leading, cut off from a majority), or at hold_timeout at the latest, redirect
+//   naming none, and after such a round send newcomers on at once (the client tries another replica; one that is back
+//   while we still know no leader waits until its request times out). A client that comes straight back after a redirect
 //   is held too: the leader we named did not serve it, and sending it round in circles would only storm the network
 //   (not a request of the KV API's, which forwards it to the leader itself and bounds the hops). Leader: writes are proposed in batches (one per
 //   burst of requests) and answered once applied; reads are batched into one ReadIndex request and answered from
