@@ -465,6 +465,9 @@ void RaftCore::become_follower(Term term, NodeId leader) {
   role_ = Role::kFollower;
   leader_ = leader;
   campaign_sent_us_.reset();
+  // Announced before the requests we turn away: the gateway must know we no longer lead when their answers come, or
+  // it proposes them here again.
+  note_role();
   if (was_leader) {
     reject_reads();
     if (change_) {
@@ -490,7 +493,6 @@ void RaftCore::become_follower(Term term, NodeId leader) {
                        done ? std::string() : fmt::format("{} leads instead", leader_.str()), leader_});
     transferred_.reset();
   }
-  note_role();
 }
 
 void RaftCore::become_pre_candidate() {

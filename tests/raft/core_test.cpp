@@ -363,6 +363,16 @@ TEST_CASE("a leader whose probes a majority leaves unanswered steps down at once
   const std::vector<ProposalRejected> rejected = effects_of<ProposalRejected>(c.effects(0));
   REQUIRE(rejected.size() == 1);
   CHECK(rejected[0].proposal_id == 2);
+  // The role change is announced before the write is turned away (the gateway would otherwise propose it again).
+  const auto& effects = c.effects(0);
+  const auto stepped = std::find_if(effects.begin(), effects.end(), [](const raft::Effect& e) {
+    const auto* role = std::get_if<RoleChanged>(&e);
+    return role && role->role == Role::kFollower;
+  });
+  const auto turned_away = std::find_if(effects.begin(), effects.end(), [](const raft::Effect& e) {
+    return std::holds_alternative<ProposalRejected>(e);
+  });
+  CHECK(stepped < turned_away);
   std::size_t probes_to_2 = 0;
   for (const auto& t : effects_of<Transmit>(c.effects(0))) probes_to_2 += t.to == c.id(2);
   CHECK(probes_to_2 == 5);
