@@ -418,7 +418,7 @@ void RaftCore::on_read_index(const ReadIndex& read) {
   }
   pending_reads_.push_back(PendingRead{read.read_id, now_us_});
   maybe_complete_reads();
-  if (!pending_reads_.empty() && !in_contact_with_majority()) probe_for_contact();
+  if (clients_await_contact()) probe_for_contact();
 }
 
 void RaftCore::on_heartbeat_due(NodeId peer_id) {
@@ -1111,7 +1111,7 @@ void RaftCore::start_fresh_round(PeerState& peer) {
 }
 
 void RaftCore::on_retransmit_due() {
-  if (role_ == Role::kLeader && clients_await_contact()) {
+  if (clients_await_contact()) {  // (leaders only)
     probe_for_contact();
     if (role_ != Role::kLeader) return;
   }
