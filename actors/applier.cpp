@@ -1,4 +1,5 @@
 #include "actors/applier.hpp"
+#include "actors/local_executor.hpp"
 
 #include "actors/hop_trace.hpp"
 
@@ -84,7 +85,7 @@ asio::awaitable<void> Applier::run() {
       if (!co_await answer_watches()) co_return;
       node_.try_send(AppliedThrough{applied_index_});
       maybe_snapshot();
-      if (!held_.empty()) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+      if (!held_.empty()) co_await asio::post(event_loop(co_await asio::this_coro::executor), asio::use_awaitable);
     }
   }
 }

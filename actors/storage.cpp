@@ -1,4 +1,5 @@
 #include "actors/storage.hpp"
+#include "actors/local_executor.hpp"
 
 #include "actors/hop_trace.hpp"
 
@@ -45,7 +46,7 @@ asio::awaitable<void> Storage::run() {
       // the bridge, and one turn of the event loop lets them reach the socket first. (A synced write goes to the disk
       // thread at once: that thread's wake-up is the longer wait, and on a busy machine the later it is asked for,
       // the later it runs.)
-      co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+      co_await asio::post(event_loop(co_await asio::this_coro::executor), asio::use_awaitable);
       take_in_queued();
     }
     start_writing();

@@ -1,5 +1,6 @@
 // The actor runtime: mailboxes, spawning, real and simulated time, the seeded Rng.
 
+#include "actors/local_executor.hpp"
 #include "actors/mailbox.hpp"
 #include "actors/real_clock.hpp"
 #include "actors/rng.hpp"
@@ -10,6 +11,7 @@
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 #include <catch2/catch.hpp>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
@@ -315,4 +317,42 @@ TEST_CASE("Rng streams are reproducible and bounded", "[actors][rng]") {
   for (int i = 0; i < 10000; ++i) hits += d.chance(0.3);
   CHECK(hits > 2700);
   CHECK(hits < 3300);
+}
+
+TEST_CASE("actor hops run within the handler that queued them, a bounded number at a time", "[actors][runtime]") {
+  // Each handler round of asio's queue polls the reactor (a system call) once an io_context has a socket or a timer;
+  // spawn()'s executor keeps an actor's continuations out of that queue (actors/local_executor.hpp).
+  asio::io_context io(1);
+  asio::steady_timer pending(io, std::chrono::hours(1));  // a reactor, as every replica has
+  pending.async_wait([](const asio::error_code&) {});
+  Mailbox<int> to_b(io.get_executor(), 8, "to_b"), to_a(io.get_executor(), 8, "to_a");
+  constexpr int kRoundTrips = 1000;
+  int hops = 0;
+  int hops_when_plain_ran = -1;
+  spawn(io.get_executor(), "a", [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < kRoundTrips; ++i) {
+      int m = i;
+      co_await to_b.send(m);
+      if (!co_await to_a.receive()) break;
+      hops += 2;
+    }
+    to_a.close();
+    to_b.close();
+    pending.cancel();
+  });
+  spawn(io.get_executor(), "b", [&]() -> asio::awaitable<void> {
+    while (auto m = co_await to_b.receive()) {
+      int r = *m;
+      co_await to_a.send(r);
+    }
+  });
+  io.poll_one();  // the actors are under way
+  asio::post(io, [&] { hops_when_plain_ran = hops; });
+  const std::size_t handlers = io.run();
+  CHECK(hops == 2 * kRoundTrips);
+  // One asio handler per LocalExecutor::kMaxLocalRun continuations, not one per hop.
+  CHECK(handlers < static_cast<std::size_t>(kRoundTrips) / 8);
+  // Handlers already in asio's queue still get their turn within a bounded number of hops.
+  CHECK(hops_when_plain_ran >= 0);
+  CHECK(hops_when_plain_ran <= 2 * static_cast<int>(LocalExecutor::kMaxLocalRun));
 }
