@@ -1,7 +1,7 @@
 #include "actors/applier.hpp"
-#include "actors/local_executor.hpp"
 
 #include "actors/hop_trace.hpp"
+#include "actors/local_executor.hpp"
 
 #include <fmt/format.h>
 

@@ -1,7 +1,7 @@
 #include "actors/storage.hpp"
-#include "actors/local_executor.hpp"
 
 #include "actors/hop_trace.hpp"
+#include "actors/local_executor.hpp"
 
 #include <asio/post.hpp>
 #include <asio/this_coro.hpp>
