@@ -63,6 +63,7 @@ void SimWorld::remove_context(asio::io_context& io) {
       ++it;
     }
   }
+  std::erase_if(posted_, [&](const auto& entry) { return entry.second == &io; });
 }
 
 std::unique_ptr<Clock> SimWorld::make_clock(asio::io_context& io, std::int64_t rate_ppm) {
@@ -79,7 +80,10 @@ TimerId SimWorld::schedule(asio::io_context& io, TimePoint deadline, std::functi
 
 void SimWorld::cancel(TimerId id) {
   auto it = deadline_of_.find(id);
-  if (it == deadline_of_.end()) return;
+  if (it == deadline_of_.end()) {
+    posted_.erase(id);
+    return;
+  }
   queue_.erase(Key{it->second, id});
   deadline_of_.erase(it);
 }
@@ -106,7 +110,13 @@ bool SimWorld::step() {
   auto node = queue_.extract(queue_.begin());
   deadline_of_.erase(node.key().id);
   now_ = node.key().deadline;
-  asio::post(*node.mapped().io, std::move(node.mapped().fire));
+  const TimerId id = node.key().id;
+  asio::io_context& io = *node.mapped().io;
+  posted_.emplace(id, &io);
+  asio::post(io, [this, id, fire = std::move(node.mapped().fire)] {
+    if (posted_.erase(id) == 0) return;  // cancelled after it came due
+    fire();
+  });
   run_until_idle();
   ++steps_;
   if (after_step_) after_step_();

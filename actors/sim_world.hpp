@@ -30,7 +30,7 @@ class SimWorld {
   // Contexts are run in the order they were added. A removed context's pending deadlines are discarded.
   void add_context(asio::io_context& io);
   void remove_context(asio::io_context& io);
-  // A paused context runs nothing (its deadlines still come due and wait) until it is resumed.
+  // A paused context runs nothing (its deadlines still come due and wait, still cancellable) until it is resumed.
   void pause(asio::io_context& io);
   void resume(asio::io_context& io);
   // A Clock for actors on `io`, reading this world's time. `rate_ppm` lets a replica's clock run fast or slow
@@ -73,6 +73,10 @@ class SimWorld {
   std::vector<asio::io_context*> paused_;
   std::map<Key, Pending> queue_;
   std::unordered_map<TimerId, TimePoint> deadline_of_;
+  // Deadlines that came due and were posted to their context but have not run yet (a paused context holds them; so
+  // does a busy one, behind handlers queued earlier). cancel() still reaches them, as it reaches an asio timer whose
+  // expiry is queued (RealClock): "a cancelled id never fires" holds under both clocks.
+  std::unordered_map<TimerId, asio::io_context*> posted_;
   TimerId next_id_ = 1;
   std::uint64_t steps_ = 0;
   std::function<void()> after_step_;
