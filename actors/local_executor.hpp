@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <type_traits>
 #include <utility>
 
 namespace coraft::actors {
