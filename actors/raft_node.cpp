@@ -24,6 +24,7 @@ raft::RaftConfig raft_config(const ReplicaOptions& options) {
   config.join = options.join;
   const auto election_min = std::chrono::duration_cast<Micros>(options.timing.election_timeout_min).count();
   config.transfer_timeout_us = 2 * election_min;
+  config.vote_quiet_us = election_min;
   config.pre_vote = options.pre_vote;
   config.check_quorum = options.check_quorum;
   config.uniform_appends = options.uniform_appends;

@@ -249,6 +249,7 @@ void RaftCore::on_append(NodeId from, const AppendEntries& request) {
   }
   if (role_ != Role::kFollower || leader_ != from) become_follower(term_, from);
   votes_held_after_restart_ = false;
+  leader_contact_us_ = now_us_;
   emit(ResetElectionTimer{});
 
   Index prev = request.prev_log_index;
@@ -464,6 +465,7 @@ void RaftCore::become_follower(Term term, NodeId leader) {
   }
   role_ = Role::kFollower;
   leader_ = leader;
+  if (leader != kNoNode) leader_contact_us_ = now_us_;  // only a leader's own message names it
   campaign_sent_us_.reset();
   // Announced before the requests we turn away: the gateway must know we no longer lead when their answers come, or
   // it proposes them here again.
@@ -750,6 +752,7 @@ void RaftCore::on_install_snapshot(NodeId from, const InstallSnapshot& request) 
   }
   if (role_ != Role::kFollower || leader_ != from) become_follower(term_, from);
   votes_held_after_restart_ = false;
+  leader_contact_us_ = now_us_;
   emit(ResetElectionTimer{});
 
   InstallSnapshotReply reply{.term = term_, .last_included_index = request.last_included_index};
@@ -1254,9 +1257,13 @@ void RaftCore::reject_reads() {
 }
 
 bool RaftCore::in_leader_lease() const {
-  // Followers forget the leader when their election timer fires, so "knows a leader" means "heard from it within
-  // an election timeout". A leader is in its own lease until CheckQuorum deposes it.
-  return config_.check_quorum && leader_ != kNoNode;
+  // A leader is in its own lease until CheckQuorum deposes it. A follower is while it heard from its leader within
+  // the minimum election timeout, as the thesis has it, rather than until its own randomized timer fires: then the
+  // first voter to time out after a leader dies can be elected at once, where it used to wait for a majority of the
+  // others' timers to fire too (course mode, 5 replicas: about 0.7 against 1 s without a leader on average).
+  if (!config_.check_quorum || leader_ == kNoNode) return false;
+  if (role_ == Role::kLeader || config_.vote_quiet_us == 0) return true;
+  return now_us_ - leader_contact_us_ < config_.vote_quiet_us;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -49,6 +49,9 @@ struct RaftConfig {
   // 0 means plain ReadIndex (a fresh round after the read arrives). Must stay below the minimum election timeout by
   // the assumed clock-rate error (see ARCHITECTURE.md, "Reads").
   std::int64_t read_lease_us = 0;
+  // Thesis §4.2.3: a follower ignores vote requests for this long after it last heard from its leader (the minimum
+  // election timeout; the read lease above relies on it). 0: until its own election timer fires.
+  std::int64_t vote_quiet_us = 0;
   // Longest back-off for heartbeats to a silent follower: heartbeat interval << max_backoff_shift.
   int max_backoff_shift = 3;
   // A leadership transfer that has not put the target in charge by then is abandoned (about an election timeout).
@@ -351,6 +354,7 @@ class RaftCore {
   // After a restart, grant no vote until our own election timer fires once: we may have acknowledged a leader just
   // before crashing, and its read lease counts on us not helping elect anyone else for an election timeout.
   bool votes_held_after_restart_ = false;
+  std::int64_t leader_contact_us_ = 0;  // when a message of our leader last reached us
   std::map<NodeId, PeerState> peers_;  // every member but us (voters and learners)
   // A campaign's vote request, resent to the voters that have not answered (none: no campaign under way).
   RequestVote campaign_request_;

@@ -132,6 +132,37 @@ TEST_CASE("a replica that hears from a current leader ignores vote requests", "[
   CHECK(std::get<RequestVoteReply>(effects_of<Send>(later).at(0).message.payload).granted);
 }
 
+TEST_CASE("a follower considers votes once the minimum election timeout has passed since its leader's last message",
+          "[raft][4.2.3]") {
+  // Without this, a follower ignored them until its own randomized timer fired, so after a leader died the first
+  // voter to time out could not be elected before a majority of the others had timed out as well.
+  PureCluster c(3, [](RaftConfig& config) { config.vote_quiet_us = 1'000'000; });
+  c.now_us = 5'000'000;
+  c.elect(0);
+  REQUIRE(c.at(1).leader() == c.id(0));
+  auto pre_vote = [&] { return c.step(1, Receive{PeerMessage{c.id(2), c.id(1), RequestVote{2, 100, 7, true}}}); };
+  c.now_us += 999'999;
+  CHECK(pre_vote().empty());  // within the timeout: ignored
+  c.now_us += 1;
+  auto answered = effects_of<Send>(pre_vote());
+  REQUIRE(answered.size() == 1);  // its own timer has not fired, and it still names the leader
+  CHECK(std::get<RequestVoteReply>(answered.at(0).message.payload).granted);
+  CHECK(c.at(1).leader() == c.id(0));
+  CHECK(c.at(1).term() == 1);
+  // A message from the leader starts the timeout again.
+  c.queue().clear();
+  c.step(0, HeartbeatDue{c.id(1)});
+  c.deliver_all();
+  REQUIRE(c.at(1).leader() == c.id(0));
+  c.now_us += 500'000;
+  CHECK(pre_vote().empty());
+  c.now_us += 500'000;
+  auto vote = effects_of<Send>(c.step(1, Receive{PeerMessage{c.id(2), c.id(1), RequestVote{2, 100, 7, false}}}));
+  REQUIRE(vote.size() == 1);
+  CHECK(std::get<RequestVoteReply>(vote.at(0).message.payload).granted);
+  CHECK(c.at(1).term() == 2);
+}
+
 TEST_CASE("a leader commits an entry of an earlier term only with one of its own (Figure 8)", "[raft][5.4.2]") {
   // Replica 0 has an entry of term 2 that nobody else has; it becomes leader in term 4.
   PureCluster c(5);
