@@ -86,8 +86,8 @@ void Store::put(std::uint64_t index, Data::iterator at, const std::string& key, 
 }
 
 void Store::erase(std::uint64_t index, Data::const_iterator it) {
-  tombstones_by_age_.emplace(index, it->first);
-  tombstones_.emplace(it->first, index);  // absent before: a key and its tombstone never coexist
+  tombstones_by_age_.emplace(index, std::string(it->first.view()));
+  tombstones_.emplace(std::string(it->first.view()), index);  // absent before: a key and its tombstone never coexist
   data_.erase(it);
   last_change_index_ = index;
 }
@@ -125,7 +125,7 @@ std::optional<std::string> Store::get(const std::string& key) const {
 std::optional<KeyValue> Store::entry(const std::string& key) const {
   auto it = data_.find(key);
   if (it == data_.end()) return std::nullopt;
-  return KeyValue{it->first, it->second.value, it->second.create_index, it->second.modify_index, it->second.flags};
+  return KeyValue{std::string(it->first.view()), it->second.value, it->second.create_index, it->second.modify_index, it->second.flags};
 }
 
 RangeRead Store::read(const KeyRange& range, bool keys_only, const RangeLimits& limits) const {
@@ -140,7 +140,7 @@ RangeRead Store::read(const KeyRange& range, bool keys_only, const RangeLimits& 
       out.too_large = true;
       return out;
     }
-    out.entries.push_back(KeyValue{it->first, keys_only ? std::string{} : it->second.value, it->second.create_index,
+    out.entries.push_back(KeyValue{std::string(it->first.view()), keys_only ? std::string{} : it->second.value, it->second.create_index,
                                    it->second.modify_index, it->second.flags});
   }
   return out;
@@ -265,7 +265,7 @@ bool Store::restore(std::string_view bytes) {
     Stored stored;
     if (!in.bytes(key) || !in.bytes(stored.value) || !in.u64(stored.create_index) || !in.u64(stored.modify_index) ||
         !in.u64(stored.flags) || stored.create_index == 0 || stored.create_index > stored.modify_index ||
-        stored.modify_index > last_change || (!data_.empty() && data_.rbegin()->first >= key)) {
+        stored.modify_index > last_change || (!data_.empty() && data_.rbegin()->first.view() >= key)) {
       return restore_failed();
     }
     newest = std::max(newest, stored.modify_index);
@@ -323,7 +323,7 @@ bool Store::restore_failed() {
 std::uint64_t Store::digest() const {
   // XOR of per-item hashes: independent of the session table's iteration order.
   std::uint64_t out = last_change_index_ * 0xC2B2AE3D27D4EB4Full ^ tombstone_floor_ * 0x165667B19E3779F9ull;
-  const std::hash<std::string> hash;
+  const std::hash<std::string_view> hash;
   for (const auto& [key, stored] : data_) {
     out ^= hash(key) * 31 + hash(stored.value) * 0x9E3779B97F4A7C15ull + stored.create_index * 0xFF51AFD7ED558CCDull +
            stored.modify_index * 0xC4CEB9FE1A85EC53ull + stored.flags * 0x2545F4914F6CDD1Dull;

@@ -12,6 +12,7 @@
 // changed when it had not, which blocking queries allow).
 
 #include "kv/command.hpp"
+#include "kv/stored_key.hpp"
 
 #include <cstdint>
 #include <map>
@@ -43,7 +44,7 @@ auto range_span(const Map& map, const KeyRange& range) {
   auto first = map.lower_bound(range.key);
   if (!range.prefix) {
     auto last = first;
-    while (last != map.end() && last->first == range.key) ++last;
+    while (last != map.end() && std::string_view(last->first) == range.key) ++last;
     return std::pair{first, last};
   }
   const auto successor = prefix_successor(range.key);
@@ -125,7 +126,7 @@ class Store {
     Result result;
     std::uint64_t last_used_index = 0;
   };
-  using Data = std::map<std::string, Stored, std::less<>>;
+  using Data = std::map<StoredKey, Stored, KeyLess>;
 
   Result execute(std::uint64_t index, const Command& command);
   // `at`: data_.lower_bound(key), found by the caller; one walk of the tree per write, not two.

@@ -397,6 +397,8 @@ TEST_CASE("every read of one key agrees with a plain map, through deletes, prefi
   std::vector<std::string> universe;
   for (const char* group : {"a", "ab", "b"})
     for (int i = 0; i < 12; ++i) universe.push_back(std::string(group) + "/" + std::to_string(i));
+  // Keys on both sides of the length the store keeps inside its tree's nodes (23 bytes), and far beyond it.
+  for (std::size_t length : {22u, 23u, 24u, 25u, 60u}) universe.push_back("ab/" + std::string(length - 3, 'x'));
   Store store;
   std::map<std::string, std::string> model;
   for (std::uint64_t index = 1; index <= 3000; ++index) {
@@ -417,7 +419,7 @@ TEST_CASE("every read of one key agrees with a plain map, through deletes, prefi
         break;
       }
       case 7: {
-        const std::string prefix = next(2) ? "a" : "ab/1";
+        const std::string prefix = std::vector<std::string>{"a", "ab/1", "ab/xxxxxxxxxxxxxxxxxxxx"}[next(3)];
         store.apply(index, Command{Op::kDeletePrefix, prefix});
         for (auto it = model.lower_bound(prefix); it != model.end() && it->first.rfind(prefix, 0) == 0;) it = model.erase(it);
         break;
@@ -441,6 +443,39 @@ TEST_CASE("every read of one key agrees with a plain map, through deletes, prefi
                                                  << ", expected " << expected.value_or("(none)"));
       if (store.entry(k).has_value() != expected.has_value()) FAIL("entry of " << k << " at index " << index);
     }
+    for (const std::string prefix : {"a", "ab/", "b"}) {
+      std::vector<std::string> listed, expected;
+      for (const auto& kv : store.read(KeyRange{prefix, true}, false).entries) listed.push_back(kv.key + "=" + kv.value);
+      for (auto it = model.lower_bound(prefix); it != model.end() && it->first.rfind(prefix, 0) == 0; ++it)
+        expected.push_back(it->first + "=" + it->second);
+      if (listed != expected) FAIL("prefix " << prefix << " at index " << index << " lists other keys than the model");
+    }
   }
   CHECK(store.size() == model.size());
+}
+
+TEST_CASE("a stored key holds its bytes whether they fit inside it or not", "[kv][store]") {
+  for (std::size_t length : {0u, 1u, 22u, 23u, 24u, 100u}) {
+    for (std::size_t other_length : {0u, 23u, 24u, 100u}) {
+      INFO("lengths " << length << " and " << other_length);
+      const std::string bytes(length, 'k'), other_bytes(other_length, 'o');
+      StoredKey key(bytes);
+      CHECK(key.view() == bytes);
+      StoredKey copy(key);
+      CHECK(copy.view() == bytes);
+      StoredKey other(other_bytes);
+      other = copy;
+      CHECK(other.view() == bytes);
+      StoredKey moved(std::move(copy));
+      CHECK(moved.view() == bytes);
+      StoredKey target(other_bytes);
+      target = std::move(moved);
+      CHECK(target.view() == bytes);
+      target = target;
+      CHECK(target.view() == bytes);
+      CHECK(KeyLess{}(StoredKey(bytes + "a"), StoredKey(bytes + "b")));
+      CHECK(KeyLess{}(key, bytes + '\0'));
+      CHECK_FALSE(KeyLess{}(key, key));
+    }
+  }
 }
