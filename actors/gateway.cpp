@@ -14,7 +14,6 @@ namespace coraft::actors {
 namespace {
 
 constexpr std::size_t kMaxBurst = 1024;          // messages handled before batches are flushed
-constexpr std::size_t kRecentMids = 1u << 16;    // remembered (client, MID) pairs
 constexpr Millis kSweepInterval{10};
 
 bool is_write(RequestKind kind) {
@@ -124,13 +123,7 @@ bool Gateway::first_sighting(const ClientRequest& request) {
   // A 64-bit digest of (client, MID) instead of the strings: this runs for every request, and a collision (about one
   // in 2^48 within the window) would only make a client retry.
   const std::uint64_t digest = std::hash<std::string_view>{}(request.mid) * 0x9E3779B97F4A7C15ull ^ request.client.value;
-  if (!recent_mids_.insert(digest).second) return false;
-  recent_mids_order_.push_back(digest);
-  if (recent_mids_order_.size() > kRecentMids) {
-    recent_mids_.erase(recent_mids_order_.front());
-    recent_mids_order_.pop_front();
-  }
-  return true;
+  return recent_mids_.insert(digest);
 }
 
 void Gateway::on_request(ClientRequest request) {

@@ -39,13 +39,13 @@
 #include "actors/inboxes.hpp"
 #include "actors/logger.hpp"
 #include "actors/metrics.hpp"
+#include "actors/recent_digests.hpp"
 #include "actors/replica_options.hpp"
 #include "kv/command.hpp"
 
 #include <deque>
 #include <map>
 #include <set>
-#include <unordered_set>
 
 namespace coraft::actors {
 
@@ -147,8 +147,8 @@ class Gateway {
   std::uint64_t next_batch_id_ = 1;
 
   // Digests of (client, MID) of recent requests: a datagram delivered twice must not be answered twice.
-  std::unordered_set<std::uint64_t> recent_mids_;
-  std::deque<std::uint64_t> recent_mids_order_;
+  static constexpr std::size_t kRecentMids = 1u << 16;  // remembered (client, MID) pairs
+  RecentDigests recent_mids_{kRecentMids};
 
   // Clients recently redirected to the leader, to notice one coming straight back (a redirect loop).
   struct Redirected {
