@@ -30,64 +30,92 @@ Result Store::apply(std::uint64_t index, const Command& command) {
   return result;
 }
 
+Store::Store(const Store& other)
+    : data_(other.data_),
+      tombstones_(other.tombstones_),
+      tombstones_by_age_(other.tombstones_by_age_),
+      tombstone_floor_(other.tombstone_floor_),
+      last_change_index_(other.last_change_index_),
+      sessions_(other.sessions_),
+      sessions_by_use_(other.sessions_by_use_),
+      max_sessions_(other.max_sessions_),
+      max_tombstones_(other.max_tombstones_),
+      last_index_(other.last_index_) {
+  rebuild_index();
+}
+
+Store& Store::operator=(const Store& other) {
+  if (this != &other) *this = Store(other);
+  return *this;
+}
+
+void Store::rebuild_index() {
+  index_.clear();
+  for (Element& element : data_) index_.insert(&element, KeyIndex<Element>::hash_of(element.first));
+}
+
 Result Store::execute(std::uint64_t index, const Command& command) {
-  auto it = data_.lower_bound(command.key);
-  const bool exists = it != data_.end() && it->first == command.key;
+  if (command.op == Op::kDeletePrefix) {
+    auto [first, last] = range_span(data_, KeyRange{command.key, true});
+    std::uint64_t deleted = 0;
+    while (first != last) {
+      auto next = std::next(first);
+      erase(index, first);
+      first = next;
+      ++deleted;
+    }
+    return Result{Status::kOk, std::to_string(deleted)};
+  }
+  const std::uint64_t hash = KeyIndex<Element>::hash_of(command.key);
+  Element* element = index_.find(command.key, hash);
+  const bool exists = element != nullptr;
   // Consul's ?cas=<index>: 0 asks for an absent key, anything else for that modify index.
-  const bool index_matches = !command.expected_index ||
-                             (*command.expected_index == 0 ? !exists
-                                                           : exists && it->second.modify_index == *command.expected_index);
+  const bool index_matches =
+      !command.expected_index ||
+      (*command.expected_index == 0 ? !exists : exists && element->second.modify_index == *command.expected_index);
   switch (command.op) {
     case Op::kPut:
       if (!index_matches) return Result{Status::kCasMismatch, std::nullopt};
-      put(index, it, command.key, command.value, command.flags);
+      put(index, element, command.key, hash, command.value, command.flags);
       return Result{Status::kOk, std::nullopt};
     case Op::kDelete:
       if (!exists) return Result{Status::kNotFound, std::nullopt};
       if (!index_matches) return Result{Status::kCasMismatch, std::nullopt};
-      erase(index, it);
+      erase(index, data_.find(command.key));
       return Result{Status::kOk, std::nullopt};
     case Op::kCas: {
-      const bool matches = command.expected ? exists && it->second.value == *command.expected : !exists;
-      if (!matches) return Result{Status::kCasMismatch, exists ? std::optional(it->second.value) : std::nullopt};
-      put(index, it, command.key, command.value, command.flags);
+      const bool matches = command.expected ? exists && element->second.value == *command.expected : !exists;
+      if (!matches) return Result{Status::kCasMismatch, exists ? std::optional(element->second.value) : std::nullopt};
+      put(index, element, command.key, hash, command.value, command.flags);
       return Result{Status::kOk, std::nullopt};
     }
-    case Op::kDeletePrefix: {
-      auto [first, last] = range_span(data_, KeyRange{command.key, true});
-      std::uint64_t deleted = 0;
-      while (first != last) {
-        auto next = std::next(first);
-        erase(index, first);
-        first = next;
-        ++deleted;
-      }
-      return Result{Status::kOk, std::to_string(deleted)};
-    }
+    case Op::kDeletePrefix:
+      break;
   }
   return Result{Status::kOk, std::nullopt};
 }
 
-void Store::put(std::uint64_t index, Data::iterator at, const std::string& key, const std::string& value,
-                std::uint64_t flags) {
-  const bool inserted = at == data_.end() || at->first != key;
-  auto it = inserted ? data_.emplace_hint(at, key, Stored{}) : at;
-  if (inserted) {
-    it->second.create_index = index;
+void Store::put(std::uint64_t index, Element* element, const std::string& key, std::uint64_t hash,
+                const std::string& value, std::uint64_t flags) {
+  if (!element) {
+    element = &*data_.emplace(key, Stored{}).first;
+    index_.insert(element, hash);
+    element->second.create_index = index;
     if (auto tombstone = tombstones_.find(key); tombstone != tombstones_.end()) {
       tombstones_by_age_.erase({tombstone->second, key});
       tombstones_.erase(tombstone);
     }
   }
-  it->second.value = value;
-  it->second.modify_index = index;
-  it->second.flags = flags;
+  element->second.value = value;
+  element->second.modify_index = index;
+  element->second.flags = flags;
   last_change_index_ = index;
 }
 
 void Store::erase(std::uint64_t index, Data::const_iterator it) {
   tombstones_by_age_.emplace(index, std::string(it->first.view()));
   tombstones_.emplace(std::string(it->first.view()), index);  // absent before: a key and its tombstone never coexist
+  index_.erase(&*it, KeyIndex<Element>::hash_of(it->first));
   data_.erase(it);
   last_change_index_ = index;
 }
@@ -117,15 +145,16 @@ void Store::touch_session(std::uint64_t id, std::uint64_t seq, const Result& res
 // Reads
 
 std::optional<std::string> Store::get(const std::string& key) const {
-  auto it = data_.find(key);
-  if (it == data_.end()) return std::nullopt;
+  const Element* it = index_.find(key, KeyIndex<Element>::hash_of(key));
+  if (!it) return std::nullopt;
   return it->second.value;
 }
 
 std::optional<KeyValue> Store::entry(const std::string& key) const {
-  auto it = data_.find(key);
-  if (it == data_.end()) return std::nullopt;
-  return KeyValue{std::string(it->first.view()), it->second.value, it->second.create_index, it->second.modify_index, it->second.flags};
+  const Element* it = index_.find(key, KeyIndex<Element>::hash_of(key));
+  if (!it) return std::nullopt;
+  return KeyValue{std::string(it->first.view()), it->second.value, it->second.create_index, it->second.modify_index,
+                  it->second.flags};
 }
 
 RangeRead Store::read(const KeyRange& range, bool keys_only, const RangeLimits& limits) const {
@@ -287,6 +316,7 @@ bool Store::restore(std::string_view bytes) {
   last_index_ = last_index;
   last_change_index_ = last_change;
   tombstone_floor_ = floor;
+  rebuild_index();
   return true;
 }
 
@@ -307,11 +337,13 @@ bool Store::restore_v1(std::string_view bytes) {
   if (!read_sessions(in, last_index, sessions_, sessions_by_use_)) return restore_failed();
   last_index_ = last_index;
   last_change_index_ = tombstone_floor_ = last_index;
+  rebuild_index();
   return true;
 }
 
 bool Store::restore_failed() {
   data_.clear();
+  index_.clear();
   tombstones_.clear();
   tombstones_by_age_.clear();
   sessions_.clear();

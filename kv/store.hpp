@@ -3,7 +3,8 @@
 // every replica applies the same commands in the same order and so holds the same sessions, which is why a retried
 // request is answered with its original result even after the leader changed.
 //
-// Keys are kept in order, so a prefix is one contiguous range (read without a pass over the whole store). Each key
+// Keys are kept in order, so a prefix is one contiguous range (read without a pass over the whole store); a hash
+// index over the ordered tree (kv/key_index.hpp) takes single-key reads and writes past the tree walk. Each key
 // carries the log index that created it and the one that last modified it, and flags (Consul's CreateIndex,
 // ModifyIndex and Flags). A deleted key leaves a tombstone holding the index of its deletion, so that the index at
 // which a range last changed is known even when the change was a delete (what a blocking query waits on). Tombstones
@@ -12,6 +13,7 @@
 // changed when it had not, which blocking queries allow).
 
 #include "kv/command.hpp"
+#include "kv/key_index.hpp"
 #include "kv/stored_key.hpp"
 
 #include <cstdint>
@@ -80,6 +82,11 @@ class Store {
   // first. Deterministic: "recently" and "oldest" are measured in applied log indexes, identical on every replica.
   explicit Store(std::size_t max_sessions = 1u << 20, std::size_t max_tombstones = 1u << 16)
       : max_sessions_(max_sessions), max_tombstones_(max_tombstones) {}
+  // A copy indexes its own tree's elements; a move keeps the elements, and so the index.
+  Store(const Store& other);
+  Store& operator=(const Store& other);
+  Store(Store&&) noexcept = default;
+  Store& operator=(Store&&) noexcept = default;
 
   // Applies the command at log index `index` (indexes must increase). A command whose session already holds this
   // sequence number is not applied again: the original result is returned.
@@ -127,18 +134,21 @@ class Store {
     std::uint64_t last_used_index = 0;
   };
   using Data = std::map<StoredKey, Stored, KeyLess>;
+  using Element = Data::value_type;
 
   Result execute(std::uint64_t index, const Command& command);
-  // `at`: data_.lower_bound(key), found by the caller; one walk of the tree per write, not two.
-  void put(std::uint64_t index, Data::iterator at, const std::string& key, const std::string& value,
+  // `element`: the key's element, found by the caller in the index (nullptr: a new key).
+  void put(std::uint64_t index, Element* element, const std::string& key, std::uint64_t hash, const std::string& value,
            std::uint64_t flags);
   void erase(std::uint64_t index, Data::const_iterator it);
+  void rebuild_index();
   void reap_tombstones();
   bool restore_failed();
   bool restore_v1(std::string_view bytes);
   void touch_session(std::uint64_t id, std::uint64_t seq, const Result& result, std::uint64_t index);
 
   Data data_;
+  KeyIndex<Element> index_;  // every element of data_, by key
   std::map<std::string, std::uint64_t, std::less<>> tombstones_;  // deleted key -> index of its deletion
   std::set<std::pair<std::uint64_t, std::string>> tombstones_by_age_;  // (index, key): the oldest go first
   std::uint64_t tombstone_floor_ = 0;    // every dropped tombstone's index is at most this
