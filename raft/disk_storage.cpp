@@ -325,8 +325,9 @@ void DiskStorage::open_segment_for_append(std::uint64_t seq) {
   segment_ = fs_.open(file, false);
   segment_seq_ = seq;
   segment_end_ = segment_->size();  // recovery cut any zeros: this is where the data ends
+  zeroed_end_ = segment_end_;
   // Preallocate the rest of the segment with zeros: a sync then writes data blocks only, not the file size too
-  // (about 50 instead of 70 microseconds here).
+  // (about 50 instead of 70 microseconds here). zero_ahead() then writes the reserved blocks before data reaches them.
   if (segment_end_ < options_.segment_bytes) {
     segment_->preallocate(segment_end_, options_.segment_bytes - segment_end_);
     if (options_.fsync == FsyncPolicy::kAlways) segment_->sync();
@@ -341,6 +342,25 @@ void DiskStorage::write_records(const std::string& bytes) {
   }
   segment_->write_at(segment_end_, bytes);
   segment_end_ += bytes.size();
+  zero_ahead();
+}
+
+void DiskStorage::zero_ahead() {
+  // Blocks that fallocate reserved are "unwritten" extents (ext4, XFS): the first sync of each one must also record
+  // in the file's metadata that it now holds data. Measured here, a 4 KiB pwrite + fdatasync costs about 250 us into
+  // reserved blocks and 178 us into blocks written before (three such writers at once: 435 against 506 us). So
+  // synced segments are written with real zeros a stretch ahead of their data, a megabyte at a time, in the job that
+  // comes within half a megabyte of the zeroed end: one job in about every 1 MiB of log pays for the next megabyte.
+  // Zeros are what preallocated blocks read as, so recovery is unchanged; a power cut that loses them loses nothing.
+  constexpr std::uint64_t kStretch = 1u << 20;
+  if (options_.fsync != FsyncPolicy::kAlways || zeroed_end_ >= segment_end_ + kStretch / 2) return;
+  const std::uint64_t from = std::max(zeroed_end_, segment_end_);
+  const std::uint64_t to = std::min<std::uint64_t>(options_.segment_bytes, segment_end_ + kStretch);
+  if (to > from) {
+    static const std::string zeros(kStretch, '\0');
+    segment_->write_at(from, std::string_view(zeros).substr(0, to - from));
+  }
+  zeroed_end_ = std::max(zeroed_end_, to);
 }
 
 void DiskStorage::sync_segment() {

@@ -88,6 +88,7 @@ class DiskStorage {
   void install(const PreparedSnapshot& prepared, std::string records_before);
   void compact(const Snapshot& snapshot);
   void write_records(const std::string& bytes);
+  void zero_ahead();
   void sync_segment();
   void open_segment_for_append(std::uint64_t seq);
   std::string path(std::string_view name) const;
@@ -98,6 +99,7 @@ class DiskStorage {
   std::unique_ptr<WritableFile> segment_;
   std::uint64_t segment_seq_ = 0;
   std::uint64_t segment_end_ = 0;  // where the segment's data ends (preallocated zeros follow)
+  std::uint64_t zeroed_end_ = 0;   // up to here the segment's blocks were written (with data or zeros) by us
   RecoveredState recovered_;
   HardState hard_state_;
   Index base_index_ = 0;
