@@ -1,6 +1,7 @@
 // The gateway's memory of recent requests: a repeat within the window is recognised, one older than it is not.
 
 #include "actors/recent_digests.hpp"
+#include "actors/rng.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -16,13 +17,8 @@ TEST_CASE("recent digests agree with a set of the last N, through wrap-around an
   const std::uint64_t seed = GENERATE(1u, 2u, 3u);
   const std::size_t capacity = GENERATE(1u, 2u, 8u, 64u);
   INFO("seed " << seed << ", capacity " << capacity);
-  std::uint64_t state = seed * 0x9E3779B97F4A7C15ull;
-  auto next = [&](std::uint64_t bound) {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return state % bound;
-  };
+  coraft::actors::Rng rng(seed);
+  auto next = [&](std::uint64_t bound) { return rng.between(0, bound - 1); };
   RecentDigests recent(capacity);
   std::deque<std::uint64_t> order;
   std::multiset<std::uint64_t> window;

@@ -8,6 +8,7 @@
 #include "actors/spawn.hpp"
 #include "actors/storage.hpp"
 #include "raft/memory_file_system.hpp"
+#include "tests/support/forwarding_file_system.hpp"
 
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
@@ -118,35 +119,23 @@ TEST_CASE("the node hears of a finished write even when its inbox was full at th
 
 TEST_CASE("a write the disk refuses stops the replica instead of being acknowledged", "[actors][storage]") {
   // A disk that fills up: every write fails.
-  struct FullDisk final : raft::FileSystem {
-    raft::MemoryFileSystem inner;
+  struct FullDisk final : coraft::testing::ForwardingFileSystem {
+    raft::MemoryFileSystem memory;
     bool full = false;
-    struct File final : raft::WritableFile {
-      std::unique_ptr<raft::WritableFile> inner;
-      const bool* full;
-      std::uint64_t size() const override { return inner->size(); }
+    FullDisk() : ForwardingFileSystem(memory) {}
+    struct File final : coraft::testing::ForwardingFile {
+      using ForwardingFile::ForwardingFile;
+      const bool* full = nullptr;
       void write_at(std::uint64_t offset, std::string_view bytes) override {
         if (*full) throw raft::StorageError("write to data failed: No space left on device");
-        inner->write_at(offset, bytes);
+        ForwardingFile::write_at(offset, bytes);
       }
-      void preallocate(std::uint64_t offset, std::uint64_t length) override { inner->preallocate(offset, length); }
-      void sync() override { inner->sync(); }
     };
-    void create_directories(const std::string& d) override { inner.create_directories(d); }
-    std::vector<std::string> list(const std::string& d) override { return inner.list(d); }
-    bool exists(const std::string& p) override { return inner.exists(p); }
-    std::string read(const std::string& p) override { return inner.read(p); }
-    std::unique_ptr<raft::WritableFile> open(const std::string& p, bool t) override {
-      auto f = std::make_unique<File>();
-      f->inner = inner.open(p, t);
-      f->full = &full;
-      return f;
+    std::unique_ptr<raft::WritableFile> wrap(const std::string&, std::unique_ptr<raft::WritableFile> file) override {
+      auto wrapped = std::make_unique<File>(std::move(file));
+      wrapped->full = &full;
+      return wrapped;
     }
-    void rename(const std::string& a, const std::string& b) override { inner.rename(a, b); }
-    void remove(const std::string& p) override { inner.remove(p); }
-    void truncate(const std::string& p, std::uint64_t n) override { inner.truncate(p, n); }
-    void sync_dir(const std::string& d) override { inner.sync_dir(d); }
-    std::shared_ptr<void> lock(const std::string& d) override { return inner.lock(d); }
   } disk;
 
   asio::io_context io;

@@ -1,3 +1,4 @@
+#include "actors/rng.hpp"
 #include "kv/command.hpp"
 #include "kv/store.hpp"
 #include "raft/bytes.hpp"
@@ -389,13 +390,8 @@ TEST_CASE("every read of one key agrees with a plain map, through deletes, prefi
   // keys: a deleted key still found, or a restored, copied or moved store that lost track of its keys, shows up here.
   const std::uint64_t seed = GENERATE(1u, 2u, 3u, 4u);
   INFO("seed " << seed);
-  std::uint64_t state = seed * 0x9E3779B97F4A7C15ull;
-  auto next = [&](std::uint64_t bound) {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return state % bound;
-  };
+  coraft::actors::Rng rng(seed);
+  auto next = [&](std::uint64_t bound) { return rng.between(0, bound - 1); };
   std::vector<std::string> universe;
   for (const char* group : {"a", "ab", "b"})
     for (int i = 0; i < 12; ++i) universe.push_back(std::string(group) + "/" + std::to_string(i));
@@ -495,13 +491,8 @@ TEST_CASE("the key index finds exactly the keys inserted and not erased, through
   const std::uint64_t seed = GENERATE(1u, 2u, 3u);
   const std::uint64_t hash_range = GENERATE(1u, 7u, 1000u);
   INFO("seed " << seed << ", hashes in [0, " << hash_range << ")");
-  std::uint64_t state = seed * 0x9E3779B97F4A7C15ull;
-  auto next = [&](std::uint64_t bound) {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return state % bound;
-  };
+  coraft::actors::Rng rng(seed);
+  auto next = [&](std::uint64_t bound) { return rng.between(0, bound - 1); };
   std::vector<std::unique_ptr<Element>> elements;
   std::vector<std::uint64_t> hashes;
   for (int i = 0; i < 200; ++i) {

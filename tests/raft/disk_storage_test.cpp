@@ -3,6 +3,7 @@
 
 #include "raft/crc32.hpp"
 #include "raft/disk_storage.hpp"
+#include "tests/support/forwarding_file_system.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -206,38 +207,26 @@ TEST_CASE("CRC-32C matches its check value, in hardware and in software", "[raft
 
 namespace {
 
-// Delegates to the machine's file system and remembers, per file, up to where it was written without a gap from 0.
-struct WriteTrackingFileSystem final : FileSystem {
+// Passes everything to the machine's file system and remembers, per file, up to where it was written without a gap
+// from 0.
+struct WriteTrackingFileSystem final : coraft::testing::ForwardingFileSystem {
   std::map<std::string, std::uint64_t> written_to;
+  WriteTrackingFileSystem() : ForwardingFileSystem(posix) {}
 
-  struct File final : WritableFile {
-    std::unique_ptr<WritableFile> inner;
-    std::uint64_t* written_to;
-    std::uint64_t size() const override { return inner->size(); }
+  struct File final : coraft::testing::ForwardingFile {
+    using ForwardingFile::ForwardingFile;
+    std::uint64_t* written_to = nullptr;
     void write_at(std::uint64_t offset, std::string_view bytes) override {
       if (offset <= *written_to) *written_to = std::max(*written_to, offset + bytes.size());
-      inner->write_at(offset, bytes);
+      ForwardingFile::write_at(offset, bytes);
     }
-    void preallocate(std::uint64_t offset, std::uint64_t length) override { inner->preallocate(offset, length); }
-    void sync() override { inner->sync(); }
   };
-
-  void create_directories(const std::string& dir) override { posix.create_directories(dir); }
-  std::vector<std::string> list(const std::string& dir) override { return posix.list(dir); }
-  bool exists(const std::string& path) override { return posix.exists(path); }
-  std::string read(const std::string& path) override { return posix.read(path); }
-  std::unique_ptr<WritableFile> open(const std::string& path, bool truncate) override {
-    auto file = std::make_unique<File>();
-    file->inner = posix.open(path, truncate);
-    file->written_to = &written_to[path];
-    *file->written_to = std::min(*file->written_to, file->inner->size());
-    return file;
+  std::unique_ptr<WritableFile> wrap(const std::string& path, std::unique_ptr<WritableFile> file) override {
+    auto tracked = std::make_unique<File>(std::move(file));
+    tracked->written_to = &written_to[path];
+    *tracked->written_to = std::min(*tracked->written_to, tracked->size());
+    return tracked;
   }
-  void rename(const std::string& from, const std::string& to) override { posix.rename(from, to); }
-  void remove(const std::string& path) override { posix.remove(path); }
-  void truncate(const std::string& path, std::uint64_t size) override { posix.truncate(path, size); }
-  void sync_dir(const std::string& dir) override { posix.sync_dir(dir); }
-  std::shared_ptr<void> lock(const std::string& dir) override { return posix.lock(dir); }
 };
 
 }  // namespace

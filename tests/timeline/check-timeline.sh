@@ -82,7 +82,16 @@ echo "$sim_facts"
 check kvsim "$work/kvsim.html" "$sim_facts"
 
 # A short real-process run under the course simulator's faults.
-chaos_facts=$("$bin/kvchaos" "$chaos_config" --lifetime 8 --seed 5 --timeline "$work/kvchaos.html" 2>&1 >/dev/null | grep '^timeline:')
+# Its own output is kept: a run that fails must say why.
+chaos_status=0
+"$bin/kvchaos" "$chaos_config" --lifetime 8 --seed 5 --timeline "$work/kvchaos.html" >"$work/kvchaos.out" \
+  2>"$work/kvchaos.err" || chaos_status=$?
+chaos_facts=$(grep '^timeline:' "$work/kvchaos.err" || true)
+if [ -z "$chaos_facts" ] || [ "$chaos_status" != 0 ]; then
+  echo "kvchaos exited $chaos_status${chaos_facts:+ after drawing its timeline}${chaos_facts:- and drew no timeline}; its output:"
+  tail -n 30 "$work/kvchaos.err" "$work/kvchaos.out"
+  exit 1
+fi
 echo "$chaos_facts"
 check kvchaos "$work/kvchaos.html" "$chaos_facts"
 echo "timelines drawn as recorded"
