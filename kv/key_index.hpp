@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace coraft::kv {
@@ -18,6 +19,21 @@ namespace coraft::kv {
 template <class Element>  // std::pair<const Key, Value>, whose first converts to std::string_view
 class KeyIndex {
  public:
+  KeyIndex() = default;
+  // Not copyable: a copy would point into another tree (a copied store builds its own index). A moved-from index is
+  // empty, as the moved-from tree is.
+  KeyIndex(const KeyIndex&) = delete;
+  KeyIndex& operator=(const KeyIndex&) = delete;
+  KeyIndex(KeyIndex&& other) noexcept { *this = std::move(other); }
+  KeyIndex& operator=(KeyIndex&& other) noexcept {
+    if (this == &other) return *this;
+    slots_ = std::move(other.slots_);
+    mask_ = other.mask_;
+    size_ = other.size_;
+    other.clear();
+    return *this;
+  }
+
   static std::uint64_t hash_of(std::string_view key) { return std::hash<std::string_view>{}(key); }
 
   Element* find(std::string_view key, std::uint64_t hash) const {

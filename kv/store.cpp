@@ -169,8 +169,8 @@ RangeRead Store::read(const KeyRange& range, bool keys_only, const RangeLimits& 
       out.too_large = true;
       return out;
     }
-    out.entries.push_back(KeyValue{std::string(it->first.view()), keys_only ? std::string{} : it->second.value, it->second.create_index,
-                                   it->second.modify_index, it->second.flags});
+    out.entries.push_back(KeyValue{std::string(it->first.view()), keys_only ? std::string{} : it->second.value,
+                                   it->second.create_index, it->second.modify_index, it->second.flags});
   }
   return out;
 }
