@@ -9,6 +9,9 @@
 // After SIGKILL of every replica, tests/net/power_cut_test.cpp reads the journal and rolls each file back to what a
 // power cut may have left: synced bytes, plus a torn part of the rest; names that were never made durable, undone.
 // The written extent of a file is the highest offset written through any descriptor of it (WAL writes only append).
+// Writes of nothing but zeros do not count: the WAL writes zeros ahead of its data into space it preallocated (see
+// DiskStorage::zero_ahead), which reads as zeros whether or not those writes survive, so they hold no data to lose;
+// counting them would mark the data later written below them as synced.
 
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -123,8 +126,15 @@ int open64(const char* path, int flags, ...) {
   return opened(real_open64(path, flags, mode), path, flags, existed);
 }
 
-static void wrote(int fd, off_t offset, ssize_t n) {
-  if (fd < 0 || fd >= MAX_FDS || n <= 0) return;
+static int all_zeros(const void* buf, ssize_t n) {
+  const unsigned char* bytes = (const unsigned char*)buf;
+  for (ssize_t i = 0; i < n; ++i)
+    if (bytes[i] != 0) return 0;
+  return 1;
+}
+
+static void wrote(int fd, const void* buf, off_t offset, ssize_t n) {
+  if (fd < 0 || fd >= MAX_FDS || n <= 0 || all_zeros(buf, n)) return;
   pthread_mutex_lock(&lock);
   if (fds[fd].used && offset + n > fds[fd].extent) fds[fd].extent = offset + n;
   pthread_mutex_unlock(&lock);
@@ -133,14 +143,14 @@ static void wrote(int fd, off_t offset, ssize_t n) {
 ssize_t pwrite(int fd, const void* buf, size_t count, off_t offset) {
   REAL(pwrite, pwrite_fn);
   ssize_t n = real_pwrite(fd, buf, count, offset);
-  wrote(fd, offset, n);
+  wrote(fd, buf, offset, n);
   return n;
 }
 
 ssize_t pwrite64(int fd, const void* buf, size_t count, off_t offset) {
   REAL(pwrite64, pwrite_fn);
   ssize_t n = real_pwrite64(fd, buf, count, offset);
-  wrote(fd, offset, n);
+  wrote(fd, buf, offset, n);
   return n;
 }
 
@@ -148,7 +158,7 @@ ssize_t write(int fd, const void* buf, size_t count) {
   REAL(write, write_fn);
   off_t at = (fd >= 0 && fd < MAX_FDS && fds[fd].used) ? lseek(fd, 0, SEEK_CUR) : 0;
   ssize_t n = real_write(fd, buf, count);
-  wrote(fd, at, n);
+  wrote(fd, buf, at, n);
   return n;
 }
 
