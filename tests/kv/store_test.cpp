@@ -386,7 +386,7 @@ TEST_CASE("a snapshot from before indexes restores with every key changed at its
 TEST_CASE("every read of one key agrees with a plain map, through deletes, prefixes, copies, moves and restores",
           "[kv][store]") {
   // A reference std::map says what every key should hold after each step. Any index the store keeps beside its
-  // ordered tree (one was tried: a hash index for single-key reads and writes) must follow every path that changes
+  // ordered tree (kv/key_index.hpp: a hash index for single-key reads and writes) must follow every path that changes
   // keys: a deleted key still found, or a restored, copied or moved store that lost track of its keys, shows up here.
   const std::uint64_t seed = GENERATE(1u, 2u, 3u, 4u);
   INFO("seed " << seed);
@@ -448,7 +448,8 @@ TEST_CASE("every read of one key agrees with a plain map, through deletes, prefi
     }
     for (const std::string prefix : {"a", "ab/", "b"}) {
       std::vector<std::string> listed, expected;
-      for (const auto& kv : store.read(KeyRange{prefix, true}, false).entries) listed.push_back(kv.key + "=" + kv.value);
+      for (const auto& kv : store.read(KeyRange{prefix, true}, false).entries)
+        listed.push_back(kv.key + "=" + kv.value);
       for (auto it = model.lower_bound(prefix); it != model.end() && it->first.rfind(prefix, 0) == 0; ++it)
         expected.push_back(it->first + "=" + it->second);
       if (listed != expected) FAIL("prefix " << prefix << " at index " << index << " lists other keys than the model");
