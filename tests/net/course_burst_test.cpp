@@ -1,0 +1,92 @@
+// gather_course_burst: what the course-mode bridge sends as one burst, and in which order.
+
+#include "net/udp_bridge.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+using namespace coraft;
+
+namespace {
+
+actors::BridgeInbox append_for(std::uint16_t follower) {
+  return actors::SendPeer{raft::PeerMessage{raft::NodeId{1}, raft::NodeId{follower}, raft::AppendEntries{}}};
+}
+
+actors::BridgeInbox reply_to(std::string mid) {
+  actors::ClientReply reply;
+  reply.mid = std::move(mid);
+  return actors::SendClientReply{std::move(reply)};
+}
+
+// "A<follower>" or "R<mid>", in burst order.
+std::vector<std::string> names(const std::vector<actors::BridgeInbox>& burst) {
+  std::vector<std::string> out;
+  for (const auto& m : burst) {
+    if (const auto* peer = std::get_if<actors::SendPeer>(&m)) out.push_back("A" + std::to_string(peer->message.to.value));
+    if (const auto* reply = std::get_if<actors::SendClientReply>(&m)) out.push_back("R" + reply->reply.mid);
+  }
+  return out;
+}
+
+// Runs `steps` one turn of the event loop apart (each posts the next), as a chain of actor hops does.
+void post_chain(asio::io_context& io, std::vector<std::function<void()>> steps, std::size_t at = 0) {
+  if (at == steps.size()) return;
+  asio::post(io, [&io, steps = std::move(steps), at]() mutable {
+    steps[at]();
+    post_chain(io, std::move(steps), at + 1);
+  });
+}
+
+}  // namespace
+
+TEST_CASE("a course burst takes what the next turns bring, stops at a turn that brings nothing, answers first",
+          "[net][course]") {
+  asio::io_context io;
+  actors::BridgeMailbox outbox(io.get_executor(), 64, "outbox");
+  std::vector<actors::BridgeInbox> burst{append_for(2)};  // the message that woke the send loop
+  REQUIRE(outbox.try_send(append_for(3)));               // already queued behind it
+  // Queued before the gathering starts, so each step runs just before the gatherer's next look: a heartbeat's late
+  // copy, a read's answer the turn after, a turn with nothing, then a message that belongs to the next burst.
+  post_chain(io, {[&] { REQUIRE(outbox.try_send(append_for(4))); },
+                  [&] { REQUIRE(outbox.try_send(reply_to("get-1"))); },
+                  [] {},
+                  [&] { REQUIRE(outbox.try_send(append_for(5))); }});
+  bool done = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await net::gather_course_burst(outbox, burst);
+        done = true;
+      },
+      asio::detached);
+  io.run();
+  REQUIRE(done);
+  CHECK(names(burst) == std::vector<std::string>{"Rget-1", "A2", "A3", "A4"});
+  auto next = outbox.try_receive();
+  REQUIRE(next);
+  CHECK(names({*next}) == std::vector<std::string>{"A5"});
+}
+
+TEST_CASE("a course burst keeps the order of what it does not move: answers among themselves, appends among themselves",
+          "[net][course]") {
+  asio::io_context io;
+  actors::BridgeMailbox outbox(io.get_executor(), 64, "outbox");
+  std::vector<actors::BridgeInbox> burst{reply_to("a")};
+  for (auto m : {append_for(2), reply_to("b"), actors::BridgeInbox{actors::AnnounceLeader{raft::NodeId{1}}},
+                 append_for(3), reply_to("c")}) {
+    REQUIRE(outbox.try_send(m));
+  }
+  asio::co_spawn(io, net::gather_course_burst(outbox, burst), asio::detached);
+  io.run();
+  REQUIRE(burst.size() == 6);
+  CHECK(names(burst) == std::vector<std::string>{"Ra", "Rb", "Rc", "A2", "A3"});
+  CHECK(std::holds_alternative<actors::AnnounceLeader>(burst[4]));  // stays between the appends it came between
+}
