@@ -319,7 +319,8 @@ std::vector<std::string> UdpBridge::members_text() const {
 }
 
 asio::awaitable<void> gather_course_burst(actors::BridgeMailbox& outbox, std::vector<actors::BridgeInbox>& burst) {
-  // Measured in course runs: what comes at all comes within one turn; the bound only keeps a burst from waiting long.
+  // In course runs nearly all that comes, comes within one turn (ARCHITECTURE.md); the bound keeps a burst from waiting
+  // on a busy replica.
   constexpr int kMaxTurns = 4;
   for (int turn = 0;; ++turn) {
     const std::size_t before = burst.size();
