@@ -318,14 +318,39 @@ std::vector<std::string> UdpBridge::members_text() const {
   return out;
 }
 
+namespace {
+
+const raft::AppendEntries* append_in(actors::BridgeInbox& message) {
+  auto* send = std::get_if<actors::SendPeer>(&message);
+  return send ? std::get_if<raft::AppendEntries>(&send->message.payload) : nullptr;
+}
+
+bool same_append(const raft::AppendEntries& a, const raft::AppendEntries& b) {
+  if (a.term != b.term || a.prev_log_index != b.prev_log_index || a.prev_log_term != b.prev_log_term ||
+      a.leader_commit != b.leader_commit || a.sent_at_us != b.sent_at_us || a.entries.size() != b.entries.size() ||
+      a.quiet != b.quiet) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.entries.size(); ++i)
+    if (a.entries[i] != b.entries[i]) return false;  // slices of one log share their entries
+  return true;
+}
+
+}  // namespace
+
 asio::awaitable<void> gather_course_burst(actors::BridgeMailbox& outbox, std::vector<actors::BridgeInbox>& burst) {
   // In course runs nearly all that comes, comes within one turn (ARCHITECTURE.md); the bound keeps a burst from waiting
   // on a busy replica.
   constexpr int kMaxTurns = 4;
+  const auto has_append = [&] {
+    return std::any_of(burst.begin(), burst.end(), [](actors::BridgeInbox& m) { return append_in(m) != nullptr; });
+  };
   for (int turn = 0;; ++turn) {
     const std::size_t before = burst.size();
     while (auto more = outbox.try_receive()) burst.push_back(std::move(*more));
-    if ((turn > 0 && burst.size() == before) || turn == kMaxTurns) break;
+    // Only a leader's appends wait: what else a burst holds (a follower's acknowledgement, answers) is complete as it
+    // is, and a turn's wait would let other actors' work (a follower applying what was committed) run before it.
+    if ((turn > 0 && burst.size() == before) || turn == kMaxTurns || !has_append()) break;
     co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
   }
   std::stable_partition(burst.begin(), burst.end(),
@@ -352,25 +377,6 @@ asio::awaitable<void> UdpBridge::send_loop() {
   }
 }
 
-namespace {
-
-const raft::AppendEntries* append_in(actors::BridgeInbox& message) {
-  auto* send = std::get_if<actors::SendPeer>(&message);
-  return send ? std::get_if<raft::AppendEntries>(&send->message.payload) : nullptr;
-}
-
-bool same_append(const raft::AppendEntries& a, const raft::AppendEntries& b) {
-  if (a.term != b.term || a.prev_log_index != b.prev_log_index || a.prev_log_term != b.prev_log_term ||
-      a.leader_commit != b.leader_commit || a.sent_at_us != b.sent_at_us || a.entries.size() != b.entries.size() ||
-      a.quiet != b.quiet) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.entries.size(); ++i)
-    if (a.entries[i] != b.entries[i]) return false;  // slices of one log share their entries
-  return true;
-}
-
-}  // namespace
 
 void UdpBridge::send_burst(std::vector<actors::BridgeInbox>& burst) {
   const std::vector<raft::NodeId>& peers = replica_.options().peers;

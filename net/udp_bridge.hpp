@@ -5,9 +5,9 @@
 //                 peer messages of another cluster (raft/backup_file.hpp) or of another wire format (net/codec.hpp)
 //                 too, with a warning at most every 10 s that says which;
 //   send loop:    replica outbox -> encode (leader stamped on every message; AppendEntries split to fit) -> socket;
-//                 in course mode, a burst waits for what the next turn of the event loop adds, answers to clients
-//                 go first, and one AppendEntries that every other replica is sent in the burst goes once, addressed
-//                 to FFFF (the simulator relays it to all in one pass, where copies would take one each).
+//                 in course mode, a burst with an append waits for what the next turn of the event loop adds,
+//                 answers to clients go first, and one AppendEntries that every other replica is sent in the burst
+//                 goes once, addressed to FFFF (the simulator relays it to all in one pass, where copies take one each).
 // Course mode sends every datagram to the simulator's port; cluster mode sends to peers' configured addresses and
 // answers clients at their source address.
 // Security (cluster mode only; course mode's simulator cannot sign): with a peer key, every peer datagram is sealed
@@ -62,11 +62,12 @@ actors::ReplyAddress to_reply_address(const asio::ip::udp::endpoint& endpoint);
 asio::ip::udp::endpoint to_endpoint(const actors::ReplyAddress& address);
 
 // Course mode: the simulator takes one datagram per replica per pass, so what leaves together, and in which order,
-// sets how many passes a request waits. Adds to `burst` what `outbox` holds and what the next turns of the event loop
-// bring, until a turn brings nothing: a replicator that had a timer notice queued hands over its copy of a heartbeat
-// a turn after the others (four datagrams, four passes, where one FFFF datagram takes one), and a read's answer comes
-// a turn after the append of a write that arrived with it. Then answers to clients go first: each ends a request and
-// costs the relay one datagram, where an append costs it a forward per follower; behind one they wait a whole pass.
+// sets how many passes a request waits. Adds to `burst` what `outbox` holds and, while the burst holds an append,
+// what the next turns of the event loop bring, until a turn brings nothing: a replicator that had a timer notice
+// queued hands over its copy of a heartbeat a turn after the others (four datagrams, four passes, where one FFFF
+// datagram takes one), and a read's answer comes a turn after the append of a write that arrived with it. Then
+// answers to clients go first: each ends a request and costs the relay one datagram, where an append costs it a
+// forward per follower; behind one they wait a whole pass.
 asio::awaitable<void> gather_course_burst(actors::BridgeMailbox& outbox, std::vector<actors::BridgeInbox>& burst);
 
 class UdpBridge {

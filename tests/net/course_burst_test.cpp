@@ -20,17 +20,24 @@ actors::BridgeInbox append_for(std::uint16_t follower) {
   return actors::SendPeer{raft::PeerMessage{raft::NodeId{1}, raft::NodeId{follower}, raft::AppendEntries{}}};
 }
 
+actors::BridgeInbox ack_for(std::uint16_t leader) {
+  return actors::SendPeer{raft::PeerMessage{raft::NodeId{2}, raft::NodeId{leader}, raft::AppendEntriesReply{}}};
+}
+
 actors::BridgeInbox reply_to(std::string mid) {
   actors::ClientReply reply;
   reply.mid = std::move(mid);
   return actors::SendClientReply{std::move(reply)};
 }
 
-// "A<follower>" or "R<mid>", in burst order.
+// "A<follower>" (an append), "K<leader>" (an acknowledgement) or "R<mid>", in burst order.
 std::vector<std::string> names(const std::vector<actors::BridgeInbox>& burst) {
   std::vector<std::string> out;
   for (const auto& m : burst) {
-    if (const auto* peer = std::get_if<actors::SendPeer>(&m)) out.push_back("A" + std::to_string(peer->message.to.value));
+    if (const auto* peer = std::get_if<actors::SendPeer>(&m)) {
+      const bool append = std::holds_alternative<raft::AppendEntries>(peer->message.payload);
+      out.push_back((append ? "A" : "K") + std::to_string(peer->message.to.value));
+    }
     if (const auto* reply = std::get_if<actors::SendClientReply>(&m)) out.push_back("R" + reply->reply.mid);
   }
   return out;
@@ -47,7 +54,8 @@ void post_chain(asio::io_context& io, std::vector<std::function<void()>> steps, 
 
 }  // namespace
 
-TEST_CASE("a course burst takes what the next turns bring, stops at a turn that brings nothing, answers first",
+TEST_CASE("a course burst with an append takes what the next turns bring, stops at a turn that brings nothing, "
+          "answers first",
           "[net][course]") {
   asio::io_context io;
   actors::BridgeMailbox outbox(io.get_executor(), 64, "outbox");
@@ -89,4 +97,20 @@ TEST_CASE("a course burst keeps the order of what it does not move: answers amon
   REQUIRE(burst.size() == 6);
   CHECK(names(burst) == std::vector<std::string>{"Ra", "Rb", "Rc", "A2", "A3"});
   CHECK(std::holds_alternative<actors::AnnounceLeader>(burst[4]));  // stays between the appends it came between
+}
+
+TEST_CASE("a course burst without an append goes at once: a follower's acknowledgement waits for nothing",
+          "[net][course]") {
+  asio::io_context io;
+  actors::BridgeMailbox outbox(io.get_executor(), 64, "outbox");
+  std::vector<actors::BridgeInbox> burst{ack_for(1)};
+  REQUIRE(outbox.try_send(reply_to("x")));
+  // The first step runs before the gatherer's first look (see above), the second where a turn's wait would take it.
+  post_chain(io, {[] {}, [&] { REQUIRE(outbox.try_send(reply_to("later"))); }});
+  asio::co_spawn(io, net::gather_course_burst(outbox, burst), asio::detached);
+  io.run();
+  CHECK(names(burst) == std::vector<std::string>{"Rx", "K1"});
+  auto next = outbox.try_receive();
+  REQUIRE(next);
+  CHECK(names({*next}) == std::vector<std::string>{"Rlater"});
 }
