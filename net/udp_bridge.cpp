@@ -377,7 +377,6 @@ asio::awaitable<void> UdpBridge::send_loop() {
   }
 }
 
-
 void UdpBridge::send_burst(std::vector<actors::BridgeInbox>& burst) {
   const std::vector<raft::NodeId>& peers = replica_.options().peers;
   std::vector<bool> sent(burst.size(), false);
