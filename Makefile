@@ -27,9 +27,11 @@ build: configure
 	  grep -Ev '^\[ *[0-9]+%\]|(Entering|Leaving) directory|^Consolidate compiler generated' $(BUILD)/build.log; \
 	  echo "coraft: the build failed (the whole log: $(BUILD)/build.log)"; exit 1; }
 
+# A test without a TIMEOUT of its own gets 5 minutes (the longest takes under a minute): a hung test fails in minutes
+# instead of holding CI for an hour.
 test: build
 	@cmake/install-deps.sh --test
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
 
 # Supervises the replicas until Ctrl-C, which ends it cleanly (examples/cluster.sh). The recipe is a plain command so
 # that make runs the script itself, not through a shell: a shell in between would die of the Ctrl-C and make would

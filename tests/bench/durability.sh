@@ -13,7 +13,8 @@ seconds="${2:-10}"
 bin="$(pwd)/build/bin"
 [ -x "$bin/kvbench" ] && [ -x "$bin/kvstore" ] || { echo "build first: make test (or cmake --build build)" >&2; exit 66; }
 work="$(mktemp -d /tmp/coraft-durability.XXXXXX)"
-port=$((20000 + RANDOM % 20000))
+source tests/net/free-ports.sh
+free_ports 3
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -24,7 +25,7 @@ trap cleanup EXIT INT TERM
 
 write_config() {  # snapshot_entries
   cat > "$work/cluster.json" <<JSON
-{"replicas": {"0000": "127.0.0.1:$port", "0001": "127.0.0.1:$((port + 1))", "0002": "127.0.0.1:$((port + 2))"},
+{"replicas": {"0000": "127.0.0.1:${ports[0]}", "0001": "127.0.0.1:${ports[1]}", "0002": "127.0.0.1:${ports[2]}"},
  "snapshot_entries": $1}
 JSON
 }

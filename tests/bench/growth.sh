@@ -11,7 +11,8 @@ seconds="${2:-60}"
 bin="$(pwd)/build/bin"
 [ -x "$bin/kvbench" ] && [ -x "$bin/kvstore" ] || { echo "build first: make test (or cmake --build build)" >&2; exit 66; }
 work="$(mktemp -d /tmp/coraft-growth.XXXXXX)"
-port=$((20000 + RANDOM % 20000))
+source tests/net/free-ports.sh
+free_ports 3
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -20,7 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 cat > "$work/cluster.json" <<JSON
-{"replicas": {"0000": "127.0.0.1:$port", "0001": "127.0.0.1:$((port + 1))", "0002": "127.0.0.1:$((port + 2))"}}
+{"replicas": {"0000": "127.0.0.1:${ports[0]}", "0001": "127.0.0.1:${ports[1]}", "0002": "127.0.0.1:${ports[2]}"}}
 JSON
 for id in 0000 0001 0002; do
   "$bin/kvstore" --config "$work/cluster.json" --id "$id" --data-dir "$work/$id" --log-level info > "$work/$id.log" 2>&1 &

@@ -10,6 +10,11 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sys/file.h>
 #include <stdexcept>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -80,16 +85,68 @@ void ChildProcess::kill_and_wait(int sig) {
   }
 }
 
-std::uint16_t free_udp_port() {
-  asio::io_context io;
-  asio::ip::udp::socket s(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return s.local_endpoint().port();
+namespace {
+
+// The first port of the kernel's ephemeral range (net.ipv4.ip_local_port_range), 32768 when it cannot be read.
+int ephemeral_range_start() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0;
+  if (range >> low && low > 2048) return low;
+  return 32768;
 }
 
-std::uint16_t free_tcp_port() {
+bool bindable(std::uint16_t port) {
   asio::io_context io;
-  asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
+  asio::error_code error;
+  const auto address = asio::ip::make_address("127.0.0.1");
+  asio::ip::udp::socket udp(io);
+  udp.open(asio::ip::udp::v4(), error);
+  if (!error) udp.bind({address, port}, error);
+  if (error) return false;
+  asio::ip::tcp::acceptor tcp(io);
+  tcp.open(asio::ip::tcp::v4(), error);
+  if (!error) tcp.bind({address, port}, error);
+  return !error;
+}
+
+// Takes the lock file of `port`; the descriptor stays open (and the lock held) until this process exits.
+bool lock_port(const std::filesystem::path& folder, std::uint16_t port, std::vector<int>& held) {
+  const int fd = ::open((folder / fmt::format("{}.lock", port)).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return false;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return false;
+  }
+  held.push_back(fd);
+  return true;
+}
+
+}  // namespace
+
+std::uint16_t reserve_test_ports(int count) {
+  static std::mutex mutex;
+  const std::lock_guard lock(mutex);
+  const auto folder = std::filesystem::temp_directory_path() / "coraft-test-ports";
+  std::error_code ignored;
+  std::filesystem::create_directories(folder, ignored);
+  // Shared by every user's tests on this machine, as /tmp is.
+  std::filesystem::permissions(folder, std::filesystem::perms::all | std::filesystem::perms::sticky_bit, ignored);
+
+  const int low = 10000, high = ephemeral_range_start() - count;
+  static std::mt19937 pick(std::random_device{}());
+  std::uniform_int_distribution<int> first_port(low, high);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const auto base = static_cast<std::uint16_t>(first_port(pick));
+    std::vector<int> held;
+    bool ok = true;
+    for (int i = 0; i < count && ok; ++i) {
+      const auto port = static_cast<std::uint16_t>(base + i);
+      ok = lock_port(folder, port, held) && bindable(port);
+    }
+    if (ok) return base;  // the descriptors in `held` are deliberately left open
+    for (int fd : held) ::close(fd);
+  }
+  throw std::runtime_error(fmt::format("no {} free consecutive loopback port(s) between {} and {}", count, low, high));
 }
 
 }  // namespace coraft::chaos

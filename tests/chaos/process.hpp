@@ -31,8 +31,14 @@ class ChildProcess {
   int status_ = 0;
 };
 
-// A loopback port nobody is bound to right now (the kernel's pick), for tests that start real processes.
-std::uint16_t free_udp_port();
-std::uint16_t free_tcp_port();
+// Loopback ports for tests that start real processes: `count` consecutive ports, free for both UDP and TCP, that no
+// other test running on this machine is handed until this process exits. They come from below the kernel's ephemeral
+// range: a port the kernel picked for us would be free to hand to any client socket bound to port 0 (by this test or
+// one running beside it) between our check and the replica's bind, and a replica that then cannot bind leaves the
+// test with a cluster one member short. A lock file per port (flock, released when this process dies) keeps two
+// tests from choosing the same port; the ports stay reserved while replicas are restarted on them.
+std::uint16_t reserve_test_ports(int count);
+inline std::uint16_t free_udp_port() { return reserve_test_ports(1); }
+inline std::uint16_t free_tcp_port() { return reserve_test_ports(1); }
 
 }  // namespace coraft::chaos

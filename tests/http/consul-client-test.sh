@@ -24,4 +24,7 @@ if ! cmp -s "$source_dir/package-lock.json" "$node_dir/package-lock.json" || [ !
   fi
 fi
 cp "$source_dir/consul_client_test.js" "$node_dir/"
+source "$here/../net/free-ports.sh"
+free_ports 6  # node inherits the descriptors that hold the ports' locks
+export CORAFT_TEST_PORTS="${ports[*]}"
 exec node "$node_dir/consul_client_test.js" "$bin" "$work/cluster"

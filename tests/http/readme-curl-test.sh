@@ -6,6 +6,7 @@
 set -euo pipefail
 readme=$1
 bin=$(cd "$2" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
 work=$3
 command -v curl >/dev/null || { echo "curl is needed: run cmake/install-deps.sh --test (make test does)" >&2; exit 1; }
 
@@ -18,13 +19,9 @@ cd "$work"
 dir=data/local-cluster
 "$bin/kvctl" keygen "$dir/cluster.key" >/dev/null
 "$bin/kvctl" keygen "$dir/client.token" >/dev/null
-ports=$(python3 -c '
-import socket
-out = []
-for kind in (socket.SOCK_DGRAM,) * 3 + (socket.SOCK_STREAM,) * 3:
-    s = socket.socket(socket.AF_INET, kind); s.bind(("127.0.0.1", 0)); out.append(s.getsockname()[1]); s.close()
-print(*out)')
-read -r u0 u1 u2 h0 h1 h2 <<<"$ports"
+source "$here/../net/free-ports.sh"
+free_ports 6
+read -r u0 u1 u2 h0 h1 h2 <<<"${ports[*]}"
 cat >"$dir/cluster.json" <<JSON
 {"key_file": "cluster.key", "client_token_file": "client.token",
  "election_timeout_ms": [150, 300], "heartbeat_ms": 50,

@@ -46,6 +46,30 @@ struct Cluster {
         (dir / fmt::format("{}.{}.log", id.str(), n)).string());
   }
   void kill(raft::NodeId id) { replicas.at(id)->kill_and_wait(SIGKILL); }
+
+  // Waits (up to 10 s) until every replica answers a status request. Returns what is wrong otherwise, with the logs of
+  // the replicas that did not answer: one that could not start would leave a two-member cluster that cannot survive
+  // the first kill, and the writers would wait out their deadlines for an hour instead of the test failing at once.
+  std::string not_serving(asio::io_context& io, net::Client& observer, const std::vector<raft::NodeId>& ids) {
+    std::set<raft::NodeId> answered;
+    testing::run(io, [&]() -> asio::awaitable<void> {
+      const auto give_up = std::chrono::steady_clock::now() + 10s;
+      while (answered.size() < ids.size() && std::chrono::steady_clock::now() < give_up) {
+        for (auto id : ids) {
+          if (!answered.count(id) && co_await observer.status(id, 200ms)) answered.insert(id);
+        }
+      }
+    });
+    io.restart();  // for the caller's io.run()
+    std::string problem;
+    for (auto id : ids) {
+      if (answered.count(id)) continue;
+      const auto log = dir / fmt::format("{}.{}.log", id.str(), starts.at(id));
+      problem += fmt::format("{} does not answer ({}); its log ends:\n{}", id.str(),
+                             replicas.at(id)->running() ? "running" : "exited", testing::last_lines(log.string(), 5));
+    }
+    return problem;
+  }
 };
 
 }  // namespace
@@ -69,11 +93,15 @@ TEST_CASE("acknowledged writes survive SIGKILL of the leader, of a lagging follo
     writers.push_back(std::make_unique<net::Client>(io, endpoints, actors::Rng(100 + w), settings));
   }
   net::Client observer(io, endpoints, actors::Rng(7), settings);
+  const std::string not_serving = cluster.not_serving(io, observer, ids);
+  INFO(not_serving);
+  REQUIRE(not_serving.empty());
 
   // Per key, in write order: (write number, acknowledged?). Each key has one writer, so writes to it never overlap.
   std::map<std::string, std::vector<std::pair<int, bool>>> writes;
   int acks = 0, ambiguous = 0, rejected = 0;
   int writers_done = 0;
+  bool schedule_failed = false;  // the writers stop: the test has failed, and waiting out their deadlines helps nobody
   std::vector<std::string> events;
 
   // The fault schedule, in acknowledged writes.
@@ -97,7 +125,7 @@ TEST_CASE("acknowledged writes survive SIGKILL of the leader, of a lagging follo
 
   for (int w = 0; w < kWriters; ++w) {
     actors::spawn(io.get_executor(), fmt::format("writer-{}", w), [&, w]() -> asio::awaitable<void> {
-      for (int i = 0; i < kWritesPerWriter; ++i) {
+      for (int i = 0; i < kWritesPerWriter && !schedule_failed; ++i) {
         const std::string key = fmt::format("w{}-k{}", w, i % kKeysPerWriter);
         const std::string value = std::to_string(i);
         auto result = co_await writers[w]->put(key, value);
@@ -117,7 +145,11 @@ TEST_CASE("acknowledged writes survive SIGKILL of the leader, of a lagging follo
   actors::spawn(io.get_executor(), "fault-schedule", [&]() -> asio::awaitable<void> {
     co_await wait_for_acks(200);
     auto leader = co_await find_leader();
-    if (!leader) { events.push_back("no leader found"); co_return; }
+    if (!leader) {
+      events.push_back("no leader found");
+      schedule_failed = true;
+      co_return;
+    }
     events.push_back(fmt::format("kill leader {} at {} acks", leader->str(), acks));
     cluster.kill(*leader);
     co_await wait_for_acks(acks + 150);
@@ -127,7 +159,11 @@ TEST_CASE("acknowledged writes survive SIGKILL of the leader, of a lagging follo
     // A follower stays down while the leader compacts well past it: it must come back through InstallSnapshot.
     co_await wait_for_acks(acks + 100);
     leader = co_await find_leader();
-    if (!leader) { events.push_back("no leader found"); co_return; }
+    if (!leader) {
+      events.push_back("no leader found");
+      schedule_failed = true;
+      co_return;
+    }
     const raft::NodeId follower = *leader == ids[0] ? ids[1] : ids[0];
     events.push_back(fmt::format("kill follower {} at {} acks", follower.str(), acks));
     cluster.kill(follower);
@@ -150,6 +186,7 @@ TEST_CASE("acknowledged writes survive SIGKILL of the leader, of a lagging follo
   INFO(schedule);
   INFO(fmt::format("acks {}, ambiguous {}, rejected {}", acks, ambiguous, rejected));
   REQUIRE(writers_done == kWriters);
+  REQUIRE(!schedule_failed);
   REQUIRE(cluster.starts.at(ids[0]) + cluster.starts.at(ids[1]) + cluster.starts.at(ids[2]) == 3 + 1 + 1 + 3);
   CHECK(rejected == 0);
   // The load kept going through every fault: nearly everything was acknowledged.

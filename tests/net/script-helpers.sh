@@ -15,12 +15,5 @@ trap cleanup EXIT
 fail() { echo "$test_name: $*" >&2; exit 1; }
 step() { echo "== [$(date +%T.%3N)] $*"; }
 
-# free_ports N: sets `ports` to N distinct UDP ports nothing listens on.
-free_ports() {
-  ports=()
-  local port
-  while [ ${#ports[@]} -lt "$1" ]; do
-    port=$((20000 + RANDOM % 30000))
-    if ! ss -Hlun "sport = :$port" | grep -q . && [[ " ${ports[*]} " != *" $port "* ]]; then ports+=("$port"); fi
-  done
-}
+# free_ports N (sets `ports`).
+source "$(dirname "${BASH_SOURCE[0]}")/free-ports.sh"

@@ -200,24 +200,8 @@ std::vector<std::string> replicas_running_in(const std::filesystem::path& dir) {
   return found;
 }
 
-// Three consecutive free UDP ports on loopback, for the cluster's replicas.
-std::uint16_t free_port_range() {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    const std::uint16_t base = testing::free_udp_port();
-    if (base > 65000) continue;
-    asio::io_context io;
-    asio::error_code error;
-    asio::ip::udp::socket a(io), b(io);
-    a.open(asio::ip::udp::v4());
-    b.open(asio::ip::udp::v4());
-    a.bind({asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(base + 1)}, error);
-    if (error) continue;
-    b.bind({asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(base + 2)}, error);
-    if (!error) return base;
-  }
-  FAIL("no three consecutive free UDP ports");
-  return 0;
-}
+// Consecutive free loopback ports for the cluster's replicas: 0000-0002 and the ones the tour adds.
+std::uint16_t free_port_range() { return chaos::reserve_test_ports(6); }
 
 // Presses Ctrl-C in terminal 1 and checks that the cluster stops as the README says.
 void stop_cluster(PtyChild& cluster, const std::filesystem::path& dir, Clock::time_point deadline) {

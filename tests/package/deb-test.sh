@@ -88,7 +88,9 @@ done
 
 if [ "$(ps -p 1 -o comm=)" = systemd ]; then
   echo "--- coraft@0000 under systemd"
-  port="$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  source "$(dirname "$0")/../net/free-ports.sh"
+  free_ports 1
+  port=${ports[0]}
   sed -i "s/127\.0\.0\.1:7000/127.0.0.1:$port/" /etc/coraft/cluster.json
   systemctl start coraft@0000
   kvctl() { /usr/bin/kvctl --cluster /etc/coraft/cluster.json --timeout 20 "$@"; }

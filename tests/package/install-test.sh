@@ -36,7 +36,9 @@ done
 
 # The example configuration as installed, but on a free port: 7000 may be taken on this machine (make run uses it).
 config="$prefix/etc/coraft/cluster.json"
-port="$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+source "$(dirname "$0")/../net/free-ports.sh"
+free_ports 1
+port=${ports[0]}
 sed -i "s/127\.0\.0\.1:7000/127.0.0.1:$port/" "$config"
 grep -q "127.0.0.1:$port" "$config" || fail "the example configuration has no replica on 127.0.0.1:7000"
 # What the package's postinst does: the two secrets the example names, private to their owner.

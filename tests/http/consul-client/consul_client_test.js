@@ -7,9 +7,7 @@
 
 const assert = require("assert/strict");
 const { spawn, execFile } = require("child_process");
-const dgram = require("dgram");
 const fs = require("fs");
-const net = require("net");
 const path = require("path");
 const Consul = require("consul");
 
@@ -29,26 +27,13 @@ function log(...args) {
   console.log(`[${(performance.now() / 1000).toFixed(2)}s]`, ...args);
 }
 
-function freeTcpPort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket("udp4");
-    socket.on("error", reject);
-    socket.bind(0, "127.0.0.1", () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
-    });
-  });
+// Six free loopback ports, reserved by consul-client-test.sh (below the kernel's ephemeral range, with a lock per
+// port that this process inherits): a port found by binding port 0 here could go to another test's client socket
+// before the replica binds it.
+function reservedPorts() {
+  const ports = (process.env.CORAFT_TEST_PORTS || "").split(" ").filter(Boolean).map(Number);
+  assert.equal(ports.length, 6, "CORAFT_TEST_PORTS must hold six ports (run this through consul-client-test.sh)");
+  return ports;
 }
 
 function run(file, args) {
@@ -105,10 +90,11 @@ async function main() {
   const token = fs.readFileSync(path.join(workDir, "client.token"), "utf8").trim();
   const ids = ["0000", "0001", "0002"];
   const udp = {}, http = {};
-  for (const id of ids) {
-    udp[id] = await freeUdpPort();
-    http[id] = await freeTcpPort();
-  }
+  const ports = reservedPorts();
+  ids.forEach((id, i) => {
+    udp[id] = ports[2 * i];
+    http[id] = ports[2 * i + 1];
+  });
   const cluster = {
     replicas: Object.fromEntries(ids.map((id) => [id, { udp: `127.0.0.1:${udp[id]}`, http: `127.0.0.1:${http[id]}` }])),
     election_timeout_ms: [150, 300],
