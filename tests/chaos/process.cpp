@@ -87,12 +87,17 @@ void ChildProcess::kill_and_wait(int sig) {
 
 namespace {
 
-// The first port of the kernel's ephemeral range (net.ipv4.ip_local_port_range), 32768 when it cannot be read.
-int ephemeral_range_start() {
+// The ports tests may use: the larger of the spans below and above the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range, 32768-60999 by default), from 10000 up. A machine whose ephemeral range leaves neither
+// span usable gets 10000-60999 and only the locks' protection.
+std::pair<int, int> test_port_span() {
   std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
-  int low = 0;
-  if (range >> low && low > 2048) return low;
-  return 32768;
+  int low = 32768, high = 60999;
+  if (!(range >> low >> high) || low > high) low = 32768, high = 60999;
+  const std::pair<int, int> below{10000, low - 1}, above{std::max(10000, high + 1), 65535};
+  const auto width = [](const std::pair<int, int>& span) { return span.second - span.first; };
+  const auto& wider = width(below) >= width(above) ? below : above;
+  return width(wider) >= 1000 ? wider : std::pair<int, int>{10000, 60999};
 }
 
 bool bindable(std::uint16_t port) {
@@ -132,7 +137,8 @@ std::uint16_t reserve_test_ports(int count) {
   // Shared by every user's tests on this machine, as /tmp is.
   std::filesystem::permissions(folder, std::filesystem::perms::all | std::filesystem::perms::sticky_bit, ignored);
 
-  const int low = 10000, high = ephemeral_range_start() - count;
+  const auto [low, last] = test_port_span();
+  const int high = last - count + 1;
   static std::mt19937 pick(std::random_device{}());
   std::uniform_int_distribution<int> first_port(low, high);
   for (int attempt = 0; attempt < 1000; ++attempt) {

@@ -8,9 +8,12 @@
 free_ports() {
   local lock_dir="${TMPDIR:-/tmp}/coraft-test-ports"
   mkdir -p "$lock_dir" && chmod 1777 "$lock_dir" 2>/dev/null || true
-  local low high port fd attempts=0
-  low=10000
-  high=$(($(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768) - 1))
+  local low high port fd attempts=0 eph_low eph_high
+  # The larger span below or above the ephemeral range, from 10000 up (as reserve_test_ports chooses).
+  read -r eph_low eph_high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || { eph_low=32768; eph_high=60999; }
+  if [ $((eph_low - 1 - 10000)) -ge $((65535 - eph_high - 1)) ]; then low=10000; high=$((eph_low - 1))
+  else low=$((eph_high + 1 > 10000 ? eph_high + 1 : 10000)); high=65535; fi
+  if [ $((high - low)) -lt 1000 ]; then low=10000; high=60999; fi
   ports=()
   while [ ${#ports[@]} -lt "$1" ]; do
     if [ $((attempts += 1)) -gt 1000 ]; then echo "free_ports: no free loopback ports between $low and $high" >&2; return 1; fi
