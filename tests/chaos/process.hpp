@@ -32,7 +32,7 @@ class ChildProcess {
 };
 
 // Loopback ports for tests that start real processes: `count` consecutive ports, free for both UDP and TCP, that no
-// other test running on this machine is handed until this process exits. They come from below the kernel's ephemeral
+// other test running on this machine is handed until this process exits. They come from outside the kernel's ephemeral
 // range: a port the kernel picked for us would be free to hand to any client socket bound to port 0 (by this test or
 // one running beside it) between our check and the replica's bind, and a replica that then cannot bind leaves the
 // test with a cluster one member short. A lock file per port (flock, released when this process dies) keeps two

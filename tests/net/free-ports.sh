@@ -1,7 +1,7 @@
 # Sourced by the scripts that start real replicas. free_ports N: sets `ports` to N distinct loopback ports, each free
 # for both UDP and TCP and reserved until this shell exits.
 #
-# They come from below the kernel's ephemeral range: a port the kernel picks for a socket bound to port 0 could be
+# They come from outside the kernel's ephemeral range: a port the kernel picks for a socket bound to port 0 could be
 # handed to any client socket (of this test or one running beside it) before the replica binds it, leaving a cluster
 # one member short. A lock file per port, held by this shell (flock on a descriptor it keeps open), keeps two tests
 # from choosing the same port; the C++ tests take the same locks (reserve_test_ports in tests/chaos/process.cpp).
@@ -16,7 +16,10 @@ free_ports() {
   if [ $((high - low)) -lt 1000 ]; then low=10000; high=60999; fi
   ports=()
   while [ ${#ports[@]} -lt "$1" ]; do
-    if [ $((attempts += 1)) -gt 1000 ]; then echo "free_ports: no free loopback ports between $low and $high" >&2; return 1; fi
+    if [ $((attempts += 1)) -gt 1000 ]; then
+      echo "free_ports: no free loopback ports between $low and $high" >&2
+      return 1
+    fi
     port=$((low + (RANDOM * 32768 + RANDOM) % (high - low + 1)))
     [[ " ${ports[*]} " == *" $port "* ]] && continue
     exec {fd}>>"$lock_dir/$port.lock" || continue

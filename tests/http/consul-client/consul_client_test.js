@@ -27,7 +27,7 @@ function log(...args) {
   console.log(`[${(performance.now() / 1000).toFixed(2)}s]`, ...args);
 }
 
-// Six free loopback ports, reserved by consul-client-test.sh (below the kernel's ephemeral range, with a lock per
+// Six free loopback ports, reserved by consul-client-test.sh (outside the kernel's ephemeral range, with a lock per
 // port that this process inherits): a port found by binding port 0 here could go to another test's client socket
 // before the replica binds it.
 function reservedPorts() {
