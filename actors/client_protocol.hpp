@@ -21,6 +21,9 @@ struct ReplyAddress {
   std::uint16_t port = 0;
   bool v6 = false;
   bool valid = false;
+  // The client reads several replies from one datagram, one per line (it said so with "bundle": a load generator's
+  // sessions sharing one socket): the bridge may pack the replies of a burst bound for that socket together.
+  bool bundles = false;
   bool operator==(const ReplyAddress&) const = default;
 };
 

@@ -210,13 +210,20 @@ void ClientSocket::wait_readable() {
 void ClientSocket::take_in() {
   const auto route = [this](std::string_view datagram, const asio::ip::udp::endpoint&) {
     ++stats_.received;
-    const auto session = session_of_reply(datagram);
-    auto it = session ? sessions_.find(*session) : sessions_.end();
-    if (it == sessions_.end()) {
-      ++stats_.unrouted;
-      return;
+    // The sessions ask for their replies bundled: one per line (a reply's JSON holds no raw newline).
+    while (!datagram.empty()) {
+      const std::size_t end = std::min(datagram.find('\n'), datagram.size());
+      const std::string_view reply = datagram.substr(0, end);
+      datagram.remove_prefix(std::min(end + 1, datagram.size()));
+      const auto session = session_of_reply(reply);
+      auto it = session ? sessions_.find(*session) : sessions_.end();
+      if (it == sessions_.end()) {
+        ++stats_.unrouted;
+        continue;
+      }
+      ++stats_.replies;
+      it->second->deliver(reply);
     }
-    it->second->deliver(datagram);
   };
   for (std::size_t call = 0; call < kMaxDrainCalls; ++call) {
     const BatchReceiver::Taken taken = receiver_->receive(socket_.native_handle(), route);
@@ -309,6 +316,7 @@ void Client::send(const actors::ClientRequest& request, raft::NodeId to) {
   if (it == replicas_.end()) return;
   std::string datagram = encode_request(request, to, target_, settings_.token);
   if (shared_) {
+    // (`request.reply_to.bundles`, set by call(), asked for bundled replies: ClientSocket splits them.)
     shared_->send(std::move(datagram), it->second);
     return;
   }
@@ -398,6 +406,7 @@ asio::awaitable<CallResult> Client::call(actors::ClientRequest& request) {
                      request.kind != actors::RequestKind::kBackup;
   const std::uint64_t seq = ++seq_;
   if (write) request.session = kv::SessionRef{session_, seq};
+  request.reply_to.bundles = shared_ != nullptr;  // a shared socket takes several replies in one datagram
   const std::string mid_prefix = fmt::format("{:016x}-{}-", session_, seq);
   const auto give_up = clock::now() + settings_.deadline;
   std::optional<clock::time_point> all_refusing_since;

@@ -103,9 +103,10 @@ class ClientSocket {
   void close();
 
   struct Stats {
-    std::uint64_t sent = 0, received = 0;
+    std::uint64_t sent = 0, received = 0;  // datagrams
+    std::uint64_t replies = 0;     // routed to a session (a datagram may bundle several)
     std::uint64_t send_calls = 0;  // batches sent (one sendmmsg each, up to its limit of datagrams a call)
-    std::uint64_t unrouted = 0;    // names no session here (one that has ended, say), or is not an answer
+    std::uint64_t unrouted = 0;    // replies naming no session here (one that has ended, say), or not an answer
   };
   const Stats& stats() const { return stats_; }
 

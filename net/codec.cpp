@@ -64,7 +64,7 @@ struct Fields {
       session, seq, inc, bid, wire;
   std::optional<std::string> conf;
   std::optional<std::int64_t> sent;
-  std::optional<bool> pre, granted, ok, done, xfer;
+  std::optional<bool> pre, granted, ok, done, xfer, bundle;
   bool has_entries = false;
   // (term, data, config?): no data is a no-op; a configuration entry's data is base64 and marked by a third element
   struct WireEntry {
@@ -272,6 +272,7 @@ void read_field(JsonReader& in, std::string_view key, Fields& f) {
   else if (key == "quiet") read_string(in, f.quiet, bad);
   else if (key == "bid") read_uint(in, f.bid, bad);
   else if (key == "wire") read_uint(in, f.wire, bad);
+  else if (key == "bundle") read_bool(in, f.bundle, bad);
   else in.skip();
 }
 
@@ -345,6 +346,7 @@ Decoded decode_peer(Fields& f, const Envelope& env, std::string_view type) {
 Decoded decode_request(Fields& f, const Envelope& env, std::string_view type) {
   actors::ClientRequest r;
   r.client = env.src;
+  r.reply_to.bundles = f.bundle.value_or(false);
   if (!f.mid) return DropReason::kBadField;
   r.mid = std::move(*f.mid);
   if (type == "status") {
@@ -691,6 +693,7 @@ std::string encode_request(const actors::ClientRequest& request, raft::NodeId ds
     s += ",\"token\":";
     append_json_string(s, token);
   }
+  if (request.reply_to.bundles) s += ",\"bundle\":true";
   s += '}';
   return s;
 }

@@ -253,7 +253,11 @@ void UdpBridge::on_request(RequestDatagram& d, const asio::ip::udp::endpoint& fr
     send_raw(encode_reply(reply, self_), addressing_.course_mode ? addressing_.simulator : from);
     return;
   }
-  if (!addressing_.course_mode) d.request.reply_to = to_reply_address(from);
+  if (!addressing_.course_mode) {
+    const bool bundles = d.request.reply_to.bundles;
+    d.request.reply_to = to_reply_address(from);
+    d.request.reply_to.bundles = bundles;
+  }
   actors::hop_trace::mark("client_in");
   if (!replica_.deliver(std::move(d.request))) ++stats_.inbox_full;
 }
@@ -337,6 +341,27 @@ bool same_append(const raft::AppendEntries& a, const raft::AppendEntries& b) {
 }
 
 }  // namespace
+
+std::size_t ReplyBundles::limit_for(const asio::ip::udp::endpoint& to) {
+  // Loopback carries a datagram of any size whole. Elsewhere one Ethernet frame's worth: a datagram split into IP
+  // fragments is lost whole when any fragment is, and every reply in it with it.
+  return to.address().is_loopback() ? kMaxDatagramBytes : 1400;
+}
+
+void ReplyBundles::add(std::string reply, const asio::ip::udp::endpoint& to) {
+  auto open = std::find_if(open_.begin(), open_.end(), [&](const auto& bundle) { return bundle.first == to; });
+  if (open != open_.end() && open->second.size() + 1 + reply.size() <= limit_for(to)) {
+    open->second += '\n';
+    open->second += reply;
+    return;
+  }
+  if (open != open_.end()) {
+    closed_.push_back(std::move(*open));  // full: it goes as it is, and this reply starts the next
+    open->second = std::move(reply);
+    return;
+  }
+  open_.emplace_back(to, std::move(reply));
+}
 
 asio::awaitable<void> gather_course_burst(actors::BridgeMailbox& outbox, std::vector<actors::BridgeInbox>& burst) {
   // In course runs nearly all that comes, comes within one turn (ARCHITECTURE.md); the bound keeps a burst from waiting
@@ -440,7 +465,11 @@ void UdpBridge::send_message(actors::BridgeInbox& message) {
                      if (!m.reply.reply_to.valid) return;
                      to = to_endpoint(m.reply.reply_to);
                    }
-                   send_raw(encode_reply(m.reply, self_), to);
+                   if (in_burst_ && !addressing_.course_mode && m.reply.reply_to.bundles) {
+                     reply_bundles_.add(encode_reply(m.reply, self_), to);  // sent when the burst ends
+                   } else {
+                     send_raw(encode_reply(m.reply, self_), to);
+                   }
                    actors::hop_trace::mark("reply_out");
                  },
                  [&](actors::AnnounceLeader& m) { leader_ = m.leader; },
@@ -481,6 +510,9 @@ void UdpBridge::send_raw(std::string datagram, const asio::ip::udp::endpoint& to
 }
 
 void UdpBridge::flush_sends() {
+  reply_bundles_.drain([this](std::string datagram, const asio::ip::udp::endpoint& to) {
+    outgoing_.add(std::move(datagram), to);
+  });
   if (outgoing_.empty()) return;
   const auto refused = [this](std::string_view datagram, const asio::ip::udp::endpoint& to, std::error_code error) {
     ++stats_.send_errors;

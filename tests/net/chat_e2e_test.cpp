@@ -62,14 +62,7 @@ TEST_CASE("two chat clients on terminals see the same complete conversation acro
   const auto dir = testing::fresh_test_dir("chat-e2e");
   INFO("logs (kept if the test fails): " << dir.string());
   const std::string config_path = testing::write_test_cluster(dir);
-  std::map<raft::NodeId, std::unique_ptr<chaos::ChildProcess>> replicas;
-  for (int i = 0; i < 3; ++i) {
-    const raft::NodeId id{static_cast<std::uint16_t>(i)};
-    replicas[id] = std::make_unique<chaos::ChildProcess>(
-        std::vector<std::string>{CORAFT_KVSTORE_PATH, "--config", config_path, "--id", id.str(), "--data-dir",
-                                 (dir / id.str()).string(), "--log-level", "info"},
-        (dir / (id.str() + ".log")).string());
-  }
+  auto replicas = testing::start_test_replicas(CORAFT_KVSTORE_PATH, dir, config_path);
 
   const std::string room = "lobby";
   auto start_chat = [&](const std::string& nick) {

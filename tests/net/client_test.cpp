@@ -38,17 +38,18 @@ namespace {
 using asio::ip::udp;
 
 // A stand-in replica on a real loopback socket: it collects `batch` requests, then answers them in reverse order
-// (a get with its key as the value, anything else ok), and after `stray_after` answers sends one reply no session
-// asked for.
+// (a get with its key as the value, anything else ok), after one reply no session asked for. With `bundle`, it packs
+// them into one datagram, one per line, as the UDP bridge does for a client that asks for it.
 class ReversingReplica {
  public:
-  ReversingReplica(asio::io_context& io, std::size_t batch)
-      : socket_(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), batch_(batch) {
+  ReversingReplica(asio::io_context& io, std::size_t batch, bool bundle = false)
+      : socket_(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), batch_(batch), bundle_(bundle) {
     receive();
   }
   udp::endpoint endpoint() const { return socket_.local_endpoint(); }
   void close() { socket_.close(); }
   std::size_t requests = 0;
+  std::size_t asked_for_bundles = 0;
   std::set<raft::NodeId> clients_seen;
 
  private:
@@ -60,6 +61,7 @@ class ReversingReplica {
       auto* request = d ? std::get_if<net::RequestDatagram>(d) : nullptr;
       REQUIRE(request);
       ++requests;
+      asked_for_bundles += request->request.reply_to.bundles;
       clients_seen.insert(request->request.client);
       actors::ClientReply reply;
       reply.client = request->request.client;
@@ -72,10 +74,13 @@ class ReversingReplica {
         actors::ClientReply stray;
         stray.client = reply.client;
         stray.mid = "00000000000000ff-1-1";  // a session nobody has
-        socket_.send_to(asio::buffer(net::encode_reply(stray, raft::NodeId{0})), pending_.back().second);
+        std::string bundle = net::encode_reply(stray, raft::NodeId{0});
+        if (!bundle_) socket_.send_to(asio::buffer(bundle), pending_.back().second);
         for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
-          socket_.send_to(asio::buffer(it->first), it->second);
+          if (bundle_) bundle += "\n" + it->first;
+          else socket_.send_to(asio::buffer(it->first), it->second);
         }
+        if (bundle_) socket_.send_to(asio::buffer(bundle), pending_.back().second);
         pending_.clear();
       }
       receive();
@@ -84,6 +89,7 @@ class ReversingReplica {
 
   udp::socket socket_;
   std::size_t batch_;
+  bool bundle_;
   std::array<char, 65536> buffer_{};
   udp::endpoint from_;
   std::vector<std::pair<std::string, udp::endpoint>> pending_;
@@ -94,9 +100,10 @@ class ReversingReplica {
 TEST_CASE("sessions over one socket each get the answer to their own operation", "[net][client][shared]") {
   asio::io_context io(1);
   const std::size_t sessions = GENERATE(1, 5, 16, 40);
+  const bool bundled = GENERATE(false, true);
   const int rounds = 3;
-  INFO("sessions: " << sessions);
-  ReversingReplica replica(io, sessions);
+  INFO("sessions: " << sessions << (bundled ? ", replies bundled" : ""));
+  ReversingReplica replica(io, sessions, bundled);
   const std::map<raft::NodeId, udp::endpoint> replicas{{raft::NodeId{0}, replica.endpoint()}};
   net::ClientSocket shared(io, false);
   std::vector<std::unique_ptr<net::Client>> clients;
@@ -125,8 +132,10 @@ TEST_CASE("sessions over one socket each get the answer to their own operation",
   CHECK(replica.requests == sessions * rounds);
   CHECK(replica.clients_seen.size() == sessions);  // a client id each: a replica tells clients apart by it
   const net::ClientSocket::Stats& stats = shared.stats();
+  CHECK(replica.asked_for_bundles == sessions * rounds);  // sessions on a shared socket take bundled replies
   CHECK(stats.sent == sessions * rounds);
-  CHECK(stats.received == sessions * rounds + rounds);
+  CHECK(stats.received == (bundled ? rounds : sessions * rounds + rounds));
+  CHECK(stats.replies == sessions * rounds);
   CHECK(stats.unrouted == static_cast<std::uint64_t>(rounds));  // the strays
   // Every session of a round sends in the same turn (the first round) or as the same burst of answers wakes it.
   CHECK(stats.send_calls <= static_cast<std::uint64_t>(rounds) * ((sessions + 15) / 16) + 1);

@@ -119,15 +119,8 @@ TEST_CASE("a three-process cluster serves, loses its leader, and serves again", 
 TEST_CASE("SIGTERM: a leader hands over before it stops, a follower just stops", "[net][process][smoke]") {
   const auto dir = testing::fresh_test_dir("handover");
   const std::string config_path = testing::write_test_cluster(dir);
-  std::map<raft::NodeId, std::unique_ptr<chaos::ChildProcess>> replicas;
+  auto replicas = testing::start_test_replicas(CORAFT_KVSTORE_PATH, dir, config_path);
   auto log_of = [&](raft::NodeId id) { return (dir / (id.str() + ".log")).string(); };
-  for (int i = 0; i < 3; ++i) {
-    const raft::NodeId id{static_cast<std::uint16_t>(i)};
-    replicas[id] = std::make_unique<chaos::ChildProcess>(
-        std::vector<std::string>{CORAFT_KVSTORE_PATH, "--config", config_path, "--id", id.str(), "--data-dir",
-                                 (dir / id.str()).string(), "--log-level", "info"},
-        log_of(id));
-  }
   asio::io_context io;
   auto endpoints = net::resolve(io, net::load_cluster_config(config_path));
   net::ClientSettings settings;
@@ -171,4 +164,49 @@ TEST_CASE("SIGTERM: a leader hands over before it stops, a follower just stops",
   CHECK(testing::read_file(log_of(follower)).find("not handed over (") != std::string::npos);
   replicas.at(after->first)->kill_and_wait(SIGTERM);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("sessions sharing a socket get every answer from a real cluster, several to a datagram",
+          "[net][process][smoke][bundle]") {
+  // kvbench's sessions share one socket and ask for their replies bundled: a commit that answers many of them sends
+  // them in one datagram. Every answer must still reach its own session, and some must have come bundled.
+  const auto dir = testing::fresh_test_dir("bundles");
+  const std::string config_path = testing::write_test_cluster(dir);
+  auto replicas = testing::start_test_replicas(CORAFT_KVSTORE_PATH, dir, config_path);
+  asio::io_context io;
+  auto endpoints = net::resolve(io, net::load_cluster_config(config_path));
+  net::ClientSocket shared(io, false);
+  constexpr int kSessions = 32, kRounds = 10;
+  std::vector<std::unique_ptr<net::Client>> sessions;
+  for (int i = 0; i < kSessions; ++i) {
+    sessions.push_back(std::make_unique<net::Client>(shared, endpoints, actors::Rng(500 + i), net::ClientSettings{}));
+  }
+  int running = kSessions, answered = 0, wrong = 0;
+  for (int i = 0; i < kSessions; ++i) {
+    actors::spawn(io.get_executor(), fmt::format("session-{}", i), [&, i]() -> asio::awaitable<void> {
+      const std::string key = fmt::format("s{}", i);
+      for (int round = 0; round < kRounds; ++round) {
+        const net::CallResult put = co_await sessions[static_cast<std::size_t>(i)]->put(key, std::to_string(round));
+        const net::CallResult get = co_await sessions[static_cast<std::size_t>(i)]->get(key);
+        if (put.outcome == net::Outcome::kOk && get.outcome == net::Outcome::kOk &&
+            get.reply.value == std::to_string(round)) {
+          ++answered;
+        } else {
+          ++wrong;
+        }
+      }
+      if (--running == 0) shared.close();
+    });
+  }
+  io.run();
+  const net::ClientSocket::Stats& stats = shared.stats();
+  INFO(fmt::format("datagrams received {}, replies routed {}, unrouted {}", stats.received, stats.replies,
+                   stats.unrouted));
+  CHECK(running == 0);
+  CHECK(wrong == 0);
+  CHECK(answered == kSessions * kRounds);
+  CHECK(stats.replies >= static_cast<std::uint64_t>(2 * kSessions * kRounds));
+  CHECK(stats.received < stats.replies);  // some came several to a datagram
+  for (auto& [id, replica] : replicas) replica->kill_and_wait(SIGTERM);
+  if (wrong == 0) std::filesystem::remove_all(dir);
 }

@@ -156,6 +156,26 @@ TEST_CASE("a client token travels with requests when the cluster wants one, and 
         DropReason::kBadField);
 }
 
+TEST_CASE("a client asks for bundled replies with \"bundle\", and only a client sharing a socket does",
+          "[net][codec][bundle]") {
+  actors::ClientRequest put;
+  put.client = kClient;
+  put.mid = "m4";
+  put.kind = actors::RequestKind::kPut;
+  put.key = "k";
+  put.value = "v";
+  const std::string plain = encode_request(put, kA, kA);
+  CHECK(plain.find("bundle") == std::string::npos);  // the course protocol's request, unchanged
+  CHECK_FALSE(std::get<RequestDatagram>(std::get<Datagram>(decode(plain))).request.reply_to.bundles);
+  put.reply_to.bundles = true;
+  const auto decoded = decode(encode_request(put, kA, kA));
+  const auto& d = std::get<RequestDatagram>(std::get<Datagram>(decoded));
+  CHECK(d.request.reply_to.bundles);
+  CHECK(d.request.value == "v");
+  CHECK(std::get<DropReason>(decode(R"({"src":"0100","dst":"0001","leader":"FFFF","type":"get","MID":"m","key":"k","bundle":1})")) ==
+        DropReason::kBadField);
+}
+
 TEST_CASE("malformed, truncated, oversized and unknown datagrams are rejected with a reason", "[net][codec]") {
   auto reason = [](std::string_view text) {
     auto d = decode(text);

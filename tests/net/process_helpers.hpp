@@ -11,6 +11,8 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -57,6 +59,21 @@ inline std::string write_http_test_cluster(const std::filesystem::path& dir, std
   std::ofstream(path) << fmt::format(
       R"({{"replicas": {{{}}}, "election_timeout_ms": [150, 300], "heartbeat_ms": 50{}}})", replicas, extra);
   return path;
+}
+
+// Starts replicas 0000-0002 of the cluster in `config_path` (`kvstore`: the program), each with its data in DIR/ID and
+// its output in DIR/ID.log, logging at info.
+inline std::map<raft::NodeId, std::unique_ptr<chaos::ChildProcess>> start_test_replicas(
+    const std::string& kvstore, const std::filesystem::path& dir, const std::string& config_path) {
+  std::map<raft::NodeId, std::unique_ptr<chaos::ChildProcess>> replicas;
+  for (int i = 0; i < 3; ++i) {
+    const raft::NodeId id{static_cast<std::uint16_t>(i)};
+    replicas[id] = std::make_unique<chaos::ChildProcess>(
+        std::vector<std::string>{kvstore, "--config", config_path, "--id", id.str(), "--data-dir",
+                                 (dir / id.str()).string(), "--log-level", "info"},
+        (dir / (id.str() + ".log")).string());
+  }
+  return replicas;
 }
 
 // Runs `body` as a coroutine to completion.
