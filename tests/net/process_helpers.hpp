@@ -3,6 +3,7 @@
 
 #include "actors/spawn.hpp"
 #include "process.hpp"
+#include "raft/types.hpp"
 
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
