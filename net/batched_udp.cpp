@@ -1,5 +1,7 @@
 #include "net/batched_udp.hpp"
 
+#include "net/codec.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -93,6 +95,27 @@ std::size_t BatchSender::flush(int fd, const Refused& refused) {
   datagrams_.clear();
   targets_.clear();
   return sent;
+}
+
+std::size_t LineBundles::limit_for(const asio::ip::udp::endpoint& to) {
+  // Loopback carries a datagram of any size whole. Elsewhere one Ethernet frame's worth: a datagram split into IP
+  // fragments is lost whole when any fragment is, and every message in it with it.
+  return to.address().is_loopback() ? kMaxDatagramBytes : 1400;
+}
+
+void LineBundles::add(std::string message, const asio::ip::udp::endpoint& to) {
+  auto open = std::find_if(open_.begin(), open_.end(), [&](const auto& bundle) { return bundle.first == to; });
+  if (open != open_.end() && open->second.size() + 1 + message.size() <= limit_for(to)) {
+    open->second += '\n';
+    open->second += message;
+    return;
+  }
+  if (open != open_.end()) {
+    closed_.push_back(std::move(*open));  // full: it goes as it is, and this message starts the next
+    open->second = std::move(message);
+    return;
+  }
+  open_.emplace_back(to, std::move(message));
 }
 
 }  // namespace coraft::net

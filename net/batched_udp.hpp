@@ -63,4 +63,26 @@ class BatchSender {
   std::vector<mmsghdr> headers_;
 };
 
+// Messages bound for one socket packed into as few datagrams as fit, one message per line (JSON holds no raw
+// newline). A leader's replies to a load generator's sessions sharing a socket, and those sessions' requests to the
+// leader, come dozens at a time; each in a datagram of its own costs the sender a loopback delivery in `sendmmsg`
+// and the receiver a datagram to take in. Only for a peer that said it reads them so (ARCHITECTURE.md: Clients).
+class LineBundles {
+ public:
+  void add(std::string message, const asio::ip::udp::endpoint& to);
+  bool empty() const { return open_.empty() && closed_.empty(); }
+  // Hands over every datagram, each destination's in the order its messages came, and starts afresh.
+  template <class Send>
+  void drain(Send send) {
+    for (auto& [to, datagram] : closed_) send(std::move(datagram), to);
+    for (auto& [to, datagram] : open_) send(std::move(datagram), to);
+    closed_.clear();
+    open_.clear();
+  }
+  static std::size_t limit_for(const asio::ip::udp::endpoint& to);
+
+ private:
+  std::vector<std::pair<asio::ip::udp::endpoint, std::string>> open_, closed_;
+};
+
 }  // namespace coraft::net

@@ -133,7 +133,8 @@ ClientSocket::ClientSocket(asio::io_context& io, bool v6)
     : io_(io),
       socket_(io),
       receiver_(std::make_unique<BatchReceiver>(kSharedReceiveSlots, kMaxDatagramBytes + 1)),
-      sender_(std::make_unique<BatchSender>()) {
+      sender_(std::make_unique<BatchSender>()),
+      bundles_(std::make_unique<LineBundles>()) {
   open_client_socket(socket_, v6);
   socket_.non_blocking(true);
   // Client ids of the sessions here differ from each other (a replica tells clients apart by it); where the range
@@ -166,7 +167,10 @@ void ClientSocket::attach(Client& session) { sessions_[session.session()] = &ses
 void ClientSocket::detach(const Client& session) { sessions_.erase(session.session()); }
 
 void ClientSocket::send(std::string datagram, const asio::ip::udp::endpoint& to) {
-  sender_->add(std::move(datagram), to);
+  // A replica that bundles its replies to this socket reads bundled requests too: this turn's requests to it go in
+  // as few datagrams as fit, one per line.
+  if (std::find(bundling_.begin(), bundling_.end(), to) != bundling_.end()) bundles_->add(std::move(datagram), to);
+  else sender_->add(std::move(datagram), to);
   if (flush_posted_) return;
   flush_posted_ = true;
   // After the handlers already queued: the sessions that a burst of replies woke send in the same system call.
@@ -177,6 +181,7 @@ void ClientSocket::send(std::string datagram, const asio::ip::udp::endpoint& to)
 
 void ClientSocket::flush() {
   flush_posted_ = false;
+  bundles_->drain([this](std::string datagram, const asio::ip::udp::endpoint& to) { sender_->add(std::move(datagram), to); });
   if (sender_->empty() || !socket_.is_open()) return;
   ++stats_.send_calls;
   std::vector<std::pair<std::string, asio::ip::udp::endpoint>> again;
@@ -208,9 +213,13 @@ void ClientSocket::wait_readable() {
 }
 
 void ClientSocket::take_in() {
-  const auto route = [this](std::string_view datagram, const asio::ip::udp::endpoint&) {
+  const auto route = [this](std::string_view datagram, const asio::ip::udp::endpoint& from) {
     ++stats_.received;
     // The sessions ask for their replies bundled: one per line (a reply's JSON holds no raw newline).
+    if (datagram.find('\n') != std::string_view::npos &&
+        std::find(bundling_.begin(), bundling_.end(), from) == bundling_.end()) {
+      bundling_.push_back(from);
+    }
     while (!datagram.empty()) {
       const std::size_t end = std::min(datagram.find('\n'), datagram.size());
       const std::string_view reply = datagram.substr(0, end);

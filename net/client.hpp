@@ -84,6 +84,7 @@ std::string client_token(const ClusterConfig& config);
 
 class BatchReceiver;
 class BatchSender;
+class LineBundles;
 class Client;
 
 // One UDP socket for many sessions (Clients), for a program that keeps many operations in flight (kvbench's clients,
@@ -126,6 +127,8 @@ class ClientSocket {
   std::unique_ptr<BatchReceiver> receiver_;
   std::unique_ptr<BatchSender> sender_;
   bool flush_posted_ = false;
+  std::vector<asio::ip::udp::endpoint> bundling_;  // replicas that sent a bundle of replies here: they read bundles
+  std::unique_ptr<LineBundles> bundles_;            // this turn's requests to them
   std::unordered_map<std::uint64_t, Client*> sessions_;  // session id -> the Client whose operations it numbers
   std::uint16_t next_client_id_;
   Stats stats_;

@@ -130,6 +130,17 @@ void UdpBridge::on_datagram(std::string_view datagram, const asio::ip::udp::endp
     else drop_peer(AuthFailure::kUnauthenticated, from, datagram);
     return;
   }
+  if (!addressing_.course_mode && datagram.find('\n') != std::string_view::npos) {
+    // A bundle of requests from sessions that share a socket, one per line (JSON holds no raw newline): each line is
+    // taken as a datagram of its own. Course mode never bundles (the simulator counts and checks each datagram).
+    ++stats_.bundles;
+    while (!datagram.empty()) {
+      const std::size_t end = std::min(datagram.find('\n'), datagram.size());
+      if (end != 0) on_datagram(datagram.substr(0, end), from);
+      datagram.remove_prefix(std::min(end + 1, datagram.size()));
+    }
+    return;
+  }
   auto decoded = decode(datagram);
   if (auto* reason = std::get_if<DropReason>(&decoded)) {
     ++stats_.dropped[static_cast<std::size_t>(*reason)];
@@ -342,27 +353,6 @@ bool same_append(const raft::AppendEntries& a, const raft::AppendEntries& b) {
 
 }  // namespace
 
-std::size_t ReplyBundles::limit_for(const asio::ip::udp::endpoint& to) {
-  // Loopback carries a datagram of any size whole. Elsewhere one Ethernet frame's worth: a datagram split into IP
-  // fragments is lost whole when any fragment is, and every reply in it with it.
-  return to.address().is_loopback() ? kMaxDatagramBytes : 1400;
-}
-
-void ReplyBundles::add(std::string reply, const asio::ip::udp::endpoint& to) {
-  auto open = std::find_if(open_.begin(), open_.end(), [&](const auto& bundle) { return bundle.first == to; });
-  if (open != open_.end() && open->second.size() + 1 + reply.size() <= limit_for(to)) {
-    open->second += '\n';
-    open->second += reply;
-    return;
-  }
-  if (open != open_.end()) {
-    closed_.push_back(std::move(*open));  // full: it goes as it is, and this reply starts the next
-    open->second = std::move(reply);
-    return;
-  }
-  open_.emplace_back(to, std::move(reply));
-}
-
 asio::awaitable<void> gather_course_burst(actors::BridgeMailbox& outbox, std::vector<actors::BridgeInbox>& burst) {
   // In course runs nearly all that comes, comes within one turn (ARCHITECTURE.md); the bound keeps a burst from waiting
   // on a busy replica.
@@ -528,6 +518,9 @@ void UdpBridge::render_metrics(std::string& out) const {
   actors::append_sample(out, "coraft_datagrams_received_total", id, static_cast<double>(stats_.received));
   actors::append_header(out, "coraft_datagrams_sent_total", "counter", "UDP datagrams sent");
   actors::append_sample(out, "coraft_datagrams_sent_total", id, static_cast<double>(stats_.sent));
+  actors::append_header(out, "coraft_request_bundles_received_total", "counter",
+                        "Datagrams received that carried several client requests, one per line");
+  actors::append_sample(out, "coraft_request_bundles_received_total", id, static_cast<double>(stats_.bundles));
   actors::append_header(out, "coraft_datagrams_dropped_total", "counter", "Datagrams dropped, by reason");
   for (int r = 0; r < kDropReasons; ++r) {
     actors::append_sample(out, "coraft_datagrams_dropped_total",

@@ -46,6 +46,7 @@ struct BridgeSecurity {
 struct BridgeStats {
   std::uint64_t received = 0;
   std::uint64_t sent = 0;
+  std::uint64_t bundles = 0;  // received datagrams that carried several requests, one per line
   std::array<std::uint64_t, kDropReasons> dropped{};
   std::uint64_t not_member = 0;       // peer messages from ids outside the cluster, or not addressed to us
   std::uint64_t unauthenticated = 0;  // peer datagrams not sealed, or whose tag does not verify (with a peer key); or
@@ -69,27 +70,6 @@ asio::ip::udp::endpoint to_endpoint(const actors::ReplyAddress& address);
 // answers to clients go first: each ends a request and costs the relay one datagram, where an append costs it a
 // forward per follower; behind one they wait a whole pass.
 asio::awaitable<void> gather_course_burst(actors::BridgeMailbox& outbox, std::vector<actors::BridgeInbox>& burst);
-
-// Replies bound for one client socket, packed into as few datagrams as fit, one reply per line, for a client that
-// said it reads them so (ReplyAddress::bundles: a load generator's sessions sharing a socket). A commit answers
-// dozens of such sessions at once; each reply in a datagram of its own cost the leader's thread a loopback delivery
-// in `sendmmsg`, a quarter of that thread's time at 64 clients.
-class ReplyBundles {
- public:
-  void add(std::string reply, const asio::ip::udp::endpoint& to);
-  // Hands over every datagram, each destination's in the order its replies came, and starts afresh.
-  template <class Send>
-  void drain(Send send) {
-    for (auto& [to, datagram] : closed_) send(std::move(datagram), to);
-    for (auto& [to, datagram] : open_) send(std::move(datagram), to);
-    closed_.clear();
-    open_.clear();
-  }
-  static std::size_t limit_for(const asio::ip::udp::endpoint& to);
-
- private:
-  std::vector<std::pair<asio::ip::udp::endpoint, std::string>> open_, closed_;
-};
 
 class UdpBridge {
  public:
@@ -141,7 +121,7 @@ class UdpBridge {
   std::string client_token_;
   BatchReceiver receiver_;
   BatchSender outgoing_;  // what the burst in hand sends
-  ReplyBundles reply_bundles_;  // the burst's replies to clients that take them bundled: into `outgoing_` at its end
+  LineBundles reply_bundles_;  // the burst's replies to clients that take them bundled: into `outgoing_` at its end
   bool in_burst_ = false;
   std::array<std::uint64_t, 4> last_warning_us_{};  // per AuthFailure
   std::uint64_t last_cluster_warning_us_ = 0, last_wire_warning_us_ = 0;

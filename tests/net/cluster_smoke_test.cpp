@@ -169,7 +169,8 @@ TEST_CASE("SIGTERM: a leader hands over before it stops, a follower just stops",
 TEST_CASE("sessions sharing a socket get every answer from a real cluster, several to a datagram",
           "[net][process][smoke][bundle]") {
   // kvbench's sessions share one socket and ask for their replies bundled: a commit that answers many of them sends
-  // them in one datagram. Every answer must still reach its own session, and some must have come bundled.
+  // them in one datagram; once they have, the sessions' requests go to that replica bundled too. Every answer must
+  // still reach its own session, and some replies and some requests must have gone several to a datagram.
   const auto dir = testing::fresh_test_dir("bundles");
   const std::string config_path = testing::write_test_cluster(dir);
   auto replicas = testing::start_test_replicas(CORAFT_KVSTORE_PATH, dir, config_path);
@@ -200,13 +201,14 @@ TEST_CASE("sessions sharing a socket get every answer from a real cluster, sever
   }
   io.run();
   const net::ClientSocket::Stats& stats = shared.stats();
-  INFO(fmt::format("datagrams received {}, replies routed {}, unrouted {}", stats.received, stats.replies,
-                   stats.unrouted));
+  INFO(fmt::format("datagrams received {}, replies routed {}, unrouted {}, datagrams sent {}", stats.received,
+                   stats.replies, stats.unrouted, stats.sent));
   CHECK(running == 0);
   CHECK(wrong == 0);
   CHECK(answered == kSessions * kRounds);
   CHECK(stats.replies >= static_cast<std::uint64_t>(2 * kSessions * kRounds));
   CHECK(stats.received < stats.replies);  // some came several to a datagram
+  CHECK(stats.sent < stats.replies);      // and some requests went several to a datagram
   for (auto& [id, replica] : replicas) replica->kill_and_wait(SIGTERM);
   if (wrong == 0) std::filesystem::remove_all(dir);
 }

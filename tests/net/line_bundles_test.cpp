@@ -15,7 +15,7 @@ using asio::ip::udp;
 
 namespace {
 
-std::vector<std::pair<udp::endpoint, std::string>> drained(net::ReplyBundles& bundles) {
+std::vector<std::pair<udp::endpoint, std::string>> drained(net::LineBundles& bundles) {
   std::vector<std::pair<udp::endpoint, std::string>> out;
   bundles.drain([&](std::string datagram, const udp::endpoint& to) { out.emplace_back(to, std::move(datagram)); });
   return out;
@@ -26,7 +26,7 @@ std::vector<std::pair<udp::endpoint, std::string>> drained(net::ReplyBundles& bu
 TEST_CASE("replies to one client socket go in one datagram, one per line; other sockets get their own",
           "[net][bridge][bundle]") {
   const udp::endpoint a(asio::ip::make_address("127.0.0.1"), 4000), b(asio::ip::make_address("127.0.0.1"), 4001);
-  net::ReplyBundles bundles;
+  net::LineBundles bundles;
   bundles.add("{\"r\":1}", a);
   bundles.add("{\"r\":2}", b);
   bundles.add("{\"r\":3}", a);
@@ -43,9 +43,9 @@ TEST_CASE("a bundle off loopback stays within one Ethernet frame, and its replie
           "[net][bridge][bundle]") {
   const udp::endpoint remote(asio::ip::make_address("10.1.2.3"), 4000);
   const udp::endpoint local(asio::ip::make_address("127.0.0.1"), 4000);
-  REQUIRE(net::ReplyBundles::limit_for(remote) == 1400);
-  REQUIRE(net::ReplyBundles::limit_for(local) == net::kMaxDatagramBytes);
-  net::ReplyBundles bundles;
+  REQUIRE(net::LineBundles::limit_for(remote) == 1400);
+  REQUIRE(net::LineBundles::limit_for(local) == net::kMaxDatagramBytes);
+  net::LineBundles bundles;
   std::vector<std::string> replies;
   for (int i = 0; i < 40; ++i) replies.push_back(std::to_string(i) + ":" + std::string(90, 'x'));
   replies.push_back(std::string(2000, 'y'));  // larger than the frame alone: a datagram of its own
