@@ -74,6 +74,7 @@ class RaftNode {
   Logger log_;
   std::optional<raft::Snapshot> latest_snapshot_;  // what a follower behind the log's start is sent
   raft::RaftCore core_;
+  std::vector<raft::Effect> apply_after_ack_;  // a follower's CommitAdvanced, held until its write's ack has left
   DurabilityGate gate_;
   std::vector<raft::Send> released_;  // sends whose writes became durable during this burst: they go first
   asio::any_io_executor executor_;

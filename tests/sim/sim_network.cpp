@@ -24,6 +24,7 @@ actors::Micros SimNetwork::delay() {
 
 void SimNetwork::send(int from, int to, raft::PeerMessage message) {
   ++stats_.sent;
+  if (send_observer_) send_observer_(from, to, message);
   if (blocked(from, to) || rng_.chance(faults_.drop)) {
     ++stats_.dropped;
     return;

@@ -51,6 +51,9 @@ class SimNetwork {
   bool blocked(int from, int to) const { return blocked_.count({from, to}) > 0; }
 
   void send(int from, int to, raft::PeerMessage message);
+  // Called for every message as it is sent, before faults apply (tests look at the sender's state at that moment).
+  using SendObserver = std::function<void(int from, int to, const raft::PeerMessage&)>;
+  void set_send_observer(SendObserver observer) { send_observer_ = std::move(observer); }
   // Reliable, delayed delivery of anything else (client traffic), on the control context.
   void send_reliably(std::function<void()> deliver);
 
@@ -63,6 +66,7 @@ class SimNetwork {
   asio::io_context& control_;
   actors::Rng rng_;
   Deliver deliver_;
+  SendObserver send_observer_;
   NetworkFaults faults_;
   std::set<std::pair<int, int>> blocked_;
   NetworkStats stats_;
