@@ -103,6 +103,7 @@ void Gateway::handle(GatewayInbox& message) {
                  [&](ElectionRoundEnded&) { on_election_round_ended(); },
                  [&](ProposalOutcome& m) { on_proposal_outcome(m); },
                  [&](ReadOutcome& m) { on_read_outcome(m); },
+                 [&](WritesCommitted& m) { on_committed(m); },
                  [&](EntriesApplied& m) { on_applied(m); },
                  [&](StatusReady& m) { on_status(m); },
                  [&](MetricsReport& m) { on_metrics_report(m); },
@@ -417,6 +418,26 @@ void Gateway::on_read_outcome(const ReadOutcome& outcome) {
     if (!outcome.ready) route(std::move(*w));
     else if (outcome.read_index <= applied_index_) answer_read(std::move(*w));
     else applying_reads_.emplace(outcome.read_index, std::move(*w));
+  }
+}
+
+void Gateway::on_committed(const WritesCommitted& committed) {
+  // Leading in `term` since we proposed them, our entries of that term are still at their indexes (a leader never
+  // overwrites its own log), so those up to the commit index are committed. A plain put's answer is `ok` whatever the
+  // store holds: it need not wait for the applier, which on this thread would run first. A read that follows waits
+  // for the applied index to reach its read index (on_read_outcome), so it still sees the put. The KV API's writes
+  // wait: their answer carries the applied index (Consul's X-Consul-Index).
+  if (role_ != raft::Role::kLeader || term_ != committed.term) return;
+  for (auto it = committing_.begin(); it != committing_.end() && it->first <= committed.commit_index;) {
+    const ProposedWrite& write = it->second;
+    const ClientRequest& request = write.waiting.request;
+    if (write.term != committed.term || request.kind != RequestKind::kPut || request.reply_via == ReplyVia::kKvApi) {
+      ++it;
+      continue;
+    }
+    reply(request, ReplyKind::kOk, leader_);
+    ++metrics_.answered_at_commit;
+    it = committing_.erase(it);
   }
 }
 

@@ -183,6 +183,12 @@ struct AppliedCommand {
   raft::Term term;
   kv::Result result;
 };
+// node -> gateway, while leading: everything up to commit_index is committed. The writes this leader proposed in
+// `term` whose answer the state machine cannot change (plain puts) are answered now, before they are applied.
+struct WritesCommitted {
+  raft::Term term;
+  raft::Index commit_index;
+};
 struct EntriesApplied {  // applier -> gateway
   std::vector<AppliedCommand> commands;
   raft::Index applied_index;
@@ -227,7 +233,7 @@ struct BackupTaken {  // applier -> gateway: the store as it stood at snapshot.i
   std::uint64_t backup_id;
   raft::Snapshot snapshot;
 };
-using GatewayInbox = std::variant<ClientRequestReceived, LeaderChanged, ElectionRoundEnded, ProposalOutcome, ReadOutcome, EntriesApplied,
+using GatewayInbox = std::variant<ClientRequestReceived, LeaderChanged, ElectionRoundEnded, ProposalOutcome, ReadOutcome, WritesCommitted, EntriesApplied,
                                   StatusReady, GatewaySweep, ChangeAnswered, MembershipKnown, ValuesRead, BackupTaken,
                                   MetricsReport, EdgeAttached>;
 

@@ -132,6 +132,8 @@ void GatewayMetrics::render(std::string& out, std::string_view id) const {
       {"coraft_gateway_sent_on_at_once_total",
        "Requests redirected on arrival because an election round on this replica had already ended without a leader",
        sent_on_at_once},
+      {"coraft_gateway_answered_at_commit_total", "Puts answered as soon as they committed, before they were applied",
+       answered_at_commit},
   };
   append_counters(out, id, counters);
   append_histogram(out, "coraft_gateway_hold_seconds", "How long a held request waited for news of a leader", id,

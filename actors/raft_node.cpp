@@ -1,11 +1,14 @@
 #include "actors/raft_node.hpp"
 
 #include "actors/hop_trace.hpp"
+#include "actors/local_executor.hpp"
 #include "actors/replicator.hpp"
 #include "actors/spawn.hpp"
 #include "raft/overloaded.hpp"
 
+#include <asio/post.hpp>
 #include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 
 #include <limits>
 
@@ -268,6 +271,14 @@ asio::awaitable<void> RaftNode::carry_out(raft::Effect& effect) {
                                              std::numeric_limits<std::size_t>::max(),
                                              std::numeric_limits<std::size_t>::max());
             applier_next_ = commit.commit_index + 1;
+            if (core_.role() == raft::Role::kLeader) {
+              // The gateway answers the puts this commit decides (WritesCommitted), and its replies reach the bridge
+              // before the applier, queued behind the gateway on this thread, applies the batch: one turn of the
+              // event loop first.
+              GatewayInbox committed = WritesCommitted{core_.term(), commit.commit_index};
+              co_await out_.gateway.send(committed);
+              co_await asio::post(event_loop(executor_), asio::use_awaitable);
+            }
             ApplierInbox out = ApplyCommitted{std::move(entries)};
             co_await out_.applier.send(out);
           },

@@ -166,6 +166,7 @@ void SimCluster::spawn_bridge(int slot) {
         const int to = cluster.slot_of(peer->message.to);
         if (to >= 0) cluster.network_->send(from, to, std::move(peer->message));
       } else if (auto* reply = std::get_if<actors::SendClientReply>(&*message)) {
+        if (cluster.reply_observer_) cluster.reply_observer_(from, reply->reply);
         cluster.network_->send_reliably(
             [&cluster, r = std::move(reply->reply)]() mutable { cluster.deliver_reply(std::move(r)); });
       }

@@ -128,6 +128,9 @@ class SimCluster {
   void check_invariants();
   // Called after every simulation step (after the invariant check): the timeline samples roles and commits here.
   void set_step_observer(std::function<void()> observer) { step_observer_ = std::move(observer); }
+  // Called as a replica hands a client reply to the network (tests look at that replica's state at that moment).
+  using ReplyObserver = std::function<void(int from, const actors::ClientReply&)>;
+  void set_reply_observer(ReplyObserver observer) { reply_observer_ = std::move(observer); }
 
  private:
   struct Slot;
@@ -152,6 +155,7 @@ class SimCluster {
   std::vector<std::string> double_answers_;
   InvariantChecker invariants_;
   std::function<void()> step_observer_;
+  ReplyObserver reply_observer_;
   std::uint64_t power_cuts_ = 0;
   std::uint64_t membership_changes_ = 0;
   std::uint64_t admin_requests_ = 0;
