@@ -426,7 +426,9 @@ void Gateway::on_committed(const WritesCommitted& committed) {
   // overwrites its own log), so those up to the commit index are committed. A plain put's answer is `ok` whatever the
   // store holds: it need not wait for the applier, which on this thread would run first. A read that follows waits
   // for the applied index to reach its read index (on_read_outcome), so it still sees the put. The KV API's writes
-  // wait: their answer carries the applied index (Consul's X-Consul-Index).
+  // wait: their answer carries the applied index (Consul's X-Consul-Index). One answer differs: a late copy of a
+  // session's earlier write, which the store refuses as stale, is told `ok` instead of "stale session"; its MID is
+  // one its client no longer waits on (a client has one write in flight per session, and moves on once answered).
   if (role_ != raft::Role::kLeader || term_ != committed.term) return;
   for (auto it = committing_.begin(); it != committing_.end() && it->first <= committed.commit_index;) {
     const ProposedWrite& write = it->second;

@@ -233,9 +233,9 @@ struct BackupTaken {  // applier -> gateway: the store as it stood at snapshot.i
   std::uint64_t backup_id;
   raft::Snapshot snapshot;
 };
-using GatewayInbox = std::variant<ClientRequestReceived, LeaderChanged, ElectionRoundEnded, ProposalOutcome, ReadOutcome, WritesCommitted, EntriesApplied,
-                                  StatusReady, GatewaySweep, ChangeAnswered, MembershipKnown, ValuesRead, BackupTaken,
-                                  MetricsReport, EdgeAttached>;
+using GatewayInbox = std::variant<ClientRequestReceived, LeaderChanged, ElectionRoundEnded, ProposalOutcome, ReadOutcome,
+                                  WritesCommitted, EntriesApplied, StatusReady, GatewaySweep, ChangeAnswered,
+                                  MembershipKnown, ValuesRead, BackupTaken, MetricsReport, EdgeAttached>;
 
 // ---- KV API (the typed side of the HTTP API) ----
 struct ApiCallReceived {  // http edge -> kv api: a client's call, or one another replica forwarded (`forwarded`)

@@ -181,7 +181,8 @@ void ClientSocket::send(std::string datagram, const asio::ip::udp::endpoint& to)
 
 void ClientSocket::flush() {
   flush_posted_ = false;
-  bundles_->drain([this](std::string datagram, const asio::ip::udp::endpoint& to) { sender_->add(std::move(datagram), to); });
+  bundles_->drain(
+      [this](std::string datagram, const asio::ip::udp::endpoint& to) { sender_->add(std::move(datagram), to); });
   if (sender_->empty() || !socket_.is_open()) return;
   ++stats_.send_calls;
   std::vector<std::pair<std::string, asio::ip::udp::endpoint>> again;

@@ -69,7 +69,8 @@ for t0, src, leader, kind, mid in relay:
             samples[(name[r], h)].append((t - t0) / 1e3)
     # A put is answered once committed (the gateway does not wait for the applier).
     committed = first.get((leader, "committed"))
-    reply = next((t for t, r, h, _ in window if r == leader and h == "reply_out" and committed and t >= committed), None)
+    reply = next((t for t, r, h, _ in window
+                  if r == leader and h == "reply_out" and committed and t >= committed), None)
     if reply:
         samples[("leader", "reply_out")].append((reply - t0) / 1e3)
     # The acknowledgements covering this put, in the order the leader took them in (a majority's is the commit's).
