@@ -8,6 +8,7 @@
 
 #include <asio/ip/udp.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <string>
@@ -80,6 +81,16 @@ class LineBundles {
     open_.clear();
   }
   static std::size_t limit_for(const asio::ip::udp::endpoint& to);
+
+  // The receiving side: each message of a datagram, bundled or not, in order (empty lines skipped).
+  template <class Take>
+  static void for_each(std::string_view datagram, Take take) {
+    while (!datagram.empty()) {
+      const std::size_t end = std::min(datagram.find('\n'), datagram.size());
+      if (end != 0) take(datagram.substr(0, end));
+      datagram.remove_prefix(std::min(end + 1, datagram.size()));
+    }
+  }
 
  private:
   std::vector<std::pair<asio::ip::udp::endpoint, std::string>> open_, closed_;

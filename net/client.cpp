@@ -221,19 +221,16 @@ void ClientSocket::take_in() {
         std::find(bundling_.begin(), bundling_.end(), from) == bundling_.end()) {
       bundling_.push_back(from);
     }
-    while (!datagram.empty()) {
-      const std::size_t end = std::min(datagram.find('\n'), datagram.size());
-      const std::string_view reply = datagram.substr(0, end);
-      datagram.remove_prefix(std::min(end + 1, datagram.size()));
+    LineBundles::for_each(datagram, [this](std::string_view reply) {
       const auto session = session_of_reply(reply);
       auto it = session ? sessions_.find(*session) : sessions_.end();
       if (it == sessions_.end()) {
         ++stats_.unrouted;
-        continue;
+        return;
       }
       ++stats_.replies;
       it->second->deliver(reply);
-    }
+    });
   };
   for (std::size_t call = 0; call < kMaxDrainCalls; ++call) {
     const BatchReceiver::Taken taken = receiver_->receive(socket_.native_handle(), route);

@@ -134,11 +134,7 @@ void UdpBridge::on_datagram(std::string_view datagram, const asio::ip::udp::endp
     // A bundle of requests from sessions that share a socket, one per line (JSON holds no raw newline): each line is
     // taken as a datagram of its own. Course mode never bundles (the simulator counts and checks each datagram).
     ++stats_.bundles;
-    while (!datagram.empty()) {
-      const std::size_t end = std::min(datagram.find('\n'), datagram.size());
-      if (end != 0) on_datagram(datagram.substr(0, end), from);
-      datagram.remove_prefix(std::min(end + 1, datagram.size()));
-    }
+    LineBundles::for_each(datagram, [&](std::string_view request) { on_datagram(request, from); });
     return;
   }
   auto decoded = decode(datagram);

@@ -1,6 +1,7 @@
 // The client library: a session must be new in every run, whatever seed the caller chose; sessions that share a
 // socket (real loopback sockets here) each get their own answers, and hear of refusals.
 
+#include "net/batched_udp.hpp"
 #include "net/client.hpp"
 #include "net/codec.hpp"
 
@@ -60,11 +61,7 @@ class ReversingReplica {
       ++datagrams;
       std::string_view datagram(buffer_.data(), n);
       REQUIRE((bundle_ || datagram.find('\n') == std::string_view::npos));  // bundles only to a replica that sends them
-      while (!datagram.empty()) {
-        const std::size_t end = std::min(datagram.find('\n'), datagram.size());
-        take(datagram.substr(0, end));
-        datagram.remove_prefix(std::min(end + 1, datagram.size()));
-      }
+      net::LineBundles::for_each(datagram, [this](std::string_view line) { take(line); });
       receive();
     });
   }

@@ -1,6 +1,6 @@
-// The UDP bridge's reply bundles: a burst's replies bound for one client socket that asked for them bundled leave in
-// as few datagrams as fit, one reply per line, in the order they came; on a network that is not loopback a bundle
-// stays within one Ethernet frame.
+// Line bundles (net/batched_udp.hpp): a burst's messages bound for one socket that reads them bundled leave in as few
+// datagrams as fit, one per line, in the order they came; on a network that is not loopback a bundle stays within one
+// Ethernet frame; the receiver takes them apart in the same order.
 
 #include "net/udp_bridge.hpp"
 
@@ -57,11 +57,7 @@ TEST_CASE("a bundle off loopback stays within one Ethernet frame, and its replie
     CHECK(to == remote);
     const bool lone_big_reply = datagram == replies[40];
     CHECK((datagram.size() <= 1400 || lone_big_reply));
-    std::size_t start = 0;
-    for (std::size_t end; (end = datagram.find('\n', start)) != std::string::npos; start = end + 1) {
-      seen.push_back(datagram.substr(start, end - start));
-    }
-    seen.push_back(datagram.substr(start));
+    net::LineBundles::for_each(datagram, [&](std::string_view reply) { seen.emplace_back(reply); });
   }
   CHECK(seen == replies);
   CHECK(out.size() >= 4);   // 40 replies of 92 bytes need at least three frames, and the big one its own
@@ -70,4 +66,17 @@ TEST_CASE("a bundle off loopback stays within one Ethernet frame, and its replie
   // On loopback the same replies (but the big one) fit in one datagram.
   for (int i = 0; i < 40; ++i) bundles.add(replies[static_cast<std::size_t>(i)], local);
   CHECK(drained(bundles).size() == 1);
+}
+
+TEST_CASE("a receiver takes a bundle apart line by line, in order, skipping empty lines", "[net][bridge][bundle]") {
+  std::vector<std::string> lines;
+  const auto take = [&](std::string_view line) { lines.emplace_back(line); };
+  net::LineBundles::for_each("{\"a\":1}", take);
+  CHECK(lines == std::vector<std::string>{"{\"a\":1}"});
+  lines.clear();
+  net::LineBundles::for_each("one\n\ntwo\nthree\n", take);
+  CHECK(lines == std::vector<std::string>{"one", "two", "three"});
+  lines.clear();
+  net::LineBundles::for_each("\n\n", take);
+  CHECK(lines.empty());
 }
