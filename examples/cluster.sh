@@ -324,14 +324,22 @@ handle() {
   esac
 }
 
+# A time-out can expire in the middle of a request's line (bash reads a FIFO a byte at a time): `read` then keeps the
+# bytes it took in `line` and returns above 128, and they begin the next read's line. (Dropping them once turned a
+# `start` into `tart`.)
+partial=""
 while :; do
   if read -t 0.2 -r -u 3 line; then
+    line="$partial$line"
+    partial=""
     # A replica that ended since the last pass is reported first, so that `start` right after a `kill` sees it gone.
     for id in "${!pid[@]}"; do
       kill -0 "${pid[$id]}" 2>/dev/null || reap "$id"
     done
     # shellcheck disable=SC2086  # the request is words
     handle $line
+  elif [ $? -gt 128 ]; then
+    partial+="$line"
   fi
   if [ -n "$stop_requested" ]; then  # before reaping: replicas that ended on the same Ctrl-C are part of the stop
     shutdown "$stop_requested"
