@@ -429,7 +429,10 @@ void Gateway::on_committed(const WritesCommitted& committed) {
   // wait: their answer carries the applied index (Consul's X-Consul-Index). One answer differs: a late copy of a
   // session's earlier write, which the store refuses as stale, is told `ok` instead of "stale session"; its MID is
   // one its client no longer waits on (a client has one write in flight per session, and moves on once answered).
-  if (role_ != raft::Role::kLeader || term_ != committed.term) return;
+  // Not while a read is under way here: it may be served from the state before these puts (its read index can be
+  // below theirs), and answers must leave in the order the operations take effect. A client that sends a get while
+  // its put is in flight (as the course simulator's do) is told the put's `ok` first and must then read its value.
+  if (role_ != raft::Role::kLeader || term_ != committed.term || reads_under_way()) return;
   for (auto it = committing_.begin(); it != committing_.end() && it->first <= committed.commit_index;) {
     const ProposedWrite& write = it->second;
     const ClientRequest& request = write.waiting.request;
@@ -441,6 +444,11 @@ void Gateway::on_committed(const WritesCommitted& committed) {
     ++metrics_.answered_at_commit;
     it = committing_.erase(it);
   }
+}
+
+bool Gateway::reads_under_way() const {
+  return !read_batch_.empty() || !confirming_.empty() || !applying_reads_.empty() || !reads_to_fetch_.empty() ||
+         !fetching_.empty();
 }
 
 void Gateway::on_applied(const EntriesApplied& applied) {

@@ -85,6 +85,7 @@ class Gateway {
   void on_election_round_ended();
   void on_proposal_outcome(const ProposalOutcome& outcome);
   void on_read_outcome(const ReadOutcome& outcome);
+  bool reads_under_way() const;  // a get waits for its confirmation, its read index or its values
   void on_committed(const WritesCommitted& committed);
   void on_applied(const EntriesApplied& applied);
   void on_sweep(const GatewaySweep& sweep);
