@@ -34,6 +34,7 @@ raft::RaftConfig raft_config(const ReplicaOptions& options) {
   config.quiet_acks = options.quiet_acks;
   config.limits = options.limits;
   config.read_lease_us = options.read_lease_us();
+  config.read_fresh_us = options.read_fresh_us();
   config.retransmit.max_us = std::chrono::duration_cast<Micros>(options.timing.heartbeat_interval).count();
   config.heartbeat_interval_us = config.retransmit.max_us;
   // Two heartbeat intervals: a leader with a majority hears from one that often even when a few answers are lost

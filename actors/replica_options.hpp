@@ -63,8 +63,9 @@ struct ReplicaOptions {
 
   // The lease is the minimum election timeout less 10 % for clock-rate differences between replicas and a
   // millisecond for scheduling delays.
-  std::int64_t read_lease_us() const {
-    if (!lease_reads) return 0;
+  std::int64_t read_lease_us() const { return lease_reads ? read_fresh_us() : 0; }
+  // How long a confirmation of leadership serves reads at all (raft::RaftConfig::read_fresh_us): the same bound.
+  std::int64_t read_fresh_us() const {
     const auto min_us = std::chrono::duration_cast<Micros>(timing.election_timeout_min).count();
     return std::max<std::int64_t>(0, min_us * 9 / 10 - 1000);
   }

@@ -1240,12 +1240,15 @@ void RaftCore::maybe_complete_reads() {
   });
   // Once we told a replica to take over, it may lead before our lease runs out: a fresh round for every read.
   const std::int64_t lease = lease_void_ ? 0 : config_.read_lease_us;
-  while (!pending_reads_.empty() && confirmed >= pending_reads_.front().arrived_at_us - lease) {
+  const bool fresh = config_.read_fresh_us <= 0 || now_us_ - confirmed < config_.read_fresh_us;
+  while (fresh && !pending_reads_.empty() && confirmed >= pending_reads_.front().arrived_at_us - lease) {
     emit(ReadReady{pending_reads_.front().read_id, commit_});
     pending_reads_.pop_front();
   }
-  // The rest wait for a round sent after they arrived; one round serves every read waiting for it.
-  if (!pending_reads_.empty() && last_read_round_us_ < pending_reads_.back().arrived_at_us) {
+  // The rest wait for a round sent after they arrived (or after the confirmed one, gone stale); one round serves
+  // every read waiting for it.
+  if (!pending_reads_.empty() &&
+      (last_read_round_us_ < pending_reads_.back().arrived_at_us || (!fresh && last_read_round_us_ <= confirmed))) {
     last_read_round_us_ = now_us_;
     broadcast_heartbeat();
   }

@@ -49,6 +49,11 @@ struct RaftConfig {
   // 0 means plain ReadIndex (a fresh round after the read arrives). Must stay below the minimum election timeout by
   // the assumed clock-rate error (see ARCHITECTURE.md, "Reads").
   std::int64_t read_lease_us = 0;
+  // A read is served only while the round that confirmed it is younger than this (0: however old). A round
+  // acknowledged long before (the leader stood still meanwhile, say) no longer rules out a newer leader that has
+  // committed writes since: the read would still be linearizable, but older than writes whose answers its client
+  // may already hold. Set below the minimum election timeout by the same margin as the lease.
+  std::int64_t read_fresh_us = 0;
   // Thesis §4.2.3: a follower ignores vote requests for this long after it last heard from its leader (the minimum
   // election timeout; the read lease above relies on it). 0: until its own election timer fires.
   std::int64_t vote_quiet_us = 0;

@@ -480,6 +480,34 @@ TEST_CASE("reads wait for a majority to confirm leadership after they arrive", "
   CHECK(ready[0].read_index == 1);
 }
 
+TEST_CASE("a read confirmed by a round acknowledged long ago waits for a new round", "[raft][6.4]") {
+  // The leader stood still (a paused process) between sending the round and reading its answers: meanwhile another
+  // replica may have led and committed writes, which a read served now would not show.
+  PureCluster c(3, [](RaftConfig& config) { config.read_fresh_us = 100000; });
+  c.elect(0);
+  c.now_us = 1000;
+  c.step(0, ReadIndex{7});
+  raft::PeerMessage heartbeat = c.queue().front();
+  c.queue().clear();
+  c.step(heartbeat.to.value, Receive{heartbeat});
+  REQUIRE(c.queue().size() == 1);
+  const raft::PeerMessage late_answer = c.queue().front();
+  c.queue().clear();
+  c.now_us = 10'000'000;
+  auto out = c.step(0, Receive{late_answer});
+  CHECK(effects_of<ReadReady>(out).empty());
+  CHECK(effects_of<Transmit>(out).size() == 2);  // a new round
+  // Its answer, soon after, serves the read.
+  heartbeat = c.queue().front();
+  c.queue().clear();
+  c.step(heartbeat.to.value, Receive{heartbeat});
+  REQUIRE(c.queue().size() == 1);
+  c.now_us += 1000;
+  auto ready = effects_of<ReadReady>(c.step(0, Receive{c.queue().front()}));
+  REQUIRE(ready.size() == 1);
+  CHECK(ready[0].read_id == 7);
+}
+
 TEST_CASE("with a lease, a recently confirmed leader serves reads at once; a deposed one never", "[raft][6.4]") {
   PureCluster c(3, [](RaftConfig& config) { config.read_lease_us = 100000; });
   c.elect(0);
