@@ -1240,7 +1240,7 @@ void RaftCore::maybe_complete_reads() {
   });
   // Once we told a replica to take over, it may lead before our lease runs out: a fresh round for every read.
   const std::int64_t lease = lease_void_ ? 0 : config_.read_lease_us;
-  const bool fresh = config_.read_fresh_us <= 0 || now_us_ - confirmed < config_.read_fresh_us;
+  const bool fresh = config_.read_fresh_us <= 0 || confirmed > now_us_ - config_.read_fresh_us;  // (min: none acked)
   while (fresh && !pending_reads_.empty() && confirmed >= pending_reads_.front().arrived_at_us - lease) {
     emit(ReadReady{pending_reads_.front().read_id, commit_});
     pending_reads_.pop_front();
