@@ -61,10 +61,10 @@ struct ReplicaOptions {
   // but the replica keeps answering heartbeats and votes). Off in simulation, which has no threads.
   bool background_snapshots = false;
 
-  // The lease is the minimum election timeout less 10 % for clock-rate differences between replicas and a
-  // millisecond for scheduling delays.
+  // The read lease (with lease_reads): as long as a confirmation of leadership serves reads at all.
   std::int64_t read_lease_us() const { return lease_reads ? read_fresh_us() : 0; }
-  // How long a confirmation of leadership serves reads at all (raft::RaftConfig::read_fresh_us): the same bound.
+  // How long a confirmation of leadership serves reads (raft::RaftConfig::read_fresh_us): the minimum election
+  // timeout less 10 % for clock-rate differences between replicas and a millisecond for scheduling delays.
   std::int64_t read_fresh_us() const {
     const auto min_us = std::chrono::duration_cast<Micros>(timing.election_timeout_min).count();
     return std::max<std::int64_t>(0, min_us * 9 / 10 - 1000);

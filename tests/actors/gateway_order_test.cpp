@@ -50,7 +50,7 @@ struct Rig {
     FAIL("no such message");
     return {};
   }
-  // The MIDs of the replies the gateway sent since the last call, in order.
+  // The replies the gateway sent since the last call, in order: each one's MID, and "=value" if it carries one.
   std::vector<std::string> replies() {
     std::vector<std::string> mids;
     while (auto message = bridge.try_receive()) {
