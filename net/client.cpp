@@ -414,7 +414,11 @@ asio::awaitable<CallResult> Client::call(actors::ClientRequest& request) {
   const std::uint64_t seq = ++seq_;
   if (write) request.session = kv::SessionRef{session_, seq};
   request.reply_to.bundles = shared_ != nullptr;  // a shared socket takes several replies in one datagram
-  const std::string mid_prefix = fmt::format("{:016x}-{}-", session_, seq);
+  std::string mid_prefix;  // "<session as 16 hex digits>-<seq>-"; each attempt adds its number
+  append_hex(mid_prefix, session_, 16);
+  mid_prefix += '-';
+  append_number(mid_prefix, seq);
+  mid_prefix += '-';
   const auto give_up = clock::now() + settings_.deadline;
   std::optional<clock::time_point> all_refusing_since;
   auto backoff = std::chrono::milliseconds(5);
@@ -436,7 +440,8 @@ asio::awaitable<CallResult> Client::call(actors::ClientRequest& request) {
       backoff = std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(settings_.max_backoff));
     }
     pause_before_next = false;
-    request.mid = fmt::format("{}{}", mid_prefix, ++attempt_);
+    request.mid = mid_prefix;
+    append_number(request.mid, ++attempt_);
     ++result.attempts;
     if (std::find(result.tried.begin(), result.tried.end(), target_) == result.tried.end()) {
       result.tried.push_back(target_);

@@ -13,8 +13,25 @@ namespace {
 
 // ---- writing ----
 
-void append_id(std::string& out, const char* key, raft::NodeId id) {
-  fmt::format_to(std::back_inserter(out), "\"{}\":\"{:04X}\"", key, id.value);
+void append_id(std::string& out, std::string_view key, raft::NodeId id) {
+  out += '"';
+  out += key;
+  out += "\":\"";
+  append_hex(out, id.value, 4, true);
+  out += '"';
+}
+
+void append_bool(std::string& out, bool value) { out += value ? "true" : "false"; }
+
+// ,"name":number
+template <typename Number>
+void append_field(std::string& out, std::string_view name, Number value) {
+  out += ",\"";
+  out += name;
+  out += "\":";
+  if constexpr (std::is_same_v<Number, bool>) append_bool(out, value);
+  else if constexpr (std::is_signed_v<Number>) append_number(out, static_cast<std::int64_t>(value));
+  else append_number(out, static_cast<std::uint64_t>(value));
 }
 
 std::string envelope(raft::NodeId src, raft::NodeId dst, raft::NodeId leader, std::string_view type) {
@@ -26,7 +43,9 @@ std::string envelope(raft::NodeId src, raft::NodeId dst, raft::NodeId leader, st
   append_id(out, "dst", dst);
   out += ',';
   append_id(out, "leader", leader);
-  fmt::format_to(std::back_inserter(out), ",\"type\":\"{}\"", type);
+  out += ",\"type\":\"";
+  out += type;
+  out += '"';
   return out;
 }
 
@@ -428,7 +447,8 @@ Decoded decode_reply(Fields& f, const Envelope& env, std::string_view type) {
 }
 
 void append_entry(std::string& out, const raft::Entry& entry) {
-  fmt::format_to(std::back_inserter(out), "[{}", entry.term);
+  out += '[';
+  append_number(out, entry.term);
   if (entry.kind == raft::EntryKind::kCommand) {
     out += ',';
     append_json_string(out, entry.data);
@@ -512,8 +532,12 @@ std::vector<std::string> encode_peer(const raft::PeerMessage& message, raft::Nod
   // The envelope of a replica's message, and (cluster mode) the identity of its data directory and of its cluster.
   auto envelope = [&](raft::NodeId from, raft::NodeId to, raft::NodeId stamped, std::string_view type) {
     std::string s = coraft::net::envelope(from, to, stamped, type);
-    if (message.incarnation != 0) fmt::format_to(std::back_inserter(s), ",\"inc\":{}", message.incarnation);
-    if (cluster_id != 0) fmt::format_to(std::back_inserter(s), ",\"cid\":\"{:016x}\"", cluster_id);
+    if (message.incarnation != 0) append_field(s, "inc", message.incarnation);
+    if (cluster_id != 0) {
+      s += ",\"cid\":\"";
+      append_hex(s, cluster_id, 16);
+      s += '"';
+    }
     return s;
   };
   std::visit(
@@ -532,9 +556,14 @@ std::vector<std::string> encode_peer(const raft::PeerMessage& message, raft::Nod
           },
           [&](const raft::AppendEntriesReply& m) {
             std::string s = envelope(message.from, message.to, leader, "aer");
-            fmt::format_to(std::back_inserter(s),
-                           ",\"term\":{},\"ok\":{},\"match\":{},\"rprev\":{},\"ci\":{},\"ct\":{},\"sent\":{}}}", m.term,
-                           m.success, m.match_index, m.rejected_prev, m.conflict_index, m.conflict_term, m.sent_at_us);
+            append_field(s, "term", m.term);
+            append_field(s, "ok", m.success);
+            append_field(s, "match", m.match_index);
+            append_field(s, "rprev", m.rejected_prev);
+            append_field(s, "ci", m.conflict_index);
+            append_field(s, "ct", m.conflict_term);
+            append_field(s, "sent", m.sent_at_us);
+            s += '}';
             out.push_back(std::move(s));
           },
           [&](const raft::InstallSnapshot& m) {
@@ -575,9 +604,11 @@ std::vector<std::string> encode_peer(const raft::PeerMessage& message, raft::Nod
             raft::Term prev_term = m.prev_log_term;
             do {
               std::string s = envelope(message.from, message.to, leader, "ae");
-              fmt::format_to(std::back_inserter(s),
-                             ",\"term\":{},\"prev\":{},\"pterm\":{},\"commit\":{},\"sent\":{}", m.term, prev,
-                             prev_term, m.leader_commit, m.sent_at_us);
+              append_field(s, "term", m.term);
+              append_field(s, "prev", prev);
+              append_field(s, "pterm", prev_term);
+              append_field(s, "commit", m.leader_commit);
+              append_field(s, "sent", m.sent_at_us);
               if (!m.quiet.empty()) {
                 s += ",\"quiet\":\"";
                 for (raft::NodeId id : m.quiet) s += id.str();
@@ -619,7 +650,9 @@ std::string encode_reply(const actors::ClientReply& reply, raft::NodeId src) {
     // The course protocol's get answer always has a value; a missing key reads as "" with status not_found.
     s += ",\"value\":";
     append_json_string(s, reply.value.value_or(""));
-    fmt::format_to(std::back_inserter(s), ",\"status\":\"{}\"", kv::status_name(reply.status));
+    s += ",\"status\":\"";
+    s += kv::status_name(reply.status);
+    s += '"';
   }
   if (reply.kind == actors::ReplyKind::kFail && !reply.reason.empty()) {
     s += ",\"reason\":";
@@ -687,7 +720,8 @@ std::string encode_request(const actors::ClientRequest& request, raft::NodeId ds
     else s += "null";
   }
   if (request.session.id != 0) {
-    fmt::format_to(std::back_inserter(s), ",\"session\":{},\"seq\":{}", request.session.id, request.session.seq);
+    append_field(s, "session", request.session.id);
+    append_field(s, "seq", request.session.seq);
   }
   if (!token.empty()) {
     s += ",\"token\":";
@@ -769,11 +803,39 @@ void append_json_string(std::string& out, std::string_view text) {
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
       default:
-        if (c < 0x20) fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
-        else out += ch;
+        if (c < 0x20) {
+          out += "\\u";
+          append_hex(out, c, 4);
+        } else {
+          out += ch;
+        }
     }
   }
   out += '"';
+}
+
+void append_number(std::string& out, std::uint64_t value) {
+  char digits[20];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
+}
+
+void append_number(std::string& out, std::int64_t value) {
+  char digits[20];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
+}
+
+void append_hex(std::string& out, std::uint64_t value, int width, bool upper) {
+  const char* const digit = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+  char text[16];
+  int n = 0;
+  do {
+    text[n++] = digit[value & 0xF];
+    value >>= 4;
+  } while (value != 0 && n < 16);
+  for (int i = n; i < width; ++i) out += '0';
+  while (n > 0) out += text[--n];
 }
 
 }  // namespace coraft::net

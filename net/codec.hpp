@@ -93,4 +93,10 @@ std::optional<std::string> base64_decode(std::string_view text);
 // Appends `text` as a JSON string literal (quotes included); kv::json_quoted_size() tells its length.
 void append_json_string(std::string& out, std::string_view text);
 
+// Numbers as text, for the codec's hot paths (every request, reply and append goes through them): what
+// fmt::format_to writes for "{}", "{:0Nx}" and "{:0NX}", without parsing a format string each time.
+void append_number(std::string& out, std::uint64_t value);
+void append_number(std::string& out, std::int64_t value);
+void append_hex(std::string& out, std::uint64_t value, int width, bool upper = false);  // zero-padded to width
+
 }  // namespace coraft::net

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <fstream>
 #include <random>
@@ -126,9 +127,15 @@ struct Totals {
   std::uint64_t ops_this_second = 0;
 };
 
+// "k" and n zero-padded to `size` characters, or n's last `size` characters where it is longer.
 std::string key_of(std::uint64_t n, std::size_t size) {
-  std::string key = fmt::format("k{:0{}}", n, size > 1 ? size - 1 : 1);
-  if (key.size() > size) key = key.substr(key.size() - size);
+  char digits[20];
+  const std::size_t length = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, n).ptr - digits);
+  const std::size_t width = std::max<std::size_t>(size, 2) - 1;
+  std::string key = "k";
+  if (length < width) key.append(width - length, '0');
+  key.append(digits, length);
+  if (key.size() > size) key.erase(0, key.size() - size);
   return key;
 }
 
