@@ -32,6 +32,7 @@ raft::RaftConfig raft_config(const ReplicaOptions& options) {
   config.check_quorum = options.check_quorum;
   config.uniform_appends = options.uniform_appends;
   config.quiet_acks = options.quiet_acks;
+  config.defer_spare_followers = options.defer_spare_followers;
   config.limits = options.limits;
   config.read_lease_us = options.read_lease_us();
   config.read_fresh_us = options.read_fresh_us();

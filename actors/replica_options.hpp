@@ -48,6 +48,9 @@ struct ReplicaOptions {
   bool uniform_appends = false;
   // With uniform appends, followers the majority does not need leave them unanswered: raft::RaftConfig::quiet_acks.
   bool quiet_acks = false;
+  // Followers a commit does not need catch up with their heartbeats: raft::RaftConfig::defer_spare_followers. Off in
+  // course mode (its shared appends go to every follower at the cost of one).
+  bool defer_spare_followers = true;
   // Serve reads under a leader lease (no message round while a majority acknowledged the leader within the lease);
   // otherwise every read batch waits for a fresh ReadIndex round. See ARCHITECTURE.md, "Reads".
   bool lease_reads = true;

@@ -121,7 +121,7 @@ ClusterConfig parse_cluster_config(const std::string& text) {
   static const std::set<std::string> known = {"replicas",         "election_timeout_ms", "heartbeat_ms",
                                               "request_timeout_ms", "hold_timeout_ms",    "lease_reads",
                                               "max_key_bytes",    "max_value_bytes",     "snapshot_entries",
-                                              "key_file",         "client_token_file"};
+                                              "key_file",         "client_token_file",   "defer_spare_followers"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!known.count(it.key())) throw ConfigError(fmt::format("unknown key \"{}\"", it.key()));
   }
@@ -201,6 +201,12 @@ ClusterConfig parse_cluster_config(const std::string& text) {
     if (j.contains("lease_reads")) {
       if (!j.at("lease_reads").is_boolean()) throw ConfigError("\"lease_reads\" must be true or false");
       t.lease_reads = j.at("lease_reads").get<bool>();
+    }
+    if (j.contains("defer_spare_followers")) {
+      if (!j.at("defer_spare_followers").is_boolean()) {
+        throw ConfigError("\"defer_spare_followers\" must be true or false");
+      }
+      t.defer_spare_followers = j.at("defer_spare_followers").get<bool>();
     }
     if (j.contains("max_key_bytes")) t.max_key_bytes = positive_ms(j, "max_key_bytes");
     if (j.contains("max_value_bytes")) {

@@ -128,6 +128,7 @@ int run_replica_process(ReplicaCommandLine c) {
       options.timing.heartbeat_interval = actors::Millis(200);
       options.uniform_appends = true;  // the bridge sends an AppendEntries every follower gets as one FFFF datagram
       options.quiet_acks = true;       // and only as many followers as a majority needs answer it
+      options.defer_spare_followers = false;  // (the shared append costs the same however many followers it is for)
       options.timing.election_timeout_min = actors::Millis(600);
       options.timing.election_timeout_max = actors::Millis(1200);
       options.self = parse_id(c.positional[1], "id");

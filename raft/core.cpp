@@ -360,7 +360,7 @@ void RaftCore::on_append_reply(NodeId from, const AppendEntriesReply& reply) {
       lease_void_ = true;
       send(from, TimeoutNow{term_});
     }
-    send_append(*again, false);
+    if (!is_spare(from)) send_append(*again, false);
   }
   maybe_promote();
   maybe_complete_reads();
@@ -605,16 +605,54 @@ void RaftCore::send_append(PeerState& peer, bool heartbeat) {
   }
   peer.last_sent_us = now_us_;
   emit(Transmit{peer.id, std::move(message), peer.backoff_shift});
-  // Keep the pipeline full: more batches while the window allows.
-  if (!heartbeat && progress.mode() == Progress::Mode::kReplicate && progress.next() <= log_.last_index() &&
-      progress.can_send_entries(config_.limits)) {
+  // Keep the pipeline full: more batches while the window allows. A spare follower's heartbeat is when it gets
+  // everything it lacks (RaftConfig::defer_spare_followers): one batch an interval would leave it further behind
+  // each interval under load.
+  if (progress.mode() == Progress::Mode::kReplicate && progress.next() <= log_.last_index() &&
+      progress.can_send_entries(config_.limits) && (!heartbeat || is_spare(peer.id))) {
     send_append(peer, false);
   }
 }
 
 void RaftCore::broadcast_append() {
   if (config_.uniform_appends && broadcast_uniform_append()) return;
-  for (auto& [id, p] : peers_) send_append(p, false);
+  const std::vector<NodeId> spare = spare_followers();
+  for (auto& [id, p] : peers_) {
+    if (std::find(spare.begin(), spare.end(), id) == spare.end()) send_append(p, false);
+  }
+}
+
+bool RaftCore::is_spare(NodeId id) const {
+  if (!config_.defer_spare_followers) return false;
+  const std::vector<NodeId> spare = spare_followers();
+  return std::find(spare.begin(), spare.end(), id) != spare.end();
+}
+
+std::vector<NodeId> RaftCore::spare_followers() const {
+  const std::int64_t interval = config_.heartbeat_interval_us;
+  if (!config_.defer_spare_followers || role_ != Role::kLeader || interval <= 0 || membership_.joint() ||
+      !membership_.is_voter(config_.self) || transfer_) {
+    return {};
+  }
+  std::size_t needed = membership_.voters().size() / 2;  // followers a majority needs besides us
+  std::vector<NodeId> spare;
+  for (const auto& [id, peer] : peers_) {  // (in id order)
+    if (!membership_.is_voter(id)) continue;  // learners count towards nothing: they are not waited for anyway
+    // Only a follower keeping up is needed (a silent or lagging one would hold the commit) or spare (heartbeats
+    // are how the leader keeps hearing of it). A loss costs a needed follower's retransmission timeout, after which
+    // the spare ones get what they lack (on_retransmit_due): unlike with quiet acks, no loss makes this stop a while,
+    // because the disk's hiccups make retransmission timeouts fall due without any loss.
+    if (peer.last_heard_us < now_us_ - 2 * interval || peer.backoff_shift != 0 ||
+        peer.progress.mode() != Progress::Mode::kReplicate) {
+      continue;
+    }
+    if (needed > 0) {
+      --needed;
+      continue;
+    }
+    spare.push_back(id);
+  }
+  return needed == 0 ? spare : std::vector<NodeId>{};
 }
 
 // RaftConfig::uniform_appends. Applies when at least two followers answer (a lone one gains nothing from a shared
@@ -1119,14 +1157,22 @@ void RaftCore::on_retransmit_due() {
     if (role_ != Role::kLeader) return;
   }
   if (role_ == Role::kLeader) {
+    const std::vector<NodeId> spare = spare_followers();
+    bool resent = false;
     for (auto& [id, peer] : peers_) {
       const std::optional<std::int64_t> due = retransmit_at_us(peer);
       if (!due || now_us_ < *due) continue;
       ++peer.retries;
       ++retransmissions_;
       last_loss_us_ = now_us_;
+      resent = true;
       peer.progress.resend_unanswered();
       send_append(peer, true);  // a probe: it goes even when it carries no entries
+    }
+    // A needed follower is late (RaftConfig::defer_spare_followers): the spare ones get what they lack now, so that
+    // the commit does not wait for their heartbeats.
+    if (resent) {
+      for (NodeId id : spare) send_append(*find_peer(id), false);
     }
     return;
   }

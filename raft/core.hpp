@@ -84,6 +84,14 @@ struct RaftConfig {
   // retransmission timer asks every follower again. Each answer the commit does not need is a datagram the course
   // simulator counts and relays in line before the leader's reply.
   bool quiet_acks = false;
+  // Followers a commit does not need get new entries with their heartbeats instead of at once. A commit needs a
+  // majority of durable copies: the leader's own, and those of as many followers as make a majority with it, taken
+  // in id order among the followers answering lately ("needed"). The rest ("spare") catch up in one batch per
+  // heartbeat interval, so their writes and syncs do not compete with the needed followers' for the disk (or the
+  // CPU) while a commit waits for them, and they sync once an interval instead of once a batch. Off in a joint
+  // configuration and during a leadership transfer; when a needed follower's answer is overdue (its retransmission
+  // falls due), the spare ones get what they lack at once.
+  bool defer_spare_followers = false;
   // A leader that has heard from no majority for this long holds new proposals until it does again (or rejects them
   // when it steps down): on a minority side, a write it appended but cannot commit may still be committed by the
   // next leader, and its client then never learns the outcome. 0: proposals are never held for this.
@@ -294,6 +302,9 @@ class RaftCore {
   std::optional<std::int64_t> retransmit_at_us(const PeerState& peer) const;
   // RaftConfig::quiet_acks: which of these followers (in id order) may leave a shared append unanswered.
   std::vector<NodeId> quiet_followers(const std::vector<PeerState*>& answering) const;
+  // RaftConfig::defer_spare_followers: the followers that get new entries only with their heartbeats, now.
+  std::vector<NodeId> spare_followers() const;
+  bool is_spare(NodeId id) const;
   // New entries leave for this follower: its retransmission back-off restarts if it answered lately.
   void start_fresh_round(PeerState& peer);
   std::int64_t campaign_retransmit_at_us() const;

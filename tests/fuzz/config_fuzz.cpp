@@ -34,6 +34,7 @@ std::string write_back(const net::ClusterConfig& config) {
   j["request_timeout_ms"] = t.timing.request_timeout.count();
   j["hold_timeout_ms"] = t.timing.hold_timeout.count();
   j["lease_reads"] = t.lease_reads;
+  j["defer_spare_followers"] = t.defer_spare_followers;
   j["max_key_bytes"] = t.max_key_bytes;
   j["max_value_bytes"] = t.max_value_bytes;
   j["snapshot_entries"] = t.snapshot_every_entries;
@@ -45,7 +46,8 @@ bool same(const net::ClusterConfig& a, const net::ClusterConfig& b) {
   return a.replicas == b.replicas && x.election_timeout_min == y.election_timeout_min &&
          x.election_timeout_max == y.election_timeout_max && x.heartbeat_interval == y.heartbeat_interval &&
          x.request_timeout == y.request_timeout && x.hold_timeout == y.hold_timeout &&
-         a.tuning.lease_reads == b.tuning.lease_reads && a.tuning.max_key_bytes == b.tuning.max_key_bytes &&
+         a.tuning.lease_reads == b.tuning.lease_reads &&
+         a.tuning.defer_spare_followers == b.tuning.defer_spare_followers && a.tuning.max_key_bytes == b.tuning.max_key_bytes &&
          a.tuning.max_value_bytes == b.tuning.max_value_bytes &&
          a.tuning.snapshot_every_entries == b.tuning.snapshot_every_entries;
 }

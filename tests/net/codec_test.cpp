@@ -231,6 +231,11 @@ TEST_CASE("cluster files are validated with clear reasons", "[net][config]") {
   CHECK_THAT(error_of(R"({"replicas": {"0000": "a:1"}, "heartbeat": 5})"), Catch::Contains("unknown key"));
   CHECK_THAT(error_of(R"({"replicas": {"0000": "a:1"}, "heartbeat_ms": 400})"), Catch::Contains("half"));
   CHECK_THAT(error_of(R"({"replicas": {"0000": "a:1"}, "election_timeout_ms": [500, 100]})"), Catch::Contains("min"));
+  CHECK(config.tuning.defer_spare_followers);  // the default
+  CHECK_FALSE(parse_cluster_config(R"({"replicas": {"0000": "a:1"}, "defer_spare_followers": false})")
+                  .tuning.defer_spare_followers);
+  CHECK_THAT(error_of(R"({"replicas": {"0000": "a:1"}, "defer_spare_followers": 1})"),
+             Catch::Contains("true or false"));
   // Found with the config fuzz target (tests/fuzz/regressions/config/): a maximum this large overflowed the election
   // timer's microseconds.
   CHECK_THAT(error_of(R"({"replicas": {"0000": "a:1"}, "election_timeout_ms": [300, 9000000000000000000]})"),

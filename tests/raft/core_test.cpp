@@ -1042,6 +1042,94 @@ TEST_CASE("with quiet acks, when a named follower's answer does not come the ret
   for (const Transmit& t : effects_of<Transmit>(c.step(0, Propose{2, {"b"}}))) CHECK(t.message.quiet.empty());
 }
 
+void defer_spares(RaftConfig& config) {
+  config.defer_spare_followers = true;
+  config.heartbeat_interval_us = 100'000;
+}
+
+// The followers that a step sent entries to.
+std::set<NodeId> carrying_entries(const std::vector<Effect>& effects) {
+  std::set<NodeId> to;
+  for (const Transmit& t : effects_of<Transmit>(effects))
+    if (!t.message.entries.empty()) to.insert(t.to);
+  return to;
+}
+
+TEST_CASE("with spare followers deferred, a new entry goes at once only to the followers a commit needs; the others "
+          "get it with their heartbeat",
+          "[raft][spare]") {
+  PureCluster c(5, defer_spares);
+  c.elect(0);
+  c.now_us += 10'000;
+  CHECK(carrying_entries(c.step(0, Propose{1, {"x"}})) == std::set<NodeId>{c.id(1), c.id(2)});
+  c.deliver_all();
+  const Index last = c.at(0).log().last_index();
+  CHECK(c.at(0).commit_index() == last);  // the leader, 1 and 2: a majority of five
+  CHECK(c.at(3).log().last_index() < last);
+  CHECK(c.at(4).log().last_index() < last);
+  // Their answers bring no more entries to the spare ones either.
+  c.now_us += 1'000;
+  CHECK(carrying_entries(c.step(0, Propose{2, {"y"}})) == std::set<NodeId>{c.id(1), c.id(2)});
+  c.deliver_all();
+  c.now_us += 100'000;
+  CHECK(carrying_entries(c.step(0, HeartbeatDue{c.id(3)})) == std::set<NodeId>{c.id(3), c.id(4)});
+  c.deliver_all();
+  for (int i = 1; i < 5; ++i) CHECK(c.at(i).log().last_index() == c.at(0).log().last_index());
+  CHECK(c.at(0).progress(c.id(4))->match() == c.at(0).log().last_index());
+}
+
+TEST_CASE("with spare followers deferred, a spare follower's heartbeat brings all it lacks, not one batch",
+          "[raft][spare]") {
+  PureCluster c(3, [](RaftConfig& config) {
+    defer_spares(config);
+    config.limits.max_append_entries = 2;
+  });
+  c.elect(0);
+  for (std::uint64_t p = 1; p <= 5; ++p) {
+    c.now_us += 1'000;
+    CHECK(carrying_entries(c.step(0, Propose{p, {"x"}})) == std::set<NodeId>{c.id(1)});
+    c.deliver_all();
+  }
+  const Index last = c.at(0).log().last_index();
+  REQUIRE(c.at(2).log().last_index() + 4 < last);
+  c.now_us += 100'000;
+  std::size_t carried = 0;
+  for (const Transmit& t : effects_of<Transmit>(c.step(0, HeartbeatDue{c.id(2)}))) {
+    if (t.to == c.id(2)) carried += t.message.entries.size();
+  }
+  CHECK(carried >= 5);
+  c.deliver_all();
+  CHECK(c.at(2).log().last_index() == last);
+}
+
+TEST_CASE("with spare followers deferred, a needed follower that does not answer costs one retransmission timeout: "
+          "then the spare ones get what they lack and the entry commits",
+          "[raft][spare]") {
+  PureCluster c(3, defer_spares);
+  c.elect(0);
+  c.now_us += 10'000;
+  CHECK(carrying_entries(c.step(0, Propose{1, {"a"}})) == std::set<NodeId>{c.id(1)});
+  auto without_1 = [&](const PeerMessage& m) { return m.to != c.id(1) && m.from != c.id(1); };
+  c.deliver_all(without_1);
+  const Index last = c.at(0).log().last_index();
+  REQUIRE(c.at(0).commit_index() < last);
+  const auto due = c.at(0).next_retransmit_us();
+  REQUIRE(due);
+  CHECK(*due - c.now_us < 100'000);  // well before the spare follower's heartbeat
+  c.now_us = *due;
+  CHECK(carrying_entries(c.step(0, RetransmitDue{})).count(c.id(2)) == 1);
+  c.deliver_all(without_1);
+  CHECK(c.at(0).commit_index() == last);
+  // Once the silent follower's heartbeat finds it silent, it is no longer waited for: entries go to 2 at once.
+  c.now_us += 100'000;
+  c.step(0, HeartbeatDue{c.id(1)});
+  c.deliver_all(without_1);
+  c.now_us += 1'000;
+  CHECK(carrying_entries(c.step(0, Propose{2, {"b"}})).count(c.id(2)) == 1);
+  c.deliver_all(without_1);
+  CHECK(c.at(0).commit_index() == c.at(0).log().last_index());
+}
+
 TEST_CASE("a follower named quiet sends no success reply, but still rejects an append it cannot take",
           "[raft][uniform][quiet]") {
   PureCluster c(3);

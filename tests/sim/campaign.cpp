@@ -110,6 +110,8 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
   actors::Rng course_rng(seed * 0x9E3779B97F4A7C15ull ^ 0x756E69666F726Dull);
   const bool uniform_appends = course_rng.chance(0.5);
   const bool quiet_acks = uniform_appends && course_rng.chance(0.5);
+  // The others replicate as cluster mode does, three in four of them deferring spare followers (its default).
+  const bool defer_spare_followers = !uniform_appends && course_rng.chance(0.75);
   SimCluster c({.replicas = result.replicas,
                 .seed = seed,
                 .faults = faults,
@@ -120,7 +122,8 @@ SeedResult run_seed(std::uint64_t seed, const CampaignOptions& options) {
                 .clock_skew_ppm = skew_ppm,
                 .spares = membership_faults ? static_cast<int>(membership_rng.between(1, 2)) : 0,
                 .uniform_appends = uniform_appends,
-                .quiet_acks = quiet_acks});
+                .quiet_acks = quiet_acks,
+                .defer_spare_followers = defer_spare_followers});
   auto now_seconds = [&] { return c.world().now().time_since_epoch().count() / 1e6; };
   std::shared_ptr<Timeline> timeline;
   if (options.record_timeline) {

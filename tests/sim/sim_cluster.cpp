@@ -111,6 +111,7 @@ void SimCluster::restart(int slot) {
   ro.limits = options_.limits;
   ro.uniform_appends = options_.uniform_appends;
   ro.quiet_acks = options_.quiet_acks;
+  ro.defer_spare_followers = options_.defer_spare_followers && !options_.uniform_appends;
   auto log = actors::make_logger(s.id.str(), s.clock.get());
   const auto life = static_cast<std::uint64_t>(s.life);
   s.log_worker = std::make_unique<actors::SimDiskWorker>(*s.clock, s.rng.fork(life * 16 + 1), options_.disk_latency_min,

@@ -41,6 +41,8 @@ struct SimOptions {
   // raft::RaftConfig::uniform_appends (course mode's), on every replica.
   bool uniform_appends = false;
   bool quiet_acks = false;  // raft::RaftConfig::quiet_acks (course mode's, with uniform_appends)
+  // raft::RaftConfig::defer_spare_followers (cluster mode's default; never with uniform_appends, as in course mode).
+  bool defer_spare_followers = true;
 };
 
 struct ClientOptions {
