@@ -616,28 +616,23 @@ void RaftCore::send_append(PeerState& peer, bool heartbeat) {
 
 void RaftCore::broadcast_append() {
   if (config_.uniform_appends && broadcast_uniform_append()) return;
-  const std::vector<NodeId> spare = spare_followers();
   for (auto& [id, p] : peers_) {
-    if (std::find(spare.begin(), spare.end(), id) == spare.end()) send_append(p, false);
+    if (!is_spare(id)) send_append(p, false);
   }
 }
 
+// Asked per append and per answer: it walks the (few) peers rather than build a list.
 bool RaftCore::is_spare(NodeId id) const {
-  if (!config_.defer_spare_followers) return false;
-  const std::vector<NodeId> spare = spare_followers();
-  return std::find(spare.begin(), spare.end(), id) != spare.end();
-}
-
-std::vector<NodeId> RaftCore::spare_followers() const {
   const std::int64_t interval = config_.heartbeat_interval_us;
   if (!config_.defer_spare_followers || role_ != Role::kLeader || interval <= 0 || membership_.joint() ||
       !membership_.is_voter(config_.self) || transfer_) {
-    return {};
+    return false;
   }
-  std::size_t needed = membership_.voters().size() / 2;  // followers a majority needs besides us
-  std::vector<NodeId> spare;
-  for (const auto& [id, peer] : peers_) {  // (in id order)
-    if (!membership_.is_voter(id)) continue;  // learners count towards nothing: they are not waited for anyway
+  std::size_t voters = 0;  // (counted in place: voters() builds a list, and this runs per append and answer)
+  for (const Member& m : membership_.members()) voters += m.voter ? 1 : 0;
+  std::size_t needed = voters / 2;  // followers a majority needs besides us
+  for (const auto& [peer_id, peer] : peers_) {  // (in id order)
+    if (!membership_.is_voter(peer_id)) continue;  // learners count towards nothing: they are not waited for anyway
     // Only a follower keeping up is needed (a silent or lagging one would hold the commit) or spare (heartbeats
     // are how the leader keeps hearing of it). A loss costs a needed follower's retransmission timeout, after which
     // the spare ones get what they lack (on_retransmit_due): unlike with quiet acks, no loss makes this stop a while,
@@ -648,11 +643,20 @@ std::vector<NodeId> RaftCore::spare_followers() const {
     }
     if (needed > 0) {
       --needed;
+      if (peer_id == id) return false;  // needed
       continue;
     }
-    spare.push_back(id);
+    if (peer_id == id) return true;
   }
-  return needed == 0 ? spare : std::vector<NodeId>{};
+  return false;
+}
+
+std::vector<NodeId> RaftCore::spare_followers() const {
+  std::vector<NodeId> spare;
+  for (const auto& [id, peer] : peers_) {
+    if (is_spare(id)) spare.push_back(id);
+  }
+  return spare;
 }
 
 // RaftConfig::uniform_appends. Applies when at least two followers answer (a lone one gains nothing from a shared

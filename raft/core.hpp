@@ -302,9 +302,9 @@ class RaftCore {
   std::optional<std::int64_t> retransmit_at_us(const PeerState& peer) const;
   // RaftConfig::quiet_acks: which of these followers (in id order) may leave a shared append unanswered.
   std::vector<NodeId> quiet_followers(const std::vector<PeerState*>& answering) const;
-  // RaftConfig::defer_spare_followers: the followers that get new entries only with their heartbeats, now.
-  std::vector<NodeId> spare_followers() const;
+  // RaftConfig::defer_spare_followers: whether `id` gets new entries only with its heartbeats, now; and all that do.
   bool is_spare(NodeId id) const;
+  std::vector<NodeId> spare_followers() const;
   // New entries leave for this follower: its retransmission back-off restarts if it answered lately.
   void start_fresh_round(PeerState& peer);
   std::int64_t campaign_retransmit_at_us() const;
