@@ -15,6 +15,11 @@ namespace {
 
 constexpr std::size_t kMaxBurst = 1024;          // messages handled before batches are flushed
 constexpr Millis kSweepInterval{10};
+// A client sent on (no leader named) that comes straight back may have landed here again by chance (it picks a
+// random replica among the living; the majority side may have a leader): it is sent on again after this. One that is
+// back once more has most likely found no leader anywhere (by chance that happens one time in N^2): it waits here
+// for a leader until its request times out, as a storm of redirects would find none either.
+constexpr Millis kFirstSendOnSpacing{20};
 
 bool is_write(RequestKind kind) {
   return kind == RequestKind::kPut || kind == RequestKind::kDelete || kind == RequestKind::kCas ||
@@ -113,6 +118,7 @@ void Gateway::handle(GatewayInbox& message) {
                  [&](MembershipKnown& m) { membership_ = std::move(m.membership); },
                  [&](ValuesRead& m) { on_values_read(m); },
                  [&](BackupTaken& m) { on_backup_taken(m); },
+                 [&](LeaderHeard& m) { on_leader_heard(m); },
              },
              message);
 }
@@ -186,24 +192,50 @@ void Gateway::route(Waiting waiting) {
 void Gateway::hold(Waiting waiting) {
   // An election is under way, or the leader we named did not serve this client: wait a little for news of a leader
   // rather than send the client round in circles.
-  // A client we already sent on in this leaderless period and that is back found no leader elsewhere either (no
-  // majority anywhere, say): it waits for one here up to its request's own deadline. Each redirect only brings it
-  // back at once (the course simulator's clients do not back off), so a shorter hold just multiplies its requests.
   // A round already ended here with no leader (or we stopped leading, cut off from a majority): holding a newcomer
-  // for the next round would only repeat what that round found. It is sent on at once, as the held were.
-  if (!waiting.held_since && round_ended_leaderless_ && !leader_.valid() && role_ != raft::Role::kLeader &&
-      sent_on_.insert(waiting.request.client.value).second) {
+  // for the next round would only repeat what that round found. It is sent on at once, as the held were. One that is
+  // back soon after has found this replica again by chance (a minority side: the majority may well have a leader) or
+  // found no leader anywhere (no majority anywhere): it is sent on again, spaced as sent_on_ says, so neither parks
+  // it nor lets it storm.
+  if (!waiting.held_since && sending_on() && may_send_on_at(waiting.request.client.value) <= clock_.now()) {
     ++metrics_.sent_on_at_once;
-    redirect(waiting.request);
+    send_on(waiting.request);
     return;
   }
   if (!waiting.held_since) {
     waiting.held_since = clock_.now();
-    const bool found_none_elsewhere = !leader_.valid() && sent_on_.count(waiting.request.client.value) != 0;
-    if (!found_none_elsewhere) waiting.deadline = std::min(waiting.deadline, clock_.now() + options_.timing.hold_timeout);
-    ++(leader_.valid() ? metrics_.held_came_back : metrics_.held_no_leader);
+    // Sent on lately (see above): its turn comes after its spacing, however long (within its own deadline).
+    waiting.deadline = std::min(waiting.deadline, sending_on() ? may_send_on_at(waiting.request.client.value)
+                                                               : clock_.now() + options_.timing.hold_timeout);
+    if (leader_.valid()) {
+      ++metrics_.held_came_back;
+      out_.node.try_send(WatchLeaderContact{});  // a lost notice costs this client hold_timeout
+    } else {
+      ++metrics_.held_no_leader;
+    }
   }
   held_.push_back(std::move(waiting));
+}
+
+bool Gateway::sending_on() const {
+  return round_ended_leaderless_ && !leader_.valid() && role_ != raft::Role::kLeader;
+}
+
+TimePoint Gateway::may_send_on_at(std::uint16_t client) const {
+  auto it = sent_on_.find(client);
+  return it == sent_on_.end() ? TimePoint{} : it->second.at + it->second.spacing;
+}
+
+void Gateway::send_on(const ClientRequest& request) {
+  const TimePoint now = clock_.now();
+  auto [it, first] = sent_on_.try_emplace(request.client.value, SentOn{now, Micros(kFirstSendOnSpacing)});
+  SentOn& last = it->second;
+  if (!first && now > last.at) {  // (several requests of one client sent on together count once)
+    const bool came_back = now - last.at < 2 * last.spacing;
+    last.spacing = came_back ? Micros(options_.timing.request_timeout) : Micros(kFirstSendOnSpacing);
+    last.at = now;
+  }
+  redirect(request);
 }
 
 void Gateway::end_hold(const Waiting& waiting, bool timed_out) {
@@ -370,23 +402,34 @@ void Gateway::on_leader_changed(const LeaderChanged& change) {
 void Gateway::on_election_round_ended() {
   // A request is held for the outcome of the election under way, not longer: a round that ended here with no leader
   // says this replica may not reach one (a minority side, say). Its clients try another replica (no leader named)
-  // instead of waiting out hold_timeout — once per client while no leader is known here: a client that is back has
-  // found no leader elsewhere either (no majority anywhere, say), and waits here for one (see hold). So no storm.
+  // instead of waiting out hold_timeout; one sent on lately waits for its turn (see hold), so no storm.
   if (role_ == raft::Role::kLeader || leader_.valid()) return;
   round_ended_leaderless_ = true;
-  std::deque<Waiting> held = std::move(held_);
-  held_.clear();
-  std::set<std::uint16_t> sending_on;  // with all their requests held here
-  for (auto& w : held) {
-    const std::uint16_t client = w.request.client.value;
-    if (!sending_on.count(client) && !sent_on_.insert(client).second) {
-      held_.push_back(std::move(w));
+  const TimePoint now = clock_.now();
+  for (auto it = held_.begin(); it != held_.end();) {
+    const TimePoint turn = may_send_on_at(it->request.client.value);
+    if (turn > now) {
+      it->deadline = std::min(it->deadline, turn);
+      ++it;
       continue;
     }
-    sending_on.insert(client);
     ++metrics_.holds_ended_by_round;
-    end_hold(w, false);
-    redirect(w.request);
+    end_hold(*it, false);
+    send_on(it->request);
+    it = held_.erase(it);
+  }
+}
+
+void Gateway::on_leader_heard(const LeaderHeard& heard) {
+  // The leader we named is alive and leads: the clients we held because they came back from it go to it again (their
+  // view of the leader was stale, or they had several requests out). One that it really turned away is back soon,
+  // and held again until the leader is heard from again or changes.
+  if (role_ == raft::Role::kLeader || heard.leader != leader_ || heard.term != term_) return;
+  std::deque<Waiting> held = std::move(held_);
+  held_.clear();
+  for (auto& w : held) {
+    redirected_.erase(w.request.client);
+    route(std::move(w));
   }
 }
 
@@ -507,8 +550,15 @@ void Gateway::on_sweep(const GatewaySweep& sweep) {
   const TimePoint now = clock_.now();
   for (auto it = held_.begin(); it != held_.end();) {
     if (it->deadline <= now) {
-      end_hold(*it, true);
-      redirect(it->request);  // leader still unknown: the client tries another replica
+      // The client's turn to be sent on again came (see hold), or hold_timeout passed (or its own deadline).
+      const bool its_turn = sending_on() && may_send_on_at(it->request.client.value) <= now;
+      end_hold(*it, !its_turn);
+      if (its_turn) ++metrics_.sent_on_later;
+      if (sending_on()) {
+        send_on(it->request);  // leader still unknown: the client tries another replica
+      } else {
+        redirect(it->request);  // to the leader we name, or none
+      }
       it = held_.erase(it);
     } else {
       ++it;

@@ -4,15 +4,15 @@
 //         confirming a read / waiting for the applier), each with a deadline.
 //         Also the backups it took (their bytes, streamed to a client chunk by chunk, dropped a minute after the last
 //         chunk was read).
-//   Inbox: ClientRequestReceived (bridge); LeaderChanged, ElectionRoundEnded, ProposalOutcome, ReadOutcome,
-//          StatusReady (node);
+//   Inbox: ClientRequestReceived (bridge); LeaderChanged, ElectionRoundEnded, LeaderHeard, ProposalOutcome,
+//          ReadOutcome, StatusReady (node);
 //          EntriesApplied, ValuesRead, BackupTaken (applier); MetricsReport (storage, KV API, the edges); EdgeAttached
 //          (the edges, once); GatewaySweep (its own deadline timer).
-//   Outbox: ProposeCommands, RequestRead, StatusRequest to the node (try_send: the node sends to us with send(), so
-//           we must not wait on it; a full node inbox answers the client "fail: overloaded"); ReadValues and
-//           TakeBackup to the applier (try_send, for the same reason); ReportMetrics to the storage, the KV API and
-//           the attached edges (try_send); SendClientReply to the bridge, or ApiClientReplied to the KV API
-//           for the requests it made (send: may wait).
+//   Outbox: ProposeCommands, RequestRead, StatusRequest, WatchLeaderContact to the node (try_send: the node sends
+//           to us with send(), so we must not wait on it; a full node inbox answers the client "fail: overloaded");
+//           ReadValues and TakeBackup to the applier (try_send, for the same reason); ReportMetrics to the storage,
+//           the KV API and the attached edges (try_send); SendClientReply to the bridge, or ApiClientReplied to the
+//           KV API for the requests it made (send: may wait).
 //   Never touches the kv::Store: reads that are ready (the applier has passed their index) go to the applier in one
 //   ReadValues per burst, and are answered with its ValuesRead. A write retried in its session is proposed again:
 //   the store recognises it and answers with the first result.
@@ -20,13 +20,16 @@
 //   redirect as soon as a leader is known (never `fail` where a redirect will do); when a round of elections ends
 //   here with no leader (or we stopped leading, cut off from a majority), or at hold_timeout at the latest, redirect
 //   naming none, and after such a round send newcomers on at once (the client tries another replica; one that is back
-//   while we still know no leader waits until its request times out). A client that comes straight back after a redirect
-//   is held too: the leader we named did not serve it, and sending it round in circles would only storm the network
-//   (not a request of the KV API's, which forwards it to the leader itself and bounds the hops). Leader: writes are proposed in batches (one per
-//   burst of requests) and answered once applied; reads are batched into one ReadIndex request and answered from
-//   the store once applied up to the read index. A request still unanswered at its deadline gets `fail` on the
-//   leader (it could not complete) or a redirect elsewhere — except a write from a client without a session that may
-//   already be in the log: such a client retries with a new MID, so that write is answered only with its outcome.
+//   soon after is sent on again after 20 ms; once more, and it waits for a leader until its request times out). A
+//   client that comes straight back after a redirect is held too, until the node hears from the leader we named
+//   (LeaderHeard: it is alive, and the client gets its name again) or a leader change: the leader may be dead, and
+//   sending the client round in circles would only storm the network (not a request of the KV API's, which forwards
+//   it to the leader itself and bounds the hops).
+//   Leader: writes are proposed in batches (one per burst of requests) and answered once applied; reads are batched
+//   into one ReadIndex request and answered from the store once applied up to the read index. A request still
+//   unanswered at its deadline gets `fail` on the leader (it could not complete) or a redirect elsewhere — except a
+//   write from a client without a session that may already be in the log: such a client retries with a new MID, so
+//   that write is answered only with its outcome.
 //   Status and metrics: one path for both (kvctl status and metrics, the HTTP /metrics endpoint). The node answers
 //   StatusRequest with its status and its counters; every other actor and edge that counts something answers
 //   ReportMetrics with its own text; the gateway renders them together once all are in (or after a second, with
@@ -112,6 +115,7 @@ class Gateway {
   void redirect_to_leader(const ClientRequest& request);
   bool answer_is_current(const ProposedWrite& write) const;
   bool came_back_from_leader(const Waiting& waiting);
+  void on_leader_heard(const LeaderHeard& heard);
   void hold(Waiting waiting);
   void end_hold(const Waiting& waiting, bool timed_out);
   void give_up(const Waiting& waiting);
@@ -134,8 +138,17 @@ class Gateway {
   std::uint64_t keys_ = 0;  // in the store, as of applied_index_
 
   std::deque<Waiting> held_;                                            // no leader known yet
-  std::set<std::uint16_t> sent_on_;  // clients sent on by ElectionRoundEnded since a leader was last known
+  // Clients sent on (redirected with no leader named) since a leader was last known here: when, and how long before
+  // the next time. The spacing grows while a client keeps coming back, and starts over once it stays away.
+  struct SentOn {
+    TimePoint at;
+    Micros spacing;
+  };
+  std::map<std::uint16_t, SentOn> sent_on_;
   bool round_ended_leaderless_ = false;  // an ElectionRoundEnded came since a leader was last known
+  bool sending_on() const;               // a round ended here with no leader, and none is known yet
+  TimePoint may_send_on_at(std::uint16_t client) const;
+  void send_on(const ClientRequest& request);
   GatewayMetrics metrics_;
   std::vector<Waiting> write_batch_, read_batch_;                       // collected during this burst
   std::map<std::uint64_t, std::vector<std::optional<Waiting>>> proposing_;  // proposal id -> requests, in log order

@@ -53,6 +53,7 @@ struct TransferRequest {  // gateway (or a replica stopping) -> node: hand leade
   raft::NodeId target;       // kNoNode: the most up-to-date voter
 };
 inline constexpr std::uint64_t kHandOverBeforeStop = 0;
+struct WatchLeaderContact {};  // gateway -> node: say (LeaderHeard) when the leader is next heard from
 struct StorageDurable {  // storage -> node: every write up to `seq` is on disk
   std::uint64_t seq;
   raft::Index last_index;  // the newest log entry written so far, and its term (0: none yet)
@@ -60,7 +61,7 @@ struct StorageDurable {  // storage -> node: every write up to `seq` is on disk
 };
 using NodeInbox = std::variant<PeerReceived, ElectionTimerFired, RetransmitTimerFired, ProposeCommands, RequestRead,
                                FollowerIdle, AppliedThrough, StatusRequest, SnapshotTaken, StorageDurable,
-                               ChangeMembershipRequest, TransferRequest>;
+                               ChangeMembershipRequest, TransferRequest, WatchLeaderContact>;
 
 // ---- storage ----
 struct StorageWrite {  // node -> storage: make this change durable, after every write numbered before it
@@ -165,6 +166,10 @@ struct LeaderChanged {  // node -> gateway
 struct ElectionRoundEnded {
   raft::Term term;
 };
+struct LeaderHeard {  // node -> gateway, once per WatchLeaderContact: the leader sent us an AppendEntries just now
+  raft::Term term;
+  raft::NodeId leader;
+};
 struct ProposalOutcome {  // node -> gateway
   std::uint64_t proposal_id;
   bool accepted;
@@ -235,7 +240,7 @@ struct BackupTaken {  // applier -> gateway: the store as it stood at snapshot.i
 };
 using GatewayInbox = std::variant<ClientRequestReceived, LeaderChanged, ElectionRoundEnded, ProposalOutcome, ReadOutcome,
                                   WritesCommitted, EntriesApplied, StatusReady, GatewaySweep, ChangeAnswered,
-                                  MembershipKnown, ValuesRead, BackupTaken, MetricsReport, EdgeAttached>;
+                                  MembershipKnown, ValuesRead, BackupTaken, MetricsReport, EdgeAttached, LeaderHeard>;
 
 // ---- KV API (the typed side of the HTTP API) ----
 struct ApiCallReceived {  // http edge -> kv api: a client's call, or one another replica forwarded (`forwarded`)

@@ -132,6 +132,9 @@ void GatewayMetrics::render(std::string& out, std::string_view id) const {
       {"coraft_gateway_sent_on_at_once_total",
        "Requests redirected on arrival because an election round on this replica had already ended without a leader",
        sent_on_at_once},
+      {"coraft_gateway_sent_on_later_total",
+       "Requests held because their client had just been sent on from here with no leader named, then sent on again",
+       sent_on_later},
       {"coraft_gateway_answered_at_commit_total", "Puts answered as soon as they committed, before they were applied",
        answered_at_commit},
   };

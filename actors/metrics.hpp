@@ -62,6 +62,7 @@ struct GatewayMetrics {  // the gateway's: client requests it held back while it
   std::uint64_t hold_timeouts = 0;   // still no leader at hold_timeout: redirected with none named
   std::uint64_t holds_ended_by_round = 0;  // redirected with none named when an election round here found no leader
   std::uint64_t sent_on_at_once = 0;  // redirected with none named on arrival: a round here already found no leader
+  std::uint64_t sent_on_later = 0;  // held because the client was sent on a moment ago, then sent on again
   std::uint64_t answered_at_commit = 0;  // puts answered once committed, before they were applied
   Histogram<10> hold_seconds{{0.001, 0.005, 0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5}};  // from held to released
   void render(std::string& out, std::string_view labels) const;

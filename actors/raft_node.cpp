@@ -172,6 +172,9 @@ std::optional<raft::Input> RaftNode::to_input(NodeInbox& message) {
                 raft::term_of(m.message.payload) >= core_.term()) {
               last_leader_contact_ = clock_.now();
               heard_from_leader_ = true;
+              if (std::exchange(leader_contact_watched_, false)) {  // a lost notice costs the client hold_timeout
+                out_.gateway.try_send(LeaderHeard{raft::term_of(m.message.payload), m.message.from});
+              }
             }
             return raft::Receive{std::move(m.message)};
           },
@@ -213,6 +216,10 @@ std::optional<raft::Input> RaftNode::to_input(NodeInbox& message) {
           },
           [&](TransferRequest& m) -> std::optional<raft::Input> {
             return raft::TransferLeadership{m.request_id, m.target};
+          },
+          [&](WatchLeaderContact&) -> std::optional<raft::Input> {
+            leader_contact_watched_ = true;
+            return std::nullopt;
           },
       },
       message);

@@ -2,7 +2,8 @@
 // The raft node actor: the only owner of the RaftCore.
 //   Inbox: PeerReceived (bridge), ElectionTimerFired (timer), ProposeCommands / RequestRead / StatusRequest
 //          (gateway), FollowerIdle (replicators), AppliedThrough / SnapshotTaken (applier), StorageDurable (storage),
-//          RetransmitTimerFired (its own Timer, armed for the core's next retransmission deadline).
+//          RetransmitTimerFired (its own Timer, armed for the core's next retransmission deadline),
+//          WatchLeaderContact (gateway: answered with LeaderHeard at the leader's next AppendEntries).
 //   Each message becomes one core input. A burst of messages is stepped together and its effects pass the
 //   DurabilityGate (actors/durability_gate.hpp): the burst's Persists become one write to the storage actor, Sends
 //   that depend on writes not yet durable wait there until storage says they are, the rest is carried out at once
@@ -87,6 +88,7 @@ class RaftNode {
   raft::Index applied_index_ = 0;
   TimePoint last_leader_contact_{};
   bool heard_from_leader_ = false;
+  bool leader_contact_watched_ = false;  // the gateway waits to hear that the leader is alive (WatchLeaderContact)
   raft::NodeId last_leader_;
   TimePoint last_rejection_logged_{};
 };

@@ -146,16 +146,82 @@ TEST_CASE("a replica cut off in a minority holds a request for one election roun
   const actors::GatewayMetrics& metrics = c.replica(cut)->gateway().metrics();
   CHECK(metrics.holds_ended_by_round == 1);
   CHECK(metrics.hold_timeouts == 0);
-  // The client is back while this replica still knows no leader: it found none elsewhere either (as when there is
-  // no majority anywhere). Sending it on again every round, or at every hold_timeout, would only multiply its
-  // requests: it waits here for a leader until its request times out.
-  const auto back_at = c.world().now();
-  c.send_request(cut, request(0x2005, "cut-off-again", actors::RequestKind::kPut, "k", "v"));
+  // The client is back while this replica still knows no leader: it may have found this replica again by chance (a
+  // random pick among the living; the majority may well have a leader). It is sent on again 20 ms later, not parked
+  // until its request times out (three seconds, as before). Back once more, it has most likely found no leader
+  // anywhere (by chance, one time in N^2): then it waits here for one until its request times out, since a storm of
+  // redirects would find none either.
+  const auto first_sent_on = c.world().now();
+  c.send_request(cut, request(0x2005, "back", actors::RequestKind::kPut, "k", "v"));
   REQUIRE(c.run_until([&] { return c.replies_to(client).size() == 2; }, us(5000ms)));
-  CHECK(c.world().now() - back_at >= timing.request_timeout);
-  CHECK(c.replies_to(client).at(1).kind == actors::ReplyKind::kRedirect);
+  CHECK(c.replies_to(client).back().kind == actors::ReplyKind::kRedirect);
+  CHECK_FALSE(c.replies_to(client).back().leader.valid());
+  CHECK(c.world().now() - first_sent_on >= us(20ms));
+  CHECK(c.world().now() - first_sent_on <= us(35ms));  // the gateway looks at its holds every 10 ms
+  const auto second_sent_on = c.world().now();
+  c.send_request(cut, request(0x2005, "back-again", actors::RequestKind::kPut, "k", "v"));
+  REQUIRE(c.run_until([&] { return c.replies_to(client).size() == 3; }, us(5000ms)));
+  CHECK(c.replies_to(client).back().kind == actors::ReplyKind::kRedirect);
+  CHECK(c.world().now() - second_sent_on >= timing.request_timeout);
+  CHECK(metrics.sent_on_later == 2);
+  CHECK(metrics.hold_timeouts == 0);
+  // One that stays away for twice its spacing is not bouncing: sent on at once, and the spacing starts over.
+  c.run_for(2 * timing.request_timeout);
+  const auto later = c.world().now();
+  c.send_request(cut, request(0x2005, "much-later", actors::RequestKind::kPut, "k", "v"));
+  REQUIRE(c.run_until([&] { return c.replies_to(client).size() == 4; }, us(5000ms)));
+  CHECK(c.world().now() - later < us(5ms));
+  const auto again = c.world().now();
+  c.send_request(cut, request(0x2005, "and-back", actors::RequestKind::kPut, "k", "v"));
+  REQUIRE(c.run_until([&] { return c.replies_to(client).size() == 5; }, us(5000ms)));
+  CHECK(c.world().now() - again >= us(20ms));
+  CHECK(c.world().now() - again <= us(35ms));
   CHECK(metrics.holds_ended_by_round == 1);
-  CHECK(metrics.hold_timeouts == 1);
+}
+
+TEST_CASE("a client that comes back to a follower from a live leader is sent to it again once the leader is heard",
+          "[gateway][sim]") {
+  // The follower sent the client to the leader a moment ago and the client is back without having been there (its
+  // view of the leader was reset by another replica's late answer, or it had several requests out). The leader is
+  // alive: the follower names it again as soon as it hears from it, not after hold_timeout. A dead leader is never
+  // heard from: its followers hold such a client until a new leader is elected.
+  const auto seed = test_seed(113);
+  INFO("reproduce with CORAFT_SEED=" << seed);
+  SimCluster c({.replicas = 5, .seed = seed});
+  REQUIRE(c.run_until([&] { return c.leader().has_value(); }, us(5000ms)));
+  c.run_for(us(200ms));
+  const int leader = *c.leader();
+  const int follower = follower_of(c, leader);
+  const actors::Timing& timing = c.replica(follower)->options().timing;
+  const raft::NodeId client{0x2008};
+  c.send_request(follower, request(0x2008, "first", actors::RequestKind::kPut, "k", "v"));
+  REQUIRE(c.run_until([&] { return !c.replies_to(client).empty(); }, us(1000ms)));
+  REQUIRE(c.replies_to(client).at(0).leader == c.id(leader));
+  const auto back_at = c.world().now();
+  c.send_request(follower, request(0x2008, "back", actors::RequestKind::kPut, "k", "v"));
+  REQUIRE(c.run_until([&] { return c.replies_to(client).size() == 2; }, us(5000ms)));
+  CHECK(c.replies_to(client).at(1).kind == actors::ReplyKind::kRedirect);
+  CHECK(c.replies_to(client).at(1).leader == c.id(leader));
+  CHECK(c.world().now() - back_at <= timing.heartbeat_interval + us(20ms));
+  const actors::GatewayMetrics& metrics = c.replica(follower)->gateway().metrics();
+  CHECK(metrics.held_came_back == 1);
+  CHECK(metrics.hold_timeouts == 0);
+
+  // Now the leader dies just after the follower named it again.
+  c.send_request(follower, request(0x2008, "third", actors::RequestKind::kPut, "k", "v"));
+  REQUIRE(c.run_until([&] { return c.replies_to(client).size() == 3; }, us(1000ms)));
+  REQUIRE(c.replies_to(client).at(2).leader == c.id(leader));
+  const std::uint64_t held_before = metrics.held_came_back;
+  c.crash(leader);
+  c.run_for(us(50ms));  // longer than any network delay: nothing from the old leader is still in flight
+  REQUIRE(c.replica(follower)->core().leader() == c.id(leader));  // not timed out yet
+  c.send_request(follower, request(0x2008, "back-again", actors::RequestKind::kPut, "k", "v"));
+  REQUIRE(c.run_until([&] { return c.replies_to(client).size() == 4; }, us(5000ms)));
+  const auto& reply = c.replies_to(client).at(3);
+  CHECK(reply.kind != actors::ReplyKind::kFail);
+  if (reply.kind == actors::ReplyKind::kRedirect) CHECK(reply.leader != c.id(leader));  // held until it knew better
+  CHECK(metrics.held_came_back == held_before + 1);
+  CHECK(metrics.hold_timeouts == 0);
 }
 
 TEST_CASE("a leader cut off in a minority with a client waiting steps down after its probes, not at CheckQuorum",
