@@ -105,7 +105,12 @@ void spend(std::chrono::microseconds cost) {
 class CourseRun {
  public:
   CourseRun(const CourseConfig& config, const RunOptions& options)
-      : config_(config), options_(options), rng_(options.seed) {
+      : config_(config),
+        options_(options),
+        rng_(options.seed),
+        drop_rng_(options.seed ^ 0xd809ull),
+        target_rng_(options.seed ^ 0x7a1e5ea7ull),
+        fault_rng_(options.seed ^ 0xfa17ull) {
     lifetime_ = options.lifetime.value_or(config.lifetime);
     restarts_ = std::any_of(config.events.begin(), config.events.end(),
                             [](const CourseEvent& e) { return e.type == "restart"; });
@@ -158,7 +163,13 @@ class CourseRun {
   double lifetime_;
   std::filesystem::path data_dir_;
   bool restarts_ = false;  // the config has a restart event: replicas keep their logs on disk
+  // Four generators, so that two replica builds run with one seed see the same requests and the same partitions:
+  // rng_ draws the requests, drop_rng_ the datagrams lost, target_rng_ the replica a client without a leader tries,
+  // fault_rng_ the victims and the sides of a partition.
   actors::Rng rng_;
+  actors::Rng drop_rng_;
+  actors::Rng target_rng_;
+  actors::Rng fault_rng_;
   Steady::time_point started_;
   std::vector<Replica> replicas_;
   std::vector<Client> clients_;
@@ -331,7 +342,7 @@ void CourseRun::on_datagram(int socket_index, std::string_view datagram, const s
 bool CourseRun::may_deliver(int from, int to) {
   if (!side_.empty() && side_[static_cast<std::size_t>(from)] != side_[static_cast<std::size_t>(to)]) return false;
   if (blocked_.count({from, to})) return false;
-  return !rng_.chance(config_.drops);
+  return !drop_rng_.chance(config_.drops);
 }
 
 void CourseRun::forward(int from, int to, std::string_view datagram) {
@@ -376,7 +387,7 @@ void CourseRun::send_operation(int client, std::size_t op_index) {
   if (alive.empty()) return;
   int target = replica_index(c.leader);
   if (target < 0 || !replicas_[static_cast<std::size_t>(target)].alive || !replicas_[static_cast<std::size_t>(target)].endpoint) {
-    target = alive[rng_.between(0, alive.size() - 1)];
+    target = alive[target_rng_.between(0, alive.size() - 1)];
   }
   const std::string mid = fmt::format("{}-{}", c.id, ++mid_counter_);
   json request = {{"src", c.id},  {"dst", replicas_[static_cast<std::size_t>(target)].id},
@@ -496,7 +507,7 @@ void CourseRun::apply_event(const CourseEvent& event) {
     std::vector<int> others;
     for (int i : alive)
       if (i != not_this) others.push_back(i);
-    return others.empty() ? -1 : others[rng_.between(0, others.size() - 1)];
+    return others.empty() ? -1 : others[fault_rng_.between(0, others.size() - 1)];
   };
   const auto n = replicas_.size();
   if (event.type == "kill_leader") {
@@ -506,7 +517,7 @@ void CourseRun::apply_event(const CourseEvent& event) {
   } else if (event.type == "part_easy" || event.type == "part_hard") {
     std::vector<int> order(n);
     for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<int>(i);
-    for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng_.between(0, i - 1)]);
+    for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[fault_rng_.between(0, i - 1)]);
     if (event.type == "part_easy" && leader >= 0) {
       std::iter_swap(order.begin(), std::find(order.begin(), order.end(), leader));
     }
