@@ -82,7 +82,7 @@ struct Fields {
   std::optional<std::uint64_t> term, lli, llt, prev, pterm, commit, match, rprev, ci, ct, idx, iterm, off, total, crc, next,
       session, seq, inc, bid, wire;
   std::optional<std::string> conf;
-  std::optional<std::int64_t> sent;
+  std::optional<std::int64_t> sent, held;
   std::optional<bool> pre, granted, ok, done, xfer, bundle;
   bool has_entries = false;
   // (term, data, config?): no data is a no-op; a configuration entry's data is base64 and marked by a third element
@@ -255,6 +255,7 @@ void read_field(JsonReader& in, std::string_view key, Fields& f) {
   else if (key == "pterm") read_uint(in, f.pterm, bad);
   else if (key == "commit") read_uint(in, f.commit, bad);
   else if (key == "sent") read_int(in, f.sent, bad);
+  else if (key == "held") read_int(in, f.held, bad);
   else if (key == "ok") read_bool(in, f.ok, bad);
   else if (key == "match") read_uint(in, f.match, bad);
   else if (key == "rprev") read_uint(in, f.rprev, bad);
@@ -357,7 +358,9 @@ Decoded decode_peer(Fields& f, const Envelope& env, std::string_view type) {
     message.payload = raft::InstallSnapshotReply{term, *f.idx, *f.next, *f.done};
   } else {  // "aer"
     if (!f.ok || !f.match || !f.rprev || !f.ci || !f.ct || !f.sent) return DropReason::kBadField;
-    message.payload = raft::AppendEntriesReply{term, *f.ok, *f.match, *f.rprev, *f.ci, *f.ct, *f.sent};
+    if (f.held && *f.held < 0) return DropReason::kBadField;
+    message.payload =
+        raft::AppendEntriesReply{term, *f.ok, *f.match, *f.rprev, *f.ci, *f.ct, *f.sent, f.held.value_or(0)};
   }
   return Datagram{PeerDatagram{env, std::move(message)}};
 }
@@ -563,6 +566,7 @@ std::vector<std::string> encode_peer(const raft::PeerMessage& message, raft::Nod
             append_field(s, "ci", m.conflict_index);
             append_field(s, "ct", m.conflict_term);
             append_field(s, "sent", m.sent_at_us);
+            if (m.held_us != 0) append_field(s, "held", m.held_us);
             s += '}';
             out.push_back(std::move(s));
           },

@@ -79,6 +79,7 @@ UdpBridge::UdpBridge(asio::ip::udp::socket& socket, actors::Replica& replica, Ad
       self_(replica.options().self),
       client_token_(security.client_token),
       receiver_(kReceiveSlots, kMaxDatagramBytes + 1),
+      hold_timer_(socket.get_executor()),
       cluster_id_(replica.options().cluster_id) {
   if (!security.peer_key.empty()) auth_.emplace(security.peer_key, self_, members(replica.options()), wall_clock_us());
   socket_.non_blocking(true);
@@ -380,12 +381,82 @@ asio::awaitable<void> UdpBridge::send_loop() {
       burst.push_back(std::move(*message));
       co_await gather_course_burst(replica_.outbox(), burst);
       in_burst_ = true;  // (the receive loop may have run meanwhile, and set it back)
-      send_burst(burst);
+      if (!holds_back(burst)) send_burst(burst);
       burst.clear();
     }
     in_burst_ = false;
     flush_sends();
   }
+}
+
+namespace {
+
+const raft::AppendEntriesReply* ack_in(const actors::BridgeInbox& message) {
+  const auto* send = std::get_if<actors::SendPeer>(&message);
+  return send ? std::get_if<raft::AppendEntriesReply>(&send->message.payload) : nullptr;
+}
+
+}  // namespace
+
+// A follower's answer to a heartbeat tells the leader nothing it does not know but that the follower lives, and the
+// relay wakes at that heartbeat to inject the requests that came due while it slept: the leader's answers to them
+// then wait in the relay behind every follower's acknowledgement (one datagram each, taken in socket order). Held
+// back a moment, the acknowledgements go in a pass of their own. The time held is not the network's: the answer says
+// how long (`held_us`), and the leader takes it off the round trip it measures. An answer that does say something
+// new (an append taken, a rejection) goes at once; a held one goes after it, or not at all once a later successful
+// acknowledgement says more.
+CourseHold course_hold(const std::vector<actors::BridgeInbox>& burst, bool holding, raft::Term answered_term,
+                       raft::Index answered_match) {
+  const raft::AppendEntriesReply* ack = burst.size() == 1 ? ack_in(burst[0]) : nullptr;
+  if (ack && ack->success && ack->answers_heartbeat && ack->term == answered_term &&
+      ack->match_index == answered_match) {
+    return CourseHold::kHoldThis;  // (a held one before it says no more)
+  }
+  if (!holding) return CourseHold::kSend;
+  const bool superseded = std::any_of(burst.begin(), burst.end(), [&](const actors::BridgeInbox& message) {
+    const raft::AppendEntriesReply* later = ack_in(message);
+    return later && later->success && later->term == answered_term;
+  });
+  return superseded ? CourseHold::kSendDropHeld : CourseHold::kSendThenHeld;
+}
+
+bool UdpBridge::holds_back(std::vector<actors::BridgeInbox>& burst) {
+  constexpr auto kHold = std::chrono::milliseconds(1);  // a relay pass or two, and the leader's turn to answer
+  switch (course_hold(burst, held_answer_.has_value(), answered_term_, answered_match_)) {
+    case CourseHold::kSend:
+      return false;
+    case CourseHold::kHoldThis:
+      held_answer_ = std::move(std::get<actors::SendPeer>(burst[0]).message);
+      held_since_ = std::chrono::steady_clock::now();
+      hold_timer_.expires_after(kHold);
+      hold_timer_.async_wait([this](std::error_code error) {
+        if (error || !held_answer_) return;
+        send_held_answer();
+        flush_sends();
+      });
+      return true;
+    case CourseHold::kSendThenHeld:
+      send_burst(burst);
+      send_held_answer();
+      return true;
+    case CourseHold::kSendDropHeld:
+      send_burst(burst);
+      held_answer_.reset();
+      hold_timer_.cancel();
+      return true;
+  }
+  return false;
+}
+
+void UdpBridge::send_held_answer() {
+  if (!held_answer_) return;
+  raft::PeerMessage answer = std::move(*held_answer_);
+  held_answer_.reset();
+  hold_timer_.cancel();
+  auto& ack = std::get<raft::AppendEntriesReply>(answer.payload);
+  const auto held = std::chrono::steady_clock::now() - held_since_;
+  ack.held_us = std::chrono::duration_cast<std::chrono::microseconds>(held).count();
+  send_peer(answer);
 }
 
 void UdpBridge::send_burst(std::vector<actors::BridgeInbox>& burst) {
@@ -424,6 +495,10 @@ void UdpBridge::send_burst(std::vector<actors::BridgeInbox>& burst) {
 
 void UdpBridge::send_peer(raft::PeerMessage& message) {
   message.incarnation = replica_.options().incarnation;
+  if (const auto* ack = std::get_if<raft::AppendEntriesReply>(&message.payload); ack && ack->success) {
+    answered_term_ = ack->term;
+    answered_match_ = ack->match_index;
+  }
   if (actors::hop_trace::enabled()) mark_replication_hop(message, "append_out", "ack_out");
   asio::ip::udp::endpoint to = addressing_.simulator;
   if (!addressing_.course_mode) {

@@ -23,8 +23,10 @@
 #include "net/peer_auth.hpp"
 
 #include <asio/ip/udp.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <array>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <optional>
@@ -71,6 +73,18 @@ asio::ip::udp::endpoint to_endpoint(const actors::ReplyAddress& address);
 // forward per follower; behind one they wait a whole pass.
 asio::awaitable<void> gather_course_burst(actors::BridgeMailbox& outbox, std::vector<actors::BridgeInbox>& burst);
 
+// Course mode: what becomes of a burst while the bridge may hold back a heartbeat's acknowledgement (the answer to an
+// AppendEntries without entries that repeats the last successful one: same term, same match), `holding` one already.
+// See UdpBridge::holds_back.
+enum class CourseHold {
+  kSend,          // as it is
+  kHoldThis,      // the burst is such an acknowledgement: held (it replaces one held before)
+  kSendThenHeld,  // the burst, then the held acknowledgement
+  kSendDropHeld,  // the burst, whose successful acknowledgement makes the held one say nothing more
+};
+CourseHold course_hold(const std::vector<actors::BridgeInbox>& burst, bool holding, raft::Term answered_term,
+                       raft::Index answered_match);
+
 class UdpBridge {
  public:
   // Security settings are for cluster mode; course mode must pass none.
@@ -109,6 +123,10 @@ class UdpBridge {
   bool same_cluster(const PeerDatagram& datagram);
   void drop_other_wire_format(std::string_view datagram, const asio::ip::udp::endpoint& from);
   void flush_sends();
+  // Course mode: an acknowledgement that tells the leader nothing new (a heartbeat's) is held back a moment (see
+  // send_loop); these keep it and send it.
+  bool holds_back(std::vector<actors::BridgeInbox>& burst);
+  void send_held_answer();
 
   asio::ip::udp::socket& socket_;
   actors::Replica& replica_;
@@ -123,6 +141,11 @@ class UdpBridge {
   BatchSender outgoing_;  // what the burst in hand sends
   LineBundles reply_bundles_;  // the burst's replies to clients that take them bundled: into `outgoing_` at its end
   bool in_burst_ = false;
+  std::optional<raft::PeerMessage> held_answer_;  // course mode: a heartbeat's acknowledgement, held back
+  std::chrono::steady_clock::time_point held_since_;
+  asio::steady_timer hold_timer_;
+  raft::Term answered_term_ = 0;  // what our last successful acknowledgement said
+  raft::Index answered_match_ = 0;
   std::array<std::uint64_t, 4> last_warning_us_{};  // per AuthFailure
   std::uint64_t last_cluster_warning_us_ = 0, last_wire_warning_us_ = 0;
   std::uint64_t cluster_id_;

@@ -255,7 +255,8 @@ void RaftCore::on_append(NodeId from, const AppendEntries& request) {
   Index prev = request.prev_log_index;
   Term prev_term = request.prev_log_term;
   std::size_t skip = 0;
-  AppendEntriesReply reply{.term = term_, .sent_at_us = request.sent_at_us};
+  AppendEntriesReply reply{.term = term_, .sent_at_us = request.sent_at_us,
+                           .answers_heartbeat = request.entries.empty()};
   // Everything up to our commit index is known to match the leader (Leader Completeness), so an old or duplicated
   // request reaching into it must not be compared, let alone truncate: start after the commit index.
   if (prev < commit_) {
@@ -331,7 +332,9 @@ void RaftCore::on_append_reply(NodeId from, const AppendEntriesReply& reply) {
   // The echoed send time only grows: a reordered older reply proves less, never more.
   peer.acked_sent_at_us = std::max(peer.acked_sent_at_us, reply.sent_at_us);
 
-  if (reply.sent_at_us > 0 && reply.sent_at_us <= now_us_) peer.rtt.sample(now_us_ - reply.sent_at_us);
+  if (reply.sent_at_us > 0 && reply.sent_at_us <= now_us_) {
+    peer.rtt.sample(std::max<std::int64_t>(0, now_us_ - reply.sent_at_us - reply.held_us));
+  }
 
   Progress& progress = peer.progress;
   if (reply.success) {

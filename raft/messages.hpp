@@ -52,6 +52,12 @@ struct AppendEntriesReply {
   Index conflict_index = 0;
   Term conflict_term = 0;
   std::int64_t sent_at_us = 0;
+  // How long the follower's transport held this answer before it left (course mode holds a heartbeat's, which tells
+  // the leader nothing new, behind its client traffic): not part of the round trip the leader measures.
+  std::int64_t held_us = 0;
+  // The request carried no entries: for the follower's own transport, which may hold such an answer back (not on the
+  // wire; a retransmitted append's answer, which a commit may wait for, is never one).
+  bool answers_heartbeat = false;
 };
 
 // Raft Figure 13, in chunks that each fit a datagram. `offset` is where `chunk` starts in the snapshot's bytes.

@@ -78,6 +78,10 @@ TEST_CASE("peer messages survive a round trip", "[net][codec]") {
   CHECK(aer.conflict_index == 8);
   CHECK(aer.conflict_term == 3);
   CHECK(aer.sent_at_us == 77);
+  CHECK(aer.held_us == 0);
+  const auto held = std::get<raft::AppendEntriesReply>(
+      round_trip({kB, kA, raft::AppendEntriesReply{5, true, 12, 0, 0, 0, 77, 1500}}).payload);
+  CHECK(held.held_us == 1500);
 }
 
 TEST_CASE("a large AppendEntries is split into consecutive messages that each fit", "[net][codec]") {
@@ -195,6 +199,10 @@ TEST_CASE("malformed, truncated, oversized and unknown datagrams are rejected wi
         DropReason::kBadField);
   CHECK(reason(R"({"src":"0001","dst":"0002","leader":"FFFF","type":"ae","term":1,"prev":0,"pterm":0,"commit":0,"sent":0,"entries":[["x"]]})") ==
         DropReason::kBadField);
+  for (const char* held : {R"(-5)", R"("5")"}) {
+    CHECK(reason(fmt::format(R"({{"src":"0001","dst":"0002","leader":"FFFF","type":"aer","term":1,"ok":true,"match":3,)"
+                             R"("rprev":0,"ci":0,"ct":0,"sent":9,"held":{}}})", held)) == DropReason::kBadField);
+  }
   for (const char* quiet : {R"("000")", R"("0001zz02")", R"(7)"}) {
     CHECK(reason(fmt::format(R"({{"src":"0001","dst":"0002","leader":"FFFF","type":"ae","term":1,"prev":0,"pterm":0,)"
                              R"("commit":0,"sent":0,"quiet":{},"entries":[]}})", quiet)) == DropReason::kBadField);

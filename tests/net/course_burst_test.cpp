@@ -114,3 +114,36 @@ TEST_CASE("a course burst without an append goes at once: a follower's acknowled
   REQUIRE(next);
   CHECK(names({*next}) == std::vector<std::string>{"Rlater"});
 }
+
+TEST_CASE("a course follower holds back an acknowledgement that repeats its last one, and only that",
+          "[net][course]") {
+  using net::CourseHold;
+  const auto ack = [](raft::Term term, raft::Index match, bool success = true, bool heartbeat = true) {
+    return actors::SendPeer{raft::PeerMessage{
+        raft::NodeId{2}, raft::NodeId{1},
+        raft::AppendEntriesReply{
+            .term = term, .success = success, .match_index = match, .answers_heartbeat = heartbeat}}};
+  };
+  const auto one = [](actors::BridgeInbox m) {
+    std::vector<actors::BridgeInbox> burst;
+    burst.push_back(std::move(m));
+    return burst;
+  };
+  // A heartbeat's answer: the same term and match as the last acknowledgement sent.
+  CHECK(net::course_hold(one(ack(3, 10)), false, 3, 10) == CourseHold::kHoldThis);
+  CHECK(net::course_hold(one(ack(3, 10)), true, 3, 10) == CourseHold::kHoldThis);
+  // Anything that says more goes at once: entries taken, a new term, a rejection, an answer to a client.
+  CHECK(net::course_hold(one(ack(3, 11)), false, 3, 10) == CourseHold::kSend);
+  CHECK(net::course_hold(one(ack(4, 10)), false, 3, 10) == CourseHold::kSend);
+  CHECK(net::course_hold(one(ack(3, 10, false)), false, 3, 10) == CourseHold::kSend);
+  // An append's answer that repeats the last one (its first was lost and the leader resent): a commit may wait on it.
+  CHECK(net::course_hold(one(ack(3, 10, true, false)), false, 3, 10) == CourseHold::kSend);
+  CHECK(net::course_hold(one(reply_to("m")), false, 3, 10) == CourseHold::kSend);
+  std::vector<actors::BridgeInbox> two = one(ack(3, 10));
+  two.push_back(reply_to("m"));
+  CHECK(net::course_hold(two, false, 3, 10) == CourseHold::kSend);
+  // With one held: a later acknowledgement makes it say nothing more; other traffic goes first, then the held one.
+  CHECK(net::course_hold(one(ack(3, 11)), true, 3, 10) == CourseHold::kSendDropHeld);
+  CHECK(net::course_hold(one(reply_to("m")), true, 3, 10) == CourseHold::kSendThenHeld);
+  CHECK(net::course_hold(one(ack(3, 9, false)), true, 3, 10) == CourseHold::kSendThenHeld);
+}

@@ -715,6 +715,34 @@ TEST_CASE("a lost AppendEntries is sent again after the round-trip timeout, long
   CHECK(!c.at(0).next_retransmit_us());
 }
 
+TEST_CASE("the time a follower's transport held an acknowledgement is not taken as round trip", "[raft][retransmit]") {
+  // Course mode holds a heartbeat's acknowledgement back a moment (net/udp_bridge.cpp) and says how long: a timeout
+  // grown by it would wait that much longer for every lost append.
+  PureCluster c(3, [](RaftConfig& config) {
+    config.retransmit = {.min_us = 1'000, .initial_us = 5'000, .max_us = 200'000};
+  });
+  c.elect(0);
+  REQUIRE(c.at(0).role() == Role::kLeader);
+  for (int i = 0; i < 10; ++i) {  // round trips of 300 us, each answer held 5 ms on the way
+    c.step(0, Propose{static_cast<std::uint64_t>(i), {"warm-up"}});
+    bool advanced = false;
+    while (!c.queue().empty()) {
+      PeerMessage m = c.queue().front();
+      c.queue().pop_front();
+      if (auto* ack = std::get_if<AppendEntriesReply>(&m.payload)) {
+        ack->held_us = 5'000;
+        if (!std::exchange(advanced, true)) c.now_us += 5'300;
+      }
+      c.step(c.index_of(m.to), Receive{m});
+    }
+  }
+  c.step(0, Propose{100, {"lost once"}});
+  c.queue().clear();
+  const auto due = c.at(0).next_retransmit_us();
+  REQUIRE(due);
+  CHECK(*due - c.now_us <= 2'000);  // about the floor, as with 300 us round trips answered at once (over 5 ms if not)
+}
+
 TEST_CASE("a lost acknowledgement does not stall the appends behind it", "[raft][retransmit]") {
   PureCluster c(2);  // one follower: every commit needs its ack
   c.elect(0);
