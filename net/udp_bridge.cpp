@@ -1,6 +1,7 @@
 #include "net/udp_bridge.hpp"
 
 #include "actors/hop_trace.hpp"
+#include "actors/local_executor.hpp"
 
 #include "net/cluster_config.hpp"
 #include "raft/overloaded.hpp"
@@ -350,20 +351,44 @@ bool same_append(const raft::AppendEntries& a, const raft::AppendEntries& b) {
 
 }  // namespace
 
-asio::awaitable<void> gather_course_burst(actors::BridgeMailbox& outbox, std::vector<actors::BridgeInbox>& burst) {
+asio::awaitable<void> gather_course_burst(actors::BridgeMailbox& outbox, std::vector<actors::BridgeInbox>& burst,
+                                          std::size_t peers) {
   // In course runs nearly all that comes, comes within one turn (ARCHITECTURE.md); the bound keeps a burst from waiting
   // on a busy replica.
   constexpr int kMaxTurns = 4;
+  // An append some peer has no copy of yet waits on, through the event loop's own queue: the node hands a heartbeat's
+  // copies to the replicators in one step, and some reach us only after asio's queue (not just the actors' local one)
+  // has had a turn. An append for fewer peers (a retransmission, a catch-up) waits the whole bound, some microseconds.
+  constexpr int kMaxTurnsForCopies = 8;
   const auto has_append = [&] {
     return std::any_of(burst.begin(), burst.end(), [](actors::BridgeInbox& m) { return append_in(m) != nullptr; });
+  };
+  const auto copies_missing = [&] {
+    for (auto& m : burst) {
+      const raft::AppendEntries* append = append_in(m);
+      if (!append) continue;
+      std::size_t copies = 0;
+      for (auto& other : burst) {
+        const raft::AppendEntries* o = append_in(other);
+        if (o && same_append(*append, *o)) ++copies;
+      }
+      if (copies < peers) return true;
+    }
+    return false;
   };
   for (int turn = 0;; ++turn) {
     const std::size_t before = burst.size();
     while (auto more = outbox.try_receive()) burst.push_back(std::move(*more));
     // Only a leader's appends wait: what else a burst holds (a follower's acknowledgement, answers) is complete as it
     // is, and a turn's wait would let other actors' work (a follower applying what was committed) run before it.
-    if ((turn > 0 && burst.size() == before) || turn == kMaxTurns || !has_append()) break;
-    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    if (!has_append() || turn == kMaxTurnsForCopies) break;
+    const bool settled = (turn > 0 && burst.size() == before) || turn >= kMaxTurns;
+    if (settled && (peers < 2 || !copies_missing())) break;
+    if (settled) {
+      co_await asio::post(actors::event_loop(co_await asio::this_coro::executor), asio::use_awaitable);
+    } else {
+      co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    }
   }
   std::stable_partition(burst.begin(), burst.end(),
                         [](const actors::BridgeInbox& m) { return std::holds_alternative<actors::SendClientReply>(m); });
@@ -379,7 +404,7 @@ asio::awaitable<void> UdpBridge::send_loop() {
       while (auto more = replica_.outbox().try_receive()) send_message(*more);
     } else {
       burst.push_back(std::move(*message));
-      co_await gather_course_burst(replica_.outbox(), burst);
+      co_await gather_course_burst(replica_.outbox(), burst, replica_.options().peers.size());
       in_burst_ = true;  // (the receive loop may have run meanwhile, and set it back)
       if (!holds_back(burst)) send_burst(burst);
       burst.clear();

@@ -71,7 +71,10 @@ asio::ip::udp::endpoint to_endpoint(const actors::ReplyAddress& address);
 // datagram takes one), and a read's answer comes a turn after the append of a write that arrived with it. Then
 // answers to clients go first: each ends a request and costs the relay one datagram, where an append costs it a
 // forward per follower; behind one they wait a whole pass.
-asio::awaitable<void> gather_course_burst(actors::BridgeMailbox& outbox, std::vector<actors::BridgeInbox>& burst);
+// With `peers` (the number of other replicas), it also waits, a few turns more, for the missing copies of an append
+// not every peer has a copy of yet.
+asio::awaitable<void> gather_course_burst(actors::BridgeMailbox& outbox, std::vector<actors::BridgeInbox>& burst,
+                                          std::size_t peers = 0);
 
 // Course mode: what becomes of a burst while the bridge may hold back a heartbeat's acknowledgement (the answer to an
 // AppendEntries without entries that repeats the last successful one: same term, same match), `holding` one already.
