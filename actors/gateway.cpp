@@ -197,7 +197,7 @@ void Gateway::hold(Waiting waiting) {
   // back soon after has found this replica again by chance (a minority side: the majority may well have a leader) or
   // found no leader anywhere (no majority anywhere): it is sent on again, spaced as sent_on_ says, so neither parks
   // it nor lets it storm.
-  if (!waiting.held_since && sending_on() && may_send_on_at(waiting.request.client.value) <= clock_.now()) {
+  if (!waiting.held_since && sending_on() && may_send_on_now(waiting.request.client.value)) {
     ++metrics_.sent_on_at_once;
     send_on(waiting.request);
     return;
@@ -224,6 +224,13 @@ bool Gateway::sending_on() const {
 TimePoint Gateway::may_send_on_at(std::uint16_t client) const {
   auto it = sent_on_.find(client);
   return it == sent_on_.end() ? TimePoint{} : it->second.at + it->second.spacing;
+}
+
+bool Gateway::may_send_on_now(std::uint16_t client) const {
+  // (requests of one client that are here together go together: one was sent on this very moment)
+  auto it = sent_on_.find(client);
+  const TimePoint now = clock_.now();
+  return it == sent_on_.end() || it->second.at == now || it->second.at + it->second.spacing <= now;
 }
 
 void Gateway::send_on(const ClientRequest& request) {
@@ -405,11 +412,9 @@ void Gateway::on_election_round_ended() {
   // instead of waiting out hold_timeout; one sent on lately waits for its turn (see hold), so no storm.
   if (role_ == raft::Role::kLeader || leader_.valid()) return;
   round_ended_leaderless_ = true;
-  const TimePoint now = clock_.now();
   for (auto it = held_.begin(); it != held_.end();) {
-    const TimePoint turn = may_send_on_at(it->request.client.value);
-    if (turn > now) {
-      it->deadline = std::min(it->deadline, turn);
+    if (!may_send_on_now(it->request.client.value)) {
+      it->deadline = std::min(it->deadline, may_send_on_at(it->request.client.value));
       ++it;
       continue;
     }
@@ -551,7 +556,7 @@ void Gateway::on_sweep(const GatewaySweep& sweep) {
   for (auto it = held_.begin(); it != held_.end();) {
     if (it->deadline <= now) {
       // The client's turn to be sent on again came (see hold), or hold_timeout passed (or its own deadline).
-      const bool its_turn = sending_on() && may_send_on_at(it->request.client.value) <= now;
+      const bool its_turn = sending_on() && may_send_on_now(it->request.client.value);
       end_hold(*it, !its_turn);
       if (its_turn) ++metrics_.sent_on_later;
       if (sending_on()) {

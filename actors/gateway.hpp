@@ -148,6 +148,7 @@ class Gateway {
   bool round_ended_leaderless_ = false;  // an ElectionRoundEnded came since a leader was last known
   bool sending_on() const;               // a round ended here with no leader, and none is known yet
   TimePoint may_send_on_at(std::uint16_t client) const;
+  bool may_send_on_now(std::uint16_t client) const;
   void send_on(const ClientRequest& request);
   GatewayMetrics metrics_;
   std::vector<Waiting> write_batch_, read_batch_;                       // collected during this burst
