@@ -333,9 +333,15 @@ std::vector<std::string> UdpBridge::members_text() const {
 
 namespace {
 
-const raft::AppendEntries* append_in(actors::BridgeInbox& message) {
-  auto* send = std::get_if<actors::SendPeer>(&message);
-  return send ? std::get_if<raft::AppendEntries>(&send->message.payload) : nullptr;
+// The peer message of this kind that an outgoing item carries, if it is one.
+template <class Payload>
+const Payload* outgoing(const actors::BridgeInbox& message) {
+  const auto* send = std::get_if<actors::SendPeer>(&message);
+  return send ? std::get_if<Payload>(&send->message.payload) : nullptr;
+}
+
+const raft::AppendEntries* append_in(const actors::BridgeInbox& message) {
+  return outgoing<raft::AppendEntries>(message);
 }
 
 bool same_append(const raft::AppendEntries& a, const raft::AppendEntries& b) {
@@ -414,15 +420,6 @@ asio::awaitable<void> UdpBridge::send_loop() {
   }
 }
 
-namespace {
-
-const raft::AppendEntriesReply* ack_in(const actors::BridgeInbox& message) {
-  const auto* send = std::get_if<actors::SendPeer>(&message);
-  return send ? std::get_if<raft::AppendEntriesReply>(&send->message.payload) : nullptr;
-}
-
-}  // namespace
-
 // A follower's answer to a heartbeat tells the leader nothing it does not know but that the follower lives, and the
 // relay wakes at that heartbeat to inject the requests that came due while it slept: the leader's answers to them
 // then wait in the relay behind every follower's acknowledgement (one datagram each, taken in socket order). Held
@@ -432,14 +429,14 @@ const raft::AppendEntriesReply* ack_in(const actors::BridgeInbox& message) {
 // acknowledgement says more.
 CourseHold course_hold(const std::vector<actors::BridgeInbox>& burst, bool holding, raft::Term answered_term,
                        raft::Index answered_match) {
-  const raft::AppendEntriesReply* ack = burst.size() == 1 ? ack_in(burst[0]) : nullptr;
+  const raft::AppendEntriesReply* ack = burst.size() == 1 ? outgoing<raft::AppendEntriesReply>(burst[0]) : nullptr;
   if (ack && ack->success && ack->answers_heartbeat && ack->term == answered_term &&
       ack->match_index == answered_match) {
     return CourseHold::kHoldThis;  // (a held one before it says no more)
   }
   if (!holding) return CourseHold::kSend;
   const bool superseded = std::any_of(burst.begin(), burst.end(), [&](const actors::BridgeInbox& message) {
-    const raft::AppendEntriesReply* later = ack_in(message);
+    const raft::AppendEntriesReply* later = outgoing<raft::AppendEntriesReply>(message);
     return later && later->success && later->term == answered_term;
   });
   return superseded ? CourseHold::kSendDropHeld : CourseHold::kSendThenHeld;
