@@ -10,6 +10,9 @@ a majority holds before it is answered, on fault-free configs (simple-1, simple-
   kvchaos tests/chaos/configs/simple-2.json --replica tests/bench/course-floor.py
   CORAFT_FLOOR_EARLY=1 ...   the leader answers a put at once, before any follower has it (unsafe: a leader that
                              dies loses it). What such a replica's median looks like.
+  CORAFT_FLOOR_CHAIN=1 ...   a put goes down a chain instead: the leader sends it to the first follower a majority
+                             needs, each of those sends it to the next, and the last one answers the leader (one
+                             datagram per pass, one more pass per follower a majority needs). The other floor.
 """
 import json
 import os
@@ -23,6 +26,7 @@ def main():
         return 0 if len(sys.argv) > 1 else 64
     port, me, others = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
     early = os.environ.get("CORAFT_FLOOR_EARLY") == "1"
+    chain = os.environ.get("CORAFT_FLOOR_CHAIN") == "1"
     leader = min([me] + others)
     needed = sorted(others)[: (len(others) + 1) // 2] if me == leader else []  # answer for a majority
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -46,12 +50,24 @@ def main():
             store[m["key"]] = m["value"]
             if early:
                 send({"dst": m["src"], "type": "ok", "MID": m["MID"]})
+            if chain:
+                waiting[m["MID"]] = [m["src"], {needed[-1]}]
+                send({"dst": needed[0], "type": "ae", "MID": m["MID"], "key": m["key"], "value": m["value"],
+                      "chain": needed[1:]})
+                continue
             waiting[m["MID"]] = [m["src"], set(needed)]
             send({"dst": "FFFF", "type": "ae", "MID": m["MID"], "key": m["key"], "value": m["value"],
                   "answer": needed})
         elif kind == "ae":
             store[m["key"]] = m["value"]
-            if me in m["answer"]:
+            if "chain" in m:
+                rest = m["chain"]
+                if rest:
+                    send({"dst": rest[0], "type": "ae", "MID": m["MID"], "key": m["key"], "value": m["value"],
+                          "chain": rest[1:]})
+                else:
+                    send({"dst": leader, "type": "aer", "MID": m["MID"]})
+            elif me in m["answer"]:
                 send({"dst": leader, "type": "aer", "MID": m["MID"]})
         elif kind == "aer" and m["MID"] in waiting:
             client, pending = waiting[m["MID"]]
